@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(__GENSERVER_INSIDE__) && !defined(GENSERVER_COMPILATION)
+# error "Only <genserver/genserver.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include <genserver/gen-version.h>
+
+G_BEGIN_DECLS
+
+/**
+ * GEN_SERVER_DEFAULT_TIMEOUT:
+ *
+ * The call timeout, in milliseconds, that the language bindings' convenience
+ * wrappers use when the caller gives none: five seconds, as in Erlang/OTP.
+ *
+ * Since: 1.0
+ */
+#define GEN_SERVER_DEFAULT_TIMEOUT 5000
+
+/**
+ * GEN_SERVER_ERROR:
+ *
+ * The error domain of genserver. Errors in this domain are from the
+ * [error@Gen.ServerError] enumeration.
+ *
+ * Since: 1.0
+ */
+#define GEN_SERVER_ERROR (gen_server_error_quark ())
+
+/**
+ * GenServerError:
+ * @GEN_SERVER_ERROR_FAILED: the handler failed without saying how, or a
+ *   generic failure
+ * @GEN_SERVER_ERROR_TIMEOUT: the operation did not complete in time
+ * @GEN_SERVER_ERROR_NOT_RUNNING: the server is not running (never started,
+ *   stopping, or stopped)
+ * @GEN_SERVER_ERROR_ALREADY_RUNNING: the server is already running
+ * @GEN_SERVER_ERROR_INVALID_MESSAGE: the message is not of the type the
+ *   server declared with [property@Gen.Server:cast-type] or
+ *   [property@Gen.Server:call-type]
+ * @GEN_SERVER_ERROR_CALLING_SELF: a synchronous call from the thread that
+ *   runs the server's handlers, which would wait for itself forever
+ * @GEN_SERVER_ERROR_MAILBOX_FULL: the server's mailbox is full
+ * @GEN_SERVER_ERROR_STOPPED: the server stopped before it answered the call
+ * @GEN_SERVER_ERROR_INVALID_TYPE: a message type string is not a valid
+ *   [struct@GLib.VariantType] string
+ *
+ * Error codes in the %GEN_SERVER_ERROR domain.
+ *
+ * Since: 1.0
+ */
+typedef enum
+{
+  GEN_SERVER_ERROR_FAILED,
+  GEN_SERVER_ERROR_TIMEOUT,
+  GEN_SERVER_ERROR_NOT_RUNNING,
+  GEN_SERVER_ERROR_ALREADY_RUNNING,
+  GEN_SERVER_ERROR_INVALID_MESSAGE,
+  GEN_SERVER_ERROR_CALLING_SELF,
+  GEN_SERVER_ERROR_MAILBOX_FULL,
+  GEN_SERVER_ERROR_STOPPED,
+  GEN_SERVER_ERROR_INVALID_TYPE,
+} GenServerError;
+
+GEN_AVAILABLE_IN_ALL
+GQuark gen_server_error_quark (void);
+
+#define GEN_TYPE_SERVER (gen_server_get_type ())
+
+GEN_AVAILABLE_IN_ALL
+G_DECLARE_DERIVABLE_TYPE (GenServer, gen_server, GEN, SERVER, GObject)
+
+/**
+ * GenServerClass:
+ * @parent_class: the parent class
+ * @init: sets up the server's state from the start arguments
+ * @handle_cast: handles a message sent with [method@Gen.Server.cast]
+ * @handle_call: handles a request sent with [method@Gen.Server.call] and
+ *   returns its reply
+ * @handle_info: handles a message that is neither a call nor a cast
+ * @terminate: cleans up when the server stops
+ *
+ * The class structure for [class@Gen.Server]. Every handler runs on the
+ * server's own thread (or on the thread that iterates its
+ * [property@Gen.Server:main-context]), one message at a time.
+ *
+ * Since: 1.0
+ */
+struct _GenServerClass
+{
+  GObjectClass parent_class;
+
+  void      (*init)        (GenServer     *self,
+                            GVariant      *args,
+                            GError       **error);
+  void      (*handle_cast) (GenServer     *self,
+                            GVariant      *message,
+                            GError       **error);
+  GVariant *(*handle_call) (GenServer     *self,
+                            GVariant      *message,
+                            GError       **error);
+  void      (*handle_info) (GenServer     *self,
+                            GVariant      *message,
+                            GError       **error);
+  void      (*terminate)   (GenServer     *self,
+                            const GError  *reason);
+
+  /*< private >*/
+  gpointer _reserved[16];
+};
+
+GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_start               (GenServer            *self,
+                                              GVariant             *args,
+                                              GError              **error);
+GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_stop                (GenServer            *self,
+                                              gint                  timeout_ms,
+                                              GError              **error);
+GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_is_running          (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_cast                (GenServer            *self,
+                                              GVariant             *message,
+                                              GError              **error);
+GEN_AVAILABLE_IN_ALL
+GVariant     *gen_server_call                (GenServer            *self,
+                                              GVariant             *message,
+                                              gint                  timeout_ms,
+                                              GError              **error);
+GEN_AVAILABLE_IN_ALL
+void          gen_server_call_async          (GenServer            *self,
+                                              GVariant             *message,
+                                              gint                  timeout_ms,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+GEN_AVAILABLE_IN_ALL
+GVariant     *gen_server_call_finish         (GenServer            *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+GEN_AVAILABLE_IN_ALL
+guint         gen_server_get_mailbox_length  (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+const gchar  *gen_server_get_cast_type       (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+const gchar  *gen_server_get_call_type       (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+GMainContext *gen_server_get_main_context    (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+void          gen_server_class_set_cast_type (GenServerClass       *klass,
+                                              const gchar          *type_string);
+GEN_AVAILABLE_IN_ALL
+void          gen_server_class_set_call_type (GenServerClass       *klass,
+                                              const gchar          *type_string);
+
+G_END_DECLS

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#define __GENSERVER_INSIDE__
+
+#include <genserver/gen-version.h>
+#include <genserver/gen-enums.h>
+#include <genserver/gen-server.h>
+
+#undef __GENSERVER_INSIDE__
