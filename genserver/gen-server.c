@@ -972,10 +972,12 @@ gen_server_start (GenServer  *self,
       GThread *thread;
       GError *thread_error = NULL;
 
+      g_object_ref (self); /* owned by the thread */
       thread = g_thread_try_new ("genserver", server_thread_main,
                                  &request, &thread_error);
       if (thread == NULL)
         {
+          g_object_unref (self);
           mailbox_close (self, FALSE);
           set_status (self, STATUS_STOPPED);
           g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
@@ -984,7 +986,6 @@ gen_server_start (GenServer  *self,
           g_clear_error (&thread_error);
           goto out;
         }
-      g_object_ref (self); /* owned by the thread */
 
       g_mutex_lock (&priv->lock);
       priv->thread = thread;
