@@ -50,7 +50,7 @@
  * A server can declare the types of the messages it accepts with the
  * [property@Gen.Server:cast-type] and [property@Gen.Server:call-type]
  * properties, or for a whole class with
- * [func@Gen.Server.class_set_cast_type]. A message of another type is
+ * [method@Gen.ServerClass.set_cast_type]. A message of another type is
  * refused in the caller with %GEN_SERVER_ERROR_INVALID_MESSAGE.
  *
  * Since: 1.0
@@ -170,6 +170,15 @@ typedef struct
 
 G_DEFINE_TYPE_WITH_PRIVATE (GenServer, gen_server, G_TYPE_OBJECT)
 
+/**
+ * gen_server_error_quark:
+ *
+ * The quark of the %GEN_SERVER_ERROR domain.
+ *
+ * Returns: the error domain quark
+ *
+ * Since: 1.0
+ */
 G_DEFINE_QUARK (gen-server-error-quark, gen_server_error)
 
 /* Where gen_server_class_set_cast_type() and _call_type() keep a class's
@@ -1859,7 +1868,7 @@ gen_server_class_init (GenServerClass *klass)
    * match, or %NULL to accept any type. A message of another type is
    * refused in the caller with %GEN_SERVER_ERROR_INVALID_MESSAGE; the
    * handler never sees it. When unset, the class default from
-   * [func@Gen.Server.class_set_cast_type] applies.
+   * [method@Gen.ServerClass.set_cast_type] applies.
    *
    * An invalid type string is reported with a warning at construction, and
    * [method@Gen.Server.start] then fails with %GEN_SERVER_ERROR_INVALID_TYPE.
