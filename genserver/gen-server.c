@@ -751,12 +751,15 @@ handle_timer (GenServer *self,
   if (live)
     {
       timer->state = TIMER_DONE;
-      g_hash_table_remove (priv->timers, GUINT_TO_POINTER (timer->id));
+      g_hash_table_steal (priv->timers, GUINT_TO_POINTER (timer->id));
     }
   g_mutex_unlock (&priv->lock);
 
   if (live)
-    handle_info_message (self, timer->message);
+    {
+      timer_unref (timer); /* the table's; the mailbox item holds another */
+      handle_info_message (self, timer->message);
+    }
 }
 
 static void
