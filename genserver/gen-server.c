@@ -1958,7 +1958,8 @@ gen_server_send_info (GenServer  *self,
  * Erlang's `erlang:send_after/3` does. Timers with the same delay fire in
  * the order they were set. A server's timers are cancelled when it stops.
  *
- * Call it from anywhere, including `init` and the handlers.
+ * Call it from anywhere, including `init` and the handlers (also while the
+ * server stops: the timer is then cancelled with the others).
  *
  * Returns: the timer's id, for [method@Gen.Server.cancel_timer], or 0 with
  *   %GEN_SERVER_ERROR_NOT_RUNNING if the server is not running
@@ -1988,7 +1989,10 @@ gen_server_send_after (GenServer  *self,
   while (id == 0);
 
   g_mutex_lock (&priv->lock);
-  if (priv->status != STATUS_RUNNING && priv->status != STATUS_STARTING)
+  /* A stopping server's own handlers may still set timers: they are
+   * cancelled with the others once the last message is handled. */
+  if (priv->status != STATUS_RUNNING && priv->status != STATUS_STARTING &&
+      !(priv->status == STATUS_STOPPING && server_is_handler_thread (self)))
     {
       g_mutex_unlock (&priv->lock);
       g_variant_unref (message);

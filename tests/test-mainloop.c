@@ -102,6 +102,14 @@ loop_server_handle_cast (GenServer  *server,
     loop_server_wait_at_gate (self);
   else if (g_str_equal (command, "continue"))
     gen_server_continue (server, g_variant_new_int64 (arg));
+  else if (g_str_equal (command, "send-after"))
+    {
+      g_autoptr(GError) local_error = NULL;
+      guint id = gen_server_send_after (server, g_variant_new_string ("late"), arg, &local_error);
+
+      g_ptr_array_add (self->events, g_strdup_printf ("send-after:%s",
+                                                      id != 0 ? "ok" : local_error->message));
+    }
 }
 
 static GVariant *
@@ -787,6 +795,38 @@ test_timer_cancel (void)
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
 }
 
+static gpointer
+stop_in_thread (gpointer server)
+{
+  stop_loop_server (server);
+  return NULL;
+}
+
+static void
+test_timer_while_stopping (void)
+{
+  g_autoptr(LoopServer) server = start_loop_server (NULL);
+  g_autoptr(GError) error = NULL;
+  GThread *stopper;
+
+  cast_ok (server, "block", 0);
+  wait_for_field (server, &server->blocked, 1);
+  cast_ok (server, "send-after", 60000);
+  stopper = g_thread_new ("stopper", stop_in_thread, server);
+  test_wait_until ((TestPredicate) test_not_running, server);
+
+  /* From outside, a stopping server takes no timer... */
+  g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_string ("x"), 1, &error), ==, 0);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+
+  /* ... but its own handlers may still set one, cancelled with the rest. */
+  open_gate (server);
+  g_thread_join (stopper);
+  g_assert_cmpuint (server->events->len, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (server->events, 1), ==, "cast:('send-after', 60000)");
+  g_assert_cmpstr (g_ptr_array_index (server->events, 2), ==, "send-after:ok");
+}
+
 /* Waits @window_ms for nothing: a measurement window in which the server is
  * expected to do nothing. Not a synchronisation: what is checked afterwards
  * is that nothing happened. */
@@ -1039,6 +1079,7 @@ main (int    argc,
   g_test_add_func ("/mainloop/info/timers-in-order", test_timers_in_order);
   g_test_add_func ("/mainloop/info/timer-from-init", test_timer_from_init);
   g_test_add_func ("/mainloop/info/timer-cancel", test_timer_cancel);
+  g_test_add_func ("/mainloop/info/timer-while-stopping", test_timer_while_stopping);
   g_test_add_func ("/mainloop/info/idle-timeout", test_idle_timeout);
   g_test_add_func ("/mainloop/info/idle-timeout-on-context", test_idle_timeout_on_context);
   g_test_add_func ("/mainloop/continue", test_continue);
