@@ -195,6 +195,11 @@ typedef struct
    * other threads read it to refuse calling self. */
   GThread *handler_thread;
 
+  /* Main-context mode: the thread that last ran the handlers (unowned, only
+   * compared). Atomic. A sync call from it while nobody runs the context
+   * would wait for itself. */
+  GThread *context_thread;
+
   /* `lock` also protects the timers: id → Timer (owned). */
   GHashTable *timers;
 
@@ -1186,6 +1191,7 @@ mailbox_source_dispatch (GSource     *source,
   g_source_set_ready_time (source, -1);
 
   g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
+  g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
 
   running = run_continues (self);
   if (running && g_async_queue_length (priv->mailbox) == 0)
@@ -1241,6 +1247,7 @@ run_init_on_context (GenServer    *self,
   gboolean ok;
 
   g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
+  g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
   ok = run_init (self, request->args, &error);
   g_atomic_pointer_set (&priv->handler_thread, NULL);
 
@@ -1636,7 +1643,6 @@ static gboolean
 would_call_self (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
-  g_autoptr(GMainContext) caller_context = NULL;
   gboolean result = FALSE;
 
   if (server_is_handler_thread (self))
@@ -1648,10 +1654,10 @@ would_call_self (GenServer *self)
   if (g_main_context_is_owner (priv->main_context))
     return TRUE;
 
-  /* Nobody runs the server's context, and it is this thread's: waiting
-   * here would keep it from ever running. */
-  caller_context = g_main_context_ref_thread_default ();
-  if (caller_context == priv->main_context &&
+  /* Nobody runs the server's context right now, and this is the thread
+   * that does (it ran init or the last messages): waiting here would keep
+   * the context from ever running again. Another thread just waits. */
+  if (g_atomic_pointer_get (&priv->context_thread) == g_thread_self () &&
       g_main_context_acquire (priv->main_context))
     {
       g_main_context_release (priv->main_context);

@@ -97,6 +97,82 @@ G_DECLARE_DERIVABLE_TYPE (GenServer, gen_server, GEN, SERVER, GObject)
  *
  * Since: 1.0
  */
+
+/**
+ * GenServerClass::init:
+ * @self: the server
+ * @args: (nullable): the arguments given to [method@Gen.Server.start]
+ * @error: return location for an error: setting one makes start fail
+ *
+ * Sets up the server's state, on the server's thread. Run by
+ * [method@Gen.Server.start], which waits for it.
+ *
+ * Since: 1.0
+ */
+
+/**
+ * GenServerClass::handle_cast:
+ * @self: the server
+ * @message: the message
+ * @error: return location for an error: setting one is a crash
+ *
+ * Handles a message sent with [method@Gen.Server.cast].
+ *
+ * Since: 1.0
+ */
+
+/**
+ * GenServerClass::handle_call:
+ * @self: the server
+ * @message: the request
+ * @error: return location for the error the caller gets instead of a reply
+ *
+ * Handles a request sent with [method@Gen.Server.call] and returns its
+ * reply, or sets @error, which goes to the caller (the server goes on). A
+ * handler that took the reply handle with [method@Gen.Server.take_reply]
+ * returns %NULL and answers later.
+ *
+ * Returns: (nullable) (transfer full): the reply; a floating reference is
+ *   sunk
+ *
+ * Since: 1.0
+ */
+
+/**
+ * GenServerClass::handle_info:
+ * @self: the server
+ * @message: the message
+ * @error: return location for an error: setting one is a crash
+ *
+ * Handles a message that is neither a call nor a cast: from
+ * [method@Gen.Server.send_info], a timer of [method@Gen.Server.send_after],
+ * or the idle timeout (see [func@Gen.Server.is_idle_timeout]).
+ *
+ * Since: 1.0
+ */
+
+/**
+ * GenServerClass::terminate:
+ * @self: the server
+ * @reason: (nullable): why the server stops: %NULL for a normal stop, the
+ *   error of the crash otherwise
+ *
+ * Cleans up when the server stops, on the server's thread, once.
+ *
+ * Since: 1.0
+ */
+
+/**
+ * GenServerClass::handle_continue:
+ * @self: the server
+ * @message: the message given to [method@Gen.Server.continue]
+ * @error: return location for an error: setting one is a crash
+ *
+ * Runs work scheduled with [method@Gen.Server.continue], before the next
+ * message from the mailbox.
+ *
+ * Since: 1.0
+ */
 struct _GenServerClass
 {
   GObjectClass parent_class;

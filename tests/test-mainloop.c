@@ -631,6 +631,25 @@ test_context_server_on_this_thread (void)
   g_main_context_pop_thread_default (context);
 }
 
+static void
+test_context_server_default_context_worker (void)
+{
+  g_autoptr(LoopServer) server = loop_server_new (g_main_context_default ());
+  CallerThread caller = { server, 20, 0, FALSE };
+  GThread *thread;
+
+  /* This thread runs init inline: nobody iterates the default context. */
+  g_assert_true (gen_server_start (GEN_SERVER (server), NULL, NULL));
+
+  /* A worker whose thread-default context is the default one too is not
+   * the server's thread: it waits for this thread to iterate. */
+  thread = g_thread_new ("worker", sync_calls_in_thread, &caller);
+  iterate_until (NULL, &caller.done);
+  g_thread_join (thread);
+  g_assert_cmpint (caller.last, ==, 20);
+  stop_loop_server (server);
+}
+
 typedef struct
 {
   GMainContext *context;
@@ -1075,6 +1094,7 @@ main (int    argc,
   g_test_add_func ("/mainloop/call-async/timeout", test_call_async_timeout);
   g_test_add_func ("/mainloop/context-server/this-thread", test_context_server_on_this_thread);
   g_test_add_func ("/mainloop/context-server/other-thread", test_context_server_on_other_thread);
+  g_test_add_func ("/mainloop/context-server/default-context-worker", test_context_server_default_context_worker);
   g_test_add_func ("/mainloop/info/send-info", test_send_info);
   g_test_add_func ("/mainloop/info/timers-in-order", test_timers_in_order);
   g_test_add_func ("/mainloop/info/timer-from-init", test_timer_from_init);
