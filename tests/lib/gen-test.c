@@ -276,6 +276,92 @@ gen_test_call_from_threads (GenServer  *server,
 
 typedef struct
 {
+  GenServer *server;  /* owned */
+  GVariant *message;  /* owned */
+  guint n_threads;
+  guint n_calls;
+  gint timeout_ms;
+} CallsData;
+
+static void
+calls_data_free (CallsData *data)
+{
+  g_object_unref (data->server);
+  g_variant_unref (data->message);
+  g_free (data);
+}
+
+static void
+calls_thread (GTask        *task,
+              gpointer      source_object,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  CallsData *data = task_data;
+  GError *error = NULL;
+  GVariant *replies;
+
+  replies = gen_test_call_from_threads (data->server, data->message, data->n_threads,
+                                        data->n_calls, data->timeout_ms, &error);
+  if (replies == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, replies, (GDestroyNotify) g_variant_unref);
+}
+
+/**
+ * gen_test_call_from_threads_async:
+ * @server: any server
+ * @message: the request
+ * @n_threads: how many C threads call at once
+ * @n_calls: how many calls each thread makes
+ * @timeout_ms: the timeout of each call
+ * @cancellable: (nullable): not used for the calls themselves
+ * @callback: (scope async): called when every thread is done
+ * @user_data: data for @callback
+ *
+ * [func@GenTest.call_from_threads] without blocking the calling thread, so
+ * that it can go on running the main context of a server (a JavaScript one)
+ * while C threads call it.
+ */
+void
+gen_test_call_from_threads_async (GenServer           *server,
+                                  GVariant            *message,
+                                  guint                n_threads,
+                                  guint                n_calls,
+                                  gint                 timeout_ms,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  CallsData *data = g_new0 (CallsData, 1);
+
+  data->server = g_object_ref (server);
+  data->message = g_variant_ref_sink (message);
+  data->n_threads = n_threads;
+  data->n_calls = n_calls;
+  data->timeout_ms = timeout_ms;
+  g_task_set_task_data (task, data, (GDestroyNotify) calls_data_free);
+  g_task_run_in_thread (task, calls_thread);
+}
+
+/**
+ * gen_test_call_from_threads_finish:
+ * @result: the result
+ * @error: the first error any thread got
+ *
+ * Returns: (transfer full): the replies, an `av`
+ */
+GVariant *
+gen_test_call_from_threads_finish (GAsyncResult  *result,
+                                   GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct
+{
   GenServer *server;
   GVariant *message;
   guint n_casts;

@@ -19,6 +19,16 @@ GVariant       *gen_test_call_from_threads           (GenServer       *server,
                                                       guint            n_calls,
                                                       gint             timeout_ms,
                                                       GError         **error);
+void            gen_test_call_from_threads_async     (GenServer       *server,
+                                                      GVariant        *message,
+                                                      guint            n_threads,
+                                                      guint            n_calls,
+                                                      gint             timeout_ms,
+                                                      GCancellable    *cancellable,
+                                                      GAsyncReadyCallback callback,
+                                                      gpointer         user_data);
+GVariant       *gen_test_call_from_threads_finish    (GAsyncResult    *result,
+                                                      GError         **error);
 gboolean        gen_test_cast_from_thread            (GenServer       *server,
                                                       GVariant        *message,
                                                       guint            n_casts,
