@@ -271,6 +271,9 @@ test('an exception in handle_call rejects the call; the server goes on', async (
     assert(error.message.includes('null'), error.message);
     error = await assertThrows(() => GenServer.call(server, 'bogus'));
     assertEqual(error.message, 'unknown request bogus');
+    // It crossed C in GJS's own error domain, which GJS turns back into a
+    // JavaScript Error rather than a GLib.Error.
+    assert(!(error instanceof GLib.Error), `${error}`);
     assert(server.is_running());
     assertEqual(await GenServer.call(server, ['add', 1]), 1);
     server.stop(-1);
@@ -342,6 +345,9 @@ test('a C client gets a JavaScript exception as an error with its message', asyn
     const error = await assertThrows(() => GenTest.call_from_threads_async(server,
         new GLib.Variant('s', 'bogus'), 1, 1, DEADLINE_MS, null));
     assertEqual(error.message, 'unknown request bogus');
+    // It crossed C in GJS's own error domain, which GJS turns back into a
+    // JavaScript Error rather than a GLib.Error.
+    assert(!(error instanceof GLib.Error), `${error}`);
     assert(server.is_running());
     server.stop(-1);
 });
