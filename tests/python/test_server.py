@@ -478,3 +478,72 @@ def test_subclass_of_a_server_inherits_handlers(servers):
     with pytest.raises(GLib.Error) as excinfo:
         server.call('keyerror')  # the parent's handler, still converted
     assert excinfo.value.message == "KeyError: 'missing'"
+
+
+# A Python server on a main context -------------------------------------------
+
+def test_server_on_main_context(servers):
+    context = GLib.MainContext.default()
+    server = Counter(main_context=context)
+    server.recorder = Recorder()
+    server.start(1)
+    servers.append(server)
+    # Handlers run on whichever thread iterates the context: this one.
+    with pytest.raises(GLib.Error) as excinfo:
+        server.call('get')
+    assert_gen_error(excinfo, Gen.ServerError.CALLING_SELF)
+    server.cast(('add', 1))
+    results = []
+    server.call_async('thread', lambda reply, error: results.append((reply, error)))
+    run_loop_until(lambda: results)
+    assert results == [(threading.get_ident(), None)]
+    # Another thread can call it synchronously while this one runs the loop.
+    replies = []
+    loop = GLib.MainLoop.new(context, False)
+
+    def other_thread():
+        replies.append(server.call('get', DEADLINE))
+        GLib.idle_add(loop.quit)
+
+    caller = threading.Thread(target=other_thread)
+    # Started from inside loop.run(), which holds the context while it runs.
+    GLib.idle_add(lambda: caller.start() and False)
+    guard = GLib.timeout_add(int(DEADLINE * 1000), loop.quit)
+    loop.run()
+    GLib.source_remove(guard)
+    caller.join(DEADLINE)
+    assert replies == [2]
+    assert server.stop()
+    assert terminates(server.recorder.events) == [('terminate', None)]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "core bug: would_call_self() in gen-server.c treats any thread whose "
+    "thread-default context is the global default (every thread that pushed "
+    "none) as the context's own thread whenever it can acquire the context, "
+    "so a worker thread calling a server on the default context before the "
+    "loop runs gets CALLING_SELF instead of waiting"))
+def test_other_thread_may_call_before_the_loop_runs(servers):
+    context = GLib.MainContext.default()
+    server = Counter(main_context=context)
+    server.recorder = Recorder()
+    server.start(7)
+    servers.append(server)
+    outcome = []
+
+    def other_thread():
+        try:
+            outcome.append(server.call('get', DEADLINE))
+        except GLib.Error as error:
+            outcome.append(error.message)
+
+    caller = threading.Thread(target=other_thread)
+    caller.start()
+    # The loop starts only once the call is queued (or has failed at once).
+    deadline = GLib.get_monotonic_time() + int(DEADLINE * 1e6)
+    while not outcome and server.get_mailbox_length() == 0:
+        assert GLib.get_monotonic_time() < deadline
+        caller.join(0.001)
+    run_loop_until(lambda: outcome)
+    caller.join(DEADLINE)
+    assert outcome == [7]
