@@ -2,8 +2,24 @@
 #pragma once
 
 #include "gen-server.h"
+#include "gen-reply.h"
 
 G_BEGIN_DECLS
+
+/* A call's reply slot, shared by the caller, the mailbox and a deferred
+ * GenReply; see gen-server.c. */
+typedef struct _GenCall GenCall;
+
+GenCall  *gen_call_ref_internal    (GenCall     *call);
+void      gen_call_unref_internal  (GenCall     *call);
+/* Answers @call with @reply or @error (owned; exactly one set) unless its
+ * caller gave up, in which case they are dropped. Any thread. */
+void      gen_call_answer_internal (GenCall     *call,
+                                    GVariant    *reply,
+                                    GError      *error);
+
+GenReply *gen_reply_new_internal   (const gchar *server_name,
+                                    GenCall     *call);
 
 /*
  * Brief bounded spinning before a blocking wait.

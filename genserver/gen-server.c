@@ -57,23 +57,57 @@
  */
 
 /* Mailbox items are tagged pointers, so that a cast costs no allocation
- * beyond its message: the two low bits (free in any GVariant or GenCall,
- * which malloc aligns to at least 8 bytes) say what the pointer is. The
- * mailbox owns one reference to whatever an item points to.
+ * beyond its message: the two low bits (free in any GVariant, GenCall or
+ * Envelope, which malloc aligns to at least 8 bytes) say what the pointer
+ * is. The mailbox owns one reference to whatever an item points to.
  */
 typedef enum
 {
-  ITEM_CAST = 0, /* GVariant *: the message */
-  ITEM_CALL = 1, /* GenCall *: message, reply slot and caller */
-  ITEM_STOP = 2, /* no pointer: handle what came before, then stop */
+  ITEM_CAST = 0,     /* GVariant *: the message */
+  ITEM_CALL = 1,     /* GenCall *: message, reply slot and caller */
+  ITEM_INFO = 2,     /* GVariant *: the message */
+  ITEM_ENVELOPE = 3, /* Envelope *: the rare rest */
 } ItemKind;
 
 #define ITEM_KIND(item)     ((ItemKind) (GPOINTER_TO_SIZE (item) & 3))
 #define ITEM_POINTER(item)  ((gpointer) (GPOINTER_TO_SIZE (item) & ~(gsize) 3))
 #define ITEM_MAKE(p, kind)  ((gpointer) (GPOINTER_TO_SIZE (p) | (kind)))
-#define ITEM_STOP_MARKER    ITEM_MAKE (&stop_marker_storage, ITEM_STOP)
+#define ITEM_STOP_MARKER    ITEM_MAKE (&stop_envelope, ITEM_ENVELOPE)
 
-static gint64 stop_marker_storage;
+typedef enum
+{
+  ENVELOPE_STOP,  /* static: handle what came before, then stop */
+  ENVELOPE_TIMER, /* a Timer that fired */
+} EnvelopeKind;
+
+/* The first member of every structure an ITEM_ENVELOPE points to. */
+typedef struct
+{
+  EnvelopeKind kind;
+} Envelope;
+
+static Envelope stop_envelope = { ENVELOPE_STOP };
+
+/* A timer from gen_server_send_after(). Its source runs on the timer
+ * thread; the server's `lock` protects `state` and the server's table of
+ * timers, so that a cancelled timer's message is never handled. */
+typedef enum
+{
+  TIMER_PENDING,   /* its source has not fired */
+  TIMER_QUEUED,    /* fired: the message is in the mailbox */
+  TIMER_DONE,      /* handled or cancelled */
+} TimerState;
+
+typedef struct
+{
+  Envelope envelope;  /* ENVELOPE_TIMER */
+  gint ref_count;     /* atomic */
+  guint id;           /* immutable */
+  GenServer *server;  /* owned while the timer is in the table; immutable */
+  GVariant *message;  /* owned; immutable */
+  GSource *source;    /* owned; immutable */
+  TimerState state;   /* server's lock */
+} Timer;
 
 /* How many items the server takes from the mailbox under one lock. */
 #define BATCH_SIZE 64
@@ -94,8 +128,6 @@ typedef enum
   CALL_ANSWERED,  /* final: reply or error stored */
   CALL_ABANDONED, /* final: the caller gave up; a late reply is dropped */
 } CallState;
-
-typedef struct _GenCall GenCall;
 
 struct _GenCall
 {
@@ -163,9 +195,21 @@ typedef struct
    * other threads read it to refuse calling self. */
   GThread *handler_thread;
 
+  /* `lock` also protects the timers: id → Timer (owned). */
+  GHashTable *timers;
+
+  /* Milliseconds without a message before handle_info gets the idle
+   * timeout, or -1. Atomic: set from any thread. */
+  gint idle_timeout_ms;
+
   /* Only touched by the thread running the handlers. */
   gboolean stop_requested; /* stop() from inside a handler */
   GError *crash_reason;    /* owned */
+  GQueue continues;        /* GVariant * (owned) from gen_server_continue() */
+  GenCall *current_call;   /* unowned: the call handle_call is handling */
+  gboolean reply_taken;    /* gen_server_take_reply() took its handle */
+  gint64 last_activity;    /* monotonic µs of the last handled message */
+  gboolean idle_fired;     /* the idle timeout fired since that message */
 } GenServerPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (GenServer, gen_server, G_TYPE_OBJECT)
@@ -200,6 +244,7 @@ enum {
   PROP_CAST_TYPE,
   PROP_CALL_TYPE,
   PROP_MAIN_CONTEXT,
+  PROP_IDLE_TIMEOUT,
   N_PROPS
 };
 
@@ -385,6 +430,26 @@ call_wait (GenCall *call,
   return call_state_is_final (g_atomic_int_get (&call->state));
 }
 
+GenCall *
+gen_call_ref_internal (GenCall *call)
+{
+  return gen_call_ref (call);
+}
+
+void
+gen_call_unref_internal (GenCall *call)
+{
+  gen_call_unref (call);
+}
+
+void
+gen_call_answer_internal (GenCall  *call,
+                          GVariant *reply,
+                          GError   *error)
+{
+  call_answer (call, reply, error);
+}
+
 /* Server helpers -------------------------------------------------------- */
 
 static const gchar *
@@ -454,21 +519,47 @@ mailbox_close (GenServer *self,
     }
 }
 
+static void timer_unref (Timer *timer);
+
 static void
 item_drop (gpointer item)
 {
+  Envelope *envelope;
+
   switch (ITEM_KIND (item))
     {
     case ITEM_CAST:
+    case ITEM_INFO:
       g_variant_unref (ITEM_POINTER (item));
       break;
     case ITEM_CALL:
       gen_call_unref (ITEM_POINTER (item));
       break;
-    case ITEM_STOP:
-    default:
+    case ITEM_ENVELOPE:
+      envelope = ITEM_POINTER (item);
+      if (envelope->kind == ENVELOPE_TIMER)
+        timer_unref ((Timer *) envelope);
       break;
+    default:
+      g_assert_not_reached ();
     }
+}
+
+/* Drops an item that will never be handled; a call in it is answered with
+ * @code (STOPPED or NOT_RUNNING), so that no caller waits in vain. */
+static void
+item_refuse (GenServer      *self,
+             gpointer        item,
+             GenServerError  code)
+{
+  if (ITEM_KIND (item) == ITEM_CALL)
+    call_answer (ITEM_POINTER (item), NULL,
+                 code == GEN_SERVER_ERROR_STOPPED ?
+                 g_error_new (GEN_SERVER_ERROR, code,
+                              "%s stopped before answering the call", server_name (self)) :
+                 g_error_new (GEN_SERVER_ERROR, code,
+                              "%s is not running", server_name (self)));
+  item_drop (item);
 }
 
 static void
@@ -511,18 +602,164 @@ check_message_type (GenServer           *self,
   return FALSE;
 }
 
+/* Timers ----------------------------------------------------------------- */
+
+static gpointer
+timer_thread_main (gpointer data)
+{
+  GMainContext *context = data;
+
+  g_main_context_push_thread_default (context);
+  for (;;)
+    g_main_context_iteration (context, TRUE);
+
+  return NULL;
+}
+
+/* Timer sources of every server run on one process-wide thread: a server
+ * thread blocks on its mailbox, not on a main context, and a timer only has
+ * to push a message there. */
+static GMainContext *
+timer_context (void)
+{
+  static gsize initialized;
+  static GMainContext *context;
+
+  if (g_once_init_enter (&initialized))
+    {
+      context = g_main_context_new ();
+      g_thread_unref (g_thread_new ("genserver-timers", timer_thread_main, context));
+      g_once_init_leave (&initialized, 1);
+    }
+
+  return context;
+}
+
+static Timer *
+timer_ref (Timer *timer)
+{
+  g_atomic_int_inc (&timer->ref_count);
+  return timer;
+}
+
+static void
+timer_unref (Timer *timer)
+{
+  if (!g_atomic_int_dec_and_test (&timer->ref_count))
+    return;
+
+  g_variant_unref (timer->message);
+  g_source_unref (timer->source);
+  g_object_unref (timer->server);
+  g_free (timer);
+}
+
+static gboolean
+timer_fired_cb (gpointer data)
+{
+  Timer *timer = data;
+  GenServerPrivate *priv = gen_server_get_instance_private (timer->server);
+  gboolean queue;
+
+  g_mutex_lock (&priv->lock);
+  queue = timer->state == TIMER_PENDING;
+  if (queue)
+    timer->state = TIMER_QUEUED;
+  g_mutex_unlock (&priv->lock);
+
+  /* Refused only by a stopping server, which cancels all its timers. */
+  if (queue && !mailbox_push (timer->server, ITEM_MAKE (timer_ref (timer), ITEM_ENVELOPE)))
+    timer_unref (timer);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+cancel_all_timers (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  GHashTableIter iter;
+  GPtrArray *cancelled = g_ptr_array_new ();
+  Timer *timer;
+
+  g_mutex_lock (&priv->lock);
+  g_hash_table_iter_init (&iter, priv->timers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &timer))
+    {
+      timer->state = TIMER_DONE;
+      g_ptr_array_add (cancelled, timer);
+      g_hash_table_iter_steal (&iter);
+    }
+  g_mutex_unlock (&priv->lock);
+
+  for (guint i = 0; i < cancelled->len; i++)
+    {
+      timer = g_ptr_array_index (cancelled, i);
+      g_source_destroy (timer->source);
+      timer_unref (timer);
+    }
+  g_ptr_array_unref (cancelled);
+}
+
 /* Handling messages ----------------------------------------------------- */
+
+/* An error from any handler but handle_call is a crash. */
+static void
+note_crash (GenServer *self,
+            GError    *error)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+
+  if (error == NULL)
+    return;
+  if (priv->crash_reason == NULL)
+    priv->crash_reason = error;
+  else
+    g_error_free (error);
+}
 
 static void
 handle_cast_item (GenServer *self,
                   GVariant  *message)
 {
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  g_autoptr(GError) error = NULL;
+  GError *error = NULL;
 
   GEN_SERVER_GET_CLASS (self)->handle_cast (self, message, &error);
-  if (error != NULL && priv->crash_reason == NULL)
-    priv->crash_reason = g_steal_pointer (&error);
+  note_crash (self, error);
+}
+
+static void
+handle_info_message (GenServer *self,
+                     GVariant  *message)
+{
+  GError *error = NULL;
+
+  GEN_SERVER_GET_CLASS (self)->handle_info (self, message, &error);
+  note_crash (self, error);
+}
+
+/* A timer's message is handled only if it was not cancelled meanwhile. */
+static void
+handle_timer (GenServer *self,
+              Timer     *timer)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  gboolean live;
+
+  g_mutex_lock (&priv->lock);
+  live = timer->state == TIMER_QUEUED;
+  if (live)
+    {
+      timer->state = TIMER_DONE;
+      g_hash_table_steal (priv->timers, GUINT_TO_POINTER (timer->id));
+    }
+  g_mutex_unlock (&priv->lock);
+
+  if (live)
+    {
+      timer_unref (timer); /* the table's; the mailbox item holds another */
+      handle_info_message (self, timer->message);
+    }
 }
 
 static void
@@ -532,11 +769,30 @@ handle_call_item (GenServer *self,
   GVariant *reply;
   GError *error = NULL;
 
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  gboolean deferred;
+
   /* A call whose caller gave up while it was queued is never run. */
   if (!g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_RUNNING))
     return;
 
+  priv->current_call = call;
   reply = GEN_SERVER_GET_CLASS (self)->handle_call (self, call->message, &error);
+  deferred = priv->reply_taken;
+  priv->current_call = NULL;
+  priv->reply_taken = FALSE;
+
+  if (deferred)
+    {
+      /* The GenReply answers; anything returned here is a mistake. */
+      if (reply != NULL || error != NULL)
+        g_critical ("%s’s handle_call took the reply handle and also returned "
+                    "a reply or an error; it is ignored", server_name (self));
+      if (reply != NULL)
+        g_variant_unref (g_variant_take_ref (reply));
+      g_clear_error (&error);
+      return;
+    }
 
   if (reply != NULL && error != NULL)
     {
@@ -557,6 +813,35 @@ handle_call_item (GenServer *self,
   call_answer (call, reply, error);
 }
 
+static gboolean
+server_should_go_on (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+
+  return !priv->stop_requested && priv->crash_reason == NULL;
+}
+
+/* Runs the work scheduled with gen_server_continue(), in order, before the
+ * next mailbox message. Returns FALSE when the server must stop. */
+static gboolean
+run_continues (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  GVariant *message;
+
+  while (server_should_go_on (self) &&
+         (message = g_queue_pop_head (&priv->continues)) != NULL)
+    {
+      GError *error = NULL;
+
+      GEN_SERVER_GET_CLASS (self)->handle_continue (self, message, &error);
+      note_crash (self, error);
+      g_variant_unref (message);
+    }
+
+  return server_should_go_on (self);
+}
+
 /* Handles one mailbox item. Returns FALSE when the server must stop after
  * it: the stop marker, a stop from inside a handler, or a crash. */
 static gboolean
@@ -564,6 +849,7 @@ handle_item (GenServer *self,
              gpointer   item)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
+  Envelope *envelope;
 
   switch (ITEM_KIND (item))
     {
@@ -573,14 +859,28 @@ handle_item (GenServer *self,
     case ITEM_CALL:
       handle_call_item (self, ITEM_POINTER (item));
       break;
-    case ITEM_STOP:
-      return FALSE;
+    case ITEM_INFO:
+      handle_info_message (self, ITEM_POINTER (item));
+      break;
+    case ITEM_ENVELOPE:
+      envelope = ITEM_POINTER (item);
+      if (envelope->kind == ENVELOPE_STOP)
+        return FALSE;
+      handle_timer (self, (Timer *) envelope);
+      break;
     default:
       g_assert_not_reached ();
     }
 
   item_drop (item);
-  return !priv->stop_requested && priv->crash_reason == NULL;
+
+  if (g_atomic_int_get (&priv->idle_timeout_ms) >= 0)
+    {
+      priv->last_activity = g_get_monotonic_time ();
+      priv->idle_fired = FALSE;
+    }
+
+  return run_continues (self);
 }
 
 /* Handles up to BATCH_SIZE queued items, taken under one lock. Returns FALSE
@@ -636,24 +936,12 @@ server_finish (GenServer *self,
     g_atomic_int_set (&priv->status, STATUS_STOPPING);
   g_mutex_unlock (&priv->lock);
 
+  cancel_all_timers (self);
   for (guint i = 0; i < n_leftover; i++)
-    {
-      if (ITEM_KIND (leftover[i]) == ITEM_CALL)
-        call_answer (ITEM_POINTER (leftover[i]), NULL,
-                     g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
-                                  "%s stopped before answering the call",
-                                  server_name (self)));
-      item_drop (leftover[i]);
-    }
+    item_refuse (self, leftover[i], GEN_SERVER_ERROR_STOPPED);
   while ((item = g_async_queue_try_pop (priv->mailbox)) != NULL)
-    {
-      if (ITEM_KIND (item) == ITEM_CALL)
-        call_answer (ITEM_POINTER (item), NULL,
-                     g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
-                                  "%s stopped before answering the call",
-                                  server_name (self)));
-      item_drop (item);
-    }
+    item_refuse (self, item, GEN_SERVER_ERROR_STOPPED);
+  g_queue_clear_full (&priv->continues, (GDestroyNotify) g_variant_unref);
 
   GEN_SERVER_GET_CLASS (self)->terminate (self, reason);
 
@@ -697,22 +985,18 @@ run_init (GenServer  *self,
   GError *local_error = NULL;
   gpointer item;
 
+  priv->last_activity = g_get_monotonic_time ();
+  priv->idle_fired = FALSE;
+
   GEN_SERVER_GET_CLASS (self)->init (self, args, &local_error);
   if (local_error == NULL)
     return TRUE;
 
   mailbox_close (self, FALSE);
+  cancel_all_timers (self);
   while ((item = g_async_queue_try_pop (priv->mailbox)) != NULL)
-    {
-      if (ITEM_KIND (item) == ITEM_CALL)
-        {
-          GError *not_running = NULL;
-
-          set_not_running_error (self, &not_running);
-          call_answer (ITEM_POINTER (item), NULL, not_running);
-        }
-      item_drop (item);
-    }
+    item_refuse (self, item, GEN_SERVER_ERROR_NOT_RUNNING);
+  g_queue_clear_full (&priv->continues, (GDestroyNotify) g_variant_unref);
   priv->stop_requested = FALSE;
   g_clear_error (&priv->crash_reason);
   g_propagate_error (error, local_error);
@@ -756,6 +1040,55 @@ pop_spinning (GAsyncQueue *mailbox)
   return item;
 }
 
+/* The idle timeout --------------------------------------------------------- */
+
+#define IDLE_TIMEOUT_MESSAGE "gen-server.idle-timeout"
+
+/* Returns the monotonic time at which the idle timeout fires, or -1 if it
+ * is off or already fired since the last message. Handler thread only. */
+static gint64
+idle_deadline (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  gint idle_timeout_ms = g_atomic_int_get (&priv->idle_timeout_ms);
+
+  if (idle_timeout_ms < 0 || priv->idle_fired)
+    return -1;
+  return priv->last_activity + (gint64) idle_timeout_ms * 1000;
+}
+
+/* Gives handle_info the idle timeout message. It fires once per quiet
+ * stretch: the next one needs a message first. Returns FALSE when the
+ * server must stop. */
+static gboolean
+deliver_idle_timeout (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  g_autoptr(GVariant) message = g_variant_ref_sink (g_variant_new_string (IDLE_TIMEOUT_MESSAGE));
+
+  priv->idle_fired = TRUE;
+  handle_info_message (self, message);
+  return run_continues (self);
+}
+
+/* The next mailbox item for a server thread, or NULL when the idle timeout
+ * is due first. */
+static gpointer
+next_item (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  gint64 deadline = idle_deadline (self);
+  gint64 now;
+
+  if (deadline < 0)
+    return pop_spinning (priv->mailbox);
+
+  now = g_get_monotonic_time ();
+  if (now < deadline)
+    return g_async_queue_timeout_pop (priv->mailbox, deadline - now);
+  return g_async_queue_try_pop (priv->mailbox);
+}
+
 static gpointer
 server_thread_main (gpointer data)
 {
@@ -778,8 +1111,28 @@ server_thread_main (gpointer data)
   start_request_complete (request, NULL);
   request = NULL; /* the starter may have returned */
 
-  while (handle_batch (self, pop_spinning (priv->mailbox)))
-    ;
+  if (!run_continues (self))
+    {
+      server_finish (self, NULL, 0);
+      g_object_unref (self);
+      return NULL;
+    }
+
+  for (;;)
+    {
+      gpointer item = next_item (self);
+
+      if (item == NULL)
+        {
+          if (!deliver_idle_timeout (self))
+            {
+              server_finish (self, NULL, 0);
+              break;
+            }
+        }
+      else if (!handle_batch (self, item))
+        break;
+    }
 
   g_object_unref (self);
   return NULL;
@@ -792,6 +1145,32 @@ typedef struct
   GSource source;
   GenServer *server; /* owned: keeps a running server alive */
 } MailboxSource;
+
+/* Makes the mailbox source due again: now if there is work, at the idle
+ * deadline if one is armed. The last check catches a push that came
+ * between the first one and the new ready time, which would otherwise be
+ * overwritten. */
+static void
+mailbox_source_rearm (GenServer *self,
+                      GSource   *source)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  gint64 deadline;
+
+  if (g_async_queue_length (priv->mailbox) > 0 || !g_queue_is_empty (&priv->continues))
+    {
+      g_source_set_ready_time (source, 0);
+      return;
+    }
+
+  deadline = idle_deadline (self);
+  if (deadline < 0)
+    return;
+
+  g_source_set_ready_time (source, deadline);
+  if (g_async_queue_length (priv->mailbox) > 0)
+    g_source_set_ready_time (source, 0);
+}
 
 static gboolean
 mailbox_source_dispatch (GSource     *source,
@@ -807,12 +1186,25 @@ mailbox_source_dispatch (GSource     *source,
   g_source_set_ready_time (source, -1);
 
   g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
-  running = handle_batch (self, NULL);
+
+  running = run_continues (self);
+  if (running && g_async_queue_length (priv->mailbox) == 0)
+    {
+      gint64 deadline = idle_deadline (self);
+
+      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+        running = deliver_idle_timeout (self);
+    }
+
+  if (!running)
+    server_finish (self, NULL, 0);
+  else
+    running = handle_batch (self, NULL);
+
   if (running)
     {
       g_atomic_pointer_set (&priv->handler_thread, NULL);
-      if (g_async_queue_length (priv->mailbox) > 0)
-        g_source_set_ready_time (source, 0);
+      mailbox_source_rearm (self, source);
     }
 
   return running ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
@@ -855,6 +1247,7 @@ run_init_on_context (GenServer    *self,
   if (ok)
     {
       set_status (self, STATUS_RUNNING);
+      mailbox_source_rearm (self, priv->mailbox_source);
     }
   else
     {
@@ -1520,6 +1913,296 @@ gen_server_call_finish (GenServer     *self,
 }
 
 /**
+ * gen_server_send_info:
+ * @self: a #GenServer
+ * @message: the message; a floating reference is sunk
+ *
+ * Sends @message to the server's `handle_info` handler, the one for
+ * everything that is neither a call nor a cast (a notification from a
+ * library, a GSource event relayed to the server, ...). It is queued in the
+ * mailbox like a cast, in order with the casts and calls of the same
+ * thread. [property@Gen.Server:cast-type] does not apply.
+ *
+ * Returns: %TRUE if the message was queued, %FALSE with
+ *   %GEN_SERVER_ERROR_NOT_RUNNING if the server is not running
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_server_send_info (GenServer  *self,
+                      GVariant   *message,
+                      GError    **error)
+{
+  g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_variant_ref_sink (message);
+  if (!mailbox_push (self, ITEM_MAKE (message, ITEM_INFO)))
+    {
+      g_variant_unref (message);
+      set_not_running_error (self, error);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/**
+ * gen_server_send_after:
+ * @self: a #GenServer
+ * @message: the message; a floating reference is sunk
+ * @delay_ms: the delay, in milliseconds
+ *
+ * Sends @message to the server's `handle_info` handler after @delay_ms, as
+ * Erlang's `erlang:send_after/3` does. Timers with the same delay fire in
+ * the order they were set. A server's timers are cancelled when it stops.
+ *
+ * Call it from anywhere, including `init` and the handlers.
+ *
+ * Returns: the timer's id, for [method@Gen.Server.cancel_timer], or 0 with
+ *   %GEN_SERVER_ERROR_NOT_RUNNING if the server is not running
+ *
+ * Since: 1.0
+ */
+guint
+gen_server_send_after (GenServer  *self,
+                       GVariant   *message,
+                       guint       delay_ms,
+                       GError    **error)
+{
+  static guint last_timer_id;
+  GenServerPrivate *priv;
+  Timer *timer;
+  guint id;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), 0);
+  g_return_val_if_fail (message != NULL, 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  priv = gen_server_get_instance_private (self);
+  g_variant_ref_sink (message);
+
+  do
+    id = (guint) g_atomic_int_add ((gint *) &last_timer_id, 1) + 1;
+  while (id == 0);
+
+  g_mutex_lock (&priv->lock);
+  if (priv->status != STATUS_RUNNING && priv->status != STATUS_STARTING)
+    {
+      g_mutex_unlock (&priv->lock);
+      g_variant_unref (message);
+      set_not_running_error (self, error);
+      return 0;
+    }
+
+  timer = g_new0 (Timer, 1);
+  timer->envelope.kind = ENVELOPE_TIMER;
+  timer->ref_count = 1; /* the table's */
+  timer->id = id;
+  timer->server = g_object_ref (self);
+  timer->message = message;
+  timer->state = TIMER_PENDING;
+  timer->source = g_timeout_source_new (delay_ms);
+  g_source_set_callback (timer->source, timer_fired_cb, timer_ref (timer),
+                         (GDestroyNotify) timer_unref);
+  g_source_set_static_name (timer->source, "[genserver] send_after");
+  g_hash_table_insert (priv->timers, GUINT_TO_POINTER (id), timer);
+  /* Under the lock, so that a concurrent stop cannot destroy it first. */
+  g_source_attach (timer->source, timer_context ());
+  g_mutex_unlock (&priv->lock);
+
+  return id;
+}
+
+/**
+ * gen_server_cancel_timer:
+ * @self: a #GenServer
+ * @timer_id: an id from [method@Gen.Server.send_after]
+ *
+ * Cancels a timer. Once this returns %TRUE, the timer's message is never
+ * handled, even if the timer had already fired and its message was waiting
+ * in the mailbox.
+ *
+ * Returns: %TRUE if the timer was cancelled, %FALSE if its message was
+ *   already handled (or is being handled), or the id is unknown
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_server_cancel_timer (GenServer *self,
+                         guint      timer_id)
+{
+  GenServerPrivate *priv;
+  Timer *timer;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
+
+  priv = gen_server_get_instance_private (self);
+
+  g_mutex_lock (&priv->lock);
+  timer = g_hash_table_lookup (priv->timers, GUINT_TO_POINTER (timer_id));
+  if (timer != NULL)
+    {
+      timer->state = TIMER_DONE;
+      g_hash_table_steal (priv->timers, GUINT_TO_POINTER (timer_id));
+    }
+  g_mutex_unlock (&priv->lock);
+
+  if (timer == NULL)
+    return FALSE;
+
+  g_source_destroy (timer->source);
+  timer_unref (timer);
+  return TRUE;
+}
+
+/**
+ * gen_server_continue:
+ * @self: a #GenServer
+ * @message: what to continue with; a floating reference is sunk
+ *
+ * Schedules `handle_continue` with @message to run right after the current
+ * handler (or `init`) returns, before the server takes the next message
+ * from its mailbox: Erlang's `{continue, Term}`. Use it to finish a long
+ * initialisation after [method@Gen.Server.start] returned, or to split work
+ * without letting other messages in between. Continues run in the order
+ * they were scheduled.
+ *
+ * Only from the server's own handlers and `init`. An error set by
+ * `handle_continue` is a crash, as one from `handle_cast` is.
+ *
+ * Since: 1.0
+ */
+void
+gen_server_continue (GenServer *self,
+                     GVariant  *message)
+{
+  GenServerPrivate *priv;
+
+  g_return_if_fail (GEN_IS_SERVER (self));
+  g_return_if_fail (message != NULL);
+  g_return_if_fail (server_is_handler_thread (self));
+
+  priv = gen_server_get_instance_private (self);
+  g_queue_push_tail (&priv->continues, g_variant_ref_sink (message));
+}
+
+/**
+ * gen_server_take_reply:
+ * @self: a #GenServer
+ *
+ * Takes the reply handle of the call being handled, to answer it later,
+ * from any thread, with [method@Gen.Reply.return_value] or
+ * [method@Gen.Reply.return_error]. `handle_call` then returns %NULL
+ * without setting an error, and the server goes on with its next message
+ * while the caller keeps waiting.
+ *
+ * Only from inside `handle_call`, once per call.
+ *
+ * Returns: (transfer full): the reply handle
+ *
+ * Since: 1.0
+ */
+GenReply *
+gen_server_take_reply (GenServer *self)
+{
+  GenServerPrivate *priv;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
+  g_return_val_if_fail (server_is_handler_thread (self), NULL);
+
+  priv = gen_server_get_instance_private (self);
+  g_return_val_if_fail (priv->current_call != NULL, NULL);
+  g_return_val_if_fail (!priv->reply_taken, NULL);
+
+  priv->reply_taken = TRUE;
+  return gen_reply_new_internal (server_name (self), priv->current_call);
+}
+
+/**
+ * gen_server_get_idle_timeout:
+ * @self: a #GenServer
+ *
+ * Gets the [property@Gen.Server:idle-timeout].
+ *
+ * Returns: the idle timeout in milliseconds, or -1 if there is none
+ *
+ * Since: 1.0
+ */
+gint
+gen_server_get_idle_timeout (GenServer *self)
+{
+  GenServerPrivate *priv;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), -1);
+
+  priv = gen_server_get_instance_private (self);
+  return g_atomic_int_get (&priv->idle_timeout_ms);
+}
+
+/**
+ * gen_server_set_idle_timeout:
+ * @self: a #GenServer
+ * @timeout_ms: the idle timeout in milliseconds, or -1 for none
+ *
+ * Sets the [property@Gen.Server:idle-timeout]. From the server's own
+ * handlers it applies as soon as the handler returns; from another thread,
+ * a server with a thread of its own applies it when its next message comes.
+ *
+ * Since: 1.0
+ */
+void
+gen_server_set_idle_timeout (GenServer *self,
+                             gint       timeout_ms)
+{
+  GenServerPrivate *priv;
+  GSource *wake = NULL;
+
+  g_return_if_fail (GEN_IS_SERVER (self));
+  g_return_if_fail (timeout_ms >= -1);
+
+  priv = gen_server_get_instance_private (self);
+  if (g_atomic_int_get (&priv->idle_timeout_ms) == timeout_ms)
+    return;
+  g_atomic_int_set (&priv->idle_timeout_ms, timeout_ms);
+
+  /* A server on a context re-arms its source at its next dispatch. */
+  g_async_queue_lock (priv->mailbox);
+  if (priv->mailbox_source != NULL)
+    wake = g_source_ref (priv->mailbox_source);
+  g_async_queue_unlock (priv->mailbox);
+  if (wake != NULL)
+    {
+      g_source_set_ready_time (wake, 0);
+      g_source_unref (wake);
+    }
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
+}
+
+/**
+ * gen_server_is_idle_timeout:
+ * @message: a message given to `handle_info`
+ *
+ * Whether @message is the one `handle_info` gets when the server's
+ * [property@Gen.Server:idle-timeout] expires: the string
+ * `"gen-server.idle-timeout"`.
+ *
+ * Returns: %TRUE for the idle timeout message
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_server_is_idle_timeout (GVariant *message)
+{
+  g_return_val_if_fail (message != NULL, FALSE);
+
+  return g_variant_is_of_type (message, G_VARIANT_TYPE_STRING) &&
+         g_str_equal (g_variant_get_string (message, NULL), IDLE_TIMEOUT_MESSAGE);
+}
+
+/**
  * gen_server_get_mailbox_length:
  * @self: a #GenServer
  *
@@ -1705,6 +2388,16 @@ gen_server_real_terminate (GenServer    *self,
 {
 }
 
+static void
+gen_server_real_handle_continue (GenServer  *self,
+                                 GVariant   *message,
+                                 GError    **error)
+{
+  g_autofree gchar *text = g_variant_print (message, TRUE);
+
+  g_debug ("%s does not handle continues; dropped %s", server_name (self), text);
+}
+
 /* Sets *@type from @type_string (NULL: the class default), remembering an
  * invalid string to report from start(). */
 static void
@@ -1789,6 +2482,8 @@ gen_server_finalize (GObject *object)
   g_clear_pointer (&priv->main_context, g_main_context_unref);
   g_clear_error (&priv->construct_error);
   g_clear_error (&priv->crash_reason);
+  g_assert (g_hash_table_size (priv->timers) == 0);
+  g_hash_table_unref (priv->timers);
   g_async_queue_unref (priv->mailbox);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->cond);
@@ -1815,6 +2510,9 @@ gen_server_get_property (GObject    *object,
     case PROP_MAIN_CONTEXT:
       g_value_set_boxed (value, gen_server_get_main_context (self));
       break;
+    case PROP_IDLE_TIMEOUT:
+      g_value_set_int (value, gen_server_get_idle_timeout (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1840,6 +2538,9 @@ gen_server_set_property (GObject      *object,
     case PROP_MAIN_CONTEXT:
       priv->main_context = g_value_dup_boxed (value);
       break;
+    case PROP_IDLE_TIMEOUT:
+      gen_server_set_idle_timeout (self, g_value_get_int (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1860,6 +2561,7 @@ gen_server_class_init (GenServerClass *klass)
   klass->handle_call = gen_server_real_handle_call;
   klass->handle_info = gen_server_real_handle_info;
   klass->terminate = gen_server_real_terminate;
+  klass->handle_continue = gen_server_real_handle_continue;
 
   /**
    * GenServer:cast-type:
@@ -1921,6 +2623,25 @@ gen_server_class_init (GenServerClass *klass)
                          G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS));
 
+  /**
+   * GenServer:idle-timeout:
+   *
+   * After this many milliseconds without a message, `handle_info` gets the
+   * idle timeout message (see [func@Gen.Server.is_idle_timeout]), once per
+   * quiet stretch: it fires again only after another message came and
+   * another quiet stretch passed. -1, the default, turns it off. Erlang's
+   * gen_server timeout, for a server that wants to flush, hibernate or stop
+   * when nothing happens.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_IDLE_TIMEOUT] =
+    g_param_spec_int ("idle-timeout", NULL, NULL,
+                      -1, G_MAXINT, -1,
+                      (G_PARAM_READWRITE |
+                       G_PARAM_EXPLICIT_NOTIFY |
+                       G_PARAM_STATIC_STRINGS));
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -1930,6 +2651,9 @@ gen_server_init (GenServer *self)
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
   priv->mailbox = g_async_queue_new ();
+  priv->timers = g_hash_table_new (NULL, NULL);
+  priv->idle_timeout_ms = -1;
+  g_queue_init (&priv->continues);
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->cond);
   priv->status = STATUS_STOPPED;

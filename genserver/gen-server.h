@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include <genserver/gen-version.h>
+#include <genserver/gen-reply.h>
 
 G_BEGIN_DECLS
 
@@ -48,6 +49,8 @@ G_BEGIN_DECLS
  * @GEN_SERVER_ERROR_STOPPED: the server stopped before it answered the call
  * @GEN_SERVER_ERROR_INVALID_TYPE: a message type string is not a valid
  *   [struct@GLib.VariantType] string
+ * @GEN_SERVER_ERROR_NO_REPLY: the server dropped a deferred reply
+ *   ([class@Gen.Reply]) without answering
  *
  * Error codes in the %GEN_SERVER_ERROR domain.
  *
@@ -64,6 +67,7 @@ typedef enum
   GEN_SERVER_ERROR_MAILBOX_FULL,
   GEN_SERVER_ERROR_STOPPED,
   GEN_SERVER_ERROR_INVALID_TYPE,
+  GEN_SERVER_ERROR_NO_REPLY,
 } GenServerError;
 
 GEN_AVAILABLE_IN_ALL
@@ -81,8 +85,11 @@ G_DECLARE_DERIVABLE_TYPE (GenServer, gen_server, GEN, SERVER, GObject)
  * @handle_cast: handles a message sent with [method@Gen.Server.cast]
  * @handle_call: handles a request sent with [method@Gen.Server.call] and
  *   returns its reply
- * @handle_info: handles a message that is neither a call nor a cast
+ * @handle_info: handles a message that is neither a call nor a cast: timer
+ *   messages, the idle timeout, [method@Gen.Server.send_info]
  * @terminate: cleans up when the server stops
+ * @handle_continue: runs work scheduled with [method@Gen.Server.continue],
+ *   before the next message from the mailbox
  *
  * The class structure for [class@Gen.Server]. Every handler runs on the
  * server's own thread (or on the thread that iterates its
@@ -108,9 +115,12 @@ struct _GenServerClass
                             GError       **error);
   void      (*terminate)   (GenServer     *self,
                             const GError  *reason);
+  void      (*handle_continue) (GenServer *self,
+                                GVariant  *message,
+                                GError   **error);
 
   /*< private >*/
-  gpointer _reserved[16];
+  gpointer _reserved[15];
 };
 
 GEN_AVAILABLE_IN_ALL
@@ -143,6 +153,30 @@ GEN_AVAILABLE_IN_ALL
 GVariant     *gen_server_call_finish         (GenServer            *self,
                                               GAsyncResult         *result,
                                               GError              **error);
+GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_send_info           (GenServer            *self,
+                                              GVariant             *message,
+                                              GError              **error);
+GEN_AVAILABLE_IN_ALL
+guint         gen_server_send_after          (GenServer            *self,
+                                              GVariant             *message,
+                                              guint                 delay_ms,
+                                              GError              **error);
+GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_cancel_timer        (GenServer            *self,
+                                              guint                 timer_id);
+GEN_AVAILABLE_IN_ALL
+void          gen_server_continue            (GenServer            *self,
+                                              GVariant             *message);
+GEN_AVAILABLE_IN_ALL
+GenReply     *gen_server_take_reply          (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+gint          gen_server_get_idle_timeout    (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+void          gen_server_set_idle_timeout    (GenServer            *self,
+                                              gint                  timeout_ms);
+GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_is_idle_timeout     (GVariant             *message);
 GEN_AVAILABLE_IN_ALL
 guint         gen_server_get_mailbox_length  (GenServer            *self);
 GEN_AVAILABLE_IN_ALL

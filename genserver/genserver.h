@@ -5,6 +5,7 @@
 
 #include <genserver/gen-version.h>
 #include <genserver/gen-enums.h>
+#include <genserver/gen-reply.h>
 #include <genserver/gen-server.h>
 
 #undef __GENSERVER_INSIDE__
