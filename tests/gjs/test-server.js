@@ -324,6 +324,107 @@ test('stop handles queued messages first', async () => {
     assertEqual(server.events.at(-1), ['terminate', null]);
 });
 
+// Info messages, timers, continues, deferred replies ------------------------
+
+const Otp = GObject.registerClass({
+    GTypeName: 'JsOtp',
+}, class Otp extends GenServer.Server {
+    vfunc_init() {
+        this.events = [];
+        this.pending = [];
+    }
+
+    vfunc_handle_info(message) {
+        if (Gen.Server.is_idle_timeout(message)) {
+            this.events.push(['idle']);
+            return;
+        }
+        this.events.push(['info', message.recursiveUnpack()]);
+    }
+
+    vfunc_handle_continue(message) {
+        const value = message.recursiveUnpack();
+        this.events.push(['continue', value]);
+        if (value === 'explode')
+            throw new RangeError('continue went wrong');
+    }
+
+    vfunc_handle_cast(message) {
+        const value = message.recursiveUnpack();
+        this.events.push(['cast', value]);
+        if (value === 'split') {
+            this.continue(new GLib.Variant('s', 'first half'));
+            this.continue(new GLib.Variant('s', 'second half'));
+        } else if (value === 'explode later') {
+            this.continue(new GLib.Variant('s', 'explode'));
+        }
+    }
+
+    vfunc_handle_call(message) {
+        const value = message.recursiveUnpack();
+        if (value === 'defer') {
+            const reply = this.take_reply();
+            // Answered later, from a timer on this same context.
+            GLib.timeout_add(GLib.PRIORITY_DEFAULT, 10, () => {
+                reply.return_value(new GLib.Variant('s', 'late'));
+                return GLib.SOURCE_REMOVE;
+            });
+            return null;
+        }
+        return new GLib.Variant('i', this.events.length);
+    }
+
+    vfunc_terminate(reason) {
+        this.events.push(['terminate', reason === null ? null : reason.message]);
+    }
+});
+
+test('send_info and send_after reach handle_info, in order', async () => {
+    const server = new Otp();
+    server.start(null);
+    GenServer.cast(server, 'one');
+    server.send_info(new GLib.Variant('s', 'two'));
+    const cancelled = server.send_after(new GLib.Variant('s', 'never'), 20);
+    assert(server.cancel_timer(cancelled), 'timer not cancelled');
+    server.send_after(new GLib.Variant('s', 'later'), 10);
+    await waitFor(() => server.events.length === 3, 'timer');
+    assertEqual(server.events, [['cast', 'one'], ['info', 'two'], ['info', 'later']]);
+    server.stop(-1);
+});
+
+test('continues run before the next message; an exception in one is a crash', async () => {
+    const server = new Otp();
+    server.start(null);
+    GenServer.cast(server, 'split');
+    GenServer.cast(server, 'next');
+    await waitFor(() => server.events.length === 4, 'continues');
+    assertEqual(server.events, [['cast', 'split'], ['continue', 'first half'],
+        ['continue', 'second half'], ['cast', 'next']]);
+    GenServer.cast(server, 'explode later');
+    await waitFor(() => !server.is_running(), 'crash');
+    assertEqual(server.events.slice(-2),
+        [['continue', 'explode'], ['terminate', 'continue went wrong']]);
+});
+
+test('a deferred reply is answered later, the server going on meanwhile', async () => {
+    const server = new Otp();
+    server.start(null);
+    const late = GenServer.call(server, 'defer');
+    assertEqual(await GenServer.call(server, 'count'), 0);
+    assertEqual(await late, 'late');
+    server.stop(-1);
+});
+
+test('the idle timeout reaches handle_info', async () => {
+    const server = new Otp();
+    server.start(null);
+    server.set_idle_timeout(10);
+    GenServer.cast(server, 'wake');
+    await waitFor(() => server.events.some(e => e[0] === 'idle'), 'idle timeout');
+    assertEqual(server.events[0], ['cast', 'wake']);
+    server.stop(-1);
+});
+
 // A C client, a JavaScript server -------------------------------------------
 
 Gio._promisify(GenTest, 'call_from_threads_async', 'call_from_threads_finish');

@@ -547,3 +547,144 @@ def test_other_thread_may_call_before_the_loop_runs(servers):
     run_loop_until(lambda: outcome)
     caller.join(DEADLINE)
     assert outcome == [7]
+
+
+# Info messages, timers, continues, deferred replies ---------------------------
+
+class Otp(Gen.Server):
+    """Records handle_info and handle_continue; defers calls on request."""
+
+    def do_init(self, args):
+        self.recorder = Recorder()
+        self.pending = []
+        if args is not None and args.unpack() == 'continue':
+            self.continue_('after init')
+
+    def do_handle_info(self, message):
+        if Gen.Server.is_idle_timeout(message):
+            self.recorder.add(('idle',))
+            return
+        value = message.unpack()
+        self.recorder.add(('info', value))
+        if value == 'explode':
+            raise OSError("info went wrong")
+
+    def do_handle_continue(self, message):
+        value = message.unpack()
+        self.recorder.add(('continue', value))
+        if value == 'explode':
+            raise LookupError("continue went wrong")
+
+    def do_handle_cast(self, message):
+        value = message.unpack()
+        self.recorder.add(('cast', value))
+        if value == 'split':
+            self.continue_('first half')
+            self.continue_('second half')
+        elif value == 'explode later':
+            self.continue_('explode')
+
+    def do_handle_call(self, message):
+        value = message.unpack()
+        if value == 'defer':
+            self.pending.append(self.take_reply())
+            self.recorder.add(('deferred',))
+            return None
+        if value == 'drop':
+            self.take_reply()  # dropped at once, unanswered
+            return None
+        if value == 'answer':
+            reply = self.pending.pop(0)
+            threading.Thread(target=reply.return_value, args=(('late', 42),)).start()
+            return 'answering'
+        return self.recorder.events[-1][0] if self.recorder.events else ''
+
+    def do_terminate(self, reason):
+        self.recorder.add(('terminate', None if reason is None else reason.message))
+
+
+def start_otp(servers, args=None):
+    server = Otp()
+    server.start(args)
+    servers.append(server)
+    return server
+
+
+def test_send_info_in_order_with_casts(servers):
+    server = start_otp(servers)
+    server.cast('one')
+    assert server.send_info({'event': 'two'})
+    server.cast('three')
+    server.recorder.wait_for(lambda events: len(events) == 3)
+    assert server.recorder.events == [('cast', 'one'), ('info', {'event': 'two'}),
+                                      ('cast', 'three')]
+
+
+def test_send_after_and_cancel_timer(servers):
+    server = start_otp(servers)
+    cancelled = server.send_after('never', 0.05)
+    assert cancelled > 0
+    assert server.cancel_timer(cancelled)
+    server.send_after('second', 0.02)
+    server.send_after('third', 0.02)
+    server.send_after('first', 0)
+    events = server.recorder.wait_for(lambda events: len(events) >= 3)
+    assert events == [('info', 'first'), ('info', 'second'), ('info', 'third')]
+    with pytest.raises(ValueError):
+        server.send_after('x', -1)
+
+
+def test_info_exception_is_a_crash(servers):
+    server = start_otp(servers)
+    server.send_info('explode')
+    events = server.recorder.wait_for(lambda events: events[-1:] and events[-1][0] == 'terminate')
+    assert events[-1] == ('terminate', 'OSError: info went wrong')
+    assert not server.is_running()
+
+
+def test_continue_after_init_and_between_messages(servers):
+    server = start_otp(servers, 'continue')
+    server.cast('split')
+    server.cast('next')
+    events = server.recorder.wait_for(lambda events: len(events) == 5)
+    assert events == [('continue', 'after init'), ('cast', 'split'),
+                      ('continue', 'first half'), ('continue', 'second half'),
+                      ('cast', 'next')]
+
+
+def test_continue_exception_is_a_crash(servers):
+    server = start_otp(servers)
+    server.cast('explode later')
+    events = server.recorder.wait_for(lambda events: events[-1:] and events[-1][0] == 'terminate')
+    assert events == [('cast', 'explode later'), ('continue', 'explode'),
+                      ('terminate', 'LookupError: continue went wrong')]
+    assert not server.is_running()
+
+
+def test_deferred_reply_answered_from_another_thread(servers):
+    server = start_otp(servers)
+    results = []
+    caller = threading.Thread(target=lambda: results.append(server.call('defer', DEADLINE)))
+    caller.start()
+    server.recorder.wait_for(lambda events: ('deferred',) in events)
+    # The server goes on with other calls while the deferred one waits.
+    assert server.call('status') == 'deferred'
+    assert server.call('answer') == 'answering'
+    caller.join(DEADLINE)
+    assert results == [('late', 42)]
+
+
+def test_dropped_reply_is_no_reply(servers):
+    server = start_otp(servers)
+    with pytest.raises(GLib.Error) as excinfo:
+        server.call('drop')
+    assert_gen_error(excinfo, Gen.ServerError.NO_REPLY)
+    assert server.is_running()
+
+
+def test_idle_timeout(servers):
+    server = start_otp(servers)
+    server.set_idle_timeout(20)  # milliseconds, as the C property
+    server.cast('wake')
+    events = server.recorder.wait_for(lambda events: ('idle',) in events)
+    assert events[0] == ('cast', 'wake')

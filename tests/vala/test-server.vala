@@ -120,6 +120,43 @@ class Counter : Gen.Server {
     }
 }
 
+/* handle_info counts info messages; a call takes its reply and answers it
+ * from another thread. */
+class Deferring : Gen.Server {
+    public int infos; /* atomic */
+
+    public override void handle_info (Variant message) throws Error {
+        AtomicInt.inc (ref infos);
+    }
+
+    public override Variant handle_call (Variant message) throws Error {
+        if (message.get_string () == "info count")
+            return new Variant.int32 (AtomicInt.get (ref infos));
+        Gen.Reply reply = take_reply ();
+        new Thread<void*> ("answer", () => {
+            reply.return_value (new Variant.string ("late"));
+            return null;
+        });
+        return null;
+    }
+}
+
+void test_info_and_deferred_reply () {
+    var server = new Deferring ();
+    try {
+        server.start (null);
+        server.send_info (new Variant.string ("a"));
+        server.send_info (new Variant.string ("b"));
+        assert_cmpint (server.call (new Variant.string ("info count"), DEADLINE_MS).get_int32 (),
+                       CompareOperator.EQ, 2);
+        assert_cmpstr (server.call (new Variant.string ("defer"), DEADLINE_MS).get_string (),
+                       CompareOperator.EQ, "late");
+        server.stop (-1);
+    } catch (Error error) {
+        assert_no_error (error);
+    }
+}
+
 Counter start_counter (int start = 0) {
     var counter = new Counter ();
     try {
@@ -357,5 +394,6 @@ int main (string[] args) {
     Test.add_func ("/vala/timeout", test_timeout);
     Test.add_func ("/vala/calling-self-and-stop-inside", test_calling_self_and_stop_inside);
     Test.add_func ("/vala/call-async", test_call_async);
+    Test.add_func ("/vala/info-and-deferred-reply", test_info_and_deferred_reply);
     return Test.run ();
 }

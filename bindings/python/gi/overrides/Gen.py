@@ -10,11 +10,13 @@ A thin layer over the C API (every check, queue and timeout stays in C):
 - Timeouts are in **seconds** (float), as everywhere in Python; ``None``
   waits as long as it takes.
 - An exception raised in ``do_init``, ``do_handle_call``,
-  ``do_handle_cast`` or ``do_handle_info`` reaches C as a ``GLib.Error``
+  ``do_handle_cast``, ``do_handle_info`` or ``do_handle_continue`` reaches C as a ``GLib.Error``
   (``Gen.ServerError.FAILED``, message ``"TypeName: message"``), so a caller
   of ``call`` gets it raised, and the server goes on (for ``handle_call``)
   or crashes as in C (the other handlers).
 - ``call_async(value, callback)`` and ``await acall(value)``.
+- ``send_info``, ``send_after`` (delay in seconds), ``continue_`` and
+  ``Gen.Reply.return_value`` take plain values too.
 - Class attributes ``cast_type``, ``call_type`` declare message types (the
   construct properties), ``reply_type`` the type that plain values returned
   by ``do_handle_call`` are wrapped in.
@@ -126,7 +128,8 @@ def _wrap_handler(handler, is_call):
     return wrapper
 
 
-_HANDLERS = ('do_init', 'do_handle_cast', 'do_handle_call', 'do_handle_info')
+_HANDLERS = ('do_init', 'do_handle_cast', 'do_handle_call', 'do_handle_info',
+             'do_handle_continue')
 
 
 class Server(Gen.Server):
@@ -192,6 +195,23 @@ class Server(Gen.Server):
         Gen.Server.call_async(self, _message(message, self.get_call_type()),
                               _timeout_ms(timeout), cancellable, done)
 
+    def send_info(self, message):
+        """Sends ``message`` (a plain value or GLib.Variant) to do_handle_info."""
+        return Gen.Server.send_info(self, to_variant(message))
+
+    def send_after(self, message, delay):
+        """Sends ``message`` to do_handle_info after ``delay`` seconds;
+        returns the timer id for cancel_timer()."""
+        if delay < 0:
+            raise ValueError(f"delay must be >= 0 seconds, not {delay!r}")
+        return Gen.Server.send_after(self, to_variant(message),
+                                     min(_MAX_TIMEOUT_MS, int(round(delay * 1000))))
+
+    def continue_(self, message):
+        """Schedules do_handle_continue(message) right after the current
+        handler; ``message`` may be a plain value."""
+        return Gen.Server.continue_(self, to_variant(message))
+
     async def acall(self, message, timeout=DEFAULT_TIMEOUT, *, unpack=True):
         """``call`` for asyncio: awaits the reply without blocking the event
         loop (the blocking C call runs in the loop's default executor, with
@@ -203,3 +223,15 @@ class Server(Gen.Server):
 
 Server = override(Server)
 __all__.append('Server')
+
+
+class Reply(Gen.Reply):
+    """The handle of a deferred call (Gen.Server.take_reply())."""
+
+    def return_value(self, value):
+        """Answers the call with ``value``, a plain value or GLib.Variant."""
+        return Gen.Reply.return_value(self, to_variant(value))
+
+
+Reply = override(Reply)
+__all__.append('Reply')
