@@ -28,6 +28,16 @@ def wait_event(event, what="event"):
     assert event.wait(DEADLINE), f"{what} did not happen within {DEADLINE} s"
 
 
+def wait_until(predicate, what="condition"):
+    """Polls predicate() until it holds, failing at the deadline. For
+    conditions nothing signals to Python, such as a C server's state."""
+    deadline = GLib.get_monotonic_time() + int(DEADLINE * 1e6)
+    idle = threading.Event()
+    while not predicate():
+        assert GLib.get_monotonic_time() < deadline, f"{what} not met in time"
+        idle.wait(0.001)
+
+
 def run_loop_until(predicate, context=None):
     """Iterates the thread-default main context until predicate() holds."""
     context = context or GLib.MainContext.default()
