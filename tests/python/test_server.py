@@ -56,6 +56,8 @@ class Counter(Gen.Server):
             return GLib.Variant('b', self.stop())
         if value == 'keyerror':
             return {}['missing']
+        if value == 'bare':
+            raise NotImplementedError
         if value == 'gerror':
             raise GLib.Error.new_literal(Gio.io_error_quark(), "permission denied here",
                                          Gio.IOErrorEnum.PERMISSION_DENIED)
@@ -344,6 +346,9 @@ def test_call_exception_reaches_caller_and_server_goes_on(servers):
     with pytest.raises(GLib.Error) as excinfo:
         server.call('what')
     assert excinfo.value.message == "ValueError: unknown request 'what'"
+    with pytest.raises(GLib.Error) as excinfo:
+        server.call('bare')
+    assert excinfo.value.message == "NotImplementedError"
     assert server.is_running()
     assert server.call(('add', 1)) == 1
 

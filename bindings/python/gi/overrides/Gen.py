@@ -103,8 +103,9 @@ def _message(value, type_string):
 
 
 def _server_error(exc):
-    return GLib.Error.new_literal(Gen.server_error_quark(),
-                                  f"{type(exc).__name__}: {exc}",
+    text = str(exc)
+    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return GLib.Error.new_literal(Gen.server_error_quark(), message,
                                   Gen.ServerError.FAILED)
 
 
