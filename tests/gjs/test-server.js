@@ -384,7 +384,7 @@ test('send_info and send_after reach handle_info, in order', async () => {
     server.start(null);
     GenServer.cast(server, 'one');
     server.send_info(new GLib.Variant('s', 'two'));
-    const cancelled = server.send_after(new GLib.Variant('s', 'never'), 20);
+    const cancelled = server.send_after(new GLib.Variant('s', 'never'), 3600000);
     assert(server.cancel_timer(cancelled), 'timer not cancelled');
     server.send_after(new GLib.Variant('s', 'later'), 10);
     await waitFor(() => server.events.length === 3, 'timer');
