@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// GJS helpers for genserver: a Promise-returning call, plain JavaScript
+// values as messages, and a base class whose servers run on this thread's
+// main context (GJS runs JavaScript on its own thread only). A thin layer:
+// every check, queue and timeout stays in C.
+//
+//   import Gen from 'gi://Gen';
+//   import * as GenServer from './genserver.js';
+
+import GLib from 'gi://GLib';
+import GObject from 'gi://GObject';
+import Gio from 'gi://Gio';
+import Gen from 'gi://Gen';
+
+// server.call_async(message, timeoutMs, cancellable) returns a Promise when
+// given no callback. Promisified once per process, however often imported.
+if (!Gen.Server.prototype.call_async.__genPromisified) {
+    Gio._promisify(Gen.Server.prototype, 'call_async', 'call_finish');
+    Gen.Server.prototype.call_async.__genPromisified = true;
+}
+
+/** The default call timeout, in milliseconds (GEN_SERVER_DEFAULT_TIMEOUT). */
+export const DEFAULT_TIMEOUT = Gen.SERVER_DEFAULT_TIMEOUT;
+
+function inferVariant(value) {
+    if (value instanceof GLib.Variant)
+        return value;
+    switch (typeof value) {
+    case 'boolean':
+        return new GLib.Variant('b', value);
+    case 'number':
+        return new GLib.Variant(Number.isInteger(value) ? 'x' : 'd', value);
+    case 'bigint':
+        return new GLib.Variant('x', value);
+    case 'string':
+        return new GLib.Variant('s', value);
+    }
+    if (value instanceof Uint8Array)
+        return new GLib.Variant('ay', value);
+    if (Array.isArray(value))
+        return GLib.Variant.new_tuple(value.map(inferVariant));
+    if (value !== null && typeof value === 'object' &&
+        Object.getPrototypeOf(value) === Object.prototype) {
+        const dict = {};
+        for (const [key, item] of Object.entries(value))
+            dict[key] = inferVariant(item);
+        return new GLib.Variant('a{sv}', dict);
+    }
+    throw new TypeError(`Cannot infer a GLib.Variant type for ${value}; pass a GLib.Variant`);
+}
+
+function sameValue(packed, value) {
+    if (value instanceof GLib.Variant)
+        value = value.recursiveUnpack();
+    if (value instanceof Uint8Array || Array.isArray(value)) {
+        return packed !== null && packed.length === value.length &&
+            Array.prototype.every.call(value, (item, i) => sameValue(packed[i], item));
+    }
+    if (value !== null && typeof value === 'object') {
+        if (packed === null || typeof packed !== 'object')
+            return false;
+        const keys = Object.keys(value);
+        return keys.length === Object.keys(packed).length &&
+            keys.every(key => sameValue(packed[key], value[key]));
+    }
+    // eslint-disable-next-line eqeqeq
+    return packed == value; // 2n == 2, and 64-bit integers unpack as numbers
+}
+
+/**
+ * Wraps a JavaScript value in a GLib.Variant. A GLib.Variant is returned as
+ * it is. With a type string the value is packed as that type; without one
+ * the type follows the value: boolean → b, integer → x, other number → d,
+ * string → s, Uint8Array → ay, Array → a tuple of the inferred types, plain
+ * object → a{sv}.
+ *
+ * GJS packs some mismatched values silently (('a', 'b') as (si) gives
+ * ('a', 0)), so a value that does not survive packing with the declared
+ * type is packed with the type it has instead: the server then refuses it
+ * in C with INVALID_MESSAGE, naming both types.
+ *
+ * @param {*} value the message
+ * @param {string|null} typeString the server's declared type, if any
+ * @returns {GLib.Variant} the message as a variant
+ */
+export function toVariant(value, typeString = null) {
+    if (value instanceof GLib.Variant)
+        return value;
+    if (typeString !== null) {
+        try {
+            const packed = new GLib.Variant(typeString, value);
+            if (sameValue(packed.recursiveUnpack(), value))
+                return packed;
+        } catch (e) {
+            if (!(e instanceof Error))
+                throw e;
+        }
+    }
+    return inferVariant(value);
+}
+
+/**
+ * Casts a plain value (or a GLib.Variant) to any server.
+ *
+ * @param {Gen.Server} server the server
+ * @param {*} message packed with the server's cast-type, see toVariant()
+ * @returns {boolean} true; a refusal throws a GLib.Error
+ */
+export function cast(server, message) {
+    return server.cast(toVariant(message, server.get_cast_type()));
+}
+
+/**
+ * Calls any server without blocking this thread, which is how a server on
+ * this thread's main context must be called.
+ *
+ * @param {Gen.Server} server the server
+ * @param {*} message packed with the server's call-type, see toVariant()
+ * @param {number} timeoutMs the timeout in milliseconds; negative waits forever
+ * @param {object} [options] options
+ * @param {Gio.Cancellable} [options.cancellable] cancels the call
+ * @param {boolean} [options.unpack] false to get the reply as a GLib.Variant
+ * @returns {Promise<*>} the reply, recursively unpacked; rejects with the
+ *   handler's error, or a GLib.Error of the Gen.ServerError domain
+ */
+export async function call(server, message, timeoutMs = DEFAULT_TIMEOUT,
+    {cancellable = null, unpack = true} = {}) {
+    const reply = await server.call_async(toVariant(message, server.get_call_type()),
+        timeoutMs, cancellable);
+    return unpack ? reply.recursiveUnpack() : reply;
+}
+
+/**
+ * Calls a server that runs on another thread (a C or Vala server on its own
+ * thread) and blocks until the reply. From the thread that runs the
+ * server's handlers this throws CALLING_SELF: use call() there.
+ *
+ * @param {Gen.Server} server the server
+ * @param {*} message packed with the server's call-type
+ * @param {number} timeoutMs the timeout in milliseconds; negative waits forever
+ * @param {object} [options] options
+ * @param {boolean} [options.unpack] false to get the reply as a GLib.Variant
+ * @returns {*} the reply, recursively unpacked
+ */
+export function callSync(server, message, timeoutMs = DEFAULT_TIMEOUT, {unpack = true} = {}) {
+    const reply = server.call(toVariant(message, server.get_call_type()), timeoutMs);
+    return unpack ? reply.recursiveUnpack() : reply;
+}
+
+/**
+ * A Gen.Server for JavaScript subclasses. Its handlers run on the
+ * thread-default main context of the thread that constructs it (GJS cannot
+ * run JavaScript on any other thread), and static `castType` / `callType`
+ * fields declare message types:
+ *
+ *   const Counter = GObject.registerClass(class Counter extends GenServer.Server {
+ *       static castType = '(si)';
+ *       vfunc_handle_cast(message) { ... }
+ *   });
+ *
+ * Construct properties given to the constructor win over both.
+ */
+export const Server = GObject.registerClass({
+    GTypeName: 'GenJsServer',
+}, class Server extends Gen.Server {
+    constructor(params = {}) {
+        super({
+            main_context: GLib.MainContext.ref_thread_default(),
+            cast_type: new.target.castType ?? null,
+            call_type: new.target.callType ?? null,
+            ...params,
+        });
+    }
+});
