@@ -31,7 +31,7 @@ class CounterServer : Gen.Server {
         }
     }
 
-    public override Variant handle_call (Variant message) throws Error {
+    public override Variant? handle_call (Variant message) throws Error {
         switch (message.get_string ()) {
         case "get_count":
             return new Variant.int32 (count);

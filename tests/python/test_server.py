@@ -522,12 +522,6 @@ def test_server_on_main_context(servers):
     assert terminates(server.recorder.events) == [('terminate', None)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: would_call_self() in gen-server.c treats any thread whose "
-    "thread-default context is the global default (every thread that pushed "
-    "none) as the context's own thread whenever it can acquire the context, "
-    "so a worker thread calling a server on the default context before the "
-    "loop runs gets CALLING_SELF instead of waiting"))
 def test_other_thread_may_call_before_the_loop_runs(servers):
     context = GLib.MainContext.default()
     server = Counter(main_context=context)

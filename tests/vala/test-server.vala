@@ -85,7 +85,7 @@ class Counter : Gen.Server {
             throw new IOError.BROKEN_PIPE ("crashed on purpose");
     }
 
-    public override Variant handle_call (Variant message) throws Error {
+    public override Variant? handle_call (Variant message) throws Error {
         string action;
         int arg;
         message.get ("(si)", out action, out arg);
@@ -129,7 +129,7 @@ class Deferring : Gen.Server {
         AtomicInt.inc (ref infos);
     }
 
-    public override Variant handle_call (Variant message) throws Error {
+    public override Variant? handle_call (Variant message) throws Error {
         if (message.get_string () == "info count")
             return new Variant.int32 (AtomicInt.get (ref infos));
         Gen.Reply reply = take_reply ();
