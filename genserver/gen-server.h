@@ -52,7 +52,7 @@ G_BEGIN_DECLS
  * @GEN_SERVER_ERROR_NO_REPLY: the server dropped a deferred reply
  *   ([class@Gen.Reply]) without answering
  * @GEN_SERVER_ERROR_NAME_TAKEN: the name is already taken: by another
- *   server in a `GenRegistry`, or by another child of a
+ *   server in a [class@Gen.Registry], or by another child of a
  *   `GenSupervisor`
  * @GEN_SERVER_ERROR_NOT_FOUND: no server is registered under the name, or
  *   the supervisor has no child with the id

@@ -7,5 +7,6 @@
 #include <genserver/gen-enums.h>
 #include <genserver/gen-reply.h>
 #include <genserver/gen-server.h>
+#include <genserver/gen-registry.h>
 
 #undef __GENSERVER_INSIDE__
