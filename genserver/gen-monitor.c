@@ -159,17 +159,22 @@ monitor_deliver_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Marks @monitor fired with @reason and, for a public one, attaches its
- * delivery source. The table's lock is held. */
+/* Marks @monitor fired with @reason. The table's lock is held. */
 static void
 monitor_fire_locked (Monitor      *monitor,
-                     GenServer    *server,
                      const GError *reason)
 {
   monitor->state = MONITOR_FIRED;
   monitor->reason = reason ? g_error_copy (reason) : NULL;
+}
 
-  if (monitor->context == NULL)
+/* Attaches a fired public monitor's delivery source, unless demonitor()
+ * won meanwhile. The table's lock is held. */
+static void
+monitor_send_locked (Monitor   *monitor,
+                     GenServer *server)
+{
+  if (monitor->state != MONITOR_FIRED)
     return;
 
   monitor->server = g_object_ref (server);
@@ -199,6 +204,7 @@ gen_monitors_fire_internal (GenServer    *self,
 {
   MonitorTable *table = monitor_table_get (self);
   g_autoptr(GPtrArray) hooks = g_ptr_array_new_with_free_func ((GDestroyNotify) monitor_unref);
+  g_autoptr(GPtrArray) public = g_ptr_array_new_with_free_func ((GDestroyNotify) monitor_unref);
   GHashTableIter iter;
   Monitor *monitor;
 
@@ -210,13 +216,17 @@ gen_monitors_fire_internal (GenServer    *self,
       if (monitor->state != MONITOR_WATCHING)
         continue;
 
-      monitor_fire_locked (monitor, self, reason);
+      monitor_fire_locked (monitor, reason);
       if (monitor->context == NULL)
         {
           /* A hook is done once it ran: demonitor() no longer finds it. */
           monitor->state = MONITOR_DONE;
           g_ptr_array_add (hooks, monitor);
           g_hash_table_iter_steal (&iter);
+        }
+      else
+        {
+          g_ptr_array_add (public, monitor_ref (monitor));
         }
     }
   g_mutex_unlock (&table->lock);
@@ -226,6 +236,13 @@ gen_monitors_fire_internal (GenServer    *self,
       monitor = g_ptr_array_index (hooks, i);
       monitor->func (self, reason, monitor->user_data);
     }
+
+  /* After the hooks: whoever is told has the registry and the supervisor
+   * already know (a name is released, a restart is on its way). */
+  g_mutex_lock (&table->lock);
+  for (guint i = 0; i < public->len; i++)
+    monitor_send_locked (g_ptr_array_index (public, i), self);
+  g_mutex_unlock (&table->lock);
 }
 
 void
@@ -351,7 +368,8 @@ gen_server_monitor (GenServer            *self,
       g_autoptr(GError) reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
                                               "%s is not running", G_OBJECT_TYPE_NAME (self));
 
-      monitor_fire_locked (monitor, self, reason);
+      monitor_fire_locked (monitor, reason);
+      monitor_send_locked (monitor, self);
     }
   g_mutex_unlock (&table->lock);
 

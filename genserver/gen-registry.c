@@ -17,7 +17,7 @@
  * released by [method@Gen.Registry.unregister] or, automatically, when its
  * server stops, for whatever reason: crash, stop, failed `init`. The name is
  * free again before [method@Gen.Server.stop] returns, so a restarted server
- * (a fresh instance started by a `GenSupervisor`, say) can take it
+ * (a fresh instance started by a [class@Gen.Supervisor], say) can take it
  * again at once.
  *
  * Use the process-wide [func@Gen.Registry.get_default], or private

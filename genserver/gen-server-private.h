@@ -71,4 +71,10 @@ gen_cpu_relax (void)
 #endif
 }
 
+/* A fresh instance of the spec's type with its properties; see
+ * gen-child-spec.c. */
+typedef struct _GenChildSpec GenChildSpec;
+GenServer *gen_child_spec_instantiate_internal (GenChildSpec  *self,
+                                                GError       **error);
+
 G_END_DECLS

@@ -1562,7 +1562,7 @@ gen_server_stop (GenServer  *self,
  * server's `terminate` gets it, and so do its monitors
  * ([method@Gen.Server.monitor]). A %NULL @reason is a normal stop, exactly
  * [method@Gen.Server.stop]. An error is an abnormal stop, which counts as a
- * crash: it is logged as one, and a `GenSupervisor` restarts a
+ * crash: it is logged as one, and a [class@Gen.Supervisor] restarts a
  * transient child that stopped so.
  *
  * From inside one of the server's own handlers, this is how a handler

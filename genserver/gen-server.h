@@ -53,10 +53,10 @@ G_BEGIN_DECLS
  *   ([class@Gen.Reply]) without answering
  * @GEN_SERVER_ERROR_NAME_TAKEN: the name is already taken: by another
  *   server in a [class@Gen.Registry], or by another child of a
- *   `GenSupervisor`
+ *   [class@Gen.Supervisor]
  * @GEN_SERVER_ERROR_NOT_FOUND: no server is registered under the name, or
  *   the supervisor has no child with the id
- * @GEN_SERVER_ERROR_TOO_MANY_RESTARTS: a `GenSupervisor` restarted
+ * @GEN_SERVER_ERROR_TOO_MANY_RESTARTS: a [class@Gen.Supervisor] restarted
  *   its children more often than its intensity allows, and gave up
  *
  * Error codes in the %GEN_SERVER_ERROR domain.
