@@ -506,6 +506,13 @@ gen_supervisor_handle_call (GenServer  *server,
       return g_variant_new_boolean (TRUE);
     }
 
+  if (g_str_equal (command, "which-children"))
+    {
+      g_auto(GStrv) ids = gen_supervisor_dup_child_ids (self);
+
+      return g_variant_new_strv ((const gchar * const *) ids, -1);
+    }
+
 unknown:
   g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
                "%s does not understand the call %s",
@@ -879,6 +886,40 @@ gen_supervisor_dup_child_ids (GenSupervisor *self)
   ids = g_strv_builder_end (builder);
   g_strv_builder_unref (builder);
   return ids;
+}
+
+/**
+ * gen_supervisor_which_children:
+ * @self: a #GenSupervisor
+ *
+ * Lists the ids of the supervisor's children, as
+ * [method@Gen.Supervisor.dup_child_ids] does, but asked of the supervisor's
+ * thread, like Erlang's `supervisor:which_children/1`: the answer comes
+ * after the supervisor handled everything queued before. Once a monitor
+ * told you that a child stopped, the supervisor already has its notice, so
+ * when this returns, the child has been restarted (or removed), and
+ * [method@Gen.Supervisor.get_child] gives the new instance.
+ *
+ * Fails as [method@Gen.Server.call] fails; not from the supervisor's own
+ * thread (%GEN_SERVER_ERROR_CALLING_SELF).
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the ids
+ *
+ * Since: 1.0
+ */
+gchar **
+gen_supervisor_which_children (GenSupervisor  *self,
+                               GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  reply = gen_server_call (GEN_SERVER (self),
+                           g_variant_new ("(sv)", "which-children", g_variant_new_string ("")),
+                           -1, error);
+  return reply ? g_variant_dup_strv (reply, NULL) : NULL;
 }
 
 /**

@@ -58,6 +58,9 @@ GenServer             *gen_supervisor_get_child       (GenSupervisor          *s
 GEN_AVAILABLE_IN_ALL
 gchar                **gen_supervisor_dup_child_ids   (GenSupervisor          *self);
 GEN_AVAILABLE_IN_ALL
+gchar                **gen_supervisor_which_children (GenSupervisor          *self,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
 GenSupervisorStrategy  gen_supervisor_get_strategy    (GenSupervisor          *self);
 GEN_AVAILABLE_IN_ALL
 guint                  gen_supervisor_get_intensity   (GenSupervisor          *self);
