@@ -38,6 +38,7 @@ typedef struct
   gpointer user_data;
   GDestroyNotify destroy;
   GMainContext *context; /* owned; NULL for an exit hook */
+  gboolean first;        /* an exit hook that runs before the others */
 
   /* The table's lock. */
   MonitorState state;
@@ -231,11 +232,13 @@ gen_monitors_fire_internal (GenServer    *self,
     }
   g_mutex_unlock (&table->lock);
 
-  for (guint i = 0; i < hooks->len; i++)
-    {
-      monitor = g_ptr_array_index (hooks, i);
-      monitor->func (self, reason, monitor->user_data);
-    }
+  for (guint pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < hooks->len; i++)
+      {
+        monitor = g_ptr_array_index (hooks, i);
+        if (monitor->first == (pass == 0))
+          monitor->func (self, reason, monitor->user_data);
+      }
 
   /* After the hooks: whoever is told has the registry and the supervisor
    * already know (a name is released, a restart is on its way). */
@@ -293,19 +296,20 @@ gen_server_watch_internal (GenServer            *self,
                            GenServerMonitorFunc  func,
                            gpointer              user_data,
                            GDestroyNotify        destroy,
-                           gboolean              next_run)
+                           GenWatchFlags         flags)
 {
   MonitorTable *table = monitor_table_get (self);
   Monitor *monitor;
   guint id;
 
   g_mutex_lock (&table->lock);
-  if (!table->open && !next_run)
+  if (!table->open && !(flags & GEN_WATCH_NEXT_RUN))
     {
       g_mutex_unlock (&table->lock);
       return 0;
     }
   monitor = monitor_new (func, user_data, destroy, NULL);
+  monitor->first = (flags & GEN_WATCH_FIRST) != 0;
   id = monitor->id;
   g_hash_table_insert (table->monitors, GUINT_TO_POINTER (id), monitor);
   g_mutex_unlock (&table->lock);

@@ -203,7 +203,8 @@ child_start (GenSupervisor  *self,
   hook->generation = ++self->last_generation;
   /* Armed before start, so that even a child that stops right after init
    * is seen, with its real reason. */
-  watch_id = gen_server_watch_internal (server, exit_hook_cb, hook, exit_hook_free, TRUE);
+  watch_id = gen_server_watch_internal (server, exit_hook_cb, hook, exit_hook_free,
+                                        GEN_WATCH_NEXT_RUN);
 
   if (!gen_server_start (server, gen_child_spec_get_args (spec), &local_error))
     {

@@ -536,8 +536,8 @@ test_monitor_init_failure (void)
   Notice hook = { 0, };
   Notice notice = { 0, };
 
-  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), notice_cb, &hook, NULL, FALSE), ==, 0);
-  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), notice_cb, &hook, NULL, TRUE), !=, 0);
+  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), notice_cb, &hook, NULL, GEN_WATCH_DEFAULT), ==, 0);
+  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), notice_cb, &hook, NULL, GEN_WATCH_NEXT_RUN), !=, 0);
   g_assert_false (gen_server_start (GEN_SERVER (probe), g_variant_new_string ("fail"), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
   g_assert_cmpuint (probe->terminate_count, ==, 0);
@@ -561,12 +561,45 @@ test_exit_hook (void)
   g_autoptr(TestProbe) probe = probe_start (NULL);
   Notice hook = { 0, };
 
-  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), notice_cb, &hook, notice_destroyed, FALSE), !=, 0);
+  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), notice_cb, &hook, notice_destroyed, GEN_WATCH_DEFAULT), !=, 0);
   gen_server_stop (GEN_SERVER (probe), -1, NULL);
   g_assert_cmpuint (hook.count, ==, 1);
   g_assert_true (hook.destroyed);
   g_assert_false (hook.reason_set);
   g_assert_true (hook.thread != g_thread_self ());
+}
+
+static void
+record_hook (GenServer    *server,
+             const GError *reason,
+             gpointer      user_data)
+{
+  g_string_append (user_data, g_object_get_data (G_OBJECT (server), "next-mark"));
+  g_object_set_data (G_OBJECT (server), "next-mark", (gpointer) "2");
+}
+
+/* The registry's hooks (GEN_WATCH_FIRST) run before the supervisor's,
+ * whatever the order they were added in: a name is free before the
+ * restart that takes it again. */
+static void
+test_exit_hook_order (void)
+{
+  for (guint round = 0; round < 8; round++)
+    {
+      g_autoptr(TestProbe) probe = probe_start (NULL);
+      g_autoptr(GString) order = g_string_new (NULL);
+      GString *last = g_string_new (NULL);
+      guint i;
+
+      g_object_set_data (G_OBJECT (probe), "next-mark", (gpointer) "1");
+      for (i = 0; i < round; i++)
+        gen_server_watch_internal (GEN_SERVER (probe), record_hook, last, NULL, GEN_WATCH_DEFAULT);
+      gen_server_watch_internal (GEN_SERVER (probe), record_hook, order, NULL, GEN_WATCH_FIRST);
+      gen_server_stop (GEN_SERVER (probe), -1, NULL);
+      /* The first hook saw the first mark. */
+      g_assert_cmpstr (order->str, ==, "1");
+      g_string_free (last, TRUE);
+    }
 }
 
 int
@@ -582,6 +615,7 @@ main (int    argc,
   g_test_add_func ("/monitor/own-context", test_monitor_on_own_context);
   g_test_add_func ("/monitor/init-failure", test_monitor_init_failure);
   g_test_add_func ("/monitor/exit-hook", test_exit_hook);
+  g_test_add_func ("/monitor/exit-hook-order", test_exit_hook_order);
   g_test_add_func ("/stop-reason/from-outside", test_stop_reason_from_outside);
   g_test_add_func ("/stop-reason/from-handler", test_stop_reason_from_handler);
   g_test_add_func ("/stop-reason/call-error-is-not-a-crash", test_call_error_is_not_a_crash);
