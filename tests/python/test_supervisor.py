@@ -52,7 +52,7 @@ def supervisor():
     sup = Gen.Supervisor.new(Gen.SupervisorStrategy.ONE_FOR_ONE, 3, 60000)
     yield sup
     if sup.is_running():
-        sup.stop(30000)
+        sup.stop()
 
 
 def test_python_child_is_restarted_through_its_gtype(supervisor):
@@ -81,7 +81,7 @@ def test_python_child_is_restarted_through_its_gtype(supervisor):
     assert registry.lookup('py-worker') is second
     assert registry.call('py-worker', 'get') == ('Worker', 0)
 
-    supervisor.stop(30000)
+    supervisor.stop()
     events = Worker.recorder.wait_for(lambda events: events.count(('terminate', 'w', None)) == 1)
     assert events[-4:] == [('init', 'w'), ('terminate', 'w', 'RuntimeError: w crashed'),
                            ('init', 'w'), ('terminate', 'w', None)]
