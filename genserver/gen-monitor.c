@@ -240,8 +240,8 @@ gen_monitors_fire_internal (GenServer    *self,
           monitor->func (self, reason, monitor->user_data);
       }
 
-  /* After the hooks: whoever is told has the registry and the supervisor
-   * already know (a name is released, a restart is on its way). */
+  /* After the hooks: by the time anybody is told, the registry released
+   * the server's names and its supervisor has the notice of the stop. */
   g_mutex_lock (&table->lock);
   for (guint i = 0; i < public->len; i++)
     monitor_send_locked (g_ptr_array_index (public, i), self);
