@@ -41,7 +41,9 @@
  * - An error from `handle_call` goes to the caller; the server goes on.
  *   An error from `handle_cast` or `handle_info` is a crash: the server
  *   stops, `terminate` gets the error as its reason, and calls still queued
- *   are answered with %GEN_SERVER_ERROR_STOPPED.
+ *   are answered with %GEN_SERVER_ERROR_STOPPED. Whoever monitors the
+ *   server ([method@Gen.Server.monitor]) is told the reason; a
+ *   [class@Gen.Supervisor] restarts it.
  * - A synchronous call from the thread that runs the server's handlers fails
  *   at once with %GEN_SERVER_ERROR_CALLING_SELF.
  * - A running server keeps a reference to itself until it stops. An idle
