@@ -602,6 +602,36 @@ test_exit_hook_order (void)
     }
 }
 
+/* A server on a main context: its run ends on the context's thread, here
+ * the test's own, for a stop and for a crash alike. */
+static void
+test_monitor_context_server (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(TestProbe) probe = g_object_new (test_probe_get_type (), "main-context", context, NULL);
+  Notice stopped = { 0, };
+  Notice crashed = { 0, };
+
+  g_main_context_push_thread_default (context);
+  g_assert_true (gen_server_start (GEN_SERVER (probe), NULL, NULL));
+  gen_server_monitor (GEN_SERVER (probe), notice_cb, &stopped, NULL);
+  g_assert_true (gen_server_stop (GEN_SERVER (probe), -1, NULL));
+  run_until_count (context, &stopped.count, 1);
+  g_assert_false (stopped.reason_set);
+  g_assert_true (stopped.context == context);
+
+  g_assert_true (gen_server_start (GEN_SERVER (probe), NULL, NULL));
+  gen_server_monitor (GEN_SERVER (probe), notice_cb, &crashed, NULL);
+  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestProbe crashed: cast crashed on purpose*");
+  g_assert_true (gen_server_cast (GEN_SERVER (probe), g_variant_new_string ("crash"), NULL));
+  run_until_count (context, &crashed.count, 1);
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (crashed.message, ==, "cast crashed on purpose");
+  g_assert_cmpuint (stopped.count, ==, 1);
+  g_main_context_pop_thread_default (context);
+  notice_clear (&crashed);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -616,6 +646,7 @@ main (int    argc,
   g_test_add_func ("/monitor/init-failure", test_monitor_init_failure);
   g_test_add_func ("/monitor/exit-hook", test_exit_hook);
   g_test_add_func ("/monitor/exit-hook-order", test_exit_hook_order);
+  g_test_add_func ("/monitor/context-server", test_monitor_context_server);
   g_test_add_func ("/stop-reason/from-outside", test_stop_reason_from_outside);
   g_test_add_func ("/stop-reason/from-handler", test_stop_reason_from_handler);
   g_test_add_func ("/stop-reason/call-error-is-not-a-crash", test_call_error_is_not_a_crash);
