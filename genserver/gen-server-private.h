@@ -81,6 +81,12 @@ guint     gen_server_watch_internal        (GenServer            *self,
                                             GDestroyNotify        destroy,
                                             GenWatchFlags         flags);
 
+/* Waits until @self is stopped (its own stop, a crash, anybody's stop
+ * under way), for at most @timeout_ms (negative: forever). Returns whether
+ * it is stopped. Not from the server's own handler thread. */
+gboolean  gen_server_wait_stopped_internal (GenServer            *self,
+                                            gint                  timeout_ms);
+
 /* A fresh instance of the spec's type with its properties; see
  * gen-child-spec.c. */
 typedef struct _GenChildSpec GenChildSpec;

@@ -1619,6 +1619,30 @@ gen_server_stop_with_reason (GenServer     *self,
   return gen_server_stop (self, timeout_ms, error);
 }
 
+gboolean
+gen_server_wait_stopped_internal (GenServer *self,
+                                  gint       timeout_ms)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean stopped;
+
+  g_assert (!server_is_handler_thread (self));
+
+  g_mutex_lock (&priv->lock);
+  while (priv->status != STATUS_STOPPED)
+    {
+      if (deadline < 0)
+        g_cond_wait (&priv->cond, &priv->lock);
+      else if (!g_cond_wait_until (&priv->cond, &priv->lock, deadline))
+        break;
+    }
+  stopped = priv->status == STATUS_STOPPED;
+  g_mutex_unlock (&priv->lock);
+
+  return stopped;
+}
+
 /**
  * gen_server_is_running:
  * @self: a #GenServer

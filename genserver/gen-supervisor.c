@@ -253,8 +253,11 @@ child_stop (GenSupervisor *self,
   child->watch_id = 0;
   set_child_server (self, child, NULL);
 
-  if (!gen_server_stop (server, timeout_ms, &error) &&
-      g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT))
+  /* A child that is stopping on its own (a crash under way) is waited for
+   * all the same, so that children stop in reverse order. */
+  if ((!gen_server_stop (server, timeout_ms, &error) &&
+       g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT)) ||
+      !gen_server_wait_stopped_internal (server, timeout_ms))
     g_warning ("%s: child “%s” did not stop within %d ms; it is left to stop on its own",
                G_OBJECT_TYPE_NAME (self), gen_child_spec_get_id (child->spec), timeout_ms);
 }

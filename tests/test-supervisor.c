@@ -17,6 +17,7 @@ static GPtrArray *events;    /* gchar * (owned); events_lock */
 static GPtrArray *warnings;  /* gchar * (owned); events_lock */
 static gint fail_inits;      /* atomic: how many inits still fail */
 static gboolean gate_open;   /* events_lock */
+static gboolean exit_gate_open = TRUE; /* events_lock: the "slow" worker's terminate waits for it */
 
 static void
 record (GPtrArray   *log,
@@ -168,6 +169,13 @@ static void
 test_worker_terminate (GenServer    *server,
                        const GError *reason)
 {
+  if (g_str_equal (TEST_WORKER (server)->tag, "slow"))
+    {
+      g_mutex_lock (&events_lock);
+      while (!exit_gate_open)
+        g_cond_wait (&events_cond, &events_lock);
+      g_mutex_unlock (&events_lock);
+    }
   record (events, "stop:%s", TEST_WORKER (server)->tag);
 }
 
@@ -871,6 +879,63 @@ test_shutdown_timeout (void)
   g_assert_cmpstr (seen, ==, "stop:a,stop:stuck");
 }
 
+static gboolean
+events_have (const gchar *event)
+{
+  for (guint i = 0; i < events->len; i++)
+    if (g_str_equal (g_ptr_array_index (events, i), event))
+      return TRUE;
+  return FALSE;
+}
+
+/* Opens the exit gate once the supervisor is stopping and either "a"
+ * stopped (which must not happen first) or a short grace passed. */
+static gpointer
+open_exit_gate (gpointer data)
+{
+  GenSupervisor *supervisor = data;
+  gint64 grace;
+
+  test_wait_until (test_not_running, supervisor);
+  grace = g_get_monotonic_time () + 200 * 1000;
+  g_mutex_lock (&events_lock);
+  while (!events_have ("stop:a") && g_cond_wait_until (&events_cond, &events_lock, grace))
+    ;
+  exit_gate_open = TRUE;
+  g_cond_broadcast (&events_cond);
+  g_mutex_unlock (&events_lock);
+  return NULL;
+}
+
+/* A child crashing while its supervisor stops is waited for, so that the
+ * children still stop in reverse order. */
+static void
+test_stop_while_child_crashes (void)
+{
+  g_autoptr(GenSupervisor) supervisor =
+    supervisor_start (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 3,
+                      (const gchar *[]) { "a", "slow", NULL });
+  g_autoptr(GenServer) slow = child_of (supervisor, "slow");
+  g_autofree gchar *seen = NULL;
+  GThread *opener;
+
+  g_mutex_lock (&events_lock);
+  exit_gate_open = FALSE;
+  g_mutex_unlock (&events_lock);
+
+  events_clear ();
+  cast (slow, "crash");
+  /* Its terminate now waits at the exit gate. */
+  test_wait_until (test_not_running, slow);
+
+  opener = g_thread_new ("opener", open_exit_gate, supervisor);
+  supervisor_stop (supervisor);
+  g_thread_join (opener);
+
+  seen = events_wait (2);
+  g_assert_cmpstr (seen, ==, "stop:slow,stop:a");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -896,6 +961,7 @@ main (int    argc,
   g_test_add_func ("/supervisor/registry-rebind", test_registry_rebind);
   g_test_add_func ("/supervisor/child-properties", test_child_properties);
   g_test_add_func ("/supervisor/shutdown-timeout", test_shutdown_timeout);
+  g_test_add_func ("/supervisor/stop-while-child-crashes", test_stop_while_child_crashes);
 
   return g_test_run ();
 }
