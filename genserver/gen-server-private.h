@@ -45,4 +45,52 @@ gen_cpu_relax (void)
 #endif
 }
 
+/* Monitors and exit hooks; see gen-monitor.c. */
+
+/* A run of @self begins (start() was called): monitors added from now on
+ * wait for its end. */
+void      gen_monitors_open_internal       (GenServer    *self);
+/* The run ended with @reason (NULL: normal): tells every monitor. On the
+ * thread that finished the server, before it is marked stopped. */
+void      gen_monitors_fire_internal       (GenServer    *self,
+                                            const GError *reason);
+/* The reason given to gen_server_stop_with_reason() from outside. */
+void      gen_monitors_set_stop_reason_internal  (GenServer    *self,
+                                                  const GError *reason);
+GError   *gen_monitors_take_stop_reason_internal (GenServer    *self);
+
+/* An exit hook: @func runs synchronously, on the thread that finishes the
+ * server (its own thread, or the starter's when init fails), when the
+ * current run ends, before any public monitor is told. It must not block on
+ * the server. With GEN_WATCH_NEXT_RUN, the hook may be added to a stopped
+ * server and waits for the end of the next run (a start that fails ends it
+ * too); without, it is refused (0) unless a run is under way. Hooks with
+ * GEN_WATCH_FIRST run before the others: the registry releases names before
+ * a supervisor hears of the stop and restarts the server. Removed with
+ * gen_server_demonitor(). */
+typedef enum
+{
+  GEN_WATCH_DEFAULT  = 0,
+  GEN_WATCH_NEXT_RUN = 1 << 0,
+  GEN_WATCH_FIRST    = 1 << 1,
+} GenWatchFlags;
+
+guint     gen_server_watch_internal        (GenServer            *self,
+                                            GenServerMonitorFunc  func,
+                                            gpointer              user_data,
+                                            GDestroyNotify        destroy,
+                                            GenWatchFlags         flags);
+
+/* Waits until @self is stopped (its own stop, a crash, anybody's stop
+ * under way), for at most @timeout_ms (negative: forever). Returns whether
+ * it is stopped. Not from the server's own handler thread. */
+gboolean  gen_server_wait_stopped_internal (GenServer            *self,
+                                            gint                  timeout_ms);
+
+/* A fresh instance of the spec's type with its properties; see
+ * gen-child-spec.c. */
+typedef struct _GenChildSpec GenChildSpec;
+GenServer *gen_child_spec_instantiate_internal (GenChildSpec  *self,
+                                                GError       **error);
+
 G_END_DECLS

@@ -41,7 +41,9 @@
  * - An error from `handle_call` goes to the caller; the server goes on.
  *   An error from `handle_cast` or `handle_info` is a crash: the server
  *   stops, `terminate` gets the error as its reason, and calls still queued
- *   are answered with %GEN_SERVER_ERROR_STOPPED.
+ *   are answered with %GEN_SERVER_ERROR_STOPPED. Whoever monitors the
+ *   server ([method@Gen.Server.monitor]) is told the reason; a
+ *   [class@Gen.Supervisor] restarts it.
  * - A synchronous call from the thread that runs the server's handlers fails
  *   at once with %GEN_SERVER_ERROR_CALLING_SELF.
  * - A running server keeps a reference to itself until it stops. An idle
@@ -929,8 +931,13 @@ server_finish (GenServer *self,
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
   g_autoptr(GError) reason = g_steal_pointer (&priv->crash_reason);
+  g_autoptr(GError) stop_reason = gen_monitors_take_stop_reason_internal (self);
   GSource *source;
   gpointer item;
+
+  /* A crash wins over the reason of a stop that came meanwhile. */
+  if (reason == NULL)
+    reason = g_steal_pointer (&stop_reason);
 
   if (reason != NULL)
     g_warning ("%s crashed: %s", server_name (self), reason->message);
@@ -962,6 +969,9 @@ server_finish (GenServer *self,
     }
 
   g_atomic_pointer_set (&priv->handler_thread, NULL);
+  /* Before the status changes, so that a name registered by the server is
+   * free again by the time stop() returns. */
+  gen_monitors_fire_internal (self, reason);
   set_status (self, STATUS_STOPPED);
 }
 
@@ -1357,6 +1367,8 @@ gen_server_start (GenServer  *self,
   stale_thread = g_steal_pointer (&priv->thread);
   g_mutex_unlock (&priv->lock);
 
+  gen_monitors_open_internal (self);
+
   /* The previous run's thread has marked itself stopped and is exiting. */
   if (stale_thread != NULL)
     g_thread_join (stale_thread);
@@ -1388,6 +1400,7 @@ gen_server_start (GenServer  *self,
         {
           g_object_unref (self);
           mailbox_close (self, FALSE);
+          gen_monitors_fire_internal (self, thread_error);
           set_status (self, STATUS_STOPPED);
           g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
                        "Could not start a thread for %s: %s",
@@ -1432,6 +1445,7 @@ gen_server_start (GenServer  *self,
       g_mutex_unlock (&priv->lock);
       if (thread != NULL)
         g_thread_join (thread);
+      gen_monitors_fire_internal (self, request.error);
       set_status (self, STATUS_STOPPED);
       g_propagate_error (error, request.error);
     }
@@ -1537,6 +1551,96 @@ gen_server_stop (GenServer  *self,
     g_thread_join (thread);
 
   return TRUE;
+}
+
+/**
+ * gen_server_stop_with_reason:
+ * @self: a #GenServer
+ * @reason: (nullable): why the server stops: %NULL for a normal stop
+ * @timeout_ms: how long to wait for the server to stop, in milliseconds, or
+ *   a negative number to wait as long as it takes
+ *
+ * Stops the server as [method@Gen.Server.stop] does, with @reason: the
+ * server's `terminate` gets it, and so do its monitors
+ * ([method@Gen.Server.monitor]). A %NULL @reason is a normal stop, exactly
+ * [method@Gen.Server.stop]. An error is an abnormal stop, which counts as a
+ * crash: it is logged as one, and a [class@Gen.Supervisor] restarts a
+ * transient child that stopped so.
+ *
+ * From inside one of the server's own handlers, this is how a handler
+ * stops its server with an error while, unlike returning one, answering
+ * its caller first: the stop takes effect after the current message, calls
+ * still queued are answered with %GEN_SERVER_ERROR_STOPPED, and this
+ * returns at once. From another thread, the messages queued before the stop
+ * are handled first, as with [method@Gen.Server.stop]; if the server
+ * crashes meanwhile, the crash is the reason.
+ *
+ * Returns: %TRUE if the server stopped (or, from inside a handler, will)
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_server_stop_with_reason (GenServer     *self,
+                             const GError  *reason,
+                             gint           timeout_ms,
+                             GError       **error)
+{
+  GenServerPrivate *priv;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = gen_server_get_instance_private (self);
+
+  if (reason == NULL)
+    return gen_server_stop (self, timeout_ms, error);
+
+  if (server_is_handler_thread (self))
+    {
+      if (g_atomic_int_get (&priv->status) != STATUS_RUNNING)
+        {
+          set_not_running_error (self, error);
+          return FALSE;
+        }
+      note_crash (self, g_error_copy (reason));
+      mailbox_close (self, FALSE);
+      set_status (self, STATUS_STOPPING);
+      return TRUE;
+    }
+
+  if (!gen_server_is_running (self))
+    {
+      set_not_running_error (self, error);
+      return FALSE;
+    }
+
+  /* Read by server_finish(), which clears it whatever the outcome. */
+  gen_monitors_set_stop_reason_internal (self, reason);
+  return gen_server_stop (self, timeout_ms, error);
+}
+
+gboolean
+gen_server_wait_stopped_internal (GenServer *self,
+                                  gint       timeout_ms)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean stopped;
+
+  g_assert (!server_is_handler_thread (self));
+
+  g_mutex_lock (&priv->lock);
+  while (priv->status != STATUS_STOPPED)
+    {
+      if (deadline < 0)
+        g_cond_wait (&priv->cond, &priv->lock);
+      else if (!g_cond_wait_until (&priv->cond, &priv->lock, deadline))
+        break;
+    }
+  stopped = priv->status == STATUS_STOPPED;
+  g_mutex_unlock (&priv->lock);
+
+  return stopped;
 }
 
 /**

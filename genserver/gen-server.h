@@ -51,6 +51,13 @@ G_BEGIN_DECLS
  *   [struct@GLib.VariantType] string
  * @GEN_SERVER_ERROR_NO_REPLY: the server dropped a deferred reply
  *   ([class@Gen.Reply]) without answering
+ * @GEN_SERVER_ERROR_NAME_TAKEN: the name is already taken: by another
+ *   server in a [class@Gen.Registry], or by another child of a
+ *   [class@Gen.Supervisor]
+ * @GEN_SERVER_ERROR_NOT_FOUND: no server is registered under the name, or
+ *   the supervisor has no child with the id
+ * @GEN_SERVER_ERROR_TOO_MANY_RESTARTS: a [class@Gen.Supervisor] restarted
+ *   its children more often than its intensity allows, and gave up
  *
  * Error codes in the %GEN_SERVER_ERROR domain.
  *
@@ -68,6 +75,9 @@ typedef enum
   GEN_SERVER_ERROR_STOPPED,
   GEN_SERVER_ERROR_INVALID_TYPE,
   GEN_SERVER_ERROR_NO_REPLY,
+  GEN_SERVER_ERROR_NAME_TAKEN,
+  GEN_SERVER_ERROR_NOT_FOUND,
+  GEN_SERVER_ERROR_TOO_MANY_RESTARTS,
 } GenServerError;
 
 GEN_AVAILABLE_IN_ALL
@@ -77,6 +87,21 @@ GQuark gen_server_error_quark (void);
 
 GEN_AVAILABLE_IN_ALL
 G_DECLARE_DERIVABLE_TYPE (GenServer, gen_server, GEN, SERVER, GObject)
+
+/**
+ * GenServerMonitorFunc:
+ * @server: the server that stopped
+ * @reason: (nullable): why it stopped: %NULL for a normal stop, the error
+ *   of the crash or of the stop otherwise
+ * @user_data: the data given to [method@Gen.Server.monitor]
+ *
+ * Told that a monitored server stopped. See [method@Gen.Server.monitor].
+ *
+ * Since: 1.0
+ */
+typedef void (*GenServerMonitorFunc) (GenServer    *server,
+                                      const GError *reason,
+                                      gpointer      user_data);
 
 /**
  * GenServerClass:
@@ -208,7 +233,20 @@ gboolean      gen_server_stop                (GenServer            *self,
                                               gint                  timeout_ms,
                                               GError              **error);
 GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_stop_with_reason    (GenServer            *self,
+                                              const GError         *reason,
+                                              gint                  timeout_ms,
+                                              GError              **error);
+GEN_AVAILABLE_IN_ALL
 gboolean      gen_server_is_running          (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+guint         gen_server_monitor             (GenServer            *self,
+                                              GenServerMonitorFunc  func,
+                                              gpointer              user_data,
+                                              GDestroyNotify        destroy);
+GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_demonitor           (GenServer            *self,
+                                              guint                 monitor_id);
 GEN_AVAILABLE_IN_ALL
 gboolean      gen_server_cast                (GenServer            *self,
                                               GVariant             *message,

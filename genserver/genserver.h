@@ -7,5 +7,8 @@
 #include <genserver/gen-enums.h>
 #include <genserver/gen-reply.h>
 #include <genserver/gen-server.h>
+#include <genserver/gen-registry.h>
+#include <genserver/gen-child-spec.h>
+#include <genserver/gen-supervisor.h>
 
 #undef __GENSERVER_INSIDE__

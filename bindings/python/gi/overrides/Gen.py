@@ -20,6 +20,8 @@ A thin layer over the C API (every check, queue and timeout stays in C):
 - Class attributes ``cast_type``, ``call_type`` declare message types (the
   construct properties), ``reply_type`` the type that plain values returned
   by ``do_handle_call`` are wrapped in.
+- ``stop_with_reason(reason, timeout=None)``, and ``Gen.Registry``'s
+  ``call``/``cast``/``send_info`` by name take plain values and seconds too.
 """
 
 import asyncio
@@ -168,6 +170,11 @@ class Server(Gen.Server):
         (``None``: as long as it takes)."""
         return Gen.Server.stop(self, _timeout_ms(timeout))
 
+    def stop_with_reason(self, reason=None, timeout=None):
+        """Stops the server with ``reason`` (a GLib.Error, or None for a
+        normal stop), waiting up to ``timeout`` seconds."""
+        return Gen.Server.stop_with_reason(self, reason, _timeout_ms(timeout))
+
     def cast(self, message):
         """Sends ``message`` (a plain value or GLib.Variant) to do_handle_cast."""
         return Gen.Server.cast(self, _message(message, self.get_cast_type()))
@@ -236,3 +243,29 @@ class Reply(Gen.Reply):
 
 Reply = override(Reply)
 __all__.append('Reply')
+
+
+class Registry(Gen.Registry):
+    """Gen.Registry with plain values and seconds, as Gen.Server."""
+
+    def cast(self, name, message):
+        """Casts ``message`` to the server registered as ``name``."""
+        server = self.lookup(name)
+        return Gen.Registry.cast(self, name, _message(
+            message, server.get_cast_type() if server is not None else None))
+
+    def call(self, name, message, timeout=DEFAULT_TIMEOUT, *, unpack=True):
+        """Calls the server registered as ``name``; see Server.call."""
+        server = self.lookup(name)
+        reply = Gen.Registry.call(self, name, _message(
+            message, server.get_call_type() if server is not None else None),
+            _timeout_ms(timeout))
+        return reply.unpack() if unpack else reply
+
+    def send_info(self, name, message):
+        """Sends ``message`` to do_handle_info of the server registered as ``name``."""
+        return Gen.Registry.send_info(self, name, to_variant(message))
+
+
+Registry = override(Registry)
+__all__.append('Registry')

@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "gen-child-spec.h"
+#include "gen-enums.h"
+#include "gen-server-private.h"
+#include "gen-supervisor.h"
+
+/**
+ * GenChildSpec:
+ *
+ * How a [class@Gen.Supervisor] starts, restarts and stops one child:
+ * Erlang's child specification.
+ *
+ * A spec names the child (its id, unique in its supervisor), the
+ * [class@Gen.Server] subclass to instantiate, its construct properties and
+ * its start arguments, when to restart it ([enum@Gen.ChildRestart]), how
+ * long to wait for it to stop, and optionally a name under which the
+ * supervisor registers each instance in the default [class@Gen.Registry].
+ *
+ * Every start, restarts included, creates a fresh instance of the type with
+ * `g_object_new()` and the properties, and runs its `init` with the start
+ * arguments: a restarted child never sees its predecessor's state. The type
+ * can be one defined in Python or another language, as long as its GType is
+ * registered.
+ *
+ * A spec is a value: it converts to and from a [struct@GLib.Variant]
+ * ([method@Gen.ChildSpec.to_variant]), which is how a supervisor's own start
+ * arguments list its children, and so how supervisors nest.
+ *
+ * Since: 1.0
+ */
+
+struct _GenChildSpec
+{
+  gint ref_count;           /* atomic */
+  gchar *id;                /* owned */
+  GType type;
+  GVariant *args;           /* owned, nullable */
+  GVariant *properties;     /* owned: a{sv} */
+  GenChildRestart restart;
+  gint shutdown_ms;
+  gchar *name;              /* owned, nullable */
+};
+
+G_DEFINE_BOXED_TYPE (GenChildSpec, gen_child_spec, gen_child_spec_ref, gen_child_spec_unref)
+
+/**
+ * gen_child_spec_new:
+ * @id: the child's id, unique among its supervisor's children
+ * @server_type: the [class@Gen.Server] subclass to instantiate
+ * @args: (nullable): the arguments for the child's `init`; a floating
+ *   reference is sunk
+ *
+ * Creates a spec for a permanent child. Its shutdown timeout is 5000 ms, or
+ * infinite (-1) for a [class@Gen.Supervisor], which needs the time to stop
+ * its own children.
+ *
+ * Returns: (transfer full): a new spec
+ *
+ * Since: 1.0
+ */
+GenChildSpec *
+gen_child_spec_new (const gchar *id,
+                    GType        server_type,
+                    GVariant    *args)
+{
+  GenChildSpec *self;
+
+  g_return_val_if_fail (id != NULL, NULL);
+  g_return_val_if_fail (g_type_is_a (server_type, GEN_TYPE_SERVER), NULL);
+
+  self = g_new0 (GenChildSpec, 1);
+  self->ref_count = 1;
+  self->id = g_strdup (id);
+  self->type = server_type;
+  self->args = args ? g_variant_ref_sink (args) : NULL;
+  self->properties = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+  self->restart = GEN_CHILD_RESTART_PERMANENT;
+  self->shutdown_ms = g_type_is_a (server_type, GEN_TYPE_SUPERVISOR) ? -1 : 5000;
+  return self;
+}
+
+/**
+ * gen_child_spec_new_from_variant:
+ * @variant: a spec of type %GEN_CHILD_SPEC_VARIANT_TYPE
+ *
+ * Makes a spec from its variant form (see [method@Gen.ChildSpec.to_variant]).
+ * Fails with %GEN_SERVER_ERROR_INVALID_MESSAGE if @variant has another type,
+ * names a type that is not registered or not a [class@Gen.Server], or an
+ * unknown restart value.
+ *
+ * Returns: (transfer full): the spec, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GenChildSpec *
+gen_child_spec_new_from_variant (GVariant  *variant,
+                                 GError   **error)
+{
+  g_autoptr(GVariant) owned = NULL;
+  g_autoptr(GVariant) properties = NULL;
+  g_autoptr(GVariant) args = NULL;
+  g_autoptr(GVariant) inner_args = NULL;
+  const gchar *id, *type_name, *name;
+  guint32 restart;
+  gint32 shutdown_ms;
+  GenChildSpec *self;
+  GType type;
+
+  g_return_val_if_fail (variant != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  owned = g_variant_ref_sink (variant);
+  if (!g_variant_is_of_type (owned, G_VARIANT_TYPE (GEN_CHILD_SPEC_VARIANT_TYPE)))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "A child spec is of type “%s”, got “%s”",
+                   GEN_CHILD_SPEC_VARIANT_TYPE, g_variant_get_type_string (owned));
+      return NULL;
+    }
+
+  g_variant_get (owned, "(&s&s@a{sv}m@vui&s)", &id, &type_name, &properties,
+                 &args, &restart, &shutdown_ms, &name);
+
+  type = g_type_from_name (type_name);
+  if (type == 0 || !g_type_is_a (type, GEN_TYPE_SERVER))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s”: “%s” is not the name of a GenServer type", id, type_name);
+      return NULL;
+    }
+  if (restart > GEN_CHILD_RESTART_TEMPORARY)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s”: %u is not a GenChildRestart", id, restart);
+      return NULL;
+    }
+
+  if (args != NULL)
+    inner_args = g_variant_get_variant (args);
+  self = gen_child_spec_new (id, type, inner_args);
+  g_variant_unref (self->properties);
+  self->properties = g_variant_ref (properties);
+  self->restart = restart;
+  self->shutdown_ms = shutdown_ms;
+  self->name = *name != '\0' ? g_strdup (name) : NULL;
+  return self;
+}
+
+/**
+ * gen_child_spec_ref:
+ * @self: a #GenChildSpec
+ *
+ * Adds a reference.
+ *
+ * Returns: (transfer full): @self
+ *
+ * Since: 1.0
+ */
+GenChildSpec *
+gen_child_spec_ref (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  g_atomic_int_inc (&self->ref_count);
+  return self;
+}
+
+/**
+ * gen_child_spec_unref:
+ * @self: (transfer full): a #GenChildSpec
+ *
+ * Drops a reference.
+ *
+ * Since: 1.0
+ */
+void
+gen_child_spec_unref (GenChildSpec *self)
+{
+  g_return_if_fail (self != NULL);
+
+  if (!g_atomic_int_dec_and_test (&self->ref_count))
+    return;
+
+  g_free (self->id);
+  g_clear_pointer (&self->args, g_variant_unref);
+  g_variant_unref (self->properties);
+  g_free (self->name);
+  g_free (self);
+}
+
+/**
+ * gen_child_spec_get_id:
+ * @self: a #GenChildSpec
+ *
+ * Gets the child's id.
+ *
+ * Returns: the id
+ *
+ * Since: 1.0
+ */
+const gchar *
+gen_child_spec_get_id (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->id;
+}
+
+/**
+ * gen_child_spec_get_server_type:
+ * @self: a #GenChildSpec
+ *
+ * Gets the type each start instantiates.
+ *
+ * Returns: a [class@Gen.Server] subclass
+ *
+ * Since: 1.0
+ */
+GType
+gen_child_spec_get_server_type (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, G_TYPE_INVALID);
+  return self->type;
+}
+
+/**
+ * gen_child_spec_get_args:
+ * @self: a #GenChildSpec
+ *
+ * Gets the arguments each start gives the child's `init`.
+ *
+ * Returns: (nullable) (transfer none): the start arguments
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_child_spec_get_args (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->args;
+}
+
+/**
+ * gen_child_spec_add_property:
+ * @self: a #GenChildSpec
+ * @name: the name of a construct or writable property of the type
+ * @value: its value; a floating reference is sunk
+ *
+ * Sets a property of every instance the spec creates. @value is converted
+ * to the property's type: numbers between numeric types, a string to an
+ * enumeration value by nick or name (`"one-for-all"`), a variant of any
+ * type to a [struct@GLib.Variant] property.
+ *
+ * Since: 1.0
+ */
+void
+gen_child_spec_add_property (GenChildSpec *self,
+                             const gchar  *name,
+                             GVariant     *value)
+{
+  g_autoptr(GVariantDict) dict = NULL;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (name != NULL);
+  g_return_if_fail (value != NULL);
+
+  dict = g_variant_dict_new (self->properties);
+  g_variant_dict_insert_value (dict, name, value);
+  g_variant_unref (self->properties);
+  self->properties = g_variant_ref_sink (g_variant_dict_end (dict));
+}
+
+/**
+ * gen_child_spec_get_restart:
+ * @self: a #GenChildSpec
+ *
+ * Gets when the child is restarted.
+ *
+ * Returns: the restart type
+ *
+ * Since: 1.0
+ */
+GenChildRestart
+gen_child_spec_get_restart (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, GEN_CHILD_RESTART_PERMANENT);
+  return self->restart;
+}
+
+/**
+ * gen_child_spec_set_restart:
+ * @self: a #GenChildSpec
+ * @restart: when the child is restarted
+ *
+ * Sets when the child is restarted; permanent by default.
+ *
+ * Since: 1.0
+ */
+void
+gen_child_spec_set_restart (GenChildSpec    *self,
+                            GenChildRestart  restart)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (restart <= GEN_CHILD_RESTART_TEMPORARY);
+  self->restart = restart;
+}
+
+/**
+ * gen_child_spec_get_shutdown_timeout:
+ * @self: a #GenChildSpec
+ *
+ * Gets how long the supervisor waits for the child to stop.
+ *
+ * Returns: the timeout in milliseconds, or -1 for as long as it takes
+ *
+ * Since: 1.0
+ */
+gint
+gen_child_spec_get_shutdown_timeout (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, -1);
+  return self->shutdown_ms;
+}
+
+/**
+ * gen_child_spec_set_shutdown_timeout:
+ * @self: a #GenChildSpec
+ * @timeout_ms: milliseconds, or -1 for as long as it takes
+ *
+ * Sets how long the supervisor waits for the child to stop, with
+ * [method@Gen.Server.stop]. A child still running then is reported with a
+ * warning and left to stop on its own: a thread cannot be killed.
+ *
+ * Since: 1.0
+ */
+void
+gen_child_spec_set_shutdown_timeout (GenChildSpec *self,
+                                     gint          timeout_ms)
+{
+  g_return_if_fail (self != NULL);
+  self->shutdown_ms = timeout_ms < 0 ? -1 : timeout_ms;
+}
+
+/**
+ * gen_child_spec_get_name:
+ * @self: a #GenChildSpec
+ *
+ * Gets the name the child is registered under.
+ *
+ * Returns: (nullable): the name, or %NULL
+ *
+ * Since: 1.0
+ */
+const gchar *
+gen_child_spec_get_name (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->name;
+}
+
+/**
+ * gen_child_spec_set_name:
+ * @self: a #GenChildSpec
+ * @name: (nullable): a name, or %NULL for none
+ *
+ * Has the supervisor register every instance it starts under @name in the
+ * default [class@Gen.Registry], right after its `init` succeeded. The name
+ * is released when the instance stops and taken again by the restarted
+ * one; in between, calls by name fail with %GEN_SERVER_ERROR_NOT_FOUND. A
+ * start whose name is taken fails with %GEN_SERVER_ERROR_NAME_TAKEN.
+ *
+ * Since: 1.0
+ */
+void
+gen_child_spec_set_name (GenChildSpec *self,
+                         const gchar  *name)
+{
+  g_return_if_fail (self != NULL);
+  g_free (self->name);
+  self->name = g_strdup (name);
+}
+
+/**
+ * gen_child_spec_to_variant:
+ * @self: a #GenChildSpec
+ *
+ * Converts the spec to a variant of type %GEN_CHILD_SPEC_VARIANT_TYPE; the
+ * type is recorded by name.
+ *
+ * Returns: (transfer floating): the spec as a variant
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_child_spec_to_variant (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return g_variant_new ("(ss@a{sv}m@vuis)",
+                        self->id,
+                        g_type_name (self->type),
+                        self->properties,
+                        self->args ? g_variant_new_variant (self->args) : NULL,
+                        (guint32) self->restart,
+                        (gint32) self->shutdown_ms,
+                        self->name ? self->name : "");
+}
+
+static gboolean
+value_from_variant (GParamSpec  *pspec,
+                    GVariant    *variant,
+                    GValue      *value,
+                    GError     **error)
+{
+  g_auto(GValue) natural = G_VALUE_INIT;
+
+  g_value_init (value, G_PARAM_SPEC_VALUE_TYPE (pspec));
+
+  if (G_IS_PARAM_SPEC_VARIANT (pspec))
+    {
+      g_value_set_variant (value, variant);
+      return TRUE;
+    }
+
+  if (G_IS_PARAM_SPEC_ENUM (pspec) && g_variant_is_of_type (variant, G_VARIANT_TYPE_STRING))
+    {
+      GEnumClass *enum_class = G_PARAM_SPEC_ENUM (pspec)->enum_class;
+      const gchar *text = g_variant_get_string (variant, NULL);
+      GEnumValue *enum_value = g_enum_get_value_by_nick (enum_class, text);
+
+      if (enum_value == NULL)
+        enum_value = g_enum_get_value_by_name (enum_class, text);
+      if (enum_value != NULL)
+        {
+          g_value_set_enum (value, enum_value->value);
+          return TRUE;
+        }
+    }
+  else
+    {
+      g_dbus_gvariant_to_gvalue (variant, &natural);
+      if (g_value_type_transformable (G_VALUE_TYPE (&natural), G_VALUE_TYPE (value)) &&
+          g_value_transform (&natural, value))
+        return TRUE;
+    }
+
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+               "Property “%s” of type %s cannot be set from a “%s” value",
+               pspec->name, g_type_name (G_PARAM_SPEC_VALUE_TYPE (pspec)),
+               g_variant_get_type_string (variant));
+  g_value_unset (value);
+  return FALSE;
+}
+
+GenServer *
+gen_child_spec_instantiate_internal (GenChildSpec  *self,
+                                     GError       **error)
+{
+  g_autoptr(GTypeClass) klass = g_type_class_ref (self->type);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autoptr(GArray) values = g_array_new (FALSE, TRUE, sizeof (GValue));
+  GVariantIter iter;
+  const gchar *name;
+  GVariant *value;
+  GObject *object;
+
+  g_array_set_clear_func (values, (GDestroyNotify) g_value_unset);
+
+  g_variant_iter_init (&iter, self->properties);
+  while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
+    {
+      GParamSpec *pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), name);
+      GValue converted = G_VALUE_INIT;
+
+      if (pspec == NULL)
+        {
+          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                       "Child “%s”: %s has no property “%s”",
+                       self->id, g_type_name (self->type), name);
+          g_variant_unref (value);
+          return NULL;
+        }
+      if (!value_from_variant (pspec, value, &converted, error))
+        {
+          g_variant_unref (value);
+          return NULL;
+        }
+      g_ptr_array_add (names, (gpointer) pspec->name);
+      g_array_append_val (values, converted);
+    }
+
+  object = g_object_new_with_properties (self->type, names->len,
+                                         (const gchar **) names->pdata,
+                                         (const GValue *) values->data);
+  return GEN_SERVER (object);
+}

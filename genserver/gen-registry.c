@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "gen-registry.h"
+#include "gen-server-private.h"
+
+/**
+ * GenRegistry:
+ *
+ * Unique names for running servers: Erlang's registered names.
+ *
+ * A registry maps each name to one running [class@Gen.Server], so that
+ * clients can reach a server without holding it: [method@Gen.Registry.call],
+ * [method@Gen.Registry.cast] and [method@Gen.Registry.send_info] look the
+ * name up and send. A name is taken by [method@Gen.Registry.register] and
+ * released by [method@Gen.Registry.unregister] or, automatically, when its
+ * server stops, for whatever reason: crash, stop, failed `init`. The name is
+ * free again before [method@Gen.Server.stop] returns, so a restarted server
+ * (a fresh instance started by a [class@Gen.Supervisor], say) can take it
+ * again at once.
+ *
+ * Use the process-wide [func@Gen.Registry.get_default], or private
+ * registries from [ctor@Gen.Registry.new]. Every method may be called from
+ * any thread. A registry holds a reference to each registered server, and
+ * each registered server's exit hook holds one to the registry, until the
+ * server stops or the name is unregistered.
+ *
+ * A server may register itself from its own `init`: the name is released
+ * if `init` then fails.
+ *
+ * Since: 1.0
+ */
+
+typedef struct
+{
+  gint ref_count;        /* atomic */
+  GenRegistry *registry; /* owned; immutable */
+  gchar *name;           /* owned; immutable */
+  GenServer *server;     /* owned; immutable */
+  guint watch_id;        /* the registry's lock */
+} Entry;
+
+struct _GenRegistry
+{
+  GObject parent_instance;
+
+  GMutex lock;
+  GHashTable *names; /* name (unowned, the entry's) → Entry (owned); lock */
+};
+
+G_DEFINE_FINAL_TYPE (GenRegistry, gen_registry, G_TYPE_OBJECT)
+
+static Entry *
+entry_ref (Entry *entry)
+{
+  g_atomic_int_inc (&entry->ref_count);
+  return entry;
+}
+
+static void
+entry_unref (gpointer data)
+{
+  Entry *entry = data;
+
+  if (!g_atomic_int_dec_and_test (&entry->ref_count))
+    return;
+
+  g_object_unref (entry->server);
+  g_object_unref (entry->registry);
+  g_free (entry->name);
+  g_free (entry);
+}
+
+/* The exit hook: on the server's thread as it stops. */
+static void
+entry_server_stopped (GenServer    *server,
+                      const GError *reason,
+                      gpointer      user_data)
+{
+  Entry *entry = user_data;
+  GenRegistry *self = entry->registry;
+
+  g_mutex_lock (&self->lock);
+  /* Unless the name was unregistered, and maybe taken again, meanwhile. */
+  if (g_hash_table_lookup (self->names, entry->name) == entry)
+    g_hash_table_remove (self->names, entry->name);
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+gen_registry_finalize (GObject *object)
+{
+  GenRegistry *self = GEN_REGISTRY (object);
+
+  /* Every entry holds a reference to the registry. */
+  g_assert (g_hash_table_size (self->names) == 0);
+  g_hash_table_unref (self->names);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (gen_registry_parent_class)->finalize (object);
+}
+
+static void
+gen_registry_class_init (GenRegistryClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = gen_registry_finalize;
+}
+
+static void
+gen_registry_init (GenRegistry *self)
+{
+  g_mutex_init (&self->lock);
+  self->names = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_unref);
+}
+
+/**
+ * gen_registry_new:
+ *
+ * Creates a private registry, for names that only part of a program should
+ * see (a test, a plugin).
+ *
+ * Returns: (transfer full): a new, empty registry
+ *
+ * Since: 1.0
+ */
+GenRegistry *
+gen_registry_new (void)
+{
+  return g_object_new (GEN_TYPE_REGISTRY, NULL);
+}
+
+/**
+ * gen_registry_get_default:
+ *
+ * Gets the process-wide registry.
+ *
+ * Returns: (transfer none): the default registry
+ *
+ * Since: 1.0
+ */
+GenRegistry *
+gen_registry_get_default (void)
+{
+  static gsize initialized;
+  static GenRegistry *default_registry;
+
+  if (g_once_init_enter (&initialized))
+    {
+      default_registry = gen_registry_new ();
+      g_once_init_leave (&initialized, 1);
+    }
+
+  return default_registry;
+}
+
+/**
+ * gen_registry_register:
+ * @self: a #GenRegistry
+ * @name: the name
+ * @server: a running server (or one whose `init` is running)
+ *
+ * Registers @server under @name until the server stops or the name is
+ * unregistered. A server may have several names.
+ *
+ * Fails with %GEN_SERVER_ERROR_NAME_TAKEN if another registration holds
+ * @name (even one of the same server), and with
+ * %GEN_SERVER_ERROR_NOT_RUNNING if @server is not running.
+ *
+ * Returns: %TRUE if @name is now @server's
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_registry_register (GenRegistry  *self,
+                       const gchar  *name,
+                       GenServer    *server,
+                       GError      **error)
+{
+  Entry *entry;
+  Entry *holder;
+
+  g_return_val_if_fail (GEN_IS_REGISTRY (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (GEN_IS_SERVER (server), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  entry = g_new0 (Entry, 1);
+  entry->ref_count = 1;
+  entry->registry = g_object_ref (self);
+  entry->name = g_strdup (name);
+  entry->server = g_object_ref (server);
+
+  g_mutex_lock (&self->lock);
+  holder = g_hash_table_lookup (self->names, name);
+  if (holder != NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NAME_TAKEN,
+                   "The name “%s” is already registered to %s",
+                   name, G_OBJECT_TYPE_NAME (holder->server));
+      g_mutex_unlock (&self->lock);
+      entry_unref (entry);
+      return FALSE;
+    }
+
+  /* Under the lock, so that the hook cannot look before the entry is in;
+   * the hook itself runs outside the server's monitor lock. */
+  entry->watch_id = gen_server_watch_internal (server, entry_server_stopped,
+                                               entry_ref (entry), entry_unref,
+                                               GEN_WATCH_FIRST);
+  if (entry->watch_id == 0)
+    {
+      g_mutex_unlock (&self->lock);
+      entry_unref (entry); /* the hook's */
+      entry_unref (entry);
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
+                   "%s is not running", G_OBJECT_TYPE_NAME (server));
+      return FALSE;
+    }
+  g_hash_table_insert (self->names, entry->name, entry);
+  g_mutex_unlock (&self->lock);
+
+  return TRUE;
+}
+
+/**
+ * gen_registry_unregister:
+ * @self: a #GenRegistry
+ * @name: a name
+ *
+ * Releases @name. The server goes on running.
+ *
+ * Returns: %TRUE if @name was registered
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_registry_unregister (GenRegistry *self,
+                         const gchar *name)
+{
+  Entry *entry = NULL;
+
+  g_return_val_if_fail (GEN_IS_REGISTRY (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (g_hash_table_steal_extended (self->names, name, NULL, (gpointer *) &entry))
+    {
+      /* A hook that runs now finds the name gone and does nothing. */
+      gen_server_demonitor (entry->server, entry->watch_id);
+    }
+  g_mutex_unlock (&self->lock);
+
+  if (entry == NULL)
+    return FALSE;
+
+  entry_unref (entry);
+  return TRUE;
+}
+
+/**
+ * gen_registry_lookup:
+ * @self: a #GenRegistry
+ * @name: a name
+ *
+ * Finds the server registered under @name. A snapshot: the server may stop
+ * right after.
+ *
+ * Returns: (transfer full) (nullable): the server, or %NULL
+ *
+ * Since: 1.0
+ */
+GenServer *
+gen_registry_lookup (GenRegistry *self,
+                     const gchar *name)
+{
+  Entry *entry;
+  GenServer *server = NULL;
+
+  g_return_val_if_fail (GEN_IS_REGISTRY (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  g_mutex_lock (&self->lock);
+  entry = g_hash_table_lookup (self->names, name);
+  if (entry != NULL)
+    server = g_object_ref (entry->server);
+  g_mutex_unlock (&self->lock);
+
+  return server;
+}
+
+static gint
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/**
+ * gen_registry_dup_names:
+ * @self: a #GenRegistry
+ *
+ * Lists the registered names, sorted.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the names
+ *
+ * Since: 1.0
+ */
+gchar **
+gen_registry_dup_names (GenRegistry *self)
+{
+  GPtrArray *names;
+  GHashTableIter iter;
+  const gchar *name;
+
+  g_return_val_if_fail (GEN_IS_REGISTRY (self), NULL);
+
+  names = g_ptr_array_new ();
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->names);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &name, NULL))
+    g_ptr_array_add (names, g_strdup (name));
+  g_mutex_unlock (&self->lock);
+
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return (gchar **) g_ptr_array_free (names, FALSE);
+}
+
+static GenServer *
+lookup_or_fail (GenRegistry  *self,
+                const gchar  *name,
+                GError      **error)
+{
+  GenServer *server = gen_registry_lookup (self, name);
+
+  if (server == NULL)
+    g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+                 "No server is registered as “%s”", name);
+  return server;
+}
+
+/**
+ * gen_registry_cast:
+ * @self: a #GenRegistry
+ * @name: a registered name
+ * @message: the message; a floating reference is sunk
+ *
+ * [method@Gen.Server.cast] to the server registered under @name. Fails with
+ * %GEN_SERVER_ERROR_NOT_FOUND if there is none (between a crash and the
+ * restart, for instance), or as [method@Gen.Server.cast] fails.
+ *
+ * Returns: %TRUE if the message was queued
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_registry_cast (GenRegistry  *self,
+                   const gchar  *name,
+                   GVariant     *message,
+                   GError      **error)
+{
+  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GenServer) server = NULL;
+
+  g_return_val_if_fail (GEN_IS_REGISTRY (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  owned_message = g_variant_ref_sink (message);
+  server = lookup_or_fail (self, name, error);
+  return server != NULL && gen_server_cast (server, owned_message, error);
+}
+
+/**
+ * gen_registry_call:
+ * @self: a #GenRegistry
+ * @name: a registered name
+ * @message: the request; a floating reference is sunk
+ * @timeout_ms: how long to wait for the reply, in milliseconds, or a
+ *   negative number to wait as long as it takes
+ *
+ * [method@Gen.Server.call] to the server registered under @name. Fails with
+ * %GEN_SERVER_ERROR_NOT_FOUND if there is none, or as
+ * [method@Gen.Server.call] fails.
+ *
+ * Returns: (transfer full): the reply
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_registry_call (GenRegistry  *self,
+                   const gchar  *name,
+                   GVariant     *message,
+                   gint          timeout_ms,
+                   GError      **error)
+{
+  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GenServer) server = NULL;
+
+  g_return_val_if_fail (GEN_IS_REGISTRY (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (message != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  owned_message = g_variant_ref_sink (message);
+  server = lookup_or_fail (self, name, error);
+  if (server == NULL)
+    return NULL;
+  return gen_server_call (server, owned_message, timeout_ms, error);
+}
+
+/**
+ * gen_registry_send_info:
+ * @self: a #GenRegistry
+ * @name: a registered name
+ * @message: the message; a floating reference is sunk
+ *
+ * [method@Gen.Server.send_info] to the server registered under @name.
+ * Fails with %GEN_SERVER_ERROR_NOT_FOUND if there is none.
+ *
+ * Returns: %TRUE if the message was queued
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_registry_send_info (GenRegistry  *self,
+                        const gchar  *name,
+                        GVariant     *message,
+                        GError      **error)
+{
+  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GenServer) server = NULL;
+
+  g_return_val_if_fail (GEN_IS_REGISTRY (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  owned_message = g_variant_ref_sink (message);
+  server = lookup_or_fail (self, name, error);
+  return server != NULL && gen_server_send_info (server, owned_message, error);
+}

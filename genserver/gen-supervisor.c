@@ -1,0 +1,978 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "gen-enums.h"
+#include "gen-registry.h"
+#include "gen-server-private.h"
+#include "gen-supervisor.h"
+
+/**
+ * GenSupervisor:
+ *
+ * A server that starts other servers, its children, watches them and
+ * restarts them when they stop: Erlang/OTP's `supervisor`.
+ *
+ * Each child is described by a [struct@Gen.ChildSpec]. Children are started
+ * in order, when the supervisor starts (from its start arguments, see
+ * [func@Gen.Supervisor.build_args]) or later with
+ * [method@Gen.Supervisor.start_child], and stopped in reverse order when it
+ * stops, each with its spec's shutdown timeout. Children can be added and
+ * removed at any time ([method@Gen.Supervisor.remove_child]), as with
+ * Elixir's `DynamicSupervisor`.
+ *
+ * When a child stops, its [enum@Gen.ChildRestart] decides whether it is
+ * restarted, and the supervisor's [enum@Gen.SupervisorStrategy] which other
+ * children are restarted with it. A restart creates a fresh instance of the
+ * child's type, so that it begins with the state its `init` gives it. A
+ * child stops abnormally when it crashes (an error from `handle_cast`,
+ * `handle_info` or `handle_continue`), is stopped with an error by
+ * [method@Gen.Server.stop_with_reason], or fails its `init` when
+ * restarted; it stops normally with [method@Gen.Server.stop]. An error
+ * returned by `handle_call` only goes to the caller and stops nothing.
+ *
+ * Restarts are limited by the supervisor's intensity: if more than
+ * [property@Gen.Supervisor:intensity] restarts happen within
+ * [property@Gen.Supervisor:period-ms] milliseconds (on the monotonic
+ * clock), the supervisor gives up: it stops all its children and itself,
+ * with a %GEN_SERVER_ERROR_TOO_MANY_RESTARTS reason. A supervisor is itself
+ * a [class@Gen.Server], so it can be the child of another supervisor, which
+ * then restarts it and, with it, its children; it can be monitored,
+ * registered and called like any server.
+ *
+ * The supervisor learns that a child stopped through an exit hook that
+ * runs on the child's thread as it stops and queues a notice in the
+ * supervisor's mailbox; everything else, starting, stopping and restarting
+ * children, happens on the supervisor's own thread, one thing at a time.
+ * Its children are created with `g_object_new()` on that thread: a child
+ * type defined in Python works, since PyGObject takes the interpreter lock
+ * there.
+ *
+ * Since: 1.0
+ */
+
+/* The info message a child's exit hook sends: tag, child id, generation,
+ * reason (error domain, code, message) or nothing for a normal stop. */
+#define EXIT_NOTICE_TAG "gen-supervisor.child-exit"
+#define EXIT_NOTICE_TYPE "(sstm(sis))"
+#define EXIT_NOTICE_FORMAT "(sstm@(sis))"
+
+typedef struct
+{
+  GenChildSpec *spec; /* owned; immutable */
+  /* Written only by the supervisor's thread, under the supervisor's lock so
+   * that get_child() can read it from other threads. Owned. */
+  GenServer *server;
+  /* Supervisor thread only. */
+  guint watch_id;      /* the exit hook on `server` */
+  guint64 generation;  /* which start of the child `server` is */
+} Child;
+
+struct _GenSupervisor
+{
+  GenServer parent_instance;
+
+  /* Construct-only. */
+  GenSupervisorStrategy strategy;
+  guint intensity;
+  guint period_ms;
+
+  /* Written only on the supervisor's thread, under `lock`; read under it
+   * from anywhere. Child * (owned), in start order. */
+  GMutex lock;
+  GPtrArray *children;
+
+  /* Supervisor thread only. */
+  GArray *restarts;         /* gint64: monotonic µs of recent restarts */
+  guint64 last_generation;
+};
+
+G_DEFINE_FINAL_TYPE (GenSupervisor, gen_supervisor, GEN_TYPE_SERVER)
+
+enum {
+  PROP_0,
+  PROP_STRATEGY,
+  PROP_INTENSITY,
+  PROP_PERIOD_MS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void
+child_free (gpointer data)
+{
+  Child *child = data;
+
+  g_assert (child->server == NULL);
+  gen_child_spec_unref (child->spec);
+  g_free (child);
+}
+
+static Child *
+find_child (GenSupervisor *self,
+            const gchar   *id,
+            guint         *index)
+{
+  for (guint i = 0; i < self->children->len; i++)
+    {
+      Child *child = g_ptr_array_index (self->children, i);
+
+      if (g_str_equal (gen_child_spec_get_id (child->spec), id))
+        {
+          if (index != NULL)
+            *index = i;
+          return child;
+        }
+    }
+  return NULL;
+}
+
+/* Exit hooks --------------------------------------------------------------- */
+
+typedef struct
+{
+  GenSupervisor *supervisor; /* owned */
+  gchar *id;                 /* owned */
+  guint64 generation;
+} ExitHook;
+
+static void
+exit_hook_free (gpointer data)
+{
+  ExitHook *hook = data;
+
+  g_object_unref (hook->supervisor);
+  g_free (hook->id);
+  g_free (hook);
+}
+
+/* On the child's thread as it stops: tell the supervisor's thread. A
+ * supervisor that is not running any more has stopped its children. */
+static void
+exit_hook_cb (GenServer    *server,
+              const GError *reason,
+              gpointer      user_data)
+{
+  ExitHook *hook = user_data;
+  GVariant *error_part = NULL;
+
+  if (reason != NULL)
+    error_part = g_variant_new ("(sis)", g_quark_to_string (reason->domain),
+                                reason->code, reason->message);
+
+  gen_server_send_info (GEN_SERVER (hook->supervisor),
+                        g_variant_new (EXIT_NOTICE_FORMAT, EXIT_NOTICE_TAG, hook->id,
+                                       (guint64) hook->generation, error_part),
+                        NULL);
+}
+
+/* Starting and stopping children ----------------------------------------- */
+
+static void
+set_child_server (GenSupervisor *self,
+                  Child         *child,
+                  GenServer     *server)
+{
+  g_mutex_lock (&self->lock);
+  child->server = server;
+  g_mutex_unlock (&self->lock);
+}
+
+/* Starts a fresh instance of @child. Supervisor thread. */
+static gboolean
+child_start (GenSupervisor  *self,
+             Child          *child,
+             GError        **error)
+{
+  GenChildSpec *spec = child->spec;
+  g_autoptr(GenServer) server = NULL;
+  g_autoptr(GError) local_error = NULL;
+  ExitHook *hook;
+  guint watch_id;
+
+  g_assert (child->server == NULL);
+
+  server = gen_child_spec_instantiate_internal (spec, error);
+  if (server == NULL)
+    return FALSE;
+
+  hook = g_new0 (ExitHook, 1);
+  hook->supervisor = g_object_ref (self);
+  hook->id = g_strdup (gen_child_spec_get_id (spec));
+  hook->generation = ++self->last_generation;
+  /* Armed before start, so that even a child that stops right after init
+   * is seen, with its real reason. */
+  watch_id = gen_server_watch_internal (server, exit_hook_cb, hook, exit_hook_free,
+                                        GEN_WATCH_NEXT_RUN);
+
+  if (!gen_server_start (server, gen_child_spec_get_args (spec), &local_error))
+    {
+      /* The hook already told us; that notice is stale (no server). */
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "Child “%s” failed to start: ",
+                                  gen_child_spec_get_id (spec));
+      return FALSE;
+    }
+
+  if (gen_child_spec_get_name (spec) != NULL &&
+      !gen_registry_register (gen_registry_get_default (), gen_child_spec_get_name (spec),
+                              server, &local_error))
+    {
+      gen_server_demonitor (server, watch_id);
+      gen_server_stop (server, gen_child_spec_get_shutdown_timeout (spec), NULL);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "Child “%s” failed to start: ",
+                                  gen_child_spec_get_id (spec));
+      return FALSE;
+    }
+
+  child->watch_id = watch_id;
+  child->generation = hook->generation;
+  set_child_server (self, child, g_steal_pointer (&server));
+  return TRUE;
+}
+
+/* Stops @child, if it runs, within its shutdown timeout. Supervisor
+ * thread. */
+static void
+child_stop (GenSupervisor *self,
+            Child         *child)
+{
+  g_autoptr(GenServer) server = child->server;
+  g_autoptr(GError) error = NULL;
+  gint timeout_ms = gen_child_spec_get_shutdown_timeout (child->spec);
+
+  if (server == NULL)
+    return;
+
+  /* No notice for a stop the supervisor asked for. If the child is
+   * stopping on its own right now, its notice finds no server and is
+   * dropped. */
+  gen_server_demonitor (server, child->watch_id);
+  child->watch_id = 0;
+  set_child_server (self, child, NULL);
+
+  /* A child that is stopping on its own (a crash under way) is waited for
+   * all the same, so that children stop in reverse order. */
+  if ((!gen_server_stop (server, timeout_ms, &error) &&
+       g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT)) ||
+      !gen_server_wait_stopped_internal (server, timeout_ms))
+    g_warning ("%s: child “%s” did not stop within %d ms; it is left to stop on its own",
+               G_OBJECT_TYPE_NAME (self), gen_child_spec_get_id (child->spec), timeout_ms);
+}
+
+static void
+stop_children_from (GenSupervisor *self,
+                    guint          first)
+{
+  for (guint i = self->children->len; i > first; i--)
+    child_stop (self, g_ptr_array_index (self->children, i - 1));
+}
+
+static void
+remove_child_at (GenSupervisor *self,
+                 guint          index)
+{
+  g_mutex_lock (&self->lock);
+  g_ptr_array_remove_index (self->children, index);
+  g_mutex_unlock (&self->lock);
+}
+
+/* Counts a restart. Returns FALSE when it is one too many. */
+static gboolean
+note_restart (GenSupervisor *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 horizon = now - (gint64) self->period_ms * 1000;
+  guint keep = 0;
+
+  for (guint i = 0; i < self->restarts->len; i++)
+    if (g_array_index (self->restarts, gint64, i) > horizon)
+      g_array_index (self->restarts, gint64, keep++) = g_array_index (self->restarts, gint64, i);
+  g_array_set_size (self->restarts, keep);
+  g_array_append_val (self->restarts, now);
+
+  return self->restarts->len <= self->intensity;
+}
+
+static void
+set_too_many_restarts (GenSupervisor  *self,
+                       GError        **error)
+{
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TOO_MANY_RESTARTS,
+               "%s reached its restart intensity (more than %u restarts in %u ms)",
+               G_OBJECT_TYPE_NAME (self), self->intensity, self->period_ms);
+}
+
+/* (Re)starts the children from @first to before @last that are not
+ * running, in order; temporary ones that are not running are dropped. A
+ * child whose init fails counts as another restart and is tried again.
+ * Returns FALSE, with @error set, when the intensity is exceeded. */
+static gboolean
+restart_children (GenSupervisor  *self,
+                  guint           first,
+                  guint           last,
+                  GError        **error)
+{
+  guint i = first;
+
+  while (i < last)
+    {
+      Child *child = g_ptr_array_index (self->children, i);
+      g_autoptr(GError) start_error = NULL;
+
+      if (child->server != NULL)
+        {
+          i++;
+          continue;
+        }
+      if (gen_child_spec_get_restart (child->spec) == GEN_CHILD_RESTART_TEMPORARY)
+        {
+          remove_child_at (self, i);
+          last--;
+          continue;
+        }
+      if (child_start (self, child, &start_error))
+        {
+          i++;
+          continue;
+        }
+
+      g_warning ("%s: %s", G_OBJECT_TYPE_NAME (self), start_error->message);
+      if (!note_restart (self))
+        {
+          set_too_many_restarts (self, error);
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
+/* A child stopped on its own. Supervisor thread. Returns FALSE with @error
+ * when the supervisor must give up. */
+static gboolean
+child_exited (GenSupervisor  *self,
+              guint           index,
+              const GError   *reason,
+              GError        **error)
+{
+  Child *child = g_ptr_array_index (self->children, index);
+  g_autoptr(GenServer) server = child->server;
+  GenChildRestart restart = gen_child_spec_get_restart (child->spec);
+
+  child->watch_id = 0; /* the hook has run */
+  set_child_server (self, child, NULL);
+
+  if (restart == GEN_CHILD_RESTART_TEMPORARY)
+    {
+      remove_child_at (self, index);
+      return TRUE;
+    }
+  if (restart == GEN_CHILD_RESTART_TRANSIENT && reason == NULL)
+    return TRUE;
+
+  if (!note_restart (self))
+    {
+      set_too_many_restarts (self, error);
+      return FALSE;
+    }
+
+  switch (self->strategy)
+    {
+    case GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE:
+      return restart_children (self, index, index + 1, error);
+
+    case GEN_SUPERVISOR_STRATEGY_ONE_FOR_ALL:
+      stop_children_from (self, 0);
+      return restart_children (self, 0, self->children->len, error);
+
+    case GEN_SUPERVISOR_STRATEGY_REST_FOR_ONE:
+      stop_children_from (self, index + 1);
+      return restart_children (self, index, self->children->len, error);
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Adds and starts a child. Supervisor thread. */
+static gboolean
+add_child (GenSupervisor  *self,
+           GenChildSpec   *spec,
+           GError        **error)
+{
+  Child *child;
+
+  if (find_child (self, gen_child_spec_get_id (spec), NULL) != NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NAME_TAKEN,
+                   "%s already has a child “%s”",
+                   G_OBJECT_TYPE_NAME (self), gen_child_spec_get_id (spec));
+      return FALSE;
+    }
+
+  child = g_new0 (Child, 1);
+  child->spec = gen_child_spec_ref (spec);
+  if (!child_start (self, child, error))
+    {
+      child_free (child);
+      return FALSE;
+    }
+
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->children, child);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+/* Handlers --------------------------------------------------------------- */
+
+static void
+gen_supervisor_init_server (GenServer  *server,
+                            GVariant   *args,
+                            GError    **error)
+{
+  GenSupervisor *self = GEN_SUPERVISOR (server);
+  GVariantIter iter;
+  GVariant *item;
+
+  g_array_set_size (self->restarts, 0);
+  if (args == NULL)
+    return;
+
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("a" GEN_CHILD_SPEC_VARIANT_TYPE)))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "%s expects start arguments of type “a%s”, got “%s”",
+                   G_OBJECT_TYPE_NAME (self), GEN_CHILD_SPEC_VARIANT_TYPE,
+                   g_variant_get_type_string (args));
+      return;
+    }
+
+  g_variant_iter_init (&iter, args);
+  while ((item = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GenChildSpec) spec = gen_child_spec_new_from_variant (item, error);
+
+      g_variant_unref (item);
+
+      if (spec == NULL || !add_child (self, spec, error))
+        {
+          /* As OTP: the children already started are stopped again. */
+          stop_children_from (self, 0);
+          g_mutex_lock (&self->lock);
+          g_ptr_array_set_size (self->children, 0);
+          g_mutex_unlock (&self->lock);
+          return;
+        }
+    }
+}
+
+static GVariant *
+gen_supervisor_handle_call (GenServer  *server,
+                            GVariant   *message,
+                            GError    **error)
+{
+  GenSupervisor *self = GEN_SUPERVISOR (server);
+  const gchar *command;
+  g_autoptr(GVariant) arg = NULL;
+
+  if (!g_variant_is_of_type (message, G_VARIANT_TYPE ("(sv)")))
+    goto unknown;
+  g_variant_get (message, "(&sv)", &command, &arg);
+
+  if (g_str_equal (command, "start-child"))
+    {
+      g_autoptr(GenChildSpec) spec = gen_child_spec_new_from_variant (arg, error);
+
+      if (spec == NULL || !add_child (self, spec, error))
+        return NULL;
+      return g_variant_new_boolean (TRUE);
+    }
+
+  if (g_str_equal (command, "remove-child") &&
+      g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING))
+    {
+      const gchar *id = g_variant_get_string (arg, NULL);
+      guint index;
+      Child *child = find_child (self, id, &index);
+
+      if (child == NULL)
+        {
+          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+                       "%s has no child “%s”", G_OBJECT_TYPE_NAME (self), id);
+          return NULL;
+        }
+      child_stop (self, child);
+      remove_child_at (self, index);
+      return g_variant_new_boolean (TRUE);
+    }
+
+  if (g_str_equal (command, "which-children"))
+    {
+      g_auto(GStrv) ids = gen_supervisor_dup_child_ids (self);
+
+      return g_variant_new_strv ((const gchar * const *) ids, -1);
+    }
+
+unknown:
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+               "%s does not understand the call %s",
+               G_OBJECT_TYPE_NAME (self), g_variant_get_type_string (message));
+  return NULL;
+}
+
+static void
+gen_supervisor_handle_info (GenServer  *server,
+                            GVariant   *message,
+                            GError    **error)
+{
+  GenSupervisor *self = GEN_SUPERVISOR (server);
+  const gchar *tag, *id;
+  guint64 generation;
+  gboolean has_reason;
+  const gchar *domain = NULL, *text = NULL;
+  gint32 code = 0;
+  g_autoptr(GError) reason = NULL;
+  Child *child;
+  guint index;
+
+  if (!g_variant_is_of_type (message, G_VARIANT_TYPE (EXIT_NOTICE_TYPE)))
+    return;
+  g_variant_get (message, "(&s&stm(&si&s))", &tag, &id, &generation,
+                 &has_reason, &domain, &code, &text);
+  if (!g_str_equal (tag, EXIT_NOTICE_TAG))
+    return;
+
+  /* Only the current instance of a child that the supervisor did not stop
+   * itself. */
+  child = find_child (self, id, &index);
+  if (child == NULL || child->server == NULL || child->generation != generation)
+    return;
+
+  if (has_reason)
+    reason = g_error_new_literal (g_quark_from_string (domain), code, text);
+
+  child_exited (self, index, reason, error);
+}
+
+static void
+gen_supervisor_terminate (GenServer    *server,
+                          const GError *reason)
+{
+  GenSupervisor *self = GEN_SUPERVISOR (server);
+
+  stop_children_from (self, 0);
+
+  /* A supervisor started again begins from its start arguments. */
+  g_mutex_lock (&self->lock);
+  g_ptr_array_set_size (self->children, 0);
+  g_mutex_unlock (&self->lock);
+}
+
+/* GObject ---------------------------------------------------------------- */
+
+static void
+gen_supervisor_finalize (GObject *object)
+{
+  GenSupervisor *self = GEN_SUPERVISOR (object);
+
+  g_ptr_array_unref (self->children);
+  g_array_unref (self->restarts);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (gen_supervisor_parent_class)->finalize (object);
+}
+
+static void
+gen_supervisor_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  GenSupervisor *self = GEN_SUPERVISOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_STRATEGY:
+      g_value_set_enum (value, self->strategy);
+      break;
+    case PROP_INTENSITY:
+      g_value_set_uint (value, self->intensity);
+      break;
+    case PROP_PERIOD_MS:
+      g_value_set_uint (value, self->period_ms);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gen_supervisor_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  GenSupervisor *self = GEN_SUPERVISOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_STRATEGY:
+      self->strategy = g_value_get_enum (value);
+      break;
+    case PROP_INTENSITY:
+      self->intensity = g_value_get_uint (value);
+      break;
+    case PROP_PERIOD_MS:
+      self->period_ms = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gen_supervisor_class_init (GenSupervisorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GenServerClass *server_class = GEN_SERVER_CLASS (klass);
+
+  object_class->finalize = gen_supervisor_finalize;
+  object_class->get_property = gen_supervisor_get_property;
+  object_class->set_property = gen_supervisor_set_property;
+
+  server_class->init = gen_supervisor_init_server;
+  server_class->handle_call = gen_supervisor_handle_call;
+  server_class->handle_info = gen_supervisor_handle_info;
+  server_class->terminate = gen_supervisor_terminate;
+
+  /**
+   * GenSupervisor:strategy:
+   *
+   * Which children are restarted when one stops.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STRATEGY] =
+    g_param_spec_enum ("strategy", NULL, NULL,
+                       GEN_TYPE_SUPERVISOR_STRATEGY,
+                       GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GenSupervisor:intensity:
+   *
+   * The most restarts allowed within [property@Gen.Supervisor:period-ms];
+   * one more and the supervisor gives up. 0 means that any child stopping
+   * abnormally stops the supervisor. Erlang's default, 1, is the default.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_INTENSITY] =
+    g_param_spec_uint ("intensity", NULL, NULL,
+                       0, G_MAXUINT, 1,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GenSupervisor:period-ms:
+   *
+   * The window, in milliseconds, in which restarts are counted against
+   * [property@Gen.Supervisor:intensity]. Erlang's default, 5 seconds, is the
+   * default.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_PERIOD_MS] =
+    g_param_spec_uint ("period-ms", NULL, NULL,
+                       0, G_MAXUINT, 5000,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+gen_supervisor_init (GenSupervisor *self)
+{
+  g_mutex_init (&self->lock);
+  self->children = g_ptr_array_new_with_free_func (child_free);
+  self->restarts = g_array_new (FALSE, FALSE, sizeof (gint64));
+}
+
+/* Public API ------------------------------------------------------------ */
+
+/**
+ * gen_supervisor_new:
+ * @strategy: which children are restarted when one stops
+ * @intensity: the most restarts allowed within @period_ms
+ * @period_ms: the window in which restarts are counted, in milliseconds
+ *
+ * Creates a supervisor. Start it with [method@Gen.Server.start]: with
+ * %NULL, or with the children to start, from
+ * [func@Gen.Supervisor.build_args].
+ *
+ * Returns: (transfer full): a new, stopped supervisor
+ *
+ * Since: 1.0
+ */
+GenSupervisor *
+gen_supervisor_new (GenSupervisorStrategy strategy,
+                    guint                 intensity,
+                    guint                 period_ms)
+{
+  return g_object_new (GEN_TYPE_SUPERVISOR,
+                       "strategy", strategy,
+                       "intensity", intensity,
+                       "period-ms", period_ms,
+                       NULL);
+}
+
+/**
+ * gen_supervisor_build_args:
+ * @children: (array length=n_children): the children, in start order
+ * @n_children: how many
+ *
+ * Builds a supervisor's start arguments from its children's specs: an
+ * array of %GEN_CHILD_SPEC_VARIANT_TYPE. Give them to
+ * [method@Gen.Server.start], or to [ctor@Gen.ChildSpec.new] for a
+ * supervisor that is itself a child.
+ *
+ * Returns: (transfer floating): the start arguments
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_supervisor_build_args (GenChildSpec **children,
+                           guint          n_children)
+{
+  GVariantBuilder builder;
+
+  g_return_val_if_fail (children != NULL || n_children == 0, NULL);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a" GEN_CHILD_SPEC_VARIANT_TYPE));
+  for (guint i = 0; i < n_children; i++)
+    g_variant_builder_add_value (&builder, gen_child_spec_to_variant (children[i]));
+  return g_variant_builder_end (&builder);
+}
+
+/**
+ * gen_supervisor_start_child:
+ * @self: a #GenSupervisor
+ * @spec: the child's spec
+ *
+ * Adds a child after the others and starts it, on the supervisor's thread,
+ * waiting for its `init`. Fails with %GEN_SERVER_ERROR_NAME_TAKEN if the
+ * supervisor has a child with the same id, with the child's init error, or
+ * as [method@Gen.Server.call] fails (%GEN_SERVER_ERROR_NOT_RUNNING...).
+ *
+ * Returns: %TRUE if the child runs
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_supervisor_start_child (GenSupervisor  *self,
+                            GenChildSpec   *spec,
+                            GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), FALSE);
+  g_return_val_if_fail (spec != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  reply = gen_server_call (GEN_SERVER (self),
+                           g_variant_new ("(sv)", "start-child", gen_child_spec_to_variant (spec)),
+                           -1, error);
+  return reply != NULL;
+}
+
+/**
+ * gen_supervisor_remove_child:
+ * @self: a #GenSupervisor
+ * @id: a child's id
+ *
+ * Stops a child, within its shutdown timeout, and forgets it. Fails with
+ * %GEN_SERVER_ERROR_NOT_FOUND if there is no such child.
+ *
+ * Returns: %TRUE if the child was removed
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_supervisor_remove_child (GenSupervisor  *self,
+                             const gchar    *id,
+                             GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  reply = gen_server_call (GEN_SERVER (self),
+                           g_variant_new ("(sv)", "remove-child", g_variant_new_string (id)),
+                           -1, error);
+  return reply != NULL;
+}
+
+/**
+ * gen_supervisor_get_child:
+ * @self: a #GenSupervisor
+ * @id: a child's id
+ *
+ * Gets the running instance of a child. A snapshot: after a restart, ask
+ * again, since the new instance is another object.
+ *
+ * Returns: (transfer full) (nullable): the child, or %NULL if there is no
+ *   such child or it is not running (being restarted, or stopped for good)
+ *
+ * Since: 1.0
+ */
+GenServer *
+gen_supervisor_get_child (GenSupervisor *self,
+                          const gchar   *id)
+{
+  GenServer *server = NULL;
+  Child *child;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (id != NULL, NULL);
+
+  g_mutex_lock (&self->lock);
+  child = find_child (self, id, NULL);
+  if (child != NULL && child->server != NULL)
+    server = g_object_ref (child->server);
+  g_mutex_unlock (&self->lock);
+
+  return server;
+}
+
+/**
+ * gen_supervisor_dup_child_ids:
+ * @self: a #GenSupervisor
+ *
+ * Lists the ids of the supervisor's children, running or not, in start
+ * order.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the ids
+ *
+ * Since: 1.0
+ */
+gchar **
+gen_supervisor_dup_child_ids (GenSupervisor *self)
+{
+  GStrvBuilder *builder;
+  gchar **ids;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+
+  builder = g_strv_builder_new ();
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->children->len; i++)
+    {
+      Child *child = g_ptr_array_index (self->children, i);
+
+      g_strv_builder_add (builder, gen_child_spec_get_id (child->spec));
+    }
+  g_mutex_unlock (&self->lock);
+
+  ids = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  return ids;
+}
+
+/**
+ * gen_supervisor_which_children:
+ * @self: a #GenSupervisor
+ *
+ * Lists the ids of the supervisor's children, as
+ * [method@Gen.Supervisor.dup_child_ids] does, but asked of the supervisor's
+ * thread, like Erlang's `supervisor:which_children/1`: the answer comes
+ * after the supervisor handled everything queued before. Once a monitor
+ * told you that a child stopped, the supervisor already has its notice, so
+ * when this returns, the child has been restarted (or removed), and
+ * [method@Gen.Supervisor.get_child] gives the new instance.
+ *
+ * Fails as [method@Gen.Server.call] fails; not from the supervisor's own
+ * thread (%GEN_SERVER_ERROR_CALLING_SELF).
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the ids
+ *
+ * Since: 1.0
+ */
+gchar **
+gen_supervisor_which_children (GenSupervisor  *self,
+                               GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  reply = gen_server_call (GEN_SERVER (self),
+                           g_variant_new ("(sv)", "which-children", g_variant_new_string ("")),
+                           -1, error);
+  return reply ? g_variant_dup_strv (reply, NULL) : NULL;
+}
+
+/**
+ * gen_supervisor_get_strategy:
+ * @self: a #GenSupervisor
+ *
+ * Gets the [property@Gen.Supervisor:strategy].
+ *
+ * Returns: the restart strategy
+ *
+ * Since: 1.0
+ */
+GenSupervisorStrategy
+gen_supervisor_get_strategy (GenSupervisor *self)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE);
+  return self->strategy;
+}
+
+/**
+ * gen_supervisor_get_intensity:
+ * @self: a #GenSupervisor
+ *
+ * Gets the [property@Gen.Supervisor:intensity].
+ *
+ * Returns: the most restarts allowed within the period
+ *
+ * Since: 1.0
+ */
+guint
+gen_supervisor_get_intensity (GenSupervisor *self)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), 0);
+  return self->intensity;
+}
+
+/**
+ * gen_supervisor_get_period:
+ * @self: a #GenSupervisor
+ *
+ * Gets the [property@Gen.Supervisor:period-ms].
+ *
+ * Returns: the period in milliseconds
+ *
+ * Since: 1.0
+ */
+guint
+gen_supervisor_get_period (GenSupervisor *self)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), 0);
+  return self->period_ms;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(__GENSERVER_INSIDE__) && !defined(GENSERVER_COMPILATION)
+# error "Only <genserver/genserver.h> can be included directly."
+#endif
+
+#include <genserver/gen-server.h>
+#include <genserver/gen-child-spec.h>
+
+G_BEGIN_DECLS
+
+/**
+ * GenSupervisorStrategy:
+ * @GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE: only the child that stopped is
+ *   restarted
+ * @GEN_SUPERVISOR_STRATEGY_ONE_FOR_ALL: all the other children are stopped
+ *   (in reverse order), then all are started again (in order)
+ * @GEN_SUPERVISOR_STRATEGY_REST_FOR_ONE: the children started after the one
+ *   that stopped are stopped (in reverse order), then it and they are
+ *   started again (in order)
+ *
+ * What a [class@Gen.Supervisor] restarts when a child stops: Erlang's
+ * `one_for_one`, `one_for_all` and `rest_for_one`.
+ *
+ * Since: 1.0
+ */
+typedef enum
+{
+  GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE,
+  GEN_SUPERVISOR_STRATEGY_ONE_FOR_ALL,
+  GEN_SUPERVISOR_STRATEGY_REST_FOR_ONE,
+} GenSupervisorStrategy;
+
+#define GEN_TYPE_SUPERVISOR (gen_supervisor_get_type ())
+
+GEN_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (GenSupervisor, gen_supervisor, GEN, SUPERVISOR, GenServer)
+
+GEN_AVAILABLE_IN_ALL
+GenSupervisor         *gen_supervisor_new             (GenSupervisorStrategy   strategy,
+                                                       guint                   intensity,
+                                                       guint                   period_ms);
+GEN_AVAILABLE_IN_ALL
+GVariant              *gen_supervisor_build_args      (GenChildSpec          **children,
+                                                       guint                   n_children);
+GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_start_child     (GenSupervisor          *self,
+                                                       GenChildSpec           *spec,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_remove_child    (GenSupervisor          *self,
+                                                       const gchar            *id,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+GenServer             *gen_supervisor_get_child       (GenSupervisor          *self,
+                                                       const gchar            *id);
+GEN_AVAILABLE_IN_ALL
+gchar                **gen_supervisor_dup_child_ids   (GenSupervisor          *self);
+GEN_AVAILABLE_IN_ALL
+gchar                **gen_supervisor_which_children (GenSupervisor          *self,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+GenSupervisorStrategy  gen_supervisor_get_strategy    (GenSupervisor          *self);
+GEN_AVAILABLE_IN_ALL
+guint                  gen_supervisor_get_intensity   (GenSupervisor          *self);
+GEN_AVAILABLE_IN_ALL
+guint                  gen_supervisor_get_period      (GenSupervisor          *self);
+
+G_END_DECLS
