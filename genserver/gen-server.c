@@ -231,7 +231,22 @@ G_DEFINE_TYPE_WITH_PRIVATE (GenServer, gen_server, G_TYPE_OBJECT)
  *
  * Since: 1.0
  */
-G_DEFINE_QUARK (gen-server-error-quark, gen_server_error)
+/* Not G_DEFINE_QUARK: its cache is a plain static variable, which two
+ * threads making their first error at once (two call timeouts, say) both
+ * write: a data race. */
+GQuark
+gen_server_error_quark (void)
+{
+  static gint quark; /* atomic, GQuark */
+  GQuark result = (GQuark) g_atomic_int_get (&quark);
+
+  if (G_UNLIKELY (result == 0))
+    {
+      result = g_quark_from_static_string ("gen-server-error-quark");
+      g_atomic_int_set (&quark, (gint) result);
+    }
+  return result;
+}
 
 /* Where gen_server_class_set_cast_type() and _call_type() keep a class's
  * default type string: GType qdata, inherited by walking up the parents. */
