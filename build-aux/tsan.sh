@@ -123,8 +123,8 @@ export LD_LIBRARY_PATH="$glib_prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 for binary in "$build"/tests/test-*; do
   [ -f "$binary" ] && [ -x "$binary" ] || continue
   loaded=$(ldd "$binary" | sed -n 's/^[[:space:]]*libglib-2\.0\.so\.0 => \([^ ]*\).*/\1/p')
-  case "$loaded" in
-    "$glib_prefix"/lib/*) ;;
+  case "$(readlink -f "$loaded")" in
+    "$(readlink -f "$glib_prefix")"/lib/*) ;;
     *)
       echo "$binary loads libglib-2.0 from '$loaded', not from $glib_prefix" >&2
       exit 1
