@@ -155,8 +155,11 @@ struct _GenCall
   gboolean sleeping;
 
   /* Async callers only. `task` is set before the call is queued and cleared
-   * by the completion, on the task's context, which also owns
-   * `timeout_source` and `cancelled_id`. Owned. */
+   * by the completion, on the task's context. `timeout_source` and
+   * `cancelled_id` are set up before the call is queued and torn down by the
+   * completion, both under `mutex`: the completion may run on another thread
+   * (whichever runs the task's context) as soon as the timeout, the
+   * cancellable or the server makes the call final. Owned. */
   GTask *task;
   GSource *timeout_source;
   gulong cancelled_id;
@@ -230,7 +233,22 @@ G_DEFINE_TYPE_WITH_PRIVATE (GenServer, gen_server, G_TYPE_OBJECT)
  *
  * Since: 1.0
  */
-G_DEFINE_QUARK (gen-server-error-quark, gen_server_error)
+/* Not G_DEFINE_QUARK: its cache is a plain static variable, which two
+ * threads making their first error at once (two call timeouts, say) both
+ * write: a data race. */
+GQuark
+gen_server_error_quark (void)
+{
+  static gint quark; /* atomic, GQuark */
+  GQuark result = (GQuark) g_atomic_int_get (&quark);
+
+  if (G_UNLIKELY (result == 0))
+    {
+      result = g_quark_from_static_string ("gen-server-error-quark");
+      g_atomic_int_set (&quark, (gint) result);
+    }
+  return result;
+}
 
 /* Where gen_server_class_set_cast_type() and _call_type() keep a class's
  * default type string: GType qdata, inherited by walking up the parents. */
@@ -1718,7 +1736,6 @@ fail:
 static GenCall *
 call_begin (GenServer  *self,
             GVariant   *message,
-            GTask      *task,
             GError    **error)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
@@ -1728,13 +1745,10 @@ call_begin (GenServer  *self,
     return NULL;
 
   call = gen_call_new (message);
-  if (task != NULL)
-    call->task = g_object_ref (task);
 
   if (!mailbox_push (self, ITEM_MAKE (gen_call_ref (call), ITEM_CALL)))
     {
       gen_call_unref (call); /* the mailbox's */
-      g_clear_object (&call->task);
       gen_call_unref (call);
       set_not_running_error (self, error);
       return NULL;
@@ -1823,7 +1837,7 @@ gen_server_call (GenServer  *self,
       return NULL;
     }
 
-  call = call_begin (self, owned_message, NULL, error);
+  call = call_begin (self, owned_message, error);
   if (call == NULL)
     return NULL;
 
@@ -1856,6 +1870,7 @@ call_complete_cb (gpointer data)
   GenCall *call = data;
   GTask *task = g_steal_pointer (&call->task);
 
+  g_mutex_lock (&call->mutex);
   if (call->timeout_source != NULL)
     {
       g_source_destroy (call->timeout_source);
@@ -1866,6 +1881,7 @@ call_complete_cb (gpointer data)
       g_cancellable_disconnect (g_task_get_cancellable (task), call->cancelled_id);
       call->cancelled_id = 0;
     }
+  g_mutex_unlock (&call->mutex);
 
   if (g_atomic_int_get (&call->state) == CALL_ABANDONED)
     g_task_return_error (task, g_steal_pointer (&call->abandon_error));
@@ -1953,6 +1969,7 @@ gen_server_call_async (GenServer           *self,
 {
   g_autoptr(GVariant) owned_message = NULL;
   g_autoptr(GTask) task = NULL;
+  GenServerPrivate *priv;
   GError *error = NULL;
   GenCall *call;
 
@@ -1960,6 +1977,7 @@ gen_server_call_async (GenServer           *self,
   g_return_if_fail (message != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  priv = gen_server_get_instance_private (self);
   owned_message = g_variant_ref_sink (message);
 
   task = g_task_new (self, cancellable, callback, user_data);
@@ -1968,18 +1986,25 @@ gen_server_call_async (GenServer           *self,
   /* The call decides itself whether cancellation won against the reply. */
   g_task_set_check_cancellable (task, FALSE);
 
-  call = call_begin (self, owned_message, task, &error);
-  if (call == NULL)
+  call = gen_call_new (owned_message);
+  call->task = g_object_ref (task);
+
+  if (!check_message_type (self, priv->call_type, "call", owned_message, &error))
     {
       /* Still through a source: the callback never runs inside this call. */
-      call = gen_call_new (owned_message);
-      call->task = g_object_ref (task);
       call_abandon (call, error);
       call_schedule_completion (call);
       gen_call_unref (call);
       return;
     }
 
+  /* Set up before the call is queued, and under `mutex`: once queued, the
+   * reply can be delivered on the task's context by whichever thread runs
+   * it, and that delivery tears the timeout and the handler down. The
+   * timeout or the cancellable may also make the call final before it is
+   * queued (an already cancelled cancellable does at once); the server
+   * then never runs it. */
+  g_mutex_lock (&call->mutex);
   call->timeout_ms = timeout_ms;
   if (timeout_ms >= 0)
     {
@@ -1995,6 +2020,16 @@ gen_server_call_async (GenServer           *self,
                                                 G_CALLBACK (call_cancelled_cb),
                                                 gen_call_ref (call),
                                                 (GDestroyNotify) gen_call_unref);
+  g_mutex_unlock (&call->mutex);
+
+  if (!mailbox_push (self, ITEM_MAKE (gen_call_ref (call), ITEM_CALL)))
+    {
+      gen_call_unref (call); /* the mailbox's */
+      set_not_running_error (self, &error);
+      /* Unless the timeout or the cancellable made it final already. */
+      if (call_abandon (call, error))
+        call_schedule_completion (call);
+    }
 
   gen_call_unref (call);
 }

@@ -941,6 +941,33 @@ test_exit_with_running_servers (void)
   g_test_trap_assert_passed ();
 }
 
+static gpointer
+error_quark_in_thread (gpointer data)
+{
+  return GUINT_TO_POINTER (GEN_SERVER_ERROR);
+}
+
+static void
+test_error_quark_threads (void)
+{
+  if (g_test_subprocess ())
+    {
+      /* A fresh process, where nothing made the error quark yet: threads
+       * making it at once must not race (TSan checks). */
+      GThread *threads[4];
+
+      for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+        threads[i] = g_thread_new ("quark", error_quark_in_thread, NULL);
+      for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+        g_assert_cmpuint (GPOINTER_TO_UINT (g_thread_join (threads[i])), ==,
+                          g_quark_from_static_string ("gen-server-error-quark"));
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 static gdouble
 process_cpu_seconds (void)
 {
@@ -1061,6 +1088,7 @@ main (int    argc,
   g_test_add_func ("/server/many-threads", test_many_threads);
   g_test_add_func ("/server/keeps-itself-alive", test_keeps_itself_alive);
   g_test_add_func ("/server/exit-with-running-servers", test_exit_with_running_servers);
+  g_test_add_func ("/server/error-quark-threads", test_error_quark_threads);
   g_test_add_func ("/server/idle-uses-no-cpu", test_idle_uses_no_cpu);
   g_test_add_func ("/server/programmer-errors", test_programmer_errors);
 
