@@ -1531,11 +1531,13 @@ gen_server_stop (GenServer  *self,
       set_not_running_error (self, error);
       return FALSE;
     }
+  /* Closed before anyone can see the server stopping: once
+   * is_running() says FALSE, every new message is refused. (Lock order:
+   * `lock`, then the mailbox's.) */
+  mailbox_close (self, TRUE);
   g_atomic_int_set (&priv->status, STATUS_STOPPING);
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
-
-  mailbox_close (self, TRUE);
 
   if (priv->main_context != NULL && g_main_context_acquire (priv->main_context))
     {

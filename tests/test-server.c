@@ -717,7 +717,8 @@ test_calls_pending_at_stop (void)
   test_wait_until ((TestPredicate) test_not_running, server);
 
   /* After the stop: refused at once. */
-  late = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "get", 0), -1, &error);
+  /* Bounded: were it queued, it would wait behind the gate forever. */
+  late = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "get", 0), 5000, &error);
   g_assert_null (late);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
 
