@@ -233,8 +233,8 @@ def report(results):
 def main():
     parser = argparse.ArgumentParser(
         description="Compare genserver benchmarks against Erlang/OTP.")
-    parser.add_argument("--c-bench", required=True, metavar="PATH",
-                        help="C benchmark binary")
+    parser.add_argument("--c-bench", metavar="PATH",
+                        help="C benchmark binary (default: none, Erlang only)")
     parser.add_argument("--erlang-src", default=DEFAULT_ERLANG_SRC,
                         metavar="FILE",
                         help="Erlang benchmark module (default: %(default)s)")
@@ -252,8 +252,9 @@ def main():
     ok &= run_erlang(args.erlang_src, "quick" if args.quick else "full",
                      results)
 
-    c_argv = [args.c_bench] + (["--quick"] if args.quick else [])
-    ok &= run_command(c_argv, "c-bench", results)
+    if args.c_bench:
+        c_argv = [args.c_bench] + (["--quick"] if args.quick else [])
+        ok &= run_command(c_argv, "c-bench", results)
 
     for cmd in args.python_bench:
         ok &= run_command(shlex.split(cmd), "python-bench", results)
