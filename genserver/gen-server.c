@@ -152,6 +152,11 @@ typedef struct
   gboolean accepting;
   GSource *mailbox_source; /* main-context mode: owned ref, woken on push */
 
+  /* Atomic; bumped under the mailbox's lock after every push. A server
+   * waiting for work spins on it rather than on the lock, which would make
+   * every pusher that meets the lock held sleep in the kernel. */
+  gint pushes;
+
   /* `lock` protects `status` (also read atomically by is_running) and
    * `thread`; `cond` is broadcast whenever `status` changes. */
   GMutex lock;
@@ -417,6 +422,7 @@ mailbox_push (GenServer *self,
       return FALSE;
     }
   g_async_queue_push_unlocked (priv->mailbox, item);
+  g_atomic_int_inc (&priv->pushes);
   if (priv->mailbox_source != NULL)
     wake = g_source_ref (priv->mailbox_source);
   g_async_queue_unlock (priv->mailbox);
@@ -441,6 +447,7 @@ mailbox_close (GenServer *self,
   if (push_stop_marker && priv->accepting)
     {
       g_async_queue_push_unlocked (priv->mailbox, ITEM_STOP_MARKER);
+      g_atomic_int_inc (&priv->pushes);
       if (priv->mailbox_source != NULL)
         wake = g_source_ref (priv->mailbox_source);
     }
@@ -731,9 +738,12 @@ start_request_complete (StartRequest *request,
 }
 
 static gpointer
-pop_spinning (GAsyncQueue *mailbox)
+pop_spinning (GenServer *self)
 {
-  gpointer item = g_async_queue_try_pop (mailbox);
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  /* Read before trying: a push the try misses bumps it afterwards. */
+  gint seen = g_atomic_int_get (&priv->pushes);
+  gpointer item = g_async_queue_try_pop (priv->mailbox);
 
   if (item == NULL && gen_spin_begin ())
     {
@@ -741,9 +751,13 @@ pop_spinning (GAsyncQueue *mailbox)
 
       do
         {
-          for (guint i = 0; i < 64; i++)
+          for (guint i = 0; i < 64 && g_atomic_int_get (&priv->pushes) == seen; i++)
             gen_cpu_relax ();
-          item = g_async_queue_try_pop (mailbox);
+          if (g_atomic_int_get (&priv->pushes) != seen)
+            {
+              seen = g_atomic_int_get (&priv->pushes);
+              item = g_async_queue_try_pop (priv->mailbox);
+            }
         }
       while (item == NULL && g_get_monotonic_time () < spin_until);
       gen_spin_end ();
@@ -751,7 +765,7 @@ pop_spinning (GAsyncQueue *mailbox)
 
   /* An idle server sleeps here. */
   if (item == NULL)
-    item = g_async_queue_pop (mailbox);
+    item = g_async_queue_pop (priv->mailbox);
 
   return item;
 }
@@ -778,7 +792,7 @@ server_thread_main (gpointer data)
   start_request_complete (request, NULL);
   request = NULL; /* the starter may have returned */
 
-  while (handle_batch (self, pop_spinning (priv->mailbox)))
+  while (handle_batch (self, pop_spinning (self)))
     ;
 
   g_object_unref (self);
