@@ -471,7 +471,9 @@ report (const gchar *system,
 }
 
 /* Warms up at a tenth of @n, then measures once, as gs_bench.erl does. */
-#define BENCH(fn, n, ...) (fn (MAX ((n) / 10, 8), ##__VA_ARGS__), fn ((n), ##__VA_ARGS__))
+#define BENCH(fn, n, ...) \
+  (g_printerr ("# %s warm-up: %g\n", #fn, fn (MAX ((n) / 10, 8), ##__VA_ARGS__)), \
+   fn ((n), ##__VA_ARGS__))
 
 int
 main (int    argc,
