@@ -113,12 +113,14 @@ struct _GenCall
    * completion of an async call afterwards. Owned. */
   GError *abandon_error;
 
-  /* Sync callers sleep here once they stop spinning. `sleeping` is protected
-   * by `mutex`; the server signals `cond` only when somebody sleeps, which
-   * saves a futex system call on every answer to a spinning caller. */
+  /* Sync callers sleep here once they stop spinning. `sleeping` is atomic,
+   * set under `mutex` before the caller's last look at `state`; the server
+   * looks at it after making `state` final, and takes `mutex` to signal
+   * `cond` only when somebody sleeps. A spinning caller costs the server
+   * neither a lock nor a futex system call. */
   GMutex mutex;
   GCond cond;
-  gboolean sleeping;
+  gint sleeping;
 
   /* Async callers only. `task` is set before the call is queued and cleared
    * by the completion, on the task's context, which also owns
@@ -296,9 +298,14 @@ call_wake (GenCall *call)
       return;
     }
 
+  /* Both `state` and `sleeping` are sequentially consistent: if the caller
+   * set `sleeping` too late for this look, its own look at `state`, which
+   * follows, sees the answer. */
+  if (!g_atomic_int_get (&call->sleeping))
+    return;
+
   g_mutex_lock (&call->mutex);
-  if (call->sleeping)
-    g_cond_signal (&call->cond);
+  g_cond_signal (&call->cond);
   g_mutex_unlock (&call->mutex);
 }
 
@@ -376,7 +383,7 @@ call_wait (GenCall *call,
     }
 
   g_mutex_lock (&call->mutex);
-  call->sleeping = TRUE;
+  g_atomic_int_set (&call->sleeping, TRUE);
   while (!call_state_is_final (g_atomic_int_get (&call->state)))
     {
       if (deadline < 0)
@@ -384,7 +391,7 @@ call_wait (GenCall *call,
       else if (!g_cond_wait_until (&call->cond, &call->mutex, deadline))
         break;
     }
-  call->sleeping = FALSE;
+  g_atomic_int_set (&call->sleeping, FALSE);
   g_mutex_unlock (&call->mutex);
 
   return call_state_is_final (g_atomic_int_get (&call->state));
