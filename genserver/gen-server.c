@@ -356,17 +356,18 @@ static gboolean
 call_wait (GenCall *call,
            gint64   deadline)
 {
+  gint64 spin_until;
+  gboolean final = FALSE;
+
   if (call_state_is_final (g_atomic_int_get (&call->state)))
     return TRUE;
 
+  spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
+  if (deadline >= 0)
+    spin_until = MIN (spin_until, deadline);
+
   if (gen_spin_begin ())
     {
-      gint64 spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
-      gboolean final = FALSE;
-
-      if (deadline >= 0)
-        spin_until = MIN (spin_until, deadline);
-
       do
         {
           for (guint i = 0; i < 64 && !final; i++)
@@ -378,9 +379,22 @@ call_wait (GenCall *call,
       while (!final && g_get_monotonic_time () < spin_until);
 
       gen_spin_end ();
-      if (final)
-        return TRUE;
     }
+  else
+    {
+      /* More threads wait than there are processors: the server may be
+       * among those waiting for one. Yielding hands it the processor, and
+       * an answer found on return costs the server no wake-up. */
+      do
+        {
+          g_thread_yield ();
+          final = call_state_is_final (g_atomic_int_get (&call->state));
+        }
+      while (!final && g_get_monotonic_time () < spin_until);
+    }
+
+  if (final)
+    return TRUE;
 
   g_mutex_lock (&call->mutex);
   g_atomic_int_set (&call->sleeping, TRUE);
