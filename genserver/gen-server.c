@@ -242,6 +242,39 @@ gen_spin_end (void)
   g_atomic_int_dec_and_test (&spinners);
 }
 
+/* Callers spin in a budget of their own, one processor short of the
+ * machine, so that however many callers wait, one processor is left for the
+ * servers that will answer them; the others yield (see call_wait). */
+static gint caller_spinners;
+
+static gboolean
+caller_spin_begin (void)
+{
+  static gsize max_caller_spinners;
+
+  if (g_once_init_enter (&max_caller_spinners))
+    g_once_init_leave (&max_caller_spinners, MAX (1, g_get_num_processors () - 1));
+
+  if ((gsize) g_atomic_int_add (&caller_spinners, 1) >= max_caller_spinners)
+    {
+      g_atomic_int_dec_and_test (&caller_spinners);
+      return FALSE;
+    }
+  if (!gen_spin_begin ())
+    {
+      g_atomic_int_dec_and_test (&caller_spinners);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+caller_spin_end (void)
+{
+  gen_spin_end ();
+  g_atomic_int_dec_and_test (&caller_spinners);
+}
+
 /* Calls ----------------------------------------------------------------- */
 
 static GenCall *
@@ -366,7 +399,7 @@ call_wait (GenCall *call,
   if (deadline >= 0)
     spin_until = MIN (spin_until, deadline);
 
-  if (gen_spin_begin ())
+  if (caller_spin_begin ())
     {
       do
         {
@@ -378,7 +411,7 @@ call_wait (GenCall *call,
         }
       while (!final && g_get_monotonic_time () < spin_until);
 
-      gen_spin_end ();
+      caller_spin_end ();
     }
   else
     {
