@@ -16,6 +16,14 @@ G_BEGIN_DECLS
  */
 #define GEN_SPIN_NS 50000
 
+/*
+ * How much of GEN_SPIN_NS is spent busy on the processor; the rest of it is
+ * spent yielding. A round trip takes about a microsecond when both sides
+ * run, so a longer busy spin only helps when the other side does not run
+ * at all, which is exactly when the processor should be handed over.
+ */
+#define GEN_SPIN_PAUSE_NS 5000
+
 gboolean gen_spin_begin (void);
 void     gen_spin_end   (void);
 

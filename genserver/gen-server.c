@@ -401,6 +401,8 @@ call_wait (GenCall *call,
 
   if (caller_spin_begin ())
     {
+      gint64 pause_until = MIN (spin_until, g_get_monotonic_time () + GEN_SPIN_PAUSE_NS / 1000);
+
       do
         {
           for (guint i = 0; i < 64 && !final; i++)
@@ -409,21 +411,18 @@ call_wait (GenCall *call,
               final = call_state_is_final (g_atomic_int_get (&call->state));
             }
         }
-      while (!final && g_get_monotonic_time () < spin_until);
+      while (!final && g_get_monotonic_time () < pause_until);
 
       caller_spin_end ();
     }
-  else
+
+  /* No answer yet, or no spinning slot: more threads wait than there are
+   * processors, or the server shares this one. Yielding hands it the
+   * processor, and an answer found on return costs the server no wake-up. */
+  while (!final && g_get_monotonic_time () < spin_until)
     {
-      /* More threads wait than there are processors: the server may be
-       * among those waiting for one. Yielding hands it the processor, and
-       * an answer found on return costs the server no wake-up. */
-      do
-        {
-          g_thread_yield ();
-          final = call_state_is_final (g_atomic_int_get (&call->state));
-        }
-      while (!final && g_get_monotonic_time () < spin_until);
+      g_thread_yield ();
+      final = call_state_is_final (g_atomic_int_get (&call->state));
     }
 
   if (final)
@@ -799,22 +798,39 @@ pop_spinning (GenServer *self)
   gint seen = g_atomic_int_get (&priv->pushes);
   gpointer item = g_async_queue_try_pop (priv->mailbox);
 
-  if (item == NULL && gen_spin_begin ())
+  if (item == NULL)
     {
       gint64 spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
 
-      do
+      if (gen_spin_begin ())
         {
-          for (guint i = 0; i < 64 && g_atomic_int_get (&priv->pushes) == seen; i++)
-            gen_cpu_relax ();
+          gint64 pause_until = g_get_monotonic_time () + GEN_SPIN_PAUSE_NS / 1000;
+
+          do
+            {
+              for (guint i = 0; i < 64 && g_atomic_int_get (&priv->pushes) == seen; i++)
+                gen_cpu_relax ();
+              if (g_atomic_int_get (&priv->pushes) != seen)
+                {
+                  seen = g_atomic_int_get (&priv->pushes);
+                  item = g_async_queue_try_pop (priv->mailbox);
+                }
+            }
+          while (item == NULL && g_get_monotonic_time () < pause_until);
+          gen_spin_end ();
+        }
+
+      /* The rest of the time, yield: a caller sharing this processor
+       * gets it, and comes back with its next message. */
+      while (item == NULL && g_get_monotonic_time () < spin_until)
+        {
+          g_thread_yield ();
           if (g_atomic_int_get (&priv->pushes) != seen)
             {
               seen = g_atomic_int_get (&priv->pushes);
               item = g_async_queue_try_pop (priv->mailbox);
             }
         }
-      while (item == NULL && g_get_monotonic_time () < spin_until);
-      gen_spin_end ();
     }
 
   /* An idle server sleeps here. */
