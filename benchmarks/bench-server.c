@@ -5,14 +5,20 @@
  * called and cast to in the same patterns, plus the limits of the bare
  * GAsyncQueue the mailbox is built on, measured by this same program.
  *
- *   bench-server [--quick] [--only NAME]
+ *   bench-server [--quick] [--only NAME] [--pin]
  *
  * stdout carries one line per metric, "<system> <metric> <value> <unit>",
  * which benchmarks/compare.py reads; anything else goes to stderr. Each
  * workload runs once at a tenth of its size to warm up, then once for real,
  * as gs_bench.erl does.
+ *
+ * --pin is for comparing two builds on a busy machine, not for the table:
+ * it keeps servers on the last processor and everything else on the
+ * first, so that runs do not differ by where the scheduler put threads.
  */
 
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +27,19 @@
 
 #define SCALE_SERVERS 10000
 #define CALL_TIMEOUT_MS 60000
+
+static gboolean pin;
+
+static void
+pin_to_processor (guint processor)
+{
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  CPU_SET (processor, &set);
+  if (sched_setaffinity (0, sizeof set, &set) != 0)
+    g_printerr ("# cannot pin a thread to processor %u\n", processor);
+}
 
 /* The counter server ------------------------------------------------------ */
 
@@ -34,6 +53,15 @@ struct _BenchCounter
 };
 
 G_DEFINE_FINAL_TYPE (BenchCounter, bench_counter, GEN_TYPE_SERVER)
+
+static void
+bench_counter_init_server (GenServer  *server,
+                           GVariant   *args,
+                           GError    **error)
+{
+  if (pin)
+    pin_to_processor (g_get_num_processors () - 1);
+}
 
 /* A cast adds its int32 to the count. */
 static void
@@ -61,6 +89,7 @@ bench_counter_class_init (BenchCounterClass *klass)
 {
   GenServerClass *server_class = GEN_SERVER_CLASS (klass);
 
+  server_class->init = bench_counter_init_server;
   server_class->handle_cast = bench_counter_handle_cast;
   server_class->handle_call = bench_counter_handle_call;
   gen_server_class_set_cast_type (server_class, "i");
@@ -488,12 +517,17 @@ main (int    argc,
         quick = TRUE;
       else if (g_str_equal (argv[i], "--only") && i + 1 < argc)
         only = argv[++i];
+      else if (g_str_equal (argv[i], "--pin"))
+        pin = TRUE;
       else
         {
-          g_printerr ("usage: %s [--quick] [--only NAME]\n", argv[0]);
+          g_printerr ("usage: %s [--quick] [--only NAME] [--pin]\n", argv[0]);
           return 2;
         }
     }
+
+  if (pin)
+    pin_to_processor (0);
 
   /* The same sizes as gs_bench.erl. */
   calls = quick ? 10000 : 200000;
