@@ -159,6 +159,13 @@ typedef struct
    * every pusher that meets the lock held sleep in the kernel. */
   gint pushes;
 
+  /* An idle server thread sleeps on `idle_cond` until `pushes` moves, with
+   * `idle` (atomic) set; the first pusher to see `idle` clears it and
+   * signals, under `idle_lock`. */
+  GMutex idle_lock;
+  GCond idle_cond;
+  gint idle;
+
   /* `lock` protects `status` (also read atomically by is_running) and
    * `thread`; `cond` is broadcast whenever `status` changes. */
   GMutex lock;
@@ -459,6 +466,24 @@ server_is_handler_thread (GenServer *self)
   return g_atomic_pointer_get (&priv->handler_thread) == g_thread_self ();
 }
 
+/* Wakes the server thread if it sleeps in pop_spinning, after a push.
+ * `pushes` (bumped by the push) and `idle` are sequentially consistent: if
+ * the server set `idle` too late for this look, its own look at `pushes`,
+ * which follows, sees the push. Only the pusher that clears `idle` signals,
+ * so the server's wake-up costs one futex call, however many messages
+ * arrive while it gets back on a processor. */
+static void
+mailbox_wake_idle (GenServerPrivate *priv)
+{
+  if (g_atomic_int_get (&priv->idle) &&
+      g_atomic_int_compare_and_exchange (&priv->idle, TRUE, FALSE))
+    {
+      g_mutex_lock (&priv->idle_lock);
+      g_cond_signal (&priv->idle_cond);
+      g_mutex_unlock (&priv->idle_lock);
+    }
+}
+
 /* Queues @item unless the server stopped accepting. Takes the mailbox's
  * reference to what @item points to only on success. */
 static gboolean
@@ -479,6 +504,8 @@ mailbox_push (GenServer *self,
   if (priv->mailbox_source != NULL)
     wake = g_source_ref (priv->mailbox_source);
   g_async_queue_unlock (priv->mailbox);
+
+  mailbox_wake_idle (priv);
 
   if (wake != NULL)
     {
@@ -506,6 +533,8 @@ mailbox_close (GenServer *self,
     }
   priv->accepting = FALSE;
   g_async_queue_unlock (priv->mailbox);
+
+  mailbox_wake_idle (priv);
 
   if (wake != NULL)
     {
@@ -833,9 +862,28 @@ pop_spinning (GenServer *self)
         }
     }
 
-  /* An idle server sleeps here. */
-  if (item == NULL)
-    item = g_async_queue_pop (priv->mailbox);
+  /* An idle server sleeps here, on a condition of its own rather than in
+   * g_async_queue_pop: GAsyncQueue signals on every push while somebody
+   * waits in it, so a producer would pay a futex call for every message it
+   * sends until the server is back on a processor. */
+  while (item == NULL)
+    {
+      g_mutex_lock (&priv->idle_lock);
+      for (;;)
+        {
+          /* Set again after every wake-up: a pusher that saw `idle` from an
+           * earlier sleep may have cleared it and signalled since. */
+          g_atomic_int_set (&priv->idle, TRUE);
+          if (g_atomic_int_get (&priv->pushes) != seen)
+            break;
+          g_cond_wait (&priv->idle_cond, &priv->idle_lock);
+        }
+      g_atomic_int_set (&priv->idle, FALSE);
+      g_mutex_unlock (&priv->idle_lock);
+
+      seen = g_atomic_int_get (&priv->pushes);
+      item = g_async_queue_try_pop (priv->mailbox);
+    }
 
   return item;
 }
@@ -1876,6 +1924,8 @@ gen_server_finalize (GObject *object)
   g_async_queue_unref (priv->mailbox);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->cond);
+  g_mutex_clear (&priv->idle_lock);
+  g_cond_clear (&priv->idle_cond);
 
   G_OBJECT_CLASS (gen_server_parent_class)->finalize (object);
 }
@@ -2016,5 +2066,7 @@ gen_server_init (GenServer *self)
   priv->mailbox = g_async_queue_new ();
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->cond);
+  g_mutex_init (&priv->idle_lock);
+  g_cond_init (&priv->idle_cond);
   priv->status = STATUS_STOPPED;
 }
