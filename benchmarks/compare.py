@@ -210,6 +210,13 @@ def report(results):
     met = None if vs_raw is None else vs_raw >= RAW_CAST_TARGET
     print(f"genserver cast_rate_1 / raw queue_throughput: {fmt_ratio(vs_raw)} "
           f"(target >= {RAW_CAST_TARGET}x) {fmt_met(met)}")
+    # The same work as cast_rate_1 (a fresh GVariant per message) on a bare
+    # queue: what is left once genserver itself is taken away.
+    vs_variant = ratio_of(gs.get("cast_rate_1"),
+                          raw.get("queue_variant_throughput"))
+    if vs_variant is not None:
+        print(f"genserver cast_rate_1 / raw queue_variant_throughput: "
+              f"{fmt_ratio(vs_variant)}")
 
     py, pykka = results.get("python", {}), results.get("pykka", {})
     if py or pykka:
