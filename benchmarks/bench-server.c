@@ -436,8 +436,11 @@ queue_pop_maybe_spinning (GAsyncQueue *queue,
 
   if (!spin)
     return g_async_queue_pop (queue);
-  while ((item = g_async_queue_try_pop (queue)) == NULL)
-    ;
+  /* Yielding now and then keeps two spinners that share a processor (the
+   * machine is shared) from taking whole time slices from each other. */
+  for (guint tries = 1; (item = g_async_queue_try_pop (queue)) == NULL; tries++)
+    if (tries % 64 == 0)
+      g_thread_yield ();
   return item;
 }
 
