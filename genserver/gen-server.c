@@ -249,6 +249,22 @@ gen_spin_end (void)
   g_atomic_int_dec_and_test (&spinners);
 }
 
+/* The busy part of this thread's next wait, in µs, at most
+ * GEN_SPIN_PAUSE_NS. Halved whenever a busy spin ends without what it waited
+ * for (the other side is most likely not running, often because it shares
+ * this processor, and yielding is what lets it run), doubled back whenever
+ * one succeeds. */
+static _Thread_local gint spin_pause_us = GEN_SPIN_PAUSE_NS / 1000;
+
+static void
+spin_pause_adapt (gboolean succeeded)
+{
+  if (succeeded)
+    spin_pause_us = MIN (spin_pause_us * 2, GEN_SPIN_PAUSE_NS / 1000);
+  else
+    spin_pause_us = MAX (spin_pause_us / 2, 1);
+}
+
 /* Callers spin in a budget of their own, one processor short of the
  * machine, so that however many callers wait, one processor is left for the
  * servers that will answer them; the others yield (see call_wait). */
@@ -408,7 +424,7 @@ call_wait (GenCall *call,
 
   if (caller_spin_begin ())
     {
-      gint64 pause_until = MIN (spin_until, g_get_monotonic_time () + GEN_SPIN_PAUSE_NS / 1000);
+      gint64 pause_until = MIN (spin_until, g_get_monotonic_time () + spin_pause_us);
 
       do
         {
@@ -421,6 +437,7 @@ call_wait (GenCall *call,
       while (!final && g_get_monotonic_time () < pause_until);
 
       caller_spin_end ();
+      spin_pause_adapt (final);
     }
 
   /* No answer yet, or no spinning slot: more threads wait than there are
@@ -833,7 +850,7 @@ pop_spinning (GenServer *self)
 
       if (gen_spin_begin ())
         {
-          gint64 pause_until = g_get_monotonic_time () + GEN_SPIN_PAUSE_NS / 1000;
+          gint64 pause_until = g_get_monotonic_time () + spin_pause_us;
 
           do
             {
@@ -847,6 +864,7 @@ pop_spinning (GenServer *self)
             }
           while (item == NULL && g_get_monotonic_time () < pause_until);
           gen_spin_end ();
+          spin_pause_adapt (item != NULL);
         }
 
       /* The rest of the time, yield: a caller sharing this processor
