@@ -17,8 +17,9 @@ G_BEGIN_DECLS
 #define GEN_SPIN_NS 50000
 
 /*
- * How much of GEN_SPIN_NS is spent busy on the processor; the rest of it is
- * spent yielding. A round trip takes about a microsecond when both sides
+ * How much of GEN_SPIN_NS is spent busy on the processor, at most; the rest
+ * of it is spent yielding. Each thread shortens its own busy part while its
+ * spins fail (see spin_pause_adapt in gen-server.c). A round trip takes about a microsecond when both sides
  * run, so a longer busy spin only helps when the other side does not run
  * at all, which is exactly when the processor should be handed over.
  */
