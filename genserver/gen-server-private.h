@@ -32,6 +32,16 @@ GenReply *gen_reply_new_internal   (const gchar *server_name,
  */
 #define GEN_SPIN_NS 50000
 
+/*
+ * How much of GEN_SPIN_NS is spent busy on the processor, at most; the rest
+ * of it is spent yielding. A round trip takes about a microsecond when both
+ * sides run, so a longer busy spin only helps when the other side does not
+ * run at all, which is exactly when the processor should be handed over.
+ * Each thread shortens its own busy part while its spins fail (see
+ * spin_pause_adapt in gen-server.c).
+ */
+#define GEN_SPIN_PAUSE_NS 5000
+
 gboolean gen_spin_begin (void);
 void     gen_spin_end   (void);
 

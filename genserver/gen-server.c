@@ -147,12 +147,14 @@ struct _GenCall
    * completion of an async call afterwards. Owned. */
   GError *abandon_error;
 
-  /* Sync callers sleep here once they stop spinning. `sleeping` is protected
-   * by `mutex`; the server signals `cond` only when somebody sleeps, which
-   * saves a futex system call on every answer to a spinning caller. */
+  /* Sync callers sleep here once they stop spinning. `sleeping` is atomic,
+   * set under `mutex` before the caller's last look at `state`; the server
+   * looks at it after making `state` final, and takes `mutex` to signal
+   * `cond` only when somebody sleeps. A spinning caller costs the server
+   * neither a lock nor a futex system call. */
   GMutex mutex;
   GCond cond;
-  gboolean sleeping;
+  gint sleeping;
 
   /* Async callers only. `task` is set before the call is queued and cleared
    * by the completion, on the task's context. `timeout_source` and
@@ -188,6 +190,18 @@ typedef struct
   GAsyncQueue *mailbox;
   gboolean accepting;
   GSource *mailbox_source; /* main-context mode: owned ref, woken on push */
+
+  /* Atomic; bumped under the mailbox's lock after every push. A server
+   * waiting for work spins on it rather than on the lock, which would make
+   * every pusher that meets the lock held sleep in the kernel. */
+  gint pushes;
+
+  /* An idle server thread sleeps on `idle_cond` until `pushes` moves, with
+   * `idle` (atomic) set; the first pusher to see `idle` clears it and
+   * signals, under `idle_lock`. */
+  GMutex idle_lock;
+  GCond idle_cond;
+  gint idle;
 
   /* `lock` protects `status` (also read atomically by is_running) and
    * `thread`; `cond` is broadcast whenever `status` changes. */
@@ -305,6 +319,55 @@ gen_spin_end (void)
   g_atomic_int_dec_and_test (&spinners);
 }
 
+/* The busy part of this thread's next wait, in µs, at most
+ * GEN_SPIN_PAUSE_NS. Halved whenever a busy spin ends without what it waited
+ * for (the other side is most likely not running, often because it shares
+ * this processor, and yielding is what lets it run), doubled back whenever
+ * one succeeds. */
+static _Thread_local gint spin_pause_us = GEN_SPIN_PAUSE_NS / 1000;
+
+static void
+spin_pause_adapt (gboolean succeeded)
+{
+  if (succeeded)
+    spin_pause_us = MIN (spin_pause_us * 2, GEN_SPIN_PAUSE_NS / 1000);
+  else
+    spin_pause_us = MAX (spin_pause_us / 2, 1);
+}
+
+/* Callers spin in a budget of their own, one processor short of the
+ * machine, so that however many callers wait, one processor is left for the
+ * servers that will answer them; the others yield (see call_wait). */
+static gint caller_spinners;
+
+static gboolean
+caller_spin_begin (void)
+{
+  static gsize max_caller_spinners;
+
+  if (g_once_init_enter (&max_caller_spinners))
+    g_once_init_leave (&max_caller_spinners, MAX (1, g_get_num_processors () - 1));
+
+  if ((gsize) g_atomic_int_add (&caller_spinners, 1) >= max_caller_spinners)
+    {
+      g_atomic_int_dec_and_test (&caller_spinners);
+      return FALSE;
+    }
+  if (!gen_spin_begin ())
+    {
+      g_atomic_int_dec_and_test (&caller_spinners);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+caller_spin_end (void)
+{
+  gen_spin_end ();
+  g_atomic_int_dec_and_test (&caller_spinners);
+}
+
 /* Calls ----------------------------------------------------------------- */
 
 static GenCall *
@@ -361,9 +424,14 @@ call_wake (GenCall *call)
       return;
     }
 
+  /* Both `state` and `sleeping` are sequentially consistent: if the caller
+   * set `sleeping` too late for this look, its own look at `state`, which
+   * follows, sees the answer. */
+  if (!g_atomic_int_get (&call->sleeping))
+    return;
+
   g_mutex_lock (&call->mutex);
-  if (call->sleeping)
-    g_cond_signal (&call->cond);
+  g_cond_signal (&call->cond);
   g_mutex_unlock (&call->mutex);
 }
 
@@ -414,16 +482,19 @@ static gboolean
 call_wait (GenCall *call,
            gint64   deadline)
 {
+  gint64 spin_until;
+  gboolean final = FALSE;
+
   if (call_state_is_final (g_atomic_int_get (&call->state)))
     return TRUE;
 
-  if (gen_spin_begin ())
-    {
-      gint64 spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
-      gboolean final = FALSE;
+  spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
+  if (deadline >= 0)
+    spin_until = MIN (spin_until, deadline);
 
-      if (deadline >= 0)
-        spin_until = MIN (spin_until, deadline);
+  if (caller_spin_begin ())
+    {
+      gint64 pause_until = MIN (spin_until, g_get_monotonic_time () + spin_pause_us);
 
       do
         {
@@ -433,15 +504,26 @@ call_wait (GenCall *call,
               final = call_state_is_final (g_atomic_int_get (&call->state));
             }
         }
-      while (!final && g_get_monotonic_time () < spin_until);
+      while (!final && g_get_monotonic_time () < pause_until);
 
-      gen_spin_end ();
-      if (final)
-        return TRUE;
+      caller_spin_end ();
+      spin_pause_adapt (final);
     }
 
+  /* No answer yet, or no spinning slot: more threads wait than there are
+   * processors, or the server shares this one. Yielding hands it the
+   * processor, and an answer found on return costs the server no wake-up. */
+  while (!final && g_get_monotonic_time () < spin_until)
+    {
+      g_thread_yield ();
+      final = call_state_is_final (g_atomic_int_get (&call->state));
+    }
+
+  if (final)
+    return TRUE;
+
   g_mutex_lock (&call->mutex);
-  call->sleeping = TRUE;
+  g_atomic_int_set (&call->sleeping, TRUE);
   while (!call_state_is_final (g_atomic_int_get (&call->state)))
     {
       if (deadline < 0)
@@ -449,7 +531,7 @@ call_wait (GenCall *call,
       else if (!g_cond_wait_until (&call->cond, &call->mutex, deadline))
         break;
     }
-  call->sleeping = FALSE;
+  g_atomic_int_set (&call->sleeping, FALSE);
   g_mutex_unlock (&call->mutex);
 
   return call_state_is_final (g_atomic_int_get (&call->state));
@@ -491,6 +573,24 @@ server_is_handler_thread (GenServer *self)
   return g_atomic_pointer_get (&priv->handler_thread) == g_thread_self ();
 }
 
+/* Wakes the server thread if it sleeps in pop_spinning, after a push.
+ * `pushes` (bumped by the push) and `idle` are sequentially consistent: if
+ * the server set `idle` too late for this look, its own look at `pushes`,
+ * which follows, sees the push. Only the pusher that clears `idle` signals,
+ * so the server's wake-up costs one futex call, however many messages
+ * arrive while it gets back on a processor. */
+static void
+mailbox_wake_idle (GenServerPrivate *priv)
+{
+  if (g_atomic_int_get (&priv->idle) &&
+      g_atomic_int_compare_and_exchange (&priv->idle, TRUE, FALSE))
+    {
+      g_mutex_lock (&priv->idle_lock);
+      g_cond_signal (&priv->idle_cond);
+      g_mutex_unlock (&priv->idle_lock);
+    }
+}
+
 /* Queues @item unless the server stopped accepting. Takes the mailbox's
  * reference to what @item points to only on success. */
 static gboolean
@@ -507,9 +607,12 @@ mailbox_push (GenServer *self,
       return FALSE;
     }
   g_async_queue_push_unlocked (priv->mailbox, item);
+  g_atomic_int_inc (&priv->pushes);
   if (priv->mailbox_source != NULL)
     wake = g_source_ref (priv->mailbox_source);
   g_async_queue_unlock (priv->mailbox);
+
+  mailbox_wake_idle (priv);
 
   if (wake != NULL)
     {
@@ -531,11 +634,14 @@ mailbox_close (GenServer *self,
   if (push_stop_marker && priv->accepting)
     {
       g_async_queue_push_unlocked (priv->mailbox, ITEM_STOP_MARKER);
+      g_atomic_int_inc (&priv->pushes);
       if (priv->mailbox_source != NULL)
         wake = g_source_ref (priv->mailbox_source);
     }
   priv->accepting = FALSE;
   g_async_queue_unlock (priv->mailbox);
+
+  mailbox_wake_idle (priv);
 
   if (wake != NULL)
     {
@@ -1048,27 +1154,71 @@ start_request_complete (StartRequest *request,
 }
 
 static gpointer
-pop_spinning (GAsyncQueue *mailbox)
+pop_spinning (GenServer *self)
 {
-  gpointer item = g_async_queue_try_pop (mailbox);
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  /* Read before trying: a push the try misses bumps it afterwards. */
+  gint seen = g_atomic_int_get (&priv->pushes);
+  gpointer item = g_async_queue_try_pop (priv->mailbox);
 
-  if (item == NULL && gen_spin_begin ())
+  if (item == NULL)
     {
       gint64 spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
 
-      do
+      if (gen_spin_begin ())
         {
-          for (guint i = 0; i < 64; i++)
-            gen_cpu_relax ();
-          item = g_async_queue_try_pop (mailbox);
+          gint64 pause_until = g_get_monotonic_time () + spin_pause_us;
+
+          do
+            {
+              for (guint i = 0; i < 64 && g_atomic_int_get (&priv->pushes) == seen; i++)
+                gen_cpu_relax ();
+              if (g_atomic_int_get (&priv->pushes) != seen)
+                {
+                  seen = g_atomic_int_get (&priv->pushes);
+                  item = g_async_queue_try_pop (priv->mailbox);
+                }
+            }
+          while (item == NULL && g_get_monotonic_time () < pause_until);
+          gen_spin_end ();
+          spin_pause_adapt (item != NULL);
         }
-      while (item == NULL && g_get_monotonic_time () < spin_until);
-      gen_spin_end ();
+
+      /* The rest of the time, yield: a caller sharing this processor
+       * gets it, and comes back with its next message. */
+      while (item == NULL && g_get_monotonic_time () < spin_until)
+        {
+          g_thread_yield ();
+          if (g_atomic_int_get (&priv->pushes) != seen)
+            {
+              seen = g_atomic_int_get (&priv->pushes);
+              item = g_async_queue_try_pop (priv->mailbox);
+            }
+        }
     }
 
-  /* An idle server sleeps here. */
-  if (item == NULL)
-    item = g_async_queue_pop (mailbox);
+  /* An idle server sleeps here, on a condition of its own rather than in
+   * g_async_queue_pop: GAsyncQueue signals on every push while somebody
+   * waits in it, so a producer would pay a futex call for every message it
+   * sends until the server is back on a processor. */
+  while (item == NULL)
+    {
+      g_mutex_lock (&priv->idle_lock);
+      for (;;)
+        {
+          /* Set again after every wake-up: a pusher that saw `idle` from an
+           * earlier sleep may have cleared it and signalled since. */
+          g_atomic_int_set (&priv->idle, TRUE);
+          if (g_atomic_int_get (&priv->pushes) != seen)
+            break;
+          g_cond_wait (&priv->idle_cond, &priv->idle_lock);
+        }
+      g_atomic_int_set (&priv->idle, FALSE);
+      g_mutex_unlock (&priv->idle_lock);
+
+      seen = g_atomic_int_get (&priv->pushes);
+      item = g_async_queue_try_pop (priv->mailbox);
+    }
 
   return item;
 }
@@ -1114,7 +1264,7 @@ next_item (GenServer *self)
   gint64 now;
 
   if (deadline < 0)
-    return pop_spinning (priv->mailbox);
+    return pop_spinning (self);
 
   now = g_get_monotonic_time ();
   if (now < deadline)
@@ -2638,6 +2788,8 @@ gen_server_finalize (GObject *object)
   g_async_queue_unref (priv->mailbox);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->cond);
+  g_mutex_clear (&priv->idle_lock);
+  g_cond_clear (&priv->idle_cond);
 
   G_OBJECT_CLASS (gen_server_parent_class)->finalize (object);
 }
@@ -2807,5 +2959,7 @@ gen_server_init (GenServer *self)
   g_queue_init (&priv->continues);
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->cond);
+  g_mutex_init (&priv->idle_lock);
+  g_cond_init (&priv->idle_cond);
   priv->status = STATUS_STOPPED;
 }

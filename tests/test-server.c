@@ -1019,6 +1019,49 @@ test_idle_uses_no_cpu (void)
     }
 }
 
+/* Pauses around the waiting bounds of gen-server-private.h (GEN_SPIN_PAUSE_NS,
+ * GEN_SPIN_NS), so that messages meet the server busy, spinning, yielding,
+ * falling asleep and asleep. */
+static const gulong wake_pauses_us[] = { 0, 1, 4, 8, 30, 60, 120 };
+#define WAKE_ROUNDS 300
+
+static gpointer
+cast_in_bursts (gpointer server)
+{
+  for (guint round = 0; round < WAKE_ROUNDS; round++)
+    {
+      for (guint i = 0; i <= round % 3; i++)
+        cast_ok (server, "add", 1);
+      g_usleep (wake_pauses_us[round % G_N_ELEMENTS (wake_pauses_us)]);
+    }
+  return NULL;
+}
+
+static void
+test_wakes_from_idle (void)
+{
+  g_autoptr(TestServer) server = start_server ();
+  GThread *producers[2];
+  gint64 expected = 0;
+
+  for (guint round = 0; round < WAKE_ROUNDS; round++)
+    expected += round % 3 + 1;
+
+  for (guint i = 0; i < G_N_ELEMENTS (producers); i++)
+    producers[i] = g_thread_new ("producer", cast_in_bursts, server);
+  /* A lost wake-up shows as a call that times out. */
+  for (guint round = 0; round < WAKE_ROUNDS / 3; round++)
+    {
+      call_int64 (server, "get", 0);
+      g_usleep (wake_pauses_us[round % G_N_ELEMENTS (wake_pauses_us)]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (producers); i++)
+    g_thread_join (producers[i]);
+
+  g_assert_cmpint (call_int64 (server, "get", 0), ==, G_N_ELEMENTS (producers) * expected);
+  stop_server (server);
+}
+
 static void
 test_programmer_errors (void)
 {
@@ -1091,6 +1134,7 @@ main (int    argc,
   g_test_add_func ("/server/exit-with-running-servers", test_exit_with_running_servers);
   g_test_add_func ("/server/error-quark-threads", test_error_quark_threads);
   g_test_add_func ("/server/idle-uses-no-cpu", test_idle_uses_no_cpu);
+  g_test_add_func ("/server/wakes-from-idle", test_wakes_from_idle);
   g_test_add_func ("/server/programmer-errors", test_programmer_errors);
 
   return g_test_run ();

@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * genserver's side of the comparison with Erlang/OTP's gen_server
+ * (benchmarks/erlang/gs_bench.erl does the same work): a counter server,
+ * called and cast to in the same patterns, plus the limits of the bare
+ * GAsyncQueue the mailbox is built on, measured by this same program.
+ *
+ *   bench-server [--quick] [--only NAME] [--pin]
+ *
+ * stdout carries one line per metric, "<system> <metric> <value> <unit>",
+ * which benchmarks/compare.py reads; anything else goes to stderr. Each
+ * workload runs once at a tenth of its size to warm up, then once for real,
+ * as gs_bench.erl does.
+ *
+ * --pin is for comparing two builds on a busy machine, not for the table:
+ * it keeps servers on the last processor and everything else on the
+ * first, so that runs do not differ by where the scheduler put threads.
+ */
+
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <genserver/genserver.h>
+
+#define SCALE_SERVERS 10000
+#define CALL_TIMEOUT_MS 60000
+
+static gboolean pin;
+
+static void
+pin_to_processor (guint processor)
+{
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  CPU_SET (processor, &set);
+  if (sched_setaffinity (0, sizeof set, &set) != 0)
+    g_printerr ("# cannot pin a thread to processor %u\n", processor);
+}
+
+/* The counter server ------------------------------------------------------ */
+
+#define BENCH_TYPE_COUNTER (bench_counter_get_type ())
+G_DECLARE_FINAL_TYPE (BenchCounter, bench_counter, BENCH, COUNTER, GenServer)
+
+struct _BenchCounter
+{
+  GenServer parent_instance;
+  gint64 count; /* touched only by the server's thread */
+};
+
+G_DEFINE_FINAL_TYPE (BenchCounter, bench_counter, GEN_TYPE_SERVER)
+
+static void
+bench_counter_init_server (GenServer  *server,
+                           GVariant   *args,
+                           GError    **error)
+{
+  if (pin)
+    pin_to_processor (g_get_num_processors () - 1);
+}
+
+/* A cast adds its int32 to the count. */
+static void
+bench_counter_handle_cast (GenServer  *server,
+                           GVariant   *message,
+                           GError    **error)
+{
+  BENCH_COUNTER (server)->count += g_variant_get_int32 (message);
+}
+
+/* A call adds its int32 (0 to read, 1 to increment) and returns the count. */
+static GVariant *
+bench_counter_handle_call (GenServer  *server,
+                           GVariant   *message,
+                           GError    **error)
+{
+  BenchCounter *self = BENCH_COUNTER (server);
+
+  self->count += g_variant_get_int32 (message);
+  return g_variant_new_int64 (self->count);
+}
+
+static void
+bench_counter_class_init (BenchCounterClass *klass)
+{
+  GenServerClass *server_class = GEN_SERVER_CLASS (klass);
+
+  server_class->init = bench_counter_init_server;
+  server_class->handle_cast = bench_counter_handle_cast;
+  server_class->handle_call = bench_counter_handle_call;
+  gen_server_class_set_cast_type (server_class, "i");
+  gen_server_class_set_call_type (server_class, "i");
+}
+
+static void
+bench_counter_init (BenchCounter *self)
+{
+}
+
+static GenServer *
+counter_start (void)
+{
+  GenServer *server = g_object_new (BENCH_TYPE_COUNTER, NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (!gen_server_start (server, NULL, &error))
+    g_error ("start: %s", error->message);
+  return server;
+}
+
+static void
+counter_stop (GenServer *server)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!gen_server_stop (server, -1, &error))
+    g_error ("stop: %s", error->message);
+  g_object_unref (server);
+}
+
+/* Every message is a fresh GVariant, as a real client would build it. */
+static gint64
+counter_call (GenServer *server,
+              gint32     delta)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = gen_server_call (server, g_variant_new_int32 (delta), CALL_TIMEOUT_MS, &error);
+  if (reply == NULL)
+    g_error ("call: %s", error->message);
+  return g_variant_get_int64 (reply);
+}
+
+static void
+counter_cast (GenServer *server,
+              gint32     delta)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!gen_server_cast (server, g_variant_new_int32 (delta), &error))
+    g_error ("cast: %s", error->message);
+}
+
+/* Workers ----------------------------------------------------------------- */
+
+/* Workers are started up front and wait at a gate, so that creating threads
+ * stays outside the timed region (as gs_bench.erl spawns its processes). */
+typedef struct
+{
+  GMutex mutex;
+  GCond cond;
+  gboolean open;   /* protected by mutex */
+  guint n_ready;   /* protected by mutex */
+} Gate;
+
+typedef struct
+{
+  Gate *gate;
+  GenServer *server;   /* unowned */
+  guint n;
+  void (*work) (GenServer *server, guint n);
+} Worker;
+
+static gpointer
+worker_main (gpointer data)
+{
+  Worker *worker = data;
+  Gate *gate = worker->gate;
+
+  g_mutex_lock (&gate->mutex);
+  gate->n_ready++;
+  g_cond_broadcast (&gate->cond);
+  while (!gate->open)
+    g_cond_wait (&gate->cond, &gate->mutex);
+  g_mutex_unlock (&gate->mutex);
+
+  worker->work (worker->server, worker->n);
+  return NULL;
+}
+
+/* Runs @work (@server, @per_worker) on @n_workers threads at once; returns
+ * the wall time in seconds from opening the gate to the last one's end. */
+static gdouble
+run_workers (guint       n_workers,
+             GenServer  *server,
+             guint       per_worker,
+             void      (*work) (GenServer *server, guint n))
+{
+  g_autofree GThread **threads = g_new0 (GThread *, n_workers);
+  g_autofree Worker *workers = g_new0 (Worker, n_workers);
+  Gate gate = { 0, };
+  gint64 start;
+
+  g_mutex_init (&gate.mutex);
+  g_cond_init (&gate.cond);
+
+  for (guint i = 0; i < n_workers; i++)
+    {
+      workers[i] = (Worker) { &gate, server, per_worker, work };
+      threads[i] = g_thread_new ("bench-worker", worker_main, &workers[i]);
+    }
+
+  g_mutex_lock (&gate.mutex);
+  while (gate.n_ready < n_workers)
+    g_cond_wait (&gate.cond, &gate.mutex);
+  start = g_get_monotonic_time ();
+  gate.open = TRUE;
+  g_cond_broadcast (&gate.cond);
+  g_mutex_unlock (&gate.mutex);
+
+  for (guint i = 0; i < n_workers; i++)
+    g_thread_join (threads[i]);
+
+  g_mutex_clear (&gate.mutex);
+  g_cond_clear (&gate.cond);
+  return (g_get_monotonic_time () - start) / 1e6;
+}
+
+/* Workloads --------------------------------------------------------------- */
+
+static void
+call_loop (GenServer *server,
+           guint      n)
+{
+  for (guint i = 0; i < n; i++)
+    counter_call (server, 1);
+}
+
+static void
+cast_loop (GenServer *server,
+           guint      n)
+{
+  for (guint i = 1; i <= n; i++)
+    counter_cast (server, (gint32) i);
+}
+
+/* One client, @n sequential calls: microseconds per call. */
+static gdouble
+bench_call_rtt (guint n)
+{
+  GenServer *server = counter_start ();
+  gint64 start = g_get_monotonic_time ();
+  gdouble elapsed;
+
+  call_loop (server, n);
+  elapsed = (gdouble) (g_get_monotonic_time () - start);
+  g_assert_cmpint (counter_call (server, 0), ==, n);
+  counter_stop (server);
+  return elapsed / n;
+}
+
+/* One producer casts 1..@n, then a call reads the total: messages/s. */
+static gdouble
+bench_cast_rate_1 (guint n)
+{
+  GenServer *server = counter_start ();
+  gint64 start = g_get_monotonic_time ();
+  gint64 total;
+  gdouble elapsed;
+
+  cast_loop (server, n);
+  total = counter_call (server, 0);
+  elapsed = (g_get_monotonic_time () - start) / 1e6;
+  g_assert_cmpint (total, ==, (gint64) n * (n + 1) / 2);
+  counter_stop (server);
+  return n / elapsed;
+}
+
+/* Four producers cast 1..@n/4 each; once all are done, a call reads the
+ * total: messages/s. */
+static gdouble
+bench_cast_rate_4 (guint n)
+{
+  guint per = n / 4;
+  GenServer *server = counter_start ();
+  gint64 start, total;
+  gdouble elapsed;
+
+  /* run_workers times from the gate; the final call is added on top. */
+  elapsed = run_workers (4, server, per, cast_loop);
+  start = g_get_monotonic_time ();
+  total = counter_call (server, 0);
+  elapsed += (g_get_monotonic_time () - start) / 1e6;
+  g_assert_cmpint (total, ==, 4 * ((gint64) per * (per + 1) / 2));
+  counter_stop (server);
+  return 4.0 * per / elapsed;
+}
+
+/* Eight clients make @n/8 sequential calls each: calls/s. */
+static gdouble
+bench_call_8_clients (guint n)
+{
+  guint per = n / 8;
+  GenServer *server = counter_start ();
+  gdouble elapsed;
+
+  elapsed = run_workers (8, server, per, call_loop);
+  g_assert_cmpint (counter_call (server, 0), ==, 8 * per);
+  counter_stop (server);
+  return 8.0 * per / elapsed;
+}
+
+static gdouble
+read_status_mib (const gchar *field)
+{
+  g_autofree gchar *status = NULL;
+  const gchar *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL) ||
+      (line = strstr (status, field)) == NULL)
+    return -1;
+  return g_ascii_strtod (line + strlen (field) + 1, NULL) / 1024.0;
+}
+
+/* Resets VmHWM, the peak RSS, so that earlier workloads do not count. */
+static void
+reset_peak_rss (void)
+{
+  FILE *clear_refs = fopen ("/proc/self/clear_refs", "w");
+
+  if (clear_refs == NULL || fputs ("5", clear_refs) < 0 || fclose (clear_refs) != 0)
+    g_printerr ("# cannot reset the peak RSS; it includes earlier workloads\n");
+}
+
+/* @n servers started, called once each and stopped: seconds, and the peak
+ * resident set of the whole process meanwhile, in MiB. */
+static void
+bench_scale (guint    n,
+             gdouble *seconds,
+             gdouble *peak_mib)
+{
+  g_autofree GenServer **servers = g_new0 (GenServer *, n);
+  gint64 start;
+
+  reset_peak_rss ();
+
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n; i++)
+    servers[i] = counter_start ();
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (counter_call (servers[i], 1), ==, 1);
+  for (guint i = 0; i < n; i++)
+    counter_stop (servers[i]);
+  *seconds = (g_get_monotonic_time () - start) / 1e6;
+  *peak_mib = read_status_mib ("VmHWM:");
+}
+
+/* The bare GAsyncQueue ---------------------------------------------------- */
+
+typedef struct
+{
+  GAsyncQueue *queue;
+  guint n;
+  gboolean drain_batches;
+  gboolean variants;
+  gint64 sum;
+} QueueConsumer;
+
+static gpointer
+queue_consumer_main (gpointer data)
+{
+  QueueConsumer *consumer = data;
+  guint received = 0;
+
+  while (received < consumer->n)
+    {
+      gpointer item = g_async_queue_pop (consumer->queue);
+
+      received++;
+      if (consumer->variants)
+        {
+          consumer->sum += g_variant_get_int32 (item);
+          g_variant_unref (item);
+        }
+      if (consumer->drain_batches)
+        {
+          /* What the server does: take whatever else is there under one
+           * lock. */
+          g_async_queue_lock (consumer->queue);
+          while (g_async_queue_try_pop_unlocked (consumer->queue) != NULL)
+            received++;
+          g_async_queue_unlock (consumer->queue);
+        }
+      (void) item;
+    }
+  return NULL;
+}
+
+/* One thread pushes @n pointers, another pops them: pointers/s. With
+ * @variants, each pointer is a fresh int32 GVariant that the consumer reads
+ * and frees: the work of cast_rate_1 on a bare queue, without genserver. */
+static gdouble
+bench_queue_throughput (guint    n,
+                        gboolean drain_batches,
+                        gboolean variants)
+{
+  QueueConsumer consumer = { g_async_queue_new (), n, drain_batches, variants, 0 };
+  GThread *thread;
+  gint64 start = g_get_monotonic_time ();
+  gdouble elapsed;
+
+  thread = g_thread_new ("bench-consumer", queue_consumer_main, &consumer);
+  for (guint i = 1; i <= n; i++)
+    {
+      if (variants)
+        g_async_queue_push (consumer.queue, g_variant_ref_sink (g_variant_new_int32 ((gint32) i)));
+      else
+        g_async_queue_push (consumer.queue, GUINT_TO_POINTER (i));
+    }
+  g_thread_join (thread);
+  if (variants)
+    g_assert_cmpint (consumer.sum, ==, (gint64) n * (n + 1) / 2);
+  elapsed = (g_get_monotonic_time () - start) / 1e6;
+  g_async_queue_unref (consumer.queue);
+  return n / elapsed;
+}
+
+typedef struct
+{
+  GAsyncQueue *ping;
+  GAsyncQueue *pong;
+  guint n;
+  gboolean spin;
+} PingPong;
+
+static gpointer
+queue_pop_maybe_spinning (GAsyncQueue *queue,
+                          gboolean     spin)
+{
+  gpointer item;
+
+  if (!spin)
+    return g_async_queue_pop (queue);
+  /* Yielding now and then keeps two spinners that share a processor (the
+   * machine is shared) from taking whole time slices from each other. */
+  for (guint tries = 1; (item = g_async_queue_try_pop (queue)) == NULL; tries++)
+    if (tries % 64 == 0)
+      g_thread_yield ();
+  return item;
+}
+
+static gpointer
+pong_main (gpointer data)
+{
+  PingPong *pp = data;
+
+  for (guint i = 0; i < pp->n; i++)
+    g_async_queue_push (pp->pong, queue_pop_maybe_spinning (pp->ping, pp->spin));
+  return NULL;
+}
+
+/* A pointer goes to another thread and back through two queues, @n times:
+ * microseconds per round trip, with both sides blocking or spinning. */
+static gdouble
+bench_queue_pingpong (guint    n,
+                      gboolean spin)
+{
+  PingPong pp = { g_async_queue_new (), g_async_queue_new (), n, spin };
+  GThread *thread = g_thread_new ("bench-pong", pong_main, &pp);
+  gint64 start = g_get_monotonic_time ();
+  gdouble elapsed;
+
+  for (guint i = 1; i <= n; i++)
+    {
+      g_async_queue_push (pp.ping, GUINT_TO_POINTER (i));
+      queue_pop_maybe_spinning (pp.pong, spin);
+    }
+  elapsed = (gdouble) (g_get_monotonic_time () - start);
+  g_thread_join (thread);
+  g_async_queue_unref (pp.ping);
+  g_async_queue_unref (pp.pong);
+  return elapsed / n;
+}
+
+/* What a cast's message costs on its own, on one thread: g_variant_new_int32,
+ * sink and unref, in nanoseconds. */
+static gdouble
+bench_gvariant_int32 (guint n)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 sum = 0;
+
+  for (guint i = 1; i <= n; i++)
+    {
+      GVariant *message = g_variant_ref_sink (g_variant_new_int32 ((gint32) i));
+
+      sum += g_variant_get_int32 (message);
+      g_variant_unref (message);
+    }
+  g_assert_cmpint (sum, ==, (gint64) n * (n + 1) / 2);
+  return (g_get_monotonic_time () - start) * 1000.0 / n;
+}
+
+/* Driver ------------------------------------------------------------------ */
+
+static const gchar *only;
+
+static gboolean
+selected (const gchar *name)
+{
+  return only == NULL || strstr (name, only) != NULL;
+}
+
+static void
+report (const gchar *system,
+        const gchar *metric,
+        gdouble      value,
+        const gchar *unit)
+{
+  if (value >= 1000)
+    printf ("%s %s %.0f %s\n", system, metric, value, unit);
+  else
+    printf ("%s %s %.3f %s\n", system, metric, value, unit);
+  fflush (stdout);
+}
+
+/* Warms up at a tenth of @n, then measures once, as gs_bench.erl does. */
+#define BENCH(fn, n, ...) \
+  (g_printerr ("# %s warm-up: %g\n", #fn, fn (MAX ((n) / 10, 8), ##__VA_ARGS__)), \
+   fn ((n), ##__VA_ARGS__))
+
+int
+main (int    argc,
+      char **argv)
+{
+  gboolean quick = FALSE;
+  guint calls, casts;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--quick"))
+        quick = TRUE;
+      else if (g_str_equal (argv[i], "--only") && i + 1 < argc)
+        only = argv[++i];
+      else if (g_str_equal (argv[i], "--pin"))
+        pin = TRUE;
+      else
+        {
+          g_printerr ("usage: %s [--quick] [--only NAME] [--pin]\n", argv[0]);
+          return 2;
+        }
+    }
+
+  if (pin)
+    pin_to_processor (0);
+
+  /* The same sizes as gs_bench.erl. */
+  calls = quick ? 10000 : 200000;
+  casts = quick ? 100000 : 2000000;
+  g_printerr ("# bench-server: genserver %s, GLib %u.%u.%u, %u processors, calls=%u, casts=%u\n",
+              GEN_VERSION_S, glib_major_version, glib_minor_version, glib_micro_version,
+              g_get_num_processors (), calls, casts);
+
+  if (selected ("call_rtt"))
+    report ("genserver", "call_rtt", BENCH (bench_call_rtt, calls), "us");
+  if (selected ("cast_rate_1"))
+    report ("genserver", "cast_rate_1", BENCH (bench_cast_rate_1, casts), "msg/s");
+  if (selected ("cast_rate_4"))
+    report ("genserver", "cast_rate_4", BENCH (bench_cast_rate_4, casts), "msg/s");
+  if (selected ("call_8_clients"))
+    report ("genserver", "call_8_clients", BENCH (bench_call_8_clients, calls), "calls/s");
+  if (selected ("scale_10k"))
+    {
+      gdouble seconds, peak_mib;
+
+      bench_scale (SCALE_SERVERS / 10, &seconds, &peak_mib);
+      bench_scale (SCALE_SERVERS, &seconds, &peak_mib);
+      report ("genserver", "scale_10k_time", seconds, "s");
+      if (peak_mib >= 0)
+        report ("genserver", "scale_10k_mem", peak_mib, "MiB");
+    }
+
+  if (selected ("queue_throughput"))
+    {
+      report ("raw", "queue_throughput", BENCH (bench_queue_throughput, casts, FALSE, FALSE), "ptr/s");
+      report ("raw", "queue_throughput_batch", BENCH (bench_queue_throughput, casts, TRUE, FALSE), "ptr/s");
+      report ("raw", "queue_variant_throughput", BENCH (bench_queue_throughput, casts, FALSE, TRUE), "msg/s");
+    }
+  if (selected ("pingpong"))
+    {
+      report ("raw", "pingpong_block", BENCH (bench_queue_pingpong, calls, FALSE), "us");
+      report ("raw", "pingpong_spin", BENCH (bench_queue_pingpong, calls, TRUE), "us");
+    }
+  if (selected ("gvariant"))
+    report ("raw", "gvariant_int32", BENCH (bench_gvariant_int32, casts), "ns");
+
+  return 0;
+}

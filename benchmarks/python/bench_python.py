@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A Python-subclassed Gen.Server called from Python, against a Pykka actor
+doing the same work (add to a counter, reply with the count).
+
+    GI_TYPELIB_PATH=build/genserver LD_LIBRARY_PATH=build/genserver \\
+        /usr/bin/python3 benchmarks/python/bench_python.py [--quick]
+
+stdout carries "python call_rtt X us" and "pykka call_rtt X us" for
+benchmarks/compare.py; anything else goes to stderr. Like the C and Erlang
+benchmarks, each workload runs once at a tenth of its size to warm up, then
+once for real.
+"""
+
+import argparse
+import sys
+import time
+
+import gi
+
+gi.require_version("Gen", "1")
+from gi.repository import GLib, Gen  # noqa: E402
+
+import pykka  # noqa: E402
+
+CALL_TIMEOUT_MS = 60000
+
+
+class Counter(Gen.Server):
+    """Adds each call's int32 to the count and replies with the count."""
+
+    def __init__(self):
+        super().__init__(call_type="i")
+        self.count = 0
+
+    def do_handle_call(self, message):
+        self.count += message.get_int32()
+        return GLib.Variant("x", self.count)
+
+
+class PykkaCounter(pykka.ThreadingActor):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def on_receive(self, message):
+        self.count += message
+        return self.count
+
+
+def gen_call_rtt(n):
+    server = Counter()
+    server.start(None)
+    try:
+        start = time.perf_counter()
+        for _ in range(n):
+            server.call(GLib.Variant("i", 1), CALL_TIMEOUT_MS)
+        elapsed = time.perf_counter() - start
+        count = server.call(GLib.Variant("i", 0), CALL_TIMEOUT_MS).get_int64()
+        assert count == n, (count, n)
+    finally:
+        server.stop(-1)
+    return elapsed * 1e6 / n
+
+
+def pykka_call_rtt(n):
+    actor = PykkaCounter.start()
+    try:
+        start = time.perf_counter()
+        for _ in range(n):
+            actor.ask(1)
+        elapsed = time.perf_counter() - start
+        count = actor.ask(0)
+        assert count == n, (count, n)
+    finally:
+        actor.stop()
+    return elapsed * 1e6 / n
+
+
+def bench(fn, n):
+    fn(max(n // 10, 8))
+    return fn(n)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small workloads (a second or so)")
+    args = parser.parse_args()
+    calls = 2000 if args.quick else 20000
+
+    print(f"# bench_python: Python {sys.version.split()[0]}, "
+          f"PyGObject {gi.__version__}, pykka {pykka.__version__}, "
+          f"calls={calls}", file=sys.stderr)
+    print(f"python call_rtt {bench(gen_call_rtt, calls):.3f} us", flush=True)
+    print(f"pykka call_rtt {bench(pykka_call_rtt, calls):.3f} us", flush=True)
+
+
+if __name__ == "__main__":
+    main()
