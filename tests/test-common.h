@@ -10,6 +10,83 @@
 
 typedef gboolean (*TestPredicate) (gpointer data);
 
+/* What a test server shares with its test: a lock, a condition broadcast on
+ * every change the test may wait for, and a gate at which handlers wait
+ * until the test opens it (to hold a server busy while messages queue up).
+ * Fields a server adds for the test are protected by `lock` too. */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean open;  /* lock */
+  guint blocked;  /* lock: handlers waiting at the gate */
+} TestGate;
+
+static inline void
+test_gate_init (TestGate *gate)
+{
+  g_mutex_init (&gate->lock);
+  g_cond_init (&gate->cond);
+}
+
+static inline void
+test_gate_clear (TestGate *gate)
+{
+  g_mutex_clear (&gate->lock);
+  g_cond_clear (&gate->cond);
+}
+
+/* Handler side: waits at the gate until the test opens it. */
+static inline void
+test_gate_pass (TestGate *gate)
+{
+  g_mutex_lock (&gate->lock);
+  gate->blocked++;
+  g_cond_broadcast (&gate->cond);
+  while (!gate->open)
+    g_cond_wait (&gate->cond, &gate->lock);
+  gate->blocked--;
+  g_mutex_unlock (&gate->lock);
+}
+
+static inline void
+test_gate_open (TestGate *gate)
+{
+  g_mutex_lock (&gate->lock);
+  gate->open = TRUE;
+  g_cond_broadcast (&gate->cond);
+  g_mutex_unlock (&gate->lock);
+}
+
+/* Waits, with a deadline, until @field (protected by the gate's lock)
+ * reaches at least @value. */
+static inline void
+test_gate_wait_for (TestGate *gate,
+                    guint    *field,
+                    guint     value)
+{
+  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
+
+  g_mutex_lock (&gate->lock);
+  while (*field < value)
+    if (!g_cond_wait_until (&gate->cond, &gate->lock, deadline))
+      break;
+  g_assert_cmpuint (*field, >=, value);
+  g_mutex_unlock (&gate->lock);
+}
+
+static inline guint
+test_gate_get (TestGate *gate,
+               guint    *field)
+{
+  guint value;
+
+  g_mutex_lock (&gate->lock);
+  value = *field;
+  g_mutex_unlock (&gate->lock);
+  return value;
+}
+
 /* Polls @predicate until it holds, failing the test at the deadline. For
  * conditions nothing signals, such as a mailbox filling up. */
 static inline void

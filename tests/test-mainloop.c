@@ -18,11 +18,8 @@ struct _LoopServer
   guint64 handled;
   GPtrArray *events; /* gchar * */
 
-  /* Protected by `lock`, signalled on `cond`. */
-  GMutex lock;
-  GCond cond;
-  gboolean gate_open;
-  guint blocked;
+  /* Protected by `gate.lock`, broadcast on `gate.cond`. */
+  TestGate gate;
   guint infos;
   guint terminated;
   GThread *last_handler_thread;
@@ -40,21 +37,9 @@ loop_server_log (LoopServer  *self,
   g_autofree gchar *text = g_variant_print (message, FALSE);
 
   g_ptr_array_add (self->events, g_strdup_printf ("%s:%s", kind, text));
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&self->gate.lock);
   self->last_handler_thread = g_thread_self ();
-  g_mutex_unlock (&self->lock);
-}
-
-static void
-loop_server_wait_at_gate (LoopServer *self)
-{
-  g_mutex_lock (&self->lock);
-  self->blocked++;
-  g_cond_broadcast (&self->cond);
-  while (!self->gate_open)
-    g_cond_wait (&self->cond, &self->lock);
-  self->blocked--;
-  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&self->gate.lock);
 }
 
 static void
@@ -67,9 +52,9 @@ loop_server_init_server (GenServer  *server,
   self->count = 0;
   self->handled = 0;
   g_ptr_array_set_size (self->events, 0);
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&self->gate.lock);
   self->last_handler_thread = g_thread_self ();
-  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&self->gate.lock);
 
   if (args != NULL)
     {
@@ -99,7 +84,7 @@ loop_server_handle_cast (GenServer  *server,
   if (g_str_equal (command, "add"))
     self->count += arg;
   else if (g_str_equal (command, "block"))
-    loop_server_wait_at_gate (self);
+    test_gate_pass (&self->gate);
   else if (g_str_equal (command, "continue"))
     gen_server_continue (server, g_variant_new_int64 (arg));
   else if (g_str_equal (command, "send-after"))
@@ -135,7 +120,7 @@ loop_server_handle_call (GenServer  *server,
     return g_variant_new_strv ((const gchar * const *) self->events->pdata, self->events->len);
   if (g_str_equal (command, "block"))
     {
-      loop_server_wait_at_gate (self);
+      test_gate_pass (&self->gate);
       return g_variant_new_int64 (self->count);
     }
   if (g_str_equal (command, "fail"))
@@ -146,10 +131,10 @@ loop_server_handle_call (GenServer  *server,
   if (g_str_equal (command, "park"))
     {
       /* Deferred: the test answers through the parked handle. */
-      g_mutex_lock (&self->lock);
+      g_mutex_lock (&self->gate.lock);
       self->parked_reply = gen_server_take_reply (server);
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->lock);
+      g_cond_broadcast (&self->gate.cond);
+      g_mutex_unlock (&self->gate.lock);
       return NULL;
     }
   if (g_str_equal (command, "drop"))
@@ -173,10 +158,10 @@ loop_server_handle_info (GenServer  *server,
   LoopServer *self = LOOP_SERVER (server);
 
   loop_server_log (self, gen_server_is_idle_timeout (message) ? "idle" : "info", message);
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&self->gate.lock);
   self->infos++;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
+  g_cond_broadcast (&self->gate.cond);
+  g_mutex_unlock (&self->gate.lock);
 
   if (g_variant_is_of_type (message, G_VARIANT_TYPE_STRING) &&
       g_str_equal (g_variant_get_string (message, NULL), "crash"))
@@ -197,11 +182,11 @@ loop_server_terminate (GenServer    *server,
 {
   LoopServer *self = LOOP_SERVER (server);
 
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&self->gate.lock);
   self->terminated++;
   self->last_handler_thread = g_thread_self ();
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
+  g_cond_broadcast (&self->gate.cond);
+  g_mutex_unlock (&self->gate.lock);
 }
 
 static void
@@ -210,8 +195,7 @@ loop_server_finalize (GObject *object)
   LoopServer *self = LOOP_SERVER (object);
 
   g_ptr_array_unref (self->events);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
+  test_gate_clear (&self->gate);
   G_OBJECT_CLASS (loop_server_parent_class)->finalize (object);
 }
 
@@ -235,8 +219,7 @@ static void
 loop_server_init (LoopServer *self)
 {
   self->events = g_ptr_array_new_with_free_func (g_free);
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
+  test_gate_init (&self->gate);
 }
 
 /* Helpers ----------------------------------------------------------------- */
@@ -267,42 +250,18 @@ stop_loop_server (LoopServer *server)
   g_assert_no_error (error);
 }
 
-static void
-open_gate (LoopServer *self)
-{
-  g_mutex_lock (&self->lock);
-  self->gate_open = TRUE;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-}
-
-static void
-wait_for_field (LoopServer *self,
-                guint      *field,
-                guint       value)
-{
-  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
-
-  g_mutex_lock (&self->lock);
-  while (*field < value)
-    if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
-      break;
-  g_assert_cmpuint (*field, >=, value);
-  g_mutex_unlock (&self->lock);
-}
-
 static GenReply *
 wait_for_parked_reply (LoopServer *self)
 {
   gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
   GenReply *reply;
 
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&self->gate.lock);
   while (self->parked_reply == NULL)
-    if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
+    if (!g_cond_wait_until (&self->gate.cond, &self->gate.lock, deadline))
       break;
   reply = g_steal_pointer (&self->parked_reply);
-  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&self->gate.lock);
   g_assert_nonnull (reply);
   return reply;
 }
@@ -487,7 +446,7 @@ test_call_async_cancel_queued (void)
   AsyncResult queued = { 0, }, early = { 0, };
 
   cast_ok (server, "block", 0);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
 
   gen_server_call_async (GEN_SERVER (server), g_variant_new ("(sx)", "add", 10), -1,
                          cancellable, async_result_cb, &queued);
@@ -500,7 +459,7 @@ test_call_async_cancel_queued (void)
   g_assert_error (queued.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_error (early.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
-  open_gate (server);
+  test_gate_open (&server->gate);
   /* block, the handled call itself: the cancelled adds never ran. */
   g_assert_cmpuint (handled_of (server), ==, 2);
   {
@@ -521,13 +480,13 @@ test_call_async_cancel_running (void)
 
   gen_server_call_async (GEN_SERVER (server), g_variant_new ("(sx)", "block", 0), -1,
                          cancellable, async_result_cb, &running);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   /* The handler runs on; the caller is told at once, and the late reply
    * is dropped. */
   g_cancellable_cancel (cancellable);
   iterate_until (NULL, &running.done);
   g_assert_error (running.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  open_gate (server);
+  test_gate_open (&server->gate);
   g_assert_cmpuint (handled_of (server), ==, 2);
   async_result_clear (&running);
   stop_loop_server (server);
@@ -547,7 +506,7 @@ test_call_async_timeout (void)
   iterate_until (NULL, &queued.done);
   g_assert_error (timed_out.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
   g_assert_error (queued.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
-  open_gate (server);
+  test_gate_open (&server->gate);
   {
     g_autoptr(GVariant) count = call_ok (server, "get", 0);
     g_assert_cmpint (g_variant_get_int64 (count), ==, 0);
@@ -702,10 +661,12 @@ test_context_server_default_context_worker (void)
   stop_loop_server (server);
 }
 
+/* A thread running a main loop on a context of its own. */
 typedef struct
 {
   GMainContext *context;
   GMainLoop *loop;
+  GThread *thread;
 } LoopThread;
 
 static gpointer
@@ -727,19 +688,37 @@ quit_loop (gpointer loop)
 }
 
 static void
+loop_thread_start (LoopThread *loop_thread)
+{
+  loop_thread->context = g_main_context_new ();
+  loop_thread->loop = g_main_loop_new (loop_thread->context, FALSE);
+  loop_thread->thread = g_thread_new ("loop", run_loop, loop_thread);
+  test_wait_until ((TestPredicate) g_main_loop_is_running, loop_thread->loop);
+}
+
+static void
+loop_thread_stop (LoopThread *loop_thread)
+{
+  GSource *quit = g_idle_source_new ();
+
+  g_source_set_callback (quit, quit_loop, loop_thread->loop, NULL);
+  g_source_attach (quit, loop_thread->context);
+  g_source_unref (quit);
+  g_thread_join (loop_thread->thread);
+  g_main_loop_unref (loop_thread->loop);
+  g_main_context_unref (loop_thread->context);
+}
+
+static void
 test_context_server_on_other_thread (void)
 {
   LoopThread loop_thread;
   g_autoptr(LoopServer) server = NULL;
   g_autoptr(GError) error = NULL;
   GThread *thread;
-  GSource *quit;
 
-  loop_thread.context = g_main_context_new ();
-  loop_thread.loop = g_main_loop_new (loop_thread.context, FALSE);
-  thread = g_thread_new ("loop", run_loop, &loop_thread);
-  test_wait_until ((TestPredicate) g_main_loop_is_running, loop_thread.loop);
-
+  loop_thread_start (&loop_thread);
+  thread = loop_thread.thread;
   server = loop_server_new (loop_thread.context);
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, &error));
   g_assert_no_error (error);
@@ -764,14 +743,7 @@ test_context_server_on_other_thread (void)
     g_assert_cmpint (g_variant_get_int64 (reply), ==, 0);
   }
   stop_loop_server (server);
-
-  quit = g_idle_source_new ();
-  g_source_set_callback (quit, quit_loop, loop_thread.loop, NULL);
-  g_source_attach (quit, loop_thread.context);
-  g_source_unref (quit);
-  g_thread_join (thread);
-  g_main_loop_unref (loop_thread.loop);
-  g_main_context_unref (loop_thread.context);
+  loop_thread_stop (&loop_thread);
 }
 
 /* Info, timers, idle timeout ------------------------------------------------ */
@@ -794,7 +766,7 @@ test_send_info (void)
   /* An error from handle_info is a crash. */
   g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*LoopServer crashed: info crashed*");
   g_assert_true (gen_server_send_info (GEN_SERVER (server), g_variant_new_string ("crash"), NULL));
-  wait_for_field (server, &server->terminated, 1);
+  test_gate_wait_for (&server->gate, &server->terminated, 1);
   g_test_assert_expected_messages ();
   test_wait_until ((TestPredicate) test_not_running, server);
 
@@ -816,7 +788,7 @@ test_timers_in_order (void)
   g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (3), 600, NULL), !=, 0);
   g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (1), 200, NULL), !=, 0);
   g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (2), 400, NULL), !=, 0);
-  wait_for_field (server, &server->infos, 3);
+  test_gate_wait_for (&server->gate, &server->infos, 3);
   events = events_of (server);
   g_assert_cmpstr (events, ==, "info:1|info:2|info:3|call:('events', 0)");
   stop_loop_server (server);
@@ -827,7 +799,7 @@ test_timer_from_init (void)
 {
   g_autoptr(LoopServer) server = start_loop_server (g_variant_new ("(sx)", "timer", 10));
 
-  wait_for_field (server, &server->infos, 1);
+  test_gate_wait_for (&server->gate, &server->infos, 1);
   stop_loop_server (server);
   g_assert_cmpstr (g_ptr_array_index (server->events, 0), ==, "info:'from-init'");
 }
@@ -848,15 +820,15 @@ test_timer_cancel (void)
 
   /* Fired, its message waiting in the mailbox, then cancelled. */
   cast_ok (server, "block", 0);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   queued_then_cancelled = gen_server_send_after (GEN_SERVER (server), g_variant_new_string ("queued"), 1, NULL);
   test_wait_until ((TestPredicate) test_mailbox_has, &(TestMailbox) { GEN_SERVER (server), 1 });
   g_assert_true (gen_server_cancel_timer (GEN_SERVER (server), queued_then_cancelled));
-  open_gate (server);
+  test_gate_open (&server->gate);
 
   /* One that does fire, after the others would have. */
   fired = gen_server_send_after (GEN_SERVER (server), g_variant_new_string ("fired"), 30, NULL);
-  wait_for_field (server, &server->infos, 1);
+  test_gate_wait_for (&server->gate, &server->infos, 1);
   g_assert_false (gen_server_cancel_timer (GEN_SERVER (server), fired));
   g_assert_false (gen_server_cancel_timer (GEN_SERVER (server), 0xdeadbeef));
 
@@ -886,7 +858,7 @@ test_timer_while_stopping (void)
   GThread *stopper;
 
   cast_ok (server, "block", 0);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   cast_ok (server, "send-after", 60000);
   stopper = g_thread_new ("stopper", stop_in_thread, server);
   test_wait_until ((TestPredicate) test_not_running, server);
@@ -896,7 +868,7 @@ test_timer_while_stopping (void)
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
 
   /* ... but its own handlers may still set one, cancelled with the rest. */
-  open_gate (server);
+  test_gate_open (&server->gate);
   g_thread_join (stopper);
   g_assert_cmpuint (server->events->len, ==, 3);
   g_assert_cmpstr (g_ptr_array_index (server->events, 1), ==, "cast:('send-after', 60000)");
@@ -929,16 +901,16 @@ check_idle_timeout (LoopServer *server)
   g_autofree gchar *events = NULL;
 
   /* Fires after a quiet stretch... */
-  wait_for_field (server, &server->infos, 1);
+  test_gate_wait_for (&server->gate, &server->infos, 1);
   /* ... once: no message, no second one. */
   quiet_window (200);
-  g_mutex_lock (&server->lock);
+  g_mutex_lock (&server->gate.lock);
   g_assert_cmpuint (server->infos, ==, 1);
-  g_mutex_unlock (&server->lock);
+  g_mutex_unlock (&server->gate.lock);
 
   /* A message starts another stretch. */
   cast_ok (server, "add", 1);
-  wait_for_field (server, &server->infos, 2);
+  test_gate_wait_for (&server->gate, &server->infos, 2);
   events = events_of (server);
   g_assert_cmpstr (events, ==,
                    "idle:'gen-server.idle-timeout'|cast:('add', 1)|idle:'gen-server.idle-timeout'|call:('events', 0)");
@@ -961,27 +933,14 @@ test_idle_timeout_on_context (void)
 {
   LoopThread loop_thread;
   g_autoptr(LoopServer) server = NULL;
-  GThread *thread;
-  GSource *quit;
 
-  loop_thread.context = g_main_context_new ();
-  loop_thread.loop = g_main_loop_new (loop_thread.context, FALSE);
-  thread = g_thread_new ("loop", run_loop, &loop_thread);
-  test_wait_until ((TestPredicate) g_main_loop_is_running, loop_thread.loop);
-
+  loop_thread_start (&loop_thread);
   server = g_object_new (loop_server_get_type (), "main-context", loop_thread.context,
                          "idle-timeout", 30, NULL);
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, NULL));
   check_idle_timeout (server);
   stop_loop_server (server);
-
-  quit = g_idle_source_new ();
-  g_source_set_callback (quit, quit_loop, loop_thread.loop, NULL);
-  g_source_attach (quit, loop_thread.context);
-  g_source_unref (quit);
-  g_thread_join (thread);
-  g_main_loop_unref (loop_thread.loop);
-  g_main_context_unref (loop_thread.context);
+  loop_thread_stop (&loop_thread);
 }
 
 /* Continues ------------------------------------------------------------------ */
@@ -995,10 +954,10 @@ test_continue (void)
   /* Hold the server while "continue" and then "add" queue up: the
    * continue scheduled by the first runs before the second. */
   cast_ok (server, "block", 0);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   cast_ok (server, "continue", 7);
   cast_ok (server, "add", 1);
-  open_gate (server);
+  test_gate_open (&server->gate);
 
   events = events_of (server);
   g_assert_cmpstr (events, ==,

@@ -22,11 +22,8 @@ struct _TestServer
   gint64 last_seq[N_SENDERS];
   guint order_violations;
 
-  /* Protected by `lock`, signalled on `cond`: what tests wait for. */
-  GMutex lock;
-  GCond cond;
-  gboolean gate_open;
-  guint blocked;        /* handlers waiting at the gate */
+  /* Protected by `gate.lock`, broadcast on `gate.cond`: what tests wait for. */
+  TestGate gate;
   guint init_count;
   guint terminate_count;
   GError *terminate_reason;
@@ -35,18 +32,6 @@ struct _TestServer
 
 G_DECLARE_FINAL_TYPE (TestServer, test_server, TEST, SERVER, GenServer)
 G_DEFINE_TYPE (TestServer, test_server, GEN_TYPE_SERVER)
-
-static void
-test_server_wait_at_gate (TestServer *self)
-{
-  g_mutex_lock (&self->lock);
-  self->blocked++;
-  g_cond_broadcast (&self->cond);
-  while (!self->gate_open)
-    g_cond_wait (&self->cond, &self->lock);
-  self->blocked--;
-  g_mutex_unlock (&self->lock);
-}
 
 static void
 test_server_init_server (GenServer  *server,
@@ -60,11 +45,11 @@ test_server_init_server (GenServer  *server,
   if (args != NULL)
     g_variant_get (args, "(&sx)", &command, &start);
 
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&self->gate.lock);
   self->init_count++;
   self->handler_thread = g_thread_self ();
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
+  g_cond_broadcast (&self->gate.cond);
+  g_mutex_unlock (&self->gate.lock);
 
   if (g_str_equal (command, "fail"))
     {
@@ -107,7 +92,7 @@ test_server_handle_cast (GenServer  *server,
       self->last_seq[sender] = seq;
     }
   else if (g_str_equal (command, "block"))
-    test_server_wait_at_gate (self);
+    test_gate_pass (&self->gate);
   else if (g_str_equal (command, "crash"))
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "crashed on purpose");
 }
@@ -138,7 +123,7 @@ test_server_handle_call (GenServer  *server,
     return g_variant_new_uint32 (self->order_violations);
   if (g_str_equal (command, "block"))
     {
-      test_server_wait_at_gate (self);
+      test_gate_pass (&self->gate);
       return g_variant_new_int64 (self->count);
     }
   if (g_str_equal (command, "fail"))
@@ -180,14 +165,14 @@ test_server_terminate (GenServer    *server,
 {
   TestServer *self = TEST_SERVER (server);
 
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&self->gate.lock);
   self->terminate_count++;
   g_assert_true (self->handler_thread == g_thread_self ());
   g_clear_error (&self->terminate_reason);
   if (reason != NULL)
     self->terminate_reason = g_error_copy (reason);
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
+  g_cond_broadcast (&self->gate.cond);
+  g_mutex_unlock (&self->gate.lock);
 }
 
 static void
@@ -196,8 +181,7 @@ test_server_finalize (GObject *object)
   TestServer *self = TEST_SERVER (object);
 
   g_clear_error (&self->terminate_reason);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
+  test_gate_clear (&self->gate);
 
   G_OBJECT_CLASS (test_server_parent_class)->finalize (object);
 }
@@ -218,45 +202,7 @@ test_server_class_init (TestServerClass *klass)
 static void
 test_server_init (TestServer *self)
 {
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
-}
-
-static void
-open_gate (TestServer *self)
-{
-  g_mutex_lock (&self->lock);
-  self->gate_open = TRUE;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-}
-
-/* Waits, with a deadline, until @field of @self reaches at least @value. */
-static void
-wait_for_field (TestServer *self,
-                guint      *field,
-                guint       value)
-{
-  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
-
-  g_mutex_lock (&self->lock);
-  while (*field < value)
-    if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
-      break;
-  g_assert_cmpuint (*field, >=, value);
-  g_mutex_unlock (&self->lock);
-}
-
-static guint
-get_field (TestServer *self,
-           guint      *field)
-{
-  guint value;
-
-  g_mutex_lock (&self->lock);
-  value = *field;
-  g_mutex_unlock (&self->lock);
-  return value;
+  test_gate_init (&self->gate);
 }
 
 static TestServer *
@@ -325,7 +271,7 @@ test_start_stop (void)
   g_assert_no_error (error);
   g_assert_true (gen_server_is_running (GEN_SERVER (server)));
   /* start returned only after init ran, on another thread. */
-  g_assert_cmpuint (get_field (server, &server->init_count), ==, 1);
+  g_assert_cmpuint (test_gate_get (&server->gate, &server->init_count), ==, 1);
   g_assert_true (server->handler_thread != g_thread_self ());
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 5);
 
@@ -346,7 +292,7 @@ test_double_start (void)
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_ALREADY_RUNNING);
   g_assert_nonnull (strstr (error->message, "TestServer"));
   g_assert_true (gen_server_is_running (GEN_SERVER (server)));
-  g_assert_cmpuint (get_field (server, &server->init_count), ==, 1);
+  g_assert_cmpuint (test_gate_get (&server->gate, &server->init_count), ==, 1);
   stop_server (server);
 }
 
@@ -466,7 +412,7 @@ test_call_timeout (void)
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
   g_assert_nonnull (strstr (error->message, "50 ms"));
   g_clear_error (&error);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
 
   /* Queued behind it, this one times out before it is taken: never run. */
   reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "add", 100), 20, &error);
@@ -479,7 +425,7 @@ test_call_timeout (void)
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
   g_clear_error (&error);
 
-  open_gate (server);
+  test_gate_open (&server->gate);
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 0);
   /* handled, block, get and this one: the abandoned adds never ran. */
   reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "handled", 0), -1, NULL);
@@ -569,14 +515,14 @@ test_cast_crash (void)
 
   /* Hold the server at the gate, queue a crash and then a call behind it. */
   cast_ok (server, "block", 0);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   cast_ok (server, "crash", 0);
   thread = g_thread_new ("caller", call_in_thread, &queued);
   test_wait_until ((TestPredicate) test_mailbox_has, &(TestMailbox) { GEN_SERVER (server), 2 });
 
   g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestServer crashed: crashed on purpose*");
-  open_gate (server);
-  wait_for_field (server, &server->terminate_count, 1);
+  test_gate_open (&server->gate);
+  test_gate_wait_for (&server->gate, &server->terminate_count, 1);
   g_thread_join (thread);
   g_test_assert_expected_messages ();
 
@@ -705,7 +651,7 @@ test_calls_pending_at_stop (void)
   GThread *stopper;
 
   cast_ok (server, "block", 0);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
     {
       calls[i] = (CallInThread) { server, "get", NULL, NULL };
@@ -722,7 +668,7 @@ test_calls_pending_at_stop (void)
   g_assert_null (late);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
 
-  open_gate (server);
+  test_gate_open (&server->gate);
   g_thread_join (stopper);
   for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
     {
@@ -747,7 +693,7 @@ test_restart (void)
   g_assert_true (gen_server_is_running (GEN_SERVER (server)));
   /* init ran again: fresh state. */
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 0);
-  g_assert_cmpuint (get_field (server, &server->init_count), ==, 2);
+  g_assert_cmpuint (test_gate_get (&server->gate, &server->init_count), ==, 2);
   (void) first_thread;
   stop_server (server);
 
@@ -789,12 +735,12 @@ test_stop_from_handler (void)
 
   /* Block, then queue the stop call and one more call behind it. */
   cast_ok (server, "block", 0);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   stop_caller = g_thread_new ("stop-caller", call_in_thread, &stopping);
   test_wait_until ((TestPredicate) test_mailbox_has, &(TestMailbox) { GEN_SERVER (server), 1 });
   caller = g_thread_new ("caller", call_in_thread, &queued);
   test_wait_until ((TestPredicate) test_mailbox_has, &(TestMailbox) { GEN_SERVER (server), 2 });
-  open_gate (server);
+  test_gate_open (&server->gate);
   g_thread_join (caller);
   g_thread_join (stop_caller);
 
@@ -807,7 +753,7 @@ test_stop_from_handler (void)
   g_assert_null (queued.reply);
   g_assert_error (queued.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
   g_clear_error (&queued.error);
-  wait_for_field (server, &server->terminate_count, 1);
+  test_gate_wait_for (&server->gate, &server->terminate_count, 1);
   test_wait_until ((TestPredicate) test_not_running, server);
 
   /* It can be started again; the old thread is joined on the way. */
@@ -816,7 +762,7 @@ test_stop_from_handler (void)
   reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "stop", 0), -1, &error);
   g_assert_no_error (error);
   g_assert_true (g_variant_get_boolean (reply));
-  wait_for_field (server, &server->terminate_count, 2);
+  test_gate_wait_for (&server->gate, &server->terminate_count, 2);
 }
 
 static void
@@ -826,15 +772,15 @@ test_stop_timeout (void)
   g_autoptr(GError) error = NULL;
 
   cast_ok (server, "block", 0);
-  wait_for_field (server, &server->blocked, 1);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   g_assert_false (gen_server_stop (GEN_SERVER (server), 30, &error));
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
   g_assert_nonnull (strstr (error->message, "did not stop within 30 ms"));
   g_clear_error (&error);
   g_assert_false (gen_server_is_running (GEN_SERVER (server)));
 
-  open_gate (server);
-  wait_for_field (server, &server->terminate_count, 1);
+  test_gate_open (&server->gate);
+  test_gate_wait_for (&server->gate, &server->terminate_count, 1);
   /* start waits for the stop to finish and joins the old thread. */
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, &error));
   g_assert_no_error (error);
@@ -932,7 +878,7 @@ test_exit_with_running_servers (void)
 
       (void) idle;
       cast_ok (blocked, "block", 0);
-      wait_for_field (blocked, &blocked->blocked, 1);
+      test_gate_wait_for (&blocked->gate, &blocked->gate.blocked, 1);
       for (guint i = 0; i < 1000; i++)
         cast_ok (busy, "add", 1);
       return;
