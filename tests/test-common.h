@@ -10,6 +10,30 @@
 
 typedef gboolean (*TestPredicate) (gpointer data);
 
+/* Starts @server with @args (floating is fine), failing the test if it
+ * does not start. Returns @server. */
+static inline gpointer
+test_start_ok (gpointer  server,
+               GVariant *args)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_server_start (GEN_SERVER (server), args, &error));
+  g_assert_no_error (error);
+  return server;
+}
+
+/* Stops @server, waiting as long as it takes, failing the test if it
+ * does not stop. */
+static inline void
+test_stop_ok (gpointer server)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_server_stop (GEN_SERVER (server), -1, &error));
+  g_assert_no_error (error);
+}
+
 /* What a test server shares with its test: a lock, a condition broadcast on
  * every change the test may wait for, and a gate at which handlers wait
  * until the test opens it (to hold a server busy while messages queue up).

@@ -233,21 +233,7 @@ loop_server_new (GMainContext *context)
 static LoopServer *
 start_loop_server (GVariant *args)
 {
-  g_autoptr(GError) error = NULL;
-  LoopServer *server = loop_server_new (NULL);
-
-  g_assert_true (gen_server_start (GEN_SERVER (server), args, &error));
-  g_assert_no_error (error);
-  return server;
-}
-
-static void
-stop_loop_server (LoopServer *server)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (gen_server_stop (GEN_SERVER (server), -1, &error));
-  g_assert_no_error (error);
+  return test_start_ok (loop_server_new (NULL), args);
 }
 
 static GenReply *
@@ -405,7 +391,7 @@ test_call_async_context_and_order (void)
 
   g_thread_join (g_thread_new ("async-caller", async_calls_in_thread, &test));
   g_assert_true (test.ok);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -434,7 +420,7 @@ test_call_async_errors (void)
   async_result_clear (&failing);
   async_result_clear (&not_running);
   async_result_clear (&invalid);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -468,7 +454,7 @@ test_call_async_cancel_queued (void)
   }
   async_result_clear (&queued);
   async_result_clear (&early);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -489,7 +475,7 @@ test_call_async_cancel_running (void)
   test_gate_open (&server->gate);
   g_assert_cmpuint (handled_of (server), ==, 2);
   async_result_clear (&running);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -513,7 +499,7 @@ test_call_async_timeout (void)
   }
   async_result_clear (&timed_out);
   async_result_clear (&queued);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 /* A thread with no context of its own gets its replies on the global default
@@ -565,7 +551,7 @@ test_call_async_default_context_worker (void)
   /* Every call disconnected from the cancellable when it completed. */
   g_cancellable_cancel (cancellable);
   g_free (test);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 /* Servers on a main context ------------------------------------------------- */
@@ -658,7 +644,7 @@ test_context_server_default_context_worker (void)
   iterate_until (NULL, &caller.done);
   g_thread_join (thread);
   g_assert_cmpint (caller.last, ==, 20);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 /* A thread running a main loop on a context of its own. */
@@ -742,7 +728,7 @@ test_context_server_on_other_thread (void)
     g_autoptr(GVariant) reply = call_ok (server, "get", 0);
     g_assert_cmpint (g_variant_get_int64 (reply), ==, 0);
   }
-  stop_loop_server (server);
+  test_stop_ok (server);
   loop_thread_stop (&loop_thread);
 }
 
@@ -791,7 +777,7 @@ test_timers_in_order (void)
   test_gate_wait_for (&server->gate, &server->infos, 3);
   events = events_of (server);
   g_assert_cmpstr (events, ==, "info:1|info:2|info:3|call:('events', 0)");
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -800,7 +786,7 @@ test_timer_from_init (void)
   g_autoptr(LoopServer) server = start_loop_server (g_variant_new ("(sx)", "timer", 10));
 
   test_gate_wait_for (&server->gate, &server->infos, 1);
-  stop_loop_server (server);
+  test_stop_ok (server);
   g_assert_cmpstr (g_ptr_array_index (server->events, 0), ==, "info:'from-init'");
 }
 
@@ -837,7 +823,7 @@ test_timer_cancel (void)
 
   /* A timer still pending at stop is cancelled with the server. */
   g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_string ("never"), 60000, NULL), !=, 0);
-  stop_loop_server (server);
+  test_stop_ok (server);
 
   g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_string ("stopped"), 1, &error), ==, 0);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
@@ -846,7 +832,7 @@ test_timer_cancel (void)
 static gpointer
 stop_in_thread (gpointer server)
 {
-  stop_loop_server (server);
+  test_stop_ok (server);
   return NULL;
 }
 
@@ -925,7 +911,7 @@ test_idle_timeout (void)
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, NULL));
   check_idle_timeout (server);
   gen_server_set_idle_timeout (GEN_SERVER (server), -1);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -939,7 +925,7 @@ test_idle_timeout_on_context (void)
                          "idle-timeout", 30, NULL);
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, NULL));
   check_idle_timeout (server);
-  stop_loop_server (server);
+  test_stop_ok (server);
   loop_thread_stop (&loop_thread);
 }
 
@@ -963,7 +949,7 @@ test_continue (void)
   g_assert_cmpstr (events, ==,
                    "continue:'from-init'|cast:('block', 0)|cast:('continue', 7)|"
                    "continue:7|cast:('add', 1)|call:('events', 0)");
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 /* Deferred replies -------------------------------------------------------------- */
@@ -1024,7 +1010,7 @@ test_deferred_reply (void)
   g_test_expect_message ("Gen", G_LOG_LEVEL_CRITICAL, "*already answered*");
   gen_reply_return_value (reply, g_variant_new_string ("again"));
   g_test_assert_expected_messages ();
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -1045,7 +1031,7 @@ test_deferred_error (void)
   g_assert_error (parked.error, G_IO_ERROR, G_IO_ERROR_BUSY);
   g_assert_cmpstr (parked.error->message, ==, "busy later");
   g_clear_error (&parked.error);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -1060,7 +1046,7 @@ test_deferred_never_answered (void)
   g_test_assert_expected_messages ();
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_REPLY);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -1078,7 +1064,7 @@ test_deferred_after_timeout (void)
   reply = wait_for_parked_reply (server);
   gen_reply_return_value (reply, g_variant_new_string ("too late"));
   g_object_unref (reply);
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -1094,7 +1080,7 @@ test_take_reply_outside_call (void)
   g_test_expect_message ("Gen", G_LOG_LEVEL_CRITICAL, "*server_is_handler_thread*");
   gen_server_continue (GEN_SERVER (server), message);
   g_test_assert_expected_messages ();
-  stop_loop_server (server);
+  test_stop_ok (server);
 }
 
 int

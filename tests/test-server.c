@@ -208,27 +208,13 @@ test_server_init (TestServer *self)
 static TestServer *
 start_server (void)
 {
-  g_autoptr(GError) error = NULL;
-  TestServer *server = g_object_new (test_server_get_type (), NULL);
-
-  g_assert_true (gen_server_start (GEN_SERVER (server), NULL, &error));
-  g_assert_no_error (error);
-  return server;
-}
-
-static void
-stop_server (TestServer *server)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (gen_server_stop (GEN_SERVER (server), -1, &error));
-  g_assert_no_error (error);
+  return test_start_ok (g_object_new (test_server_get_type (), NULL), NULL);
 }
 
 static gpointer
 stop_server_in_thread (gpointer server)
 {
-  stop_server (server);
+  test_stop_ok (server);
   return NULL;
 }
 
@@ -293,7 +279,7 @@ test_double_start (void)
   g_assert_nonnull (strstr (error->message, "TestServer"));
   g_assert_true (gen_server_is_running (GEN_SERVER (server)));
   g_assert_cmpuint (test_gate_get (&server->gate, &server->init_count), ==, 1);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -302,7 +288,7 @@ test_double_stop (void)
   g_autoptr(TestServer) server = start_server ();
   g_autoptr(GError) error = NULL;
 
-  stop_server (server);
+  test_stop_ok (server);
   g_assert_false (gen_server_stop (GEN_SERVER (server), -1, &error));
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
   g_assert_cmpuint (server->terminate_count, ==, 1);
@@ -340,7 +326,7 @@ test_cast_increment_decrement (void)
   cast_ok (server, "add", -1);
   /* The call comes after the casts from the same thread, so sees them. */
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 2);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -352,7 +338,7 @@ test_call_get_and_increment (void)
   g_assert_cmpint (call_int64 (server, "add", 1), ==, 1);
   g_assert_cmpint (call_int64 (server, "add", 2), ==, 3);
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 3);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -370,7 +356,7 @@ test_floating_and_owned_messages (void)
   g_assert_cmpint (g_variant_get_int64 (reply), ==, 8);
   g_assert_false (g_variant_is_floating (owned));
   g_assert_cmpstr (g_variant_get_type_string (owned), ==, "(sx)");
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 typedef struct
@@ -430,7 +416,7 @@ test_call_timeout (void)
   /* handled, block, get and this one: the abandoned adds never ran. */
   reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "handled", 0), -1, NULL);
   g_assert_cmpuint (g_variant_get_uint64 (reply), ==, 4);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -439,13 +425,13 @@ test_terminate_once (void)
   g_autoptr(TestServer) server = start_server ();
 
   cast_ok (server, "add", 1);
-  stop_server (server);
+  test_stop_ok (server);
   g_assert_cmpuint (server->terminate_count, ==, 1);
   g_assert_false (gen_server_stop (GEN_SERVER (server), -1, NULL));
   g_assert_cmpuint (server->terminate_count, ==, 1);
 
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, NULL));
-  stop_server (server);
+  test_stop_ok (server);
   g_assert_cmpuint (server->terminate_count, ==, 2);
 }
 
@@ -476,7 +462,7 @@ test_init_failure (void)
   g_assert_true (gen_server_start (GEN_SERVER (server), g_variant_new ("(sx)", "ok", 3), &error));
   g_assert_no_error (error);
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 3);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -503,7 +489,7 @@ test_handler_error (void)
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "neither a reply nor an error"));
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 1);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -535,7 +521,7 @@ test_cast_crash (void)
   /* Brought back, it starts afresh. */
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, NULL));
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 0);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -568,7 +554,7 @@ test_typed_messages (void)
   reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "handled", 0), -1, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_variant_get_uint64 (reply), ==, 1);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 /* A subclass declaring its message types in class_init. */
@@ -634,7 +620,7 @@ test_many_casts_then_stop (void)
 
   for (gint64 i = 0; i < n; i++)
     cast_ok (server, "add", 1);
-  stop_server (server);
+  test_stop_ok (server);
   /* stop() joined the server thread: its state is ours to read now. */
   g_assert_cmpint (server->count, ==, n);
   g_assert_cmpuint (server->handled, ==, n);
@@ -687,7 +673,7 @@ test_restart (void)
   GThread *first_thread = server->handler_thread;
 
   g_assert_cmpint (call_int64 (server, "add", 10), ==, 10);
-  stop_server (server);
+  test_stop_ok (server);
 
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, NULL));
   g_assert_true (gen_server_is_running (GEN_SERVER (server)));
@@ -695,14 +681,14 @@ test_restart (void)
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 0);
   g_assert_cmpuint (test_gate_get (&server->gate, &server->init_count), ==, 2);
   (void) first_thread;
-  stop_server (server);
+  test_stop_ok (server);
 
   /* Several rounds, to shake out a stale thread or mailbox. */
   for (guint i = 0; i < 20; i++)
     {
       g_assert_true (gen_server_start (GEN_SERVER (server), NULL, NULL));
       cast_ok (server, "add", 1);
-      stop_server (server);
+      test_stop_ok (server);
       g_assert_cmpint (server->count, ==, 1);
     }
 }
@@ -720,7 +706,7 @@ test_calling_self (void)
   g_variant_get (reply, "(i&s)", &code, &domain);
   g_assert_cmpint (code, ==, GEN_SERVER_ERROR_CALLING_SELF);
   g_assert_cmpstr (domain, ==, "gen");
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -784,7 +770,7 @@ test_stop_timeout (void)
   /* start waits for the stop to finish and joins the old thread. */
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, &error));
   g_assert_no_error (error);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 typedef struct
@@ -838,7 +824,7 @@ test_many_threads (void)
 
   violations = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "violations", 0), -1, NULL);
   g_assert_cmpuint (g_variant_get_uint32 (violations), ==, 0);
-  stop_server (server);
+  test_stop_ok (server);
   for (guint i = 0; i < N_SENDERS; i++)
     g_assert_cmpint (server->last_seq[i], ==, n - 1);
 }
@@ -860,7 +846,7 @@ test_keeps_itself_alive (void)
   /* Stopped, it goes once the last reference does (maybe on its thread). */
   server = g_object_ref (weak);
   g_object_remove_weak_pointer (G_OBJECT (server), (gpointer *) &weak);
-  stop_server (server);
+  test_stop_ok (server);
   g_assert_cmpint (G_OBJECT (server)->ref_count, ==, 1);
   g_object_unref (server);
 }
@@ -960,7 +946,7 @@ test_idle_uses_no_cpu (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (servers); i++)
     {
-      stop_server (servers[i]);
+      test_stop_ok (servers[i]);
       g_object_unref (servers[i]);
     }
 }
@@ -1005,7 +991,7 @@ test_wakes_from_idle (void)
     g_thread_join (producers[i]);
 
   g_assert_cmpint (call_int64 (server, "get", 0), ==, G_N_ELEMENTS (producers) * expected);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 static void
@@ -1045,7 +1031,7 @@ test_programmer_errors (void)
 
   /* Still healthy. */
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 0);
-  stop_server (server);
+  test_stop_ok (server);
 }
 
 int
