@@ -127,6 +127,39 @@ test_wait_until (TestPredicate predicate,
     }
 }
 
+/* A request in the (sx) shape the test servers speak: a command and an
+ * argument. A function rather than g_variant_new() at each call site, so
+ * that the argument is always passed as the gint64 that "x" reads. */
+static inline GVariant *
+test_message (const gchar *command,
+              gint64       arg)
+{
+  return g_variant_new ("(sx)", command, arg);
+}
+
+/* A call made from a thread of its own, for tests that need a caller
+ * blocked while they act: the request is ("command", 0), the (sx) shape
+ * the test servers speak. */
+typedef struct
+{
+  gpointer server;       /* a GenServer */
+  const gchar *command;
+  gint timeout_ms;
+  GVariant *reply;       /* owned, the result */
+  GError *error;         /* owned, the result */
+} TestCall;
+
+static inline gpointer
+test_call_in_thread (gpointer data)
+{
+  TestCall *call = data;
+
+  call->reply = gen_server_call (GEN_SERVER (call->server),
+                                 test_message (call->command, 0),
+                                 call->timeout_ms, &call->error);
+  return NULL;
+}
+
 typedef struct
 {
   GenServer *server;

@@ -260,7 +260,7 @@ call_ok (LoopServer  *server,
   g_autoptr(GError) error = NULL;
   GVariant *reply;
 
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", command, arg),
+  reply = gen_server_call (GEN_SERVER (server), test_message (command, arg),
                            TEST_CALL_TIMEOUT_MS, &error);
   g_assert_no_error (error);
   g_assert_nonnull (reply);
@@ -274,7 +274,7 @@ cast_ok (LoopServer  *server,
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (gen_server_cast (GEN_SERVER (server), g_variant_new ("(sx)", command, arg), &error));
+  g_assert_true (gen_server_cast (GEN_SERVER (server), test_message (command, arg), &error));
   g_assert_no_error (error);
 }
 
@@ -360,7 +360,7 @@ async_calls_in_thread (gpointer data)
   async_order = 0;
   for (guint i = 0; i < G_N_ELEMENTS (results); i++)
     {
-      gen_server_call_async (GEN_SERVER (test->server), g_variant_new ("(sx)", "add", 1),
+      gen_server_call_async (GEN_SERVER (test->server), test_message ("add", 1),
                              TEST_CALL_TIMEOUT_MS, NULL, async_result_cb, &results[i]);
       /* Never from inside call_async, even when the reply is there. */
       g_assert_false (results[i].done);
@@ -401,9 +401,9 @@ test_call_async_errors (void)
   g_autoptr(LoopServer) stopped = loop_server_new (NULL);
   AsyncResult failing = { 0, }, not_running = { 0, }, invalid = { 0, };
 
-  gen_server_call_async (GEN_SERVER (server), g_variant_new ("(sx)", "fail", 0), -1,
+  gen_server_call_async (GEN_SERVER (server), test_message ("fail", 0), -1,
                          NULL, async_result_cb, &failing);
-  gen_server_call_async (GEN_SERVER (stopped), g_variant_new ("(sx)", "get", 0), -1,
+  gen_server_call_async (GEN_SERVER (stopped), test_message ("get", 0), -1,
                          NULL, async_result_cb, &not_running);
   gen_server_call_async (GEN_SERVER (server), g_variant_new_int32 (3), -1,
                          NULL, async_result_cb, &invalid);
@@ -434,10 +434,10 @@ test_call_async_cancel_queued (void)
   cast_ok (server, "block", 0);
   test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
 
-  gen_server_call_async (GEN_SERVER (server), g_variant_new ("(sx)", "add", 10), -1,
+  gen_server_call_async (GEN_SERVER (server), test_message ("add", 10), -1,
                          cancellable, async_result_cb, &queued);
   g_cancellable_cancel (precancelled);
-  gen_server_call_async (GEN_SERVER (server), g_variant_new ("(sx)", "add", 100), -1,
+  gen_server_call_async (GEN_SERVER (server), test_message ("add", 100), -1,
                          precancelled, async_result_cb, &early);
   g_cancellable_cancel (cancellable);
   iterate_until (NULL, &queued.done);
@@ -464,7 +464,7 @@ test_call_async_cancel_running (void)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   AsyncResult running = { 0, };
 
-  gen_server_call_async (GEN_SERVER (server), g_variant_new ("(sx)", "block", 0), -1,
+  gen_server_call_async (GEN_SERVER (server), test_message ("block", 0), -1,
                          cancellable, async_result_cb, &running);
   test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   /* The handler runs on; the caller is told at once, and the late reply
@@ -484,9 +484,9 @@ test_call_async_timeout (void)
   g_autoptr(LoopServer) server = start_loop_server (NULL);
   AsyncResult timed_out = { 0, }, queued = { 0, };
 
-  gen_server_call_async (GEN_SERVER (server), g_variant_new ("(sx)", "block", 0), 30,
+  gen_server_call_async (GEN_SERVER (server), test_message ("block", 0), 30,
                          NULL, async_result_cb, &timed_out);
-  gen_server_call_async (GEN_SERVER (server), g_variant_new ("(sx)", "add", 5), 30,
+  gen_server_call_async (GEN_SERVER (server), test_message ("add", 5), 30,
                          NULL, async_result_cb, &queued);
   iterate_until (NULL, &timed_out.done);
   iterate_until (NULL, &queued.done);
@@ -520,7 +520,7 @@ async_calls_from_worker (gpointer data)
   WorkerCalls *test = data;
 
   for (guint i = 0; i < N_WORKER_CALLS; i++)
-    gen_server_call_async (GEN_SERVER (test->server), g_variant_new ("(sx)", "add", 1),
+    gen_server_call_async (GEN_SERVER (test->server), test_message ("add", 1),
                            TEST_CALL_TIMEOUT_MS, test->cancellable,
                            async_result_cb, &test->results[i]);
   return NULL;
@@ -601,14 +601,14 @@ test_context_server_on_this_thread (void)
 
   /* A sync call from the thread that runs the context would wait for
    * itself. */
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "get", 0), 1000, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("get", 0), 1000, &error);
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_CALLING_SELF);
   g_clear_error (&error);
 
   /* Calls from another thread are handled here while we iterate. */
   thread = g_thread_new ("caller", sync_calls_in_thread, &caller);
-  gen_server_call_async (GEN_SERVER (server), g_variant_new ("(sx)", "add", 1000), -1,
+  gen_server_call_async (GEN_SERVER (server), test_message ("add", 1000), -1,
                          NULL, async_result_cb, &async);
   iterate_until (context, &async.done);
   iterate_until (context, &caller.done);
@@ -783,7 +783,7 @@ test_timers_in_order (void)
 static void
 test_timer_from_init (void)
 {
-  g_autoptr(LoopServer) server = start_loop_server (g_variant_new ("(sx)", "timer", 10));
+  g_autoptr(LoopServer) server = start_loop_server (test_message ("timer", 10));
 
   test_gate_wait_for (&server->gate, &server->infos, 1);
   test_stop_ok (server);
@@ -934,7 +934,7 @@ test_idle_timeout_on_context (void)
 static void
 test_continue (void)
 {
-  g_autoptr(LoopServer) server = start_loop_server (g_variant_new ("(sx)", "continue", 0));
+  g_autoptr(LoopServer) server = start_loop_server (test_message ("continue", 0));
   g_autofree gchar *events = NULL;
 
   /* Hold the server while "continue" and then "add" queue up: the
@@ -954,26 +954,6 @@ test_continue (void)
 
 /* Deferred replies -------------------------------------------------------------- */
 
-typedef struct
-{
-  LoopServer *server;
-  const gchar *command;
-  gint timeout_ms;
-  GVariant *reply;
-  GError *error;
-} CallInThread;
-
-static gpointer
-call_in_thread (gpointer data)
-{
-  CallInThread *call = data;
-
-  call->reply = gen_server_call (GEN_SERVER (call->server),
-                                 g_variant_new ("(sx)", call->command, 0),
-                                 call->timeout_ms, &call->error);
-  return NULL;
-}
-
 static gpointer
 answer_in_thread (gpointer reply)
 {
@@ -985,11 +965,11 @@ static void
 test_deferred_reply (void)
 {
   g_autoptr(LoopServer) server = start_loop_server (NULL);
-  CallInThread parked = { server, "park", -1, NULL, NULL };
+  TestCall parked = { server, "park", -1, NULL, NULL };
   GThread *caller;
   g_autoptr(GenReply) reply = NULL;
 
-  caller = g_thread_new ("caller", call_in_thread, &parked);
+  caller = g_thread_new ("caller", test_call_in_thread, &parked);
   reply = wait_for_parked_reply (server);
   g_assert_false (gen_reply_is_answered (reply));
 
@@ -1017,12 +997,12 @@ static void
 test_deferred_error (void)
 {
   g_autoptr(LoopServer) server = start_loop_server (NULL);
-  CallInThread parked = { server, "park", -1, NULL, NULL };
+  TestCall parked = { server, "park", -1, NULL, NULL };
   g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_BUSY, "busy later");
   GThread *caller;
   GenReply *reply;
 
-  caller = g_thread_new ("caller", call_in_thread, &parked);
+  caller = g_thread_new ("caller", test_call_in_thread, &parked);
   reply = wait_for_parked_reply (server);
   gen_reply_return_error (reply, error);
   g_object_unref (reply);
@@ -1042,7 +1022,7 @@ test_deferred_never_answered (void)
   g_autoptr(GVariant) reply = NULL;
 
   g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*dropped without an answer*");
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "drop", 0), -1, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("drop", 0), -1, &error);
   g_test_assert_expected_messages ();
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_REPLY);
@@ -1053,10 +1033,10 @@ static void
 test_deferred_after_timeout (void)
 {
   g_autoptr(LoopServer) server = start_loop_server (NULL);
-  CallInThread parked = { server, "park", 20, NULL, NULL };
+  TestCall parked = { server, "park", 20, NULL, NULL };
   GenReply *reply;
 
-  g_thread_join (g_thread_new ("caller", call_in_thread, &parked));
+  g_thread_join (g_thread_new ("caller", test_call_in_thread, &parked));
   g_assert_error (parked.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
   g_clear_error (&parked.error);
 

@@ -138,7 +138,7 @@ test_server_handle_call (GenServer  *server,
       g_autoptr(GError) self_error = NULL;
       g_autoptr(GVariant) reply = NULL;
 
-      reply = gen_server_call (server, g_variant_new ("(sx)", "get", 0), -1, &self_error);
+      reply = gen_server_call (server, test_message ("get", 0), -1, &self_error);
       g_assert_null (reply);
       return g_variant_new ("(is)", self_error->code, self_error->domain == GEN_SERVER_ERROR ?
                             "gen" : "other");
@@ -226,7 +226,7 @@ call_int64 (TestServer  *server,
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
 
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", command, arg),
+  reply = gen_server_call (GEN_SERVER (server), test_message (command, arg),
                            TEST_CALL_TIMEOUT_MS, &error);
   g_assert_no_error (error);
   g_assert_true (g_variant_is_of_type (reply, G_VARIANT_TYPE_INT64));
@@ -240,7 +240,7 @@ cast_ok (TestServer  *server,
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (gen_server_cast (GEN_SERVER (server), g_variant_new ("(sx)", command, arg), &error));
+  g_assert_true (gen_server_cast (GEN_SERVER (server), test_message (command, arg), &error));
   g_assert_no_error (error);
 }
 
@@ -253,7 +253,7 @@ test_start_stop (void)
   g_autoptr(GError) error = NULL;
 
   g_assert_false (gen_server_is_running (GEN_SERVER (server)));
-  g_assert_true (gen_server_start (GEN_SERVER (server), g_variant_new ("(sx)", "ok", 5), &error));
+  g_assert_true (gen_server_start (GEN_SERVER (server), test_message ("ok", 5), &error));
   g_assert_no_error (error);
   g_assert_true (gen_server_is_running (GEN_SERVER (server)));
   /* start returned only after init ran, on another thread. */
@@ -305,11 +305,11 @@ test_stop_never_started (void)
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
   g_clear_error (&error);
 
-  g_assert_false (gen_server_cast (GEN_SERVER (server), g_variant_new ("(sx)", "add", 1), &error));
+  g_assert_false (gen_server_cast (GEN_SERVER (server), test_message ("add", 1), &error));
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
   g_clear_error (&error);
 
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "get", 0), -1, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("get", 0), -1, &error);
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
   g_assert_cmpuint (server->terminate_count, ==, 0);
@@ -345,7 +345,7 @@ static void
 test_floating_and_owned_messages (void)
 {
   g_autoptr(TestServer) server = start_server ();
-  g_autoptr(GVariant) owned = g_variant_ref_sink (g_variant_new ("(sx)", "add", 4));
+  g_autoptr(GVariant) owned = g_variant_ref_sink (test_message ("add", 4));
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -359,25 +359,6 @@ test_floating_and_owned_messages (void)
   test_stop_ok (server);
 }
 
-typedef struct
-{
-  TestServer *server;
-  const gchar *command;
-  GVariant *reply;
-  GError *error;
-} CallInThread;
-
-static gpointer
-call_in_thread (gpointer data)
-{
-  CallInThread *call = data;
-
-  call->reply = gen_server_call (GEN_SERVER (call->server),
-                                 g_variant_new ("(sx)", call->command, 0),
-                                 -1, &call->error);
-  return NULL;
-}
-
 static void
 test_call_timeout (void)
 {
@@ -386,14 +367,14 @@ test_call_timeout (void)
   g_autoptr(GVariant) reply = NULL;
   guint64 handled_before;
 
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "handled", 0), -1, NULL);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("handled", 0), -1, NULL);
   handled_before = g_variant_get_uint64 (reply);
   g_assert_cmpuint (handled_before, ==, 1);
   g_clear_pointer (&reply, g_variant_unref);
 
   /* The handler runs past the deadline: TIMEOUT, and its late reply is
    * dropped (valgrind would see it leak). */
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "block", 0), 50, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("block", 0), 50, &error);
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
   g_assert_nonnull (strstr (error->message, "50 ms"));
@@ -401,20 +382,20 @@ test_call_timeout (void)
   test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
 
   /* Queued behind it, this one times out before it is taken: never run. */
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "add", 100), 20, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("add", 100), 20, &error);
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
   g_clear_error (&error);
 
   /* Zero means "do not wait": it is not run either. */
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "add", 1000), 0, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("add", 1000), 0, &error);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
   g_clear_error (&error);
 
   test_gate_open (&server->gate);
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 0);
   /* handled, block, get and this one: the abandoned adds never ran. */
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "handled", 0), -1, NULL);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("handled", 0), -1, NULL);
   g_assert_cmpuint (g_variant_get_uint64 (reply), ==, 4);
   test_stop_ok (server);
 }
@@ -442,7 +423,7 @@ test_init_failure (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
 
-  g_assert_false (gen_server_start (GEN_SERVER (server), g_variant_new ("(sx)", "fail", 7), &error));
+  g_assert_false (gen_server_start (GEN_SERVER (server), test_message ("fail", 7), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
   g_assert_cmpstr (error->message, ==, "init refused: 7");
   g_clear_error (&error);
@@ -450,16 +431,16 @@ test_init_failure (void)
   /* init failed: no terminate, as in OTP. */
   g_assert_cmpuint (server->terminate_count, ==, 0);
 
-  g_assert_false (gen_server_cast (GEN_SERVER (server), g_variant_new ("(sx)", "add", 1), &error));
+  g_assert_false (gen_server_cast (GEN_SERVER (server), test_message ("add", 1), &error));
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
   g_clear_error (&error);
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "get", 0), -1, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("get", 0), -1, &error);
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
   g_clear_error (&error);
 
   /* A failed start leaves the server ready for another try. */
-  g_assert_true (gen_server_start (GEN_SERVER (server), g_variant_new ("(sx)", "ok", 3), &error));
+  g_assert_true (gen_server_start (GEN_SERVER (server), test_message ("ok", 3), &error));
   g_assert_no_error (error);
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 3);
   test_stop_ok (server);
@@ -472,7 +453,7 @@ test_handler_error (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
 
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "fail", G_IO_ERROR_NOT_FOUND),
+  reply = gen_server_call (GEN_SERVER (server), test_message ("fail", G_IO_ERROR_NOT_FOUND),
                            -1, &error);
   g_assert_null (reply);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
@@ -484,7 +465,7 @@ test_handler_error (void)
   g_assert_cmpint (call_int64 (server, "add", 1), ==, 1);
 
   /* A handler returning neither reply nor error is answered with FAILED. */
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "nothing", 0), -1, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("nothing", 0), -1, &error);
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "neither a reply nor an error"));
@@ -496,14 +477,14 @@ static void
 test_cast_crash (void)
 {
   g_autoptr(TestServer) server = start_server ();
-  CallInThread queued = { server, "get", NULL, NULL };
+  TestCall queued = { server, "get", -1, NULL, NULL };
   GThread *thread;
 
   /* Hold the server at the gate, queue a crash and then a call behind it. */
   cast_ok (server, "block", 0);
   test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   cast_ok (server, "crash", 0);
-  thread = g_thread_new ("caller", call_in_thread, &queued);
+  thread = g_thread_new ("caller", test_call_in_thread, &queued);
   test_wait_until ((TestPredicate) test_mailbox_has, &(TestMailbox) { GEN_SERVER (server), 2 });
 
   g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestServer crashed: crashed on purpose*");
@@ -551,7 +532,7 @@ test_typed_messages (void)
   g_clear_error (&error);
 
   /* The handler saw neither: only this call. */
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "handled", 0), -1, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("handled", 0), -1, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_variant_get_uint64 (reply), ==, 1);
   test_stop_ok (server);
@@ -630,7 +611,7 @@ static void
 test_calls_pending_at_stop (void)
 {
   g_autoptr(TestServer) server = start_server ();
-  CallInThread calls[4];
+  TestCall calls[4];
   GThread *threads[4];
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) late = NULL;
@@ -640,8 +621,8 @@ test_calls_pending_at_stop (void)
   test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
   for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
     {
-      calls[i] = (CallInThread) { server, "get", NULL, NULL };
-      threads[i] = g_thread_new ("caller", call_in_thread, &calls[i]);
+      calls[i] = (TestCall) { server, "get", -1, NULL, NULL };
+      threads[i] = g_thread_new ("caller", test_call_in_thread, &calls[i]);
     }
   test_wait_until ((TestPredicate) test_mailbox_has, &(TestMailbox) { GEN_SERVER (server), 4 });
 
@@ -650,7 +631,7 @@ test_calls_pending_at_stop (void)
 
   /* After the stop: refused at once. */
   /* Bounded: were it queued, it would wait behind the gate forever. */
-  late = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "get", 0), 5000, &error);
+  late = gen_server_call (GEN_SERVER (server), test_message ("get", 0), 5000, &error);
   g_assert_null (late);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
 
@@ -701,7 +682,7 @@ test_calling_self (void)
   gint code;
   const gchar *domain;
 
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "self", 0), 5000, NULL);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("self", 0), 5000, NULL);
   g_assert_nonnull (reply);
   g_variant_get (reply, "(i&s)", &code, &domain);
   g_assert_cmpint (code, ==, GEN_SERVER_ERROR_CALLING_SELF);
@@ -715,16 +696,16 @@ test_stop_from_handler (void)
   g_autoptr(TestServer) server = start_server ();
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
-  CallInThread stopping = { server, "stop", NULL, NULL };
-  CallInThread queued = { server, "get", NULL, NULL };
+  TestCall stopping = { server, "stop", -1, NULL, NULL };
+  TestCall queued = { server, "get", -1, NULL, NULL };
   GThread *stop_caller, *caller;
 
   /* Block, then queue the stop call and one more call behind it. */
   cast_ok (server, "block", 0);
   test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
-  stop_caller = g_thread_new ("stop-caller", call_in_thread, &stopping);
+  stop_caller = g_thread_new ("stop-caller", test_call_in_thread, &stopping);
   test_wait_until ((TestPredicate) test_mailbox_has, &(TestMailbox) { GEN_SERVER (server), 1 });
-  caller = g_thread_new ("caller", call_in_thread, &queued);
+  caller = g_thread_new ("caller", test_call_in_thread, &queued);
   test_wait_until ((TestPredicate) test_mailbox_has, &(TestMailbox) { GEN_SERVER (server), 2 });
   test_gate_open (&server->gate);
   g_thread_join (caller);
@@ -745,7 +726,7 @@ test_stop_from_handler (void)
   /* It can be started again; the old thread is joined on the way. */
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, &error));
   g_assert_no_error (error);
-  reply = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "stop", 0), -1, &error);
+  reply = gen_server_call (GEN_SERVER (server), test_message ("stop", 0), -1, &error);
   g_assert_no_error (error);
   g_assert_true (g_variant_get_boolean (reply));
   test_gate_wait_for (&server->gate, &server->terminate_count, 2);
@@ -793,8 +774,8 @@ sender_calls (gpointer data)
 
       /* Cast then call: per-sender order is checked by the server for the
        * casts, and by this thread for the replies. */
-      gen_server_cast (GEN_SERVER (sender->server), g_variant_new ("(sx)", "seq", token), NULL);
-      reply = gen_server_call (GEN_SERVER (sender->server), g_variant_new ("(sx)", "echo", token),
+      gen_server_cast (GEN_SERVER (sender->server), test_message ("seq", token), NULL);
+      reply = gen_server_call (GEN_SERVER (sender->server), test_message ("echo", token),
                                TEST_CALL_TIMEOUT_MS, NULL);
       if (reply == NULL || g_variant_get_int64 (reply) != token)
         sender->wrong++;
@@ -822,7 +803,7 @@ test_many_threads (void)
       g_assert_cmpuint (senders[i].wrong, ==, 0);
     }
 
-  violations = gen_server_call (GEN_SERVER (server), g_variant_new ("(sx)", "violations", 0), -1, NULL);
+  violations = gen_server_call (GEN_SERVER (server), test_message ("violations", 0), -1, NULL);
   g_assert_cmpuint (g_variant_get_uint32 (violations), ==, 0);
   test_stop_ok (server);
   for (guint i = 0; i < N_SENDERS; i++)
@@ -997,7 +978,7 @@ test_wakes_from_idle (void)
 static void
 test_programmer_errors (void)
 {
-  g_autoptr(GVariant) message = g_variant_ref_sink (g_variant_new ("(sx)", "get", 0));
+  g_autoptr(GVariant) message = g_variant_ref_sink (test_message ("get", 0));
   g_autoptr(GObject) not_a_server = g_object_new (G_TYPE_OBJECT, NULL);
   g_autoptr(TestServer) server = start_server ();
 
