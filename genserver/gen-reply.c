@@ -40,7 +40,7 @@ gen_reply_new_internal (const gchar *server_name,
 {
   GenReply *self = g_object_new (GEN_TYPE_REPLY, NULL);
 
-  self->call = gen_call_ref_internal (call);
+  self->call = gen_call_ref (call);
   self->server_name = g_strdup (server_name);
   return self;
 }
@@ -79,7 +79,7 @@ gen_reply_return_value (GenReply *self,
       g_variant_unref (value);
       return;
     }
-  gen_call_answer_internal (self->call, value, NULL);
+  gen_call_answer (self->call, value, NULL);
 }
 
 /**
@@ -102,7 +102,7 @@ gen_reply_return_error (GenReply     *self,
 
   if (!claim_answer (self))
     return;
-  gen_call_answer_internal (self->call, NULL, g_error_copy (error));
+  gen_call_answer (self->call, NULL, g_error_copy (error));
 }
 
 /**
@@ -132,13 +132,13 @@ gen_reply_finalize (GObject *object)
   if (!g_atomic_int_get (&self->answered))
     {
       g_warning ("The reply to a call to %s was dropped without an answer", self->server_name);
-      gen_call_answer_internal (self->call, NULL,
+      gen_call_answer (self->call, NULL,
                                 g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_REPLY,
                                              "%s dropped the reply to the call without answering",
                                              self->server_name));
     }
 
-  gen_call_unref_internal (self->call);
+  gen_call_unref (self->call);
   g_free (self->server_name);
 
   G_OBJECT_CLASS (gen_reply_parent_class)->finalize (object);

@@ -1,59 +1,162 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include "gen-server.h"
+#include "gen-call-private.h"
+#include "gen-mailbox-private.h"
 #include "gen-reply.h"
+#include "gen-scheduler.h"
+#include "gen-server.h"
+#include "gen-timer-private.h"
 
 G_BEGIN_DECLS
 
-/* A call's reply slot, shared by the caller, the mailbox and a deferred
- * GenReply; see gen-server.c. */
-typedef struct _GenCall GenCall;
-
-GenCall  *gen_call_ref_internal    (GenCall     *call);
-void      gen_call_unref_internal  (GenCall     *call);
-/* Answers @call with @reply or @error (owned; exactly one set) unless its
- * caller gave up, in which case they are dropped. Any thread. */
-void      gen_call_answer_internal (GenCall     *call,
-                                    GVariant    *reply,
-                                    GError      *error);
-
-GenReply *gen_reply_new_internal   (const gchar *server_name,
-                                    GenCall     *call);
-
-/*
- * Brief bounded spinning before a blocking wait.
- *
- * On this kind of machine a futex wake-up costs several microseconds, far more
- * than a whole call round trip when both sides are awake. So a thread that
- * expects an answer soon polls for a short while before it sleeps. The number
- * of threads spinning at once is capped by the number of processors, so that
- * spinning never steals the processor from the thread that would answer.
- */
-#define GEN_SPIN_NS 50000
-
-/*
- * How much of GEN_SPIN_NS is spent busy on the processor, at most; the rest
- * of it is spent yielding. A round trip takes about a microsecond when both
- * sides run, so a longer busy spin only helps when the other side does not
- * run at all, which is exactly when the processor should be handed over.
- * Each thread shortens its own busy part while its spins fail (see
- * spin_pause_adapt in gen-server.c).
- */
-#define GEN_SPIN_PAUSE_NS 5000
-
-gboolean gen_spin_begin (void);
-void     gen_spin_end   (void);
-
-static inline void
-gen_cpu_relax (void)
+typedef enum
 {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause ();
-#elif defined(__aarch64__)
-  __asm__ __volatile__ ("yield");
-#endif
-}
+  GEN_STATUS_STOPPED,
+  GEN_STATUS_STARTING,
+  GEN_STATUS_RUNNING,
+  GEN_STATUS_STOPPING,
+} GenStatus;
+
+/* The message handle_info gets when the idle timeout expires. */
+#define GEN_IDLE_TIMEOUT_MESSAGE "gen-server.idle-timeout"
+
+/* How many items a server handles before its runner looks elsewhere: the
+ * batch a server thread takes under one lock, and the budget after which a
+ * pool server yields its worker to the next server with mail. */
+#define GEN_BATCH_SIZE 64
+
+typedef struct _GenSchedulerKind GenSchedulerKind;
+
+typedef struct
+{
+  /* Construct-only; read-only afterwards, from any thread. Owned. */
+  GVariantType *cast_type;
+  GVariantType *call_type;
+  GMainContext *main_context;
+  GenScheduler *scheduler;          /* the pool, or NULL */
+  GError *construct_error;          /* an invalid type string, reported by start */
+  /* Set in constructed(); read-only afterwards. kind is static, the
+   * service owned. */
+  const GenSchedulerKind *kind;     /* which of the three runs the handlers */
+  GenTimerService *timer_service;   /* where send_after's sources run */
+
+  /* Lives as long as the server; see gen-mailbox-private.h. */
+  GenMailbox mailbox;
+  /* Main-context kind: the source that drains the mailbox, owned; under
+   * the mailbox queue's lock. */
+  GSource *mailbox_source;
+
+  /* `lock` protects `status` (also read atomically by is_running),
+   * `thread`, `run` and `finished_run`; `cond` is broadcast whenever one of
+   * them changes. */
+  GMutex lock;
+  GCond cond;
+  gint status;          /* GenStatus */
+  GThread *thread;      /* owned: the server thread, running or not yet joined */
+  guint64 run;          /* how many runs began (starts) */
+  guint64 finished_run; /* the last run that ended */
+
+  /* The thread running the server's handlers right now, or NULL. Atomic:
+   * other threads read it to refuse calling self. */
+  GThread *handler_thread;
+
+  /* Main-context kind: the thread that last ran the handlers (unowned, only
+   * compared). Atomic. A sync call from it while nobody runs the context
+   * would wait for itself. */
+  GThread *context_thread;
+
+  /* Timers of the current run; see gen-timer-private.h. */
+  GenTimers timers;
+
+  /* Milliseconds without a message before handle_info gets the idle
+   * timeout, or -1. Atomic: set from any thread. */
+  gint idle_timeout_ms;
+
+  /* Pool kind; see gen-pool-scheduler.c. `run_flag` (atomic) is 1 while
+   * the server is in its pool's run queue or being run, by a worker or
+   * inline by a caller; whoever moves it from 0 to 1 owns the handlers
+   * until it moves it back, and the compare-and-exchange hands the state
+   * from one thread to the next. `run_link` is the run queue's link (data:
+   * the server), under the pool's lock. `idle_source` (owned) wakes an idle
+   * server at its idle deadline; only the flag's owner touches it. */
+  gint run_flag;
+  GList run_link;
+  GSource *idle_source;
+
+  /* Only touched by the thread running the handlers. */
+  gboolean stop_requested; /* stop() from inside a handler */
+  GError *crash_reason;    /* owned */
+  GQueue continues;        /* GVariant * (owned) from gen_server_continue() */
+  GenCall *current_call;   /* unowned: the call handle_call is handling */
+  gboolean reply_taken;    /* gen_server_take_reply() took its handle */
+  gint64 last_activity;    /* monotonic µs of the last handled message */
+  gboolean idle_fired;     /* the idle timeout fired since that message */
+} GenServerPrivate;
+
+GenServerPrivate *gen_server_get_private (GenServer *self);
+
+GenReply    *gen_reply_new_internal (const gchar *server_name,
+                                     GenCall     *call);
+
+const gchar *gen_server_name_internal (GenServer *self);
+gboolean     gen_server_is_handler_thread_internal (GenServer *self);
+/* Sets the status under `lock` and broadcasts `cond`; a run that ends
+ * (STOPPED) is recorded as finished. */
+void         gen_server_set_status_internal (GenServer *self,
+                                             GenStatus  status);
+
+/* A run of a server: its handlers, from init to terminate, whichever kind
+ * of scheduler drives them; see gen-run.c. All of these run on the thread
+ * that runs the handlers, the handler thread. */
+
+/* Runs init. On failure closes the mailbox again, answers whatever came in
+ * meanwhile and returns FALSE with @error set. */
+gboolean     gen_run_init          (GenServer  *self,
+                                    GVariant   *args,
+                                    GError    **error);
+/* Runs the work scheduled with gen_server_continue(); FALSE when the
+ * server must stop. */
+gboolean     gen_run_continues     (GenServer  *self);
+/* Handles @first (may be NULL) and up to @max items in all from the
+ * mailbox. Returns FALSE once the server finished (gen_run_finish ran). */
+gboolean     gen_run_handle_batch  (GenServer  *self,
+                                    gpointer    first,
+                                    guint       max);
+/* When the idle timeout is due (monotonic µs), or -1. */
+gint64       gen_run_idle_deadline (GenServer  *self);
+/* Gives handle_info the idle timeout; FALSE when the server must stop. */
+gboolean     gen_run_idle_timeout  (GenServer  *self);
+/* Stops the server: answers what is queued with STOPPED, runs terminate,
+ * tells the monitors and marks the server stopped. @leftover are items
+ * taken from the mailbox but not handled. */
+void         gen_run_finish        (GenServer  *self,
+                                    gpointer   *leftover,
+                                    guint       n_leftover);
+
+/* Drops an item that will never be handled; a call in it is answered with
+ * @code (STOPPED or NOT_RUNNING), so that no caller waits in vain. */
+void         gen_run_refuse_item_internal (GenServer      *self,
+                                           gpointer        item,
+                                           GenServerError  code);
+/* Records a crash (@error owned; the first one wins). */
+void         gen_run_note_crash_internal  (GenServer      *self,
+                                           GError         *error);
+
+typedef enum
+{
+  GEN_RUN_IDLE,     /* nothing left to do for now */
+  GEN_RUN_MORE,     /* the budget ran out with work left */
+  GEN_RUN_FINISHED, /* the server stopped */
+} GenRunResult;
+
+/* One turn of a server that shares its thread: continues, a due idle
+ * timeout, then up to @budget mailbox items. A server that is not running
+ * (a late wake-up after its stop) is IDLE. */
+GenRunResult gen_run_slice         (GenServer  *self,
+                                    guint       budget);
+/* Whether the mailbox or the continues hold work. */
+gboolean     gen_run_has_work      (GenServer  *self);
 
 /* Monitors and exit hooks; see gen-monitor.c. */
 

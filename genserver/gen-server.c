@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "gen-enums.h"
+#include "gen-scheduler-private.h"
 #include "gen-server-private.h"
 
 /**
@@ -20,9 +21,11 @@
  * Callers talk to a server with [method@Gen.Server.cast] (never waits for the
  * handler) and [method@Gen.Server.call] (waits for the reply, with a timeout),
  * or [method@Gen.Server.call_async] from a main loop. The server's mailbox is
- * a [struct@GLib.AsyncQueue], served by a [struct@GLib.Thread] of its own or,
+ * a [struct@GLib.AsyncQueue], served by a [struct@GLib.Thread] of its own;
  * when [property@Gen.Server:main-context] is set, by a [struct@GLib.Source]
- * attached to that context.
+ * attached to that context; when [property@Gen.Server:scheduler] is set, by
+ * the worker threads of that [class@Gen.Scheduler], a pool shared with
+ * other servers.
  *
  * The guarantees, whichever thread calls:
  *
@@ -57,184 +60,6 @@
  *
  * Since: 1.0
  */
-
-/* Mailbox items are tagged pointers, so that a cast costs no allocation
- * beyond its message: the two low bits (free in any GVariant, GenCall or
- * Envelope, which malloc aligns to at least 8 bytes) say what the pointer
- * is. The mailbox owns one reference to whatever an item points to.
- */
-typedef enum
-{
-  ITEM_CAST = 0,     /* GVariant *: the message */
-  ITEM_CALL = 1,     /* GenCall *: message, reply slot and caller */
-  ITEM_INFO = 2,     /* GVariant *: the message */
-  ITEM_ENVELOPE = 3, /* Envelope *: the rare rest */
-} ItemKind;
-
-#define ITEM_KIND(item)     ((ItemKind) (GPOINTER_TO_SIZE (item) & 3))
-#define ITEM_POINTER(item)  ((gpointer) (GPOINTER_TO_SIZE (item) & ~(gsize) 3))
-#define ITEM_MAKE(p, kind)  ((gpointer) (GPOINTER_TO_SIZE (p) | (kind)))
-#define ITEM_STOP_MARKER    ITEM_MAKE (&stop_envelope, ITEM_ENVELOPE)
-
-typedef enum
-{
-  ENVELOPE_STOP,  /* static: handle what came before, then stop */
-  ENVELOPE_TIMER, /* a Timer that fired */
-} EnvelopeKind;
-
-/* The first member of every structure an ITEM_ENVELOPE points to. */
-typedef struct
-{
-  EnvelopeKind kind;
-} Envelope;
-
-static Envelope stop_envelope = { ENVELOPE_STOP };
-
-/* A timer from gen_server_send_after(). Its source runs on the timer
- * thread; the server's `lock` protects `state` and the server's table of
- * timers, so that a cancelled timer's message is never handled. */
-typedef enum
-{
-  TIMER_PENDING,   /* its source has not fired */
-  TIMER_QUEUED,    /* fired: the message is in the mailbox */
-  TIMER_DONE,      /* handled or cancelled */
-} TimerState;
-
-typedef struct
-{
-  Envelope envelope;  /* ENVELOPE_TIMER */
-  gint ref_count;     /* atomic */
-  guint id;           /* immutable */
-  GenServer *server;  /* owned while the timer is in the table; immutable */
-  GVariant *message;  /* owned; immutable */
-  GSource *source;    /* owned; immutable */
-  TimerState state;   /* server's lock */
-} Timer;
-
-/* How many items the server takes from the mailbox under one lock. */
-#define BATCH_SIZE 64
-
-/*
- * A call's reply slot. The caller and the server each hold a reference.
- *
- * `state` moves PENDING → RUNNING → ANSWERING → ANSWERED on the server side,
- * or from PENDING or RUNNING to ABANDONED when the caller gives up (timeout,
- * cancellation). The compare-and-exchange on `state` decides who wins, so a
- * call is answered exactly once and a call abandoned while queued never runs.
- */
-typedef enum
-{
-  CALL_PENDING,   /* in the mailbox */
-  CALL_RUNNING,   /* handle_call has it */
-  CALL_ANSWERING, /* the server won: it is storing the reply */
-  CALL_ANSWERED,  /* final: reply or error stored */
-  CALL_ABANDONED, /* final: the caller gave up; a late reply is dropped */
-} CallState;
-
-struct _GenCall
-{
-  gint ref_count;  /* atomic */
-  gint state;      /* atomic, CallState */
-
-  GVariant *message; /* owned; immutable */
-
-  /* Written by the server thread between ANSWERING and ANSWERED, read by the
-   * caller only after it saw ANSWERED. Owned. */
-  GVariant *reply;
-  GError *error;
-
-  /* Written by the thread that moved `state` to ABANDONED, read only by the
-   * completion of an async call afterwards. Owned. */
-  GError *abandon_error;
-
-  /* Sync callers sleep here once they stop spinning. `sleeping` is atomic,
-   * set under `mutex` before the caller's last look at `state`; the server
-   * looks at it after making `state` final, and takes `mutex` to signal
-   * `cond` only when somebody sleeps. A spinning caller costs the server
-   * neither a lock nor a futex system call. */
-  GMutex mutex;
-  GCond cond;
-  gint sleeping;
-
-  /* Async callers only. `task` is set before the call is queued and cleared
-   * by the completion, on the task's context. `timeout_source` and
-   * `cancelled_id` are set up before the call is queued and torn down by the
-   * completion, both under `mutex`: the completion may run on another thread
-   * (whichever runs the task's context) as soon as the timeout, the
-   * cancellable or the server makes the call final. Owned. */
-  GTask *task;
-  GSource *timeout_source;
-  gulong cancelled_id;
-  gint timeout_ms;
-};
-
-typedef enum
-{
-  STATUS_STOPPED,
-  STATUS_STARTING,
-  STATUS_RUNNING,
-  STATUS_STOPPING,
-} Status;
-
-typedef struct
-{
-  /* Construct-only; read-only afterwards, from any thread. Owned. */
-  GVariantType *cast_type;
-  GVariantType *call_type;
-  GMainContext *main_context;
-  GError *construct_error; /* an invalid type string, reported by start */
-
-  /* Owned; lives as long as the server. Its own lock protects `accepting`
-   * and `mailbox_source`, so that "is the server accepting?" and "queue the
-   * message" are one step: no message can slip in after the stop marker. */
-  GAsyncQueue *mailbox;
-  gboolean accepting;
-  GSource *mailbox_source; /* main-context mode: owned ref, woken on push */
-
-  /* Atomic; bumped under the mailbox's lock after every push. A server
-   * waiting for work spins on it rather than on the lock, which would make
-   * every pusher that meets the lock held sleep in the kernel. */
-  gint pushes;
-
-  /* An idle server thread sleeps on `idle_cond` until `pushes` moves, with
-   * `idle` (atomic) set; the first pusher to see `idle` clears it and
-   * signals, under `idle_lock`. */
-  GMutex idle_lock;
-  GCond idle_cond;
-  gint idle;
-
-  /* `lock` protects `status` (also read atomically by is_running) and
-   * `thread`; `cond` is broadcast whenever `status` changes. */
-  GMutex lock;
-  GCond cond;
-  gint status;     /* Status */
-  GThread *thread; /* owned: the server thread, running or not yet joined */
-
-  /* The thread running the server's handlers right now, or NULL. Atomic:
-   * other threads read it to refuse calling self. */
-  GThread *handler_thread;
-
-  /* Main-context mode: the thread that last ran the handlers (unowned, only
-   * compared). Atomic. A sync call from it while nobody runs the context
-   * would wait for itself. */
-  GThread *context_thread;
-
-  /* `lock` also protects the timers: id → Timer (owned). */
-  GHashTable *timers;
-
-  /* Milliseconds without a message before handle_info gets the idle
-   * timeout, or -1. Atomic: set from any thread. */
-  gint idle_timeout_ms;
-
-  /* Only touched by the thread running the handlers. */
-  gboolean stop_requested; /* stop() from inside a handler */
-  GError *crash_reason;    /* owned */
-  GQueue continues;        /* GVariant * (owned) from gen_server_continue() */
-  GenCall *current_call;   /* unowned: the call handle_call is handling */
-  gboolean reply_taken;    /* gen_server_take_reply() took its handle */
-  gint64 last_activity;    /* monotonic µs of the last handled message */
-  gboolean idle_fired;     /* the idle timeout fired since that message */
-} GenServerPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (GenServer, gen_server, G_TYPE_OBJECT)
 
@@ -283,284 +108,29 @@ enum {
   PROP_CAST_TYPE,
   PROP_CALL_TYPE,
   PROP_MAIN_CONTEXT,
+  PROP_SCHEDULER,
   PROP_IDLE_TIMEOUT,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
 
-static void server_finish (GenServer *self,
-                           gpointer  *leftover,
-                           guint      n_leftover);
-
-/* Spinning budget ------------------------------------------------------- */
-
-static gint spinners;
-
-gboolean
-gen_spin_begin (void)
-{
-  static gsize max_spinners;
-
-  if (g_once_init_enter (&max_spinners))
-    g_once_init_leave (&max_spinners, MAX (1, g_get_num_processors ()));
-
-  if ((gsize) g_atomic_int_add (&spinners, 1) >= max_spinners)
-    {
-      g_atomic_int_dec_and_test (&spinners);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-void
-gen_spin_end (void)
-{
-  g_atomic_int_dec_and_test (&spinners);
-}
-
-/* The busy part of this thread's next wait, in µs, at most
- * GEN_SPIN_PAUSE_NS. Halved whenever a busy spin ends without what it waited
- * for (the other side is most likely not running, often because it shares
- * this processor, and yielding is what lets it run), doubled back whenever
- * one succeeds. */
-static _Thread_local gint spin_pause_us = GEN_SPIN_PAUSE_NS / 1000;
-
-static void
-spin_pause_adapt (gboolean succeeded)
-{
-  if (succeeded)
-    spin_pause_us = MIN (spin_pause_us * 2, GEN_SPIN_PAUSE_NS / 1000);
-  else
-    spin_pause_us = MAX (spin_pause_us / 2, 1);
-}
-
-/* Callers spin in a budget of their own, one processor short of the
- * machine, so that however many callers wait, one processor is left for the
- * servers that will answer them; the others yield (see call_wait). */
-static gint caller_spinners;
-
-static gboolean
-caller_spin_begin (void)
-{
-  static gsize max_caller_spinners;
-
-  if (g_once_init_enter (&max_caller_spinners))
-    g_once_init_leave (&max_caller_spinners, MAX (1, g_get_num_processors () - 1));
-
-  if ((gsize) g_atomic_int_add (&caller_spinners, 1) >= max_caller_spinners)
-    {
-      g_atomic_int_dec_and_test (&caller_spinners);
-      return FALSE;
-    }
-  if (!gen_spin_begin ())
-    {
-      g_atomic_int_dec_and_test (&caller_spinners);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-caller_spin_end (void)
-{
-  gen_spin_end ();
-  g_atomic_int_dec_and_test (&caller_spinners);
-}
-
-/* Calls ----------------------------------------------------------------- */
-
-static GenCall *
-gen_call_new (GVariant *message)
-{
-  GenCall *call = g_new0 (GenCall, 1);
-
-  call->ref_count = 1;
-  call->state = CALL_PENDING;
-  call->message = g_variant_ref (message);
-  g_mutex_init (&call->mutex);
-  g_cond_init (&call->cond);
-  return call;
-}
-
-static GenCall *
-gen_call_ref (GenCall *call)
-{
-  g_atomic_int_inc (&call->ref_count);
-  return call;
-}
-
-static void
-gen_call_unref (GenCall *call)
-{
-  if (!g_atomic_int_dec_and_test (&call->ref_count))
-    return;
-
-  g_assert (call->task == NULL);
-  g_assert (call->timeout_source == NULL);
-  g_variant_unref (call->message);
-  g_clear_pointer (&call->reply, g_variant_unref);
-  g_clear_error (&call->error);
-  g_clear_error (&call->abandon_error);
-  g_mutex_clear (&call->mutex);
-  g_cond_clear (&call->cond);
-  g_free (call);
-}
-
-static gboolean
-call_state_is_final (gint state)
-{
-  return state == CALL_ANSWERED || state == CALL_ABANDONED;
-}
-
-static void call_schedule_completion (GenCall *call);
-
-static void
-call_wake (GenCall *call)
-{
-  if (call->task != NULL)
-    {
-      call_schedule_completion (call);
-      return;
-    }
-
-  /* Both `state` and `sleeping` are sequentially consistent: if the caller
-   * set `sleeping` too late for this look, its own look at `state`, which
-   * follows, sees the answer. */
-  if (!g_atomic_int_get (&call->sleeping))
-    return;
-
-  g_mutex_lock (&call->mutex);
-  g_cond_signal (&call->cond);
-  g_mutex_unlock (&call->mutex);
-}
-
-/* Answers @call with @reply or @error (both owned, one of them set), unless
- * its caller already gave up, in which case they are dropped. */
-static void
-call_answer (GenCall  *call,
-             GVariant *reply,
-             GError   *error)
-{
-  g_assert ((reply == NULL) != (error == NULL));
-
-  if (!g_atomic_int_compare_and_exchange (&call->state, CALL_RUNNING, CALL_ANSWERING) &&
-      !g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_ANSWERING))
-    {
-      g_assert (g_atomic_int_get (&call->state) == CALL_ABANDONED);
-      g_clear_pointer (&reply, g_variant_unref);
-      g_clear_error (&error);
-      return;
-    }
-
-  call->reply = reply;
-  call->error = error;
-  g_atomic_int_set (&call->state, CALL_ANSWERED);
-  call_wake (call);
-}
-
-/* Gives up on @call for its caller. Returns FALSE if the server answered
- * first (or is storing its answer right now). */
-static gboolean
-call_abandon (GenCall *call,
-              GError  *reason)
-{
-  if (!g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_ABANDONED) &&
-      !g_atomic_int_compare_and_exchange (&call->state, CALL_RUNNING, CALL_ABANDONED))
-    {
-      g_clear_error (&reason);
-      return FALSE;
-    }
-
-  call->abandon_error = reason;
-  return TRUE;
-}
-
-/* Waits until @call is final or @deadline (monotonic µs, -1 for none)
- * passes. Returns whether it is final. */
-static gboolean
-call_wait (GenCall *call,
-           gint64   deadline)
-{
-  gint64 spin_until;
-  gboolean final = FALSE;
-
-  if (call_state_is_final (g_atomic_int_get (&call->state)))
-    return TRUE;
-
-  spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
-  if (deadline >= 0)
-    spin_until = MIN (spin_until, deadline);
-
-  if (caller_spin_begin ())
-    {
-      gint64 pause_until = MIN (spin_until, g_get_monotonic_time () + spin_pause_us);
-
-      do
-        {
-          for (guint i = 0; i < 64 && !final; i++)
-            {
-              gen_cpu_relax ();
-              final = call_state_is_final (g_atomic_int_get (&call->state));
-            }
-        }
-      while (!final && g_get_monotonic_time () < pause_until);
-
-      caller_spin_end ();
-      spin_pause_adapt (final);
-    }
-
-  /* No answer yet, or no spinning slot: more threads wait than there are
-   * processors, or the server shares this one. Yielding hands it the
-   * processor, and an answer found on return costs the server no wake-up. */
-  while (!final && g_get_monotonic_time () < spin_until)
-    {
-      g_thread_yield ();
-      final = call_state_is_final (g_atomic_int_get (&call->state));
-    }
-
-  if (final)
-    return TRUE;
-
-  g_mutex_lock (&call->mutex);
-  g_atomic_int_set (&call->sleeping, TRUE);
-  while (!call_state_is_final (g_atomic_int_get (&call->state)))
-    {
-      if (deadline < 0)
-        g_cond_wait (&call->cond, &call->mutex);
-      else if (!g_cond_wait_until (&call->cond, &call->mutex, deadline))
-        break;
-    }
-  g_atomic_int_set (&call->sleeping, FALSE);
-  g_mutex_unlock (&call->mutex);
-
-  return call_state_is_final (g_atomic_int_get (&call->state));
-}
-
-GenCall *
-gen_call_ref_internal (GenCall *call)
-{
-  return gen_call_ref (call);
-}
-
-void
-gen_call_unref_internal (GenCall *call)
-{
-  gen_call_unref (call);
-}
-
-void
-gen_call_answer_internal (GenCall  *call,
-                          GVariant *reply,
-                          GError   *error)
-{
-  call_answer (call, reply, error);
-}
-
 /* Server helpers -------------------------------------------------------- */
+
+GenServerPrivate *
+gen_server_get_private (GenServer *self)
+{
+  return gen_server_get_instance_private (self);
+}
 
 static const gchar *
 server_name (GenServer *self)
+{
+  return G_OBJECT_TYPE_NAME (self);
+}
+
+const gchar *
+gen_server_name_internal (GenServer *self)
 {
   return G_OBJECT_TYPE_NAME (self);
 }
@@ -573,124 +143,10 @@ server_is_handler_thread (GenServer *self)
   return g_atomic_pointer_get (&priv->handler_thread) == g_thread_self ();
 }
 
-/* Wakes the server thread if it sleeps in pop_spinning, after a push.
- * `pushes` (bumped by the push) and `idle` are sequentially consistent: if
- * the server set `idle` too late for this look, its own look at `pushes`,
- * which follows, sees the push. Only the pusher that clears `idle` signals,
- * so the server's wake-up costs one futex call, however many messages
- * arrive while it gets back on a processor. */
-static void
-mailbox_wake_idle (GenServerPrivate *priv)
+gboolean
+gen_server_is_handler_thread_internal (GenServer *self)
 {
-  if (g_atomic_int_get (&priv->idle) &&
-      g_atomic_int_compare_and_exchange (&priv->idle, TRUE, FALSE))
-    {
-      g_mutex_lock (&priv->idle_lock);
-      g_cond_signal (&priv->idle_cond);
-      g_mutex_unlock (&priv->idle_lock);
-    }
-}
-
-/* Queues @item unless the server stopped accepting. Takes the mailbox's
- * reference to what @item points to only on success. */
-static gboolean
-mailbox_push (GenServer *self,
-              gpointer   item)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  GSource *wake = NULL;
-
-  g_async_queue_lock (priv->mailbox);
-  if (!priv->accepting)
-    {
-      g_async_queue_unlock (priv->mailbox);
-      return FALSE;
-    }
-  g_async_queue_push_unlocked (priv->mailbox, item);
-  g_atomic_int_inc (&priv->pushes);
-  if (priv->mailbox_source != NULL)
-    wake = g_source_ref (priv->mailbox_source);
-  g_async_queue_unlock (priv->mailbox);
-
-  mailbox_wake_idle (priv);
-
-  if (wake != NULL)
-    {
-      g_source_set_ready_time (wake, 0);
-      g_source_unref (wake);
-    }
-
-  return TRUE;
-}
-
-static void
-mailbox_close (GenServer *self,
-               gboolean   push_stop_marker)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  GSource *wake = NULL;
-
-  g_async_queue_lock (priv->mailbox);
-  if (push_stop_marker && priv->accepting)
-    {
-      g_async_queue_push_unlocked (priv->mailbox, ITEM_STOP_MARKER);
-      g_atomic_int_inc (&priv->pushes);
-      if (priv->mailbox_source != NULL)
-        wake = g_source_ref (priv->mailbox_source);
-    }
-  priv->accepting = FALSE;
-  g_async_queue_unlock (priv->mailbox);
-
-  mailbox_wake_idle (priv);
-
-  if (wake != NULL)
-    {
-      g_source_set_ready_time (wake, 0);
-      g_source_unref (wake);
-    }
-}
-
-static void timer_unref (Timer *timer);
-
-static void
-item_drop (gpointer item)
-{
-  Envelope *envelope;
-
-  switch (ITEM_KIND (item))
-    {
-    case ITEM_CAST:
-    case ITEM_INFO:
-      g_variant_unref (ITEM_POINTER (item));
-      break;
-    case ITEM_CALL:
-      gen_call_unref (ITEM_POINTER (item));
-      break;
-    case ITEM_ENVELOPE:
-      envelope = ITEM_POINTER (item);
-      if (envelope->kind == ENVELOPE_TIMER)
-        timer_unref ((Timer *) envelope);
-      break;
-    default:
-      g_assert_not_reached ();
-    }
-}
-
-/* Drops an item that will never be handled; a call in it is answered with
- * @code (STOPPED or NOT_RUNNING), so that no caller waits in vain. */
-static void
-item_refuse (GenServer      *self,
-             gpointer        item,
-             GenServerError  code)
-{
-  if (ITEM_KIND (item) == ITEM_CALL)
-    call_answer (ITEM_POINTER (item), NULL,
-                 code == GEN_SERVER_ERROR_STOPPED ?
-                 g_error_new (GEN_SERVER_ERROR, code,
-                              "%s stopped before answering the call", server_name (self)) :
-                 g_error_new (GEN_SERVER_ERROR, code,
-                              "%s is not running", server_name (self)));
-  item_drop (item);
+  return server_is_handler_thread (self);
 }
 
 static void
@@ -701,16 +157,25 @@ set_not_running_error (GenServer  *self,
                "%s is not running", server_name (self));
 }
 
-static void
-set_status (GenServer *self,
-            Status     status)
+void
+gen_server_set_status_internal (GenServer *self,
+                                GenStatus  status)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
   g_mutex_lock (&priv->lock);
   g_atomic_int_set (&priv->status, status);
+  if (status == GEN_STATUS_STOPPED)
+    priv->finished_run = priv->run;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
+}
+
+static void
+set_status (GenServer *self,
+            GenStatus  status)
+{
+  gen_server_set_status_internal (self, status);
 }
 
 static gboolean
@@ -731,743 +196,6 @@ check_message_type (GenServer           *self,
                server_name (self), what, expected_string,
                g_variant_get_type_string (message));
   return FALSE;
-}
-
-/* Timers ----------------------------------------------------------------- */
-
-static gpointer
-timer_thread_main (gpointer data)
-{
-  GMainContext *context = data;
-
-  g_main_context_push_thread_default (context);
-  for (;;)
-    g_main_context_iteration (context, TRUE);
-
-  return NULL;
-}
-
-/* Timer sources of every server run on one process-wide thread: a server
- * thread blocks on its mailbox, not on a main context, and a timer only has
- * to push a message there. */
-static GMainContext *
-timer_context (void)
-{
-  static gsize initialized;
-  static GMainContext *context;
-
-  if (g_once_init_enter (&initialized))
-    {
-      context = g_main_context_new ();
-      g_thread_unref (g_thread_new ("genserver-timers", timer_thread_main, context));
-      g_once_init_leave (&initialized, 1);
-    }
-
-  return context;
-}
-
-static Timer *
-timer_ref (Timer *timer)
-{
-  g_atomic_int_inc (&timer->ref_count);
-  return timer;
-}
-
-static void
-timer_unref (Timer *timer)
-{
-  if (!g_atomic_int_dec_and_test (&timer->ref_count))
-    return;
-
-  g_variant_unref (timer->message);
-  g_source_unref (timer->source);
-  g_object_unref (timer->server);
-  g_free (timer);
-}
-
-static gboolean
-timer_fired_cb (gpointer data)
-{
-  Timer *timer = data;
-  GenServerPrivate *priv = gen_server_get_instance_private (timer->server);
-  gboolean queue;
-
-  g_mutex_lock (&priv->lock);
-  queue = timer->state == TIMER_PENDING;
-  if (queue)
-    timer->state = TIMER_QUEUED;
-  g_mutex_unlock (&priv->lock);
-
-  /* Refused only by a stopping server, which cancels all its timers. */
-  if (queue && !mailbox_push (timer->server, ITEM_MAKE (timer_ref (timer), ITEM_ENVELOPE)))
-    timer_unref (timer);
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-cancel_all_timers (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  GHashTableIter iter;
-  GPtrArray *cancelled = g_ptr_array_new ();
-  Timer *timer;
-
-  g_mutex_lock (&priv->lock);
-  g_hash_table_iter_init (&iter, priv->timers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &timer))
-    {
-      timer->state = TIMER_DONE;
-      g_ptr_array_add (cancelled, timer);
-      g_hash_table_iter_steal (&iter);
-    }
-  g_mutex_unlock (&priv->lock);
-
-  for (guint i = 0; i < cancelled->len; i++)
-    {
-      timer = g_ptr_array_index (cancelled, i);
-      g_source_destroy (timer->source);
-      timer_unref (timer);
-    }
-  g_ptr_array_unref (cancelled);
-}
-
-/* Handling messages ----------------------------------------------------- */
-
-/* An error from any handler but handle_call is a crash. */
-static void
-note_crash (GenServer *self,
-            GError    *error)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-
-  if (error == NULL)
-    return;
-  if (priv->crash_reason == NULL)
-    priv->crash_reason = error;
-  else
-    g_error_free (error);
-}
-
-static void
-handle_cast_item (GenServer *self,
-                  GVariant  *message)
-{
-  GError *error = NULL;
-
-  GEN_SERVER_GET_CLASS (self)->handle_cast (self, message, &error);
-  note_crash (self, error);
-}
-
-static void
-handle_info_message (GenServer *self,
-                     GVariant  *message)
-{
-  GError *error = NULL;
-
-  GEN_SERVER_GET_CLASS (self)->handle_info (self, message, &error);
-  note_crash (self, error);
-}
-
-/* A timer's message is handled only if it was not cancelled meanwhile. */
-static void
-handle_timer (GenServer *self,
-              Timer     *timer)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  gboolean live;
-
-  g_mutex_lock (&priv->lock);
-  live = timer->state == TIMER_QUEUED;
-  if (live)
-    {
-      timer->state = TIMER_DONE;
-      g_hash_table_steal (priv->timers, GUINT_TO_POINTER (timer->id));
-    }
-  g_mutex_unlock (&priv->lock);
-
-  if (live)
-    {
-      timer_unref (timer); /* the table's; the mailbox item holds another */
-      handle_info_message (self, timer->message);
-    }
-}
-
-static void
-handle_call_item (GenServer *self,
-                  GenCall   *call)
-{
-  GVariant *reply;
-  GError *error = NULL;
-
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  gboolean deferred;
-
-  /* A call whose caller gave up while it was queued is never run. */
-  if (!g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_RUNNING))
-    return;
-
-  priv->current_call = call;
-  reply = GEN_SERVER_GET_CLASS (self)->handle_call (self, call->message, &error);
-  deferred = priv->reply_taken;
-  priv->current_call = NULL;
-  priv->reply_taken = FALSE;
-
-  if (deferred)
-    {
-      /* The GenReply answers; anything returned here is a mistake. */
-      if (reply != NULL || error != NULL)
-        g_critical ("%s’s handle_call took the reply handle and also returned "
-                    "a reply or an error; it is ignored", server_name (self));
-      if (reply != NULL)
-        g_variant_unref (g_variant_take_ref (reply));
-      g_clear_error (&error);
-      return;
-    }
-
-  if (reply != NULL && error != NULL)
-    {
-      g_critical ("%s’s handle_call returned a reply and set an error; "
-                  "the error wins: %s", server_name (self), error->message);
-      g_clear_pointer (&reply, g_variant_unref);
-    }
-  else if (reply == NULL && error == NULL)
-    {
-      error = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-                           "%s’s handle_call returned neither a reply nor an error",
-                           server_name (self));
-    }
-
-  if (reply != NULL)
-    g_variant_take_ref (reply);
-
-  call_answer (call, reply, error);
-}
-
-static gboolean
-server_should_go_on (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-
-  return !priv->stop_requested && priv->crash_reason == NULL;
-}
-
-/* Runs the work scheduled with gen_server_continue(), in order, before the
- * next mailbox message. Returns FALSE when the server must stop. */
-static gboolean
-run_continues (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  GVariant *message;
-
-  while (server_should_go_on (self) &&
-         (message = g_queue_pop_head (&priv->continues)) != NULL)
-    {
-      GError *error = NULL;
-
-      GEN_SERVER_GET_CLASS (self)->handle_continue (self, message, &error);
-      note_crash (self, error);
-      g_variant_unref (message);
-    }
-
-  return server_should_go_on (self);
-}
-
-/* Handles one mailbox item. Returns FALSE when the server must stop after
- * it: the stop marker, a stop from inside a handler, or a crash. */
-static gboolean
-handle_item (GenServer *self,
-             gpointer   item)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  Envelope *envelope;
-
-  switch (ITEM_KIND (item))
-    {
-    case ITEM_CAST:
-      handle_cast_item (self, ITEM_POINTER (item));
-      break;
-    case ITEM_CALL:
-      handle_call_item (self, ITEM_POINTER (item));
-      break;
-    case ITEM_INFO:
-      handle_info_message (self, ITEM_POINTER (item));
-      break;
-    case ITEM_ENVELOPE:
-      envelope = ITEM_POINTER (item);
-      if (envelope->kind == ENVELOPE_STOP)
-        return FALSE;
-      handle_timer (self, (Timer *) envelope);
-      break;
-    default:
-      g_assert_not_reached ();
-    }
-
-  item_drop (item);
-
-  if (g_atomic_int_get (&priv->idle_timeout_ms) >= 0)
-    {
-      priv->last_activity = g_get_monotonic_time ();
-      priv->idle_fired = FALSE;
-    }
-
-  return run_continues (self);
-}
-
-/* Handles up to BATCH_SIZE queued items, taken under one lock. Returns FALSE
- * once the server has stopped. */
-static gboolean
-handle_batch (GenServer *self,
-              gpointer   first)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  gpointer batch[BATCH_SIZE];
-  guint n = 0;
-
-  if (first != NULL)
-    batch[n++] = first;
-
-  g_async_queue_lock (priv->mailbox);
-  while (n < BATCH_SIZE &&
-         (batch[n] = g_async_queue_try_pop_unlocked (priv->mailbox)) != NULL)
-    n++;
-  g_async_queue_unlock (priv->mailbox);
-
-  for (guint i = 0; i < n; i++)
-    {
-      if (!handle_item (self, batch[i]))
-        {
-          server_finish (self, &batch[i + 1], n - i - 1);
-          return FALSE;
-        }
-    }
-
-  return TRUE;
-}
-
-/* Stops the server on its handler thread: answers what is still queued
- * with STOPPED, runs terminate and marks the server stopped. @leftover are
- * items already taken from the mailbox but not handled. */
-static void
-server_finish (GenServer *self,
-               gpointer  *leftover,
-               guint      n_leftover)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  g_autoptr(GError) reason = g_steal_pointer (&priv->crash_reason);
-  g_autoptr(GError) stop_reason = gen_monitors_take_stop_reason_internal (self);
-  GSource *source;
-  gpointer item;
-
-  /* A crash wins over the reason of a stop that came meanwhile. */
-  if (reason == NULL)
-    reason = g_steal_pointer (&stop_reason);
-
-  if (reason != NULL)
-    g_warning ("%s crashed: %s", server_name (self), reason->message);
-
-  mailbox_close (self, FALSE);
-  g_mutex_lock (&priv->lock);
-  if (priv->status == STATUS_RUNNING)
-    g_atomic_int_set (&priv->status, STATUS_STOPPING);
-  g_mutex_unlock (&priv->lock);
-
-  cancel_all_timers (self);
-  for (guint i = 0; i < n_leftover; i++)
-    item_refuse (self, leftover[i], GEN_SERVER_ERROR_STOPPED);
-  while ((item = g_async_queue_try_pop (priv->mailbox)) != NULL)
-    item_refuse (self, item, GEN_SERVER_ERROR_STOPPED);
-  g_queue_clear_full (&priv->continues, (GDestroyNotify) g_variant_unref);
-
-  GEN_SERVER_GET_CLASS (self)->terminate (self, reason);
-
-  priv->stop_requested = FALSE;
-
-  g_async_queue_lock (priv->mailbox);
-  source = g_steal_pointer (&priv->mailbox_source);
-  g_async_queue_unlock (priv->mailbox);
-  if (source != NULL)
-    {
-      g_source_destroy (source);
-      g_source_unref (source);
-    }
-
-  g_atomic_pointer_set (&priv->handler_thread, NULL);
-  /* Before the status changes, so that a name registered by the server is
-   * free again by the time stop() returns. */
-  gen_monitors_fire_internal (self, reason);
-  set_status (self, STATUS_STOPPED);
-}
-
-/* Starting -------------------------------------------------------------- */
-
-typedef struct
-{
-  GenServer *server; /* unowned: the starter holds a reference */
-  GVariant *args;    /* unowned, nullable */
-
-  GMutex mutex;
-  GCond cond;
-  gboolean done;   /* protected by mutex */
-  GError *error;   /* written before done; owned by the starter */
-} StartRequest;
-
-/* Runs init on the current thread, which is the server's handler thread.
- * Returns whether it succeeded; on failure the mailbox is closed again and
- * whatever came in meanwhile is answered. */
-static gboolean
-run_init (GenServer  *self,
-          GVariant   *args,
-          GError    **error)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  GError *local_error = NULL;
-  gpointer item;
-
-  priv->last_activity = g_get_monotonic_time ();
-  priv->idle_fired = FALSE;
-
-  GEN_SERVER_GET_CLASS (self)->init (self, args, &local_error);
-  if (local_error == NULL)
-    return TRUE;
-
-  mailbox_close (self, FALSE);
-  cancel_all_timers (self);
-  while ((item = g_async_queue_try_pop (priv->mailbox)) != NULL)
-    item_refuse (self, item, GEN_SERVER_ERROR_NOT_RUNNING);
-  g_queue_clear_full (&priv->continues, (GDestroyNotify) g_variant_unref);
-  priv->stop_requested = FALSE;
-  g_clear_error (&priv->crash_reason);
-  g_propagate_error (error, local_error);
-  return FALSE;
-}
-
-static void
-start_request_complete (StartRequest *request,
-                        GError       *error)
-{
-  g_mutex_lock (&request->mutex);
-  request->error = error;
-  request->done = TRUE;
-  g_cond_signal (&request->cond);
-  g_mutex_unlock (&request->mutex);
-}
-
-static gpointer
-pop_spinning (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  /* Read before trying: a push the try misses bumps it afterwards. */
-  gint seen = g_atomic_int_get (&priv->pushes);
-  gpointer item = g_async_queue_try_pop (priv->mailbox);
-
-  if (item == NULL)
-    {
-      gint64 spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
-
-      if (gen_spin_begin ())
-        {
-          gint64 pause_until = g_get_monotonic_time () + spin_pause_us;
-
-          do
-            {
-              for (guint i = 0; i < 64 && g_atomic_int_get (&priv->pushes) == seen; i++)
-                gen_cpu_relax ();
-              if (g_atomic_int_get (&priv->pushes) != seen)
-                {
-                  seen = g_atomic_int_get (&priv->pushes);
-                  item = g_async_queue_try_pop (priv->mailbox);
-                }
-            }
-          while (item == NULL && g_get_monotonic_time () < pause_until);
-          gen_spin_end ();
-          spin_pause_adapt (item != NULL);
-        }
-
-      /* The rest of the time, yield: a caller sharing this processor
-       * gets it, and comes back with its next message. */
-      while (item == NULL && g_get_monotonic_time () < spin_until)
-        {
-          g_thread_yield ();
-          if (g_atomic_int_get (&priv->pushes) != seen)
-            {
-              seen = g_atomic_int_get (&priv->pushes);
-              item = g_async_queue_try_pop (priv->mailbox);
-            }
-        }
-    }
-
-  /* An idle server sleeps here, on a condition of its own rather than in
-   * g_async_queue_pop: GAsyncQueue signals on every push while somebody
-   * waits in it, so a producer would pay a futex call for every message it
-   * sends until the server is back on a processor. */
-  while (item == NULL)
-    {
-      g_mutex_lock (&priv->idle_lock);
-      for (;;)
-        {
-          /* Set again after every wake-up: a pusher that saw `idle` from an
-           * earlier sleep may have cleared it and signalled since. */
-          g_atomic_int_set (&priv->idle, TRUE);
-          if (g_atomic_int_get (&priv->pushes) != seen)
-            break;
-          g_cond_wait (&priv->idle_cond, &priv->idle_lock);
-        }
-      g_atomic_int_set (&priv->idle, FALSE);
-      g_mutex_unlock (&priv->idle_lock);
-
-      seen = g_atomic_int_get (&priv->pushes);
-      item = g_async_queue_try_pop (priv->mailbox);
-    }
-
-  return item;
-}
-
-/* The idle timeout --------------------------------------------------------- */
-
-#define IDLE_TIMEOUT_MESSAGE "gen-server.idle-timeout"
-
-/* Returns the monotonic time at which the idle timeout fires, or -1 if it
- * is off or already fired since the last message. Handler thread only. */
-static gint64
-idle_deadline (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  gint idle_timeout_ms = g_atomic_int_get (&priv->idle_timeout_ms);
-
-  if (idle_timeout_ms < 0 || priv->idle_fired)
-    return -1;
-  return priv->last_activity + (gint64) idle_timeout_ms * 1000;
-}
-
-/* Gives handle_info the idle timeout message. It fires once per quiet
- * stretch: the next one needs a message first. Returns FALSE when the
- * server must stop. */
-static gboolean
-deliver_idle_timeout (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  g_autoptr(GVariant) message = g_variant_ref_sink (g_variant_new_string (IDLE_TIMEOUT_MESSAGE));
-
-  priv->idle_fired = TRUE;
-  handle_info_message (self, message);
-  return run_continues (self);
-}
-
-/* The next mailbox item for a server thread, or NULL when the idle timeout
- * is due first. */
-static gpointer
-next_item (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  gint64 deadline = idle_deadline (self);
-  gint64 now;
-
-  if (deadline < 0)
-    return pop_spinning (self);
-
-  now = g_get_monotonic_time ();
-  if (now < deadline)
-    return g_async_queue_timeout_pop (priv->mailbox, deadline - now);
-  return g_async_queue_try_pop (priv->mailbox);
-}
-
-static gpointer
-server_thread_main (gpointer data)
-{
-  StartRequest *request = data;
-  GenServer *self = request->server; /* the thread's own reference */
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  GError *error = NULL;
-
-  g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
-
-  if (!run_init (self, request->args, &error))
-    {
-      g_atomic_pointer_set (&priv->handler_thread, NULL);
-      start_request_complete (request, error);
-      g_object_unref (self);
-      return NULL;
-    }
-
-  set_status (self, STATUS_RUNNING);
-  start_request_complete (request, NULL);
-  request = NULL; /* the starter may have returned */
-
-  if (!run_continues (self))
-    {
-      server_finish (self, NULL, 0);
-      g_object_unref (self);
-      return NULL;
-    }
-
-  for (;;)
-    {
-      gpointer item = next_item (self);
-
-      if (item == NULL)
-        {
-          if (!deliver_idle_timeout (self))
-            {
-              server_finish (self, NULL, 0);
-              break;
-            }
-        }
-      else if (!handle_batch (self, item))
-        break;
-    }
-
-  g_object_unref (self);
-  return NULL;
-}
-
-/* Main-context mode ----------------------------------------------------- */
-
-typedef struct
-{
-  GSource source;
-  GenServer *server; /* owned: keeps a running server alive */
-} MailboxSource;
-
-/* Makes the mailbox source due again: now if there is work, at the idle
- * deadline if one is armed. The last check catches a push that came
- * between the first one and the new ready time, which would otherwise be
- * overwritten. */
-static void
-mailbox_source_rearm (GenServer *self,
-                      GSource   *source)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  gint64 deadline;
-
-  if (g_async_queue_length (priv->mailbox) > 0 || !g_queue_is_empty (&priv->continues))
-    {
-      g_source_set_ready_time (source, 0);
-      return;
-    }
-
-  deadline = idle_deadline (self);
-  if (deadline < 0)
-    return;
-
-  g_source_set_ready_time (source, deadline);
-  if (g_async_queue_length (priv->mailbox) > 0)
-    g_source_set_ready_time (source, 0);
-}
-
-static gboolean
-mailbox_source_dispatch (GSource     *source,
-                         GSourceFunc  callback,
-                         gpointer     user_data)
-{
-  GenServer *self = ((MailboxSource *) source)->server;
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  gboolean running;
-
-  /* Reset before draining: a push that lands after the drain sets it again,
-   * so no wake-up is lost. */
-  g_source_set_ready_time (source, -1);
-
-  g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
-  g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
-
-  running = run_continues (self);
-  if (running && g_async_queue_length (priv->mailbox) == 0)
-    {
-      gint64 deadline = idle_deadline (self);
-
-      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
-        running = deliver_idle_timeout (self);
-    }
-
-  if (!running)
-    server_finish (self, NULL, 0);
-  else
-    running = handle_batch (self, NULL);
-
-  if (running)
-    {
-      g_atomic_pointer_set (&priv->handler_thread, NULL);
-      mailbox_source_rearm (self, source);
-    }
-
-  return running ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static void
-mailbox_source_finalize (GSource *source)
-{
-  g_clear_object (&((MailboxSource *) source)->server);
-}
-
-static GSourceFuncs mailbox_source_funcs = {
-  .dispatch = mailbox_source_dispatch,
-  .finalize = mailbox_source_finalize,
-};
-
-static GSource *
-mailbox_source_new (GenServer *self)
-{
-  GSource *source = g_source_new (&mailbox_source_funcs, sizeof (MailboxSource));
-
-  ((MailboxSource *) source)->server = g_object_ref (self);
-  g_source_set_static_name (source, "[genserver] mailbox");
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  return source;
-}
-
-static void
-run_init_on_context (GenServer    *self,
-                     StartRequest *request)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  GError *error = NULL;
-  gboolean ok;
-
-  g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
-  g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
-  ok = run_init (self, request->args, &error);
-  g_atomic_pointer_set (&priv->handler_thread, NULL);
-
-  if (ok)
-    {
-      set_status (self, STATUS_RUNNING);
-      mailbox_source_rearm (self, priv->mailbox_source);
-    }
-  else
-    {
-      GSource *source;
-
-      g_async_queue_lock (priv->mailbox);
-      source = g_steal_pointer (&priv->mailbox_source);
-      g_async_queue_unlock (priv->mailbox);
-      g_source_destroy (source);
-      g_source_unref (source);
-    }
-
-  start_request_complete (request, error);
-}
-
-static gboolean
-init_source_cb (gpointer data)
-{
-  StartRequest *request = data;
-
-  run_init_on_context (request->server, request);
-  return G_SOURCE_REMOVE;
-}
-
-/* Drains the mailbox on the calling thread, which owns the server's
- * context, until the stop marker. Used by stop() from that thread, which
- * would otherwise wait for itself. */
-static void
-drain_on_owner (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-
-  g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
-  while (handle_batch (self, g_async_queue_pop (priv->mailbox)))
-    ;
 }
 
 /* Public API ------------------------------------------------------------ */
@@ -1496,8 +224,8 @@ gen_server_start (GenServer  *self,
 {
   GenServerPrivate *priv;
   g_autoptr(GVariant) owned_args = NULL;
+  GError *local_error = NULL;
   GThread *stale_thread;
-  StartRequest request = { 0, };
 
   g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -1522,17 +250,19 @@ gen_server_start (GenServer  *self,
 
   g_mutex_lock (&priv->lock);
   /* A server stopping from inside its own handler finishes on its own. */
-  while (priv->status == STATUS_STOPPING)
+  while (priv->status == GEN_STATUS_STOPPING)
     g_cond_wait (&priv->cond, &priv->lock);
-  if (priv->status != STATUS_STOPPED)
+  if (priv->status != GEN_STATUS_STOPPED)
     {
       g_mutex_unlock (&priv->lock);
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_ALREADY_RUNNING,
                    "%s is already running", server_name (self));
       return FALSE;
     }
-  g_atomic_int_set (&priv->status, STATUS_STARTING);
+  g_atomic_int_set (&priv->status, GEN_STATUS_STARTING);
+  priv->run++;
   stale_thread = g_steal_pointer (&priv->thread);
+  g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
 
   gen_monitors_open_internal (self);
@@ -1541,87 +271,19 @@ gen_server_start (GenServer  *self,
   if (stale_thread != NULL)
     g_thread_join (stale_thread);
 
-  g_mutex_init (&request.mutex);
-  g_cond_init (&request.cond);
-  request.server = self;
-  request.args = owned_args;
+  gen_timers_open (&priv->timers);
 
-  g_async_queue_lock (priv->mailbox);
-  g_assert (g_async_queue_length_unlocked (priv->mailbox) == 0);
-  priv->accepting = TRUE;
-  if (priv->main_context != NULL)
+  if (!priv->kind->start (self, owned_args, &local_error))
     {
-      priv->mailbox_source = mailbox_source_new (self);
-      g_source_attach (priv->mailbox_source, priv->main_context);
-    }
-  g_async_queue_unlock (priv->mailbox);
-
-  if (priv->main_context == NULL)
-    {
-      GThread *thread;
-      GError *thread_error = NULL;
-
-      g_object_ref (self); /* owned by the thread */
-      thread = g_thread_try_new ("genserver", server_thread_main,
-                                 &request, &thread_error);
-      if (thread == NULL)
-        {
-          g_object_unref (self);
-          mailbox_close (self, FALSE);
-          gen_monitors_fire_internal (self, thread_error);
-          set_status (self, STATUS_STOPPED);
-          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-                       "Could not start a thread for %s: %s",
-                       server_name (self), thread_error->message);
-          g_clear_error (&thread_error);
-          goto out;
-        }
-
-      g_mutex_lock (&priv->lock);
-      priv->thread = thread;
-      g_mutex_unlock (&priv->lock);
-    }
-  else if (g_main_context_acquire (priv->main_context))
-    {
-      /* Nobody else runs the context: init runs right here, on the thread
-       * that will dispatch the mailbox (or could). */
-      run_init_on_context (self, &request);
-      g_main_context_release (priv->main_context);
-    }
-  else
-    {
-      GSource *source = g_idle_source_new ();
-
-      g_source_set_priority (source, G_PRIORITY_HIGH);
-      g_source_set_callback (source, init_source_cb, &request, NULL);
-      g_source_set_static_name (source, "[genserver] init");
-      g_source_attach (source, priv->main_context);
-      g_source_unref (source);
+      gen_monitors_fire_internal (self, local_error);
+      set_status (self, GEN_STATUS_STOPPED);
+      g_propagate_error (error, local_error);
+      return FALSE;
     }
 
-  g_mutex_lock (&request.mutex);
-  while (!request.done)
-    g_cond_wait (&request.cond, &request.mutex);
-  g_mutex_unlock (&request.mutex);
-
-  if (request.error != NULL)
-    {
-      GThread *thread;
-
-      g_mutex_lock (&priv->lock);
-      thread = g_steal_pointer (&priv->thread);
-      g_mutex_unlock (&priv->lock);
-      if (thread != NULL)
-        g_thread_join (thread);
-      gen_monitors_fire_internal (self, request.error);
-      set_status (self, STATUS_STOPPED);
-      g_propagate_error (error, request.error);
-    }
-
-out:
-  g_mutex_clear (&request.mutex);
-  g_cond_clear (&request.cond);
-  return g_atomic_int_get (&priv->status) == STATUS_RUNNING;
+  /* init succeeded: the server ran, even if another thread stopped it
+   * since. */
+  return TRUE;
 }
 
 /**
@@ -1653,7 +315,9 @@ gen_server_stop (GenServer  *self,
 {
   GenServerPrivate *priv;
   gint64 deadline;
-  GThread *thread;
+  guint64 run;
+  gboolean blocking;
+  GThread *thread = NULL;
 
   g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -1663,19 +327,19 @@ gen_server_stop (GenServer  *self,
 
   if (server_is_handler_thread (self))
     {
-      if (g_atomic_int_get (&priv->status) != STATUS_RUNNING)
+      if (g_atomic_int_get (&priv->status) != GEN_STATUS_RUNNING)
         {
           set_not_running_error (self, error);
           return FALSE;
         }
       priv->stop_requested = TRUE;
-      mailbox_close (self, FALSE);
-      set_status (self, STATUS_STOPPING);
+      gen_mailbox_close (&priv->mailbox, FALSE, FALSE);
+      set_status (self, GEN_STATUS_STOPPING);
       return TRUE;
     }
 
   g_mutex_lock (&priv->lock);
-  if (priv->status != STATUS_RUNNING)
+  if (priv->status != GEN_STATUS_RUNNING)
     {
       g_mutex_unlock (&priv->lock);
       set_not_running_error (self, error);
@@ -1684,41 +348,44 @@ gen_server_stop (GenServer  *self,
   /* Closed before anyone can see the server stopping: once
    * is_running() says FALSE, every new message is refused. (Lock order:
    * `lock`, then the mailbox's.) */
-  mailbox_close (self, TRUE);
-  g_atomic_int_set (&priv->status, STATUS_STOPPING);
+  gen_mailbox_close (&priv->mailbox, TRUE, FALSE);
+  g_atomic_int_set (&priv->status, GEN_STATUS_STOPPING);
+  /* This stop waits for the end of this run, not for the server to be
+   * stopped: another thread may start it again meanwhile. */
+  run = priv->run;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
 
-  if (priv->main_context != NULL && g_main_context_acquire (priv->main_context))
-    {
-      /* The thread that would handle the stop is this one. */
-      g_object_ref (self);
-      drain_on_owner (self);
-      g_main_context_release (priv->main_context);
-      g_object_unref (self);
-      return TRUE;
-    }
+  priv->kind->drive_stop (self, timeout_ms < 0);
 
+  blocking = gen_scheduler_block_begin_internal ();
   g_mutex_lock (&priv->lock);
-  while (priv->status != STATUS_STOPPED)
+  while (priv->finished_run < run)
     {
       if (deadline < 0)
         g_cond_wait (&priv->cond, &priv->lock);
       else if (!g_cond_wait_until (&priv->cond, &priv->lock, deadline))
         break;
     }
-  if (priv->status != STATUS_STOPPED)
+  if (priv->finished_run >= run && priv->run == run)
+    thread = g_steal_pointer (&priv->thread);
+  else if (priv->finished_run < run)
     {
       g_mutex_unlock (&priv->lock);
+      if (blocking)
+        gen_scheduler_block_end_internal ();
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
                    "%s did not stop within %d ms", server_name (self), timeout_ms);
       return FALSE;
     }
-  thread = g_steal_pointer (&priv->thread);
   g_mutex_unlock (&priv->lock);
 
+  /* A newer run joined this run's thread when it started. */
   if (thread != NULL)
     g_thread_join (thread);
+
+  if (blocking)
+    gen_scheduler_block_end_internal ();
 
   return TRUE;
 }
@@ -1767,14 +434,14 @@ gen_server_stop_with_reason (GenServer     *self,
 
   if (server_is_handler_thread (self))
     {
-      if (g_atomic_int_get (&priv->status) != STATUS_RUNNING)
+      if (g_atomic_int_get (&priv->status) != GEN_STATUS_RUNNING)
         {
           set_not_running_error (self, error);
           return FALSE;
         }
-      note_crash (self, g_error_copy (reason));
-      mailbox_close (self, FALSE);
-      set_status (self, STATUS_STOPPING);
+      gen_run_note_crash_internal (self, g_error_copy (reason));
+      gen_mailbox_close (&priv->mailbox, FALSE, FALSE);
+      set_status (self, GEN_STATUS_STOPPING);
       return TRUE;
     }
 
@@ -1784,7 +451,7 @@ gen_server_stop_with_reason (GenServer     *self,
       return FALSE;
     }
 
-  /* Read by server_finish(), which clears it whatever the outcome. */
+  /* Read by gen_run_finish(), which clears it whatever the outcome. */
   gen_monitors_set_stop_reason_internal (self, reason);
   return gen_server_stop (self, timeout_ms, error);
 }
@@ -1795,20 +462,24 @@ gen_server_wait_stopped_internal (GenServer *self,
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
   gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean blocking;
   gboolean stopped;
 
   g_assert (!server_is_handler_thread (self));
 
+  blocking = gen_scheduler_block_begin_internal ();
   g_mutex_lock (&priv->lock);
-  while (priv->status != STATUS_STOPPED)
+  while (priv->status != GEN_STATUS_STOPPED)
     {
       if (deadline < 0)
         g_cond_wait (&priv->cond, &priv->lock);
       else if (!g_cond_wait_until (&priv->cond, &priv->lock, deadline))
         break;
     }
-  stopped = priv->status == STATUS_STOPPED;
+  stopped = priv->status == GEN_STATUS_STOPPED;
   g_mutex_unlock (&priv->lock);
+  if (blocking)
+    gen_scheduler_block_end_internal ();
 
   return stopped;
 }
@@ -1833,7 +504,7 @@ gen_server_is_running (GenServer *self)
   g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
 
   priv = gen_server_get_instance_private (self);
-  return g_atomic_int_get (&priv->status) == STATUS_RUNNING;
+  return g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING;
 }
 
 /**
@@ -1870,7 +541,7 @@ gen_server_cast (GenServer  *self,
   if (!check_message_type (self, priv->cast_type, "cast", message, error))
     goto fail;
 
-  if (!mailbox_push (self, ITEM_MAKE (message, ITEM_CAST)))
+  if (!gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (message, GEN_ITEM_CAST), TRUE))
     {
       set_not_running_error (self, error);
       goto fail;
@@ -1883,11 +554,12 @@ fail:
   return FALSE;
 }
 
-/* Checks and queues a call. Returns the caller's reference to it, or NULL
- * with @error set. */
+/* Checks and queues a call, waking the server if @wake. Returns the
+ * caller's reference to it, or NULL with @error set. */
 static GenCall *
 call_begin (GenServer  *self,
             GVariant   *message,
+            gboolean    wake,
             GError    **error)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
@@ -1896,9 +568,9 @@ call_begin (GenServer  *self,
   if (!check_message_type (self, priv->call_type, "call", message, error))
     return NULL;
 
-  call = gen_call_new (message);
+  call = gen_call_new (message, server_name (self));
 
-  if (!mailbox_push (self, ITEM_MAKE (gen_call_ref (call), ITEM_CALL)))
+  if (!gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), wake))
     {
       gen_call_unref (call); /* the mailbox's */
       gen_call_unref (call);
@@ -1913,28 +585,11 @@ static gboolean
 would_call_self (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
-  gboolean result = FALSE;
 
   if (server_is_handler_thread (self))
     return TRUE;
 
-  if (priv->main_context == NULL)
-    return FALSE;
-
-  if (g_main_context_is_owner (priv->main_context))
-    return TRUE;
-
-  /* Nobody runs the server's context right now, and this is the thread
-   * that does (it ran init or the last messages): waiting here would keep
-   * the context from ever running again. Another thread just waits. */
-  if (g_atomic_pointer_get (&priv->context_thread) == g_thread_self () &&
-      g_main_context_acquire (priv->main_context))
-    {
-      g_main_context_release (priv->main_context);
-      result = TRUE;
-    }
-
-  return result;
+  return priv->kind->would_call_self != NULL && priv->kind->would_call_self (self);
 }
 
 /**
@@ -1969,14 +624,17 @@ gen_server_call (GenServer  *self,
                  GError    **error)
 {
   g_autoptr(GVariant) owned_message = NULL;
+  GenServerPrivate *priv;
   GenCall *call;
   GVariant *reply = NULL;
+  gboolean hand_off;
   gint64 deadline;
 
   g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
   g_return_val_if_fail (message != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  priv = gen_server_get_instance_private (self);
   owned_message = g_variant_ref_sink (message);
   deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
@@ -1989,12 +647,17 @@ gen_server_call (GenServer  *self,
       return NULL;
     }
 
-  call = call_begin (self, owned_message, error);
+  /* Waiting as long as it takes, the caller may as well run the handler
+   * itself when the kind allows (an idle pool server). */
+  hand_off = timeout_ms < 0 && priv->kind->hand_off != NULL;
+  call = call_begin (self, owned_message, !hand_off, error);
   if (call == NULL)
     return NULL;
+  if (hand_off)
+    priv->kind->hand_off (self, call);
 
-  if (!call_wait (call, deadline) &&
-      call_abandon (call, NULL))
+  if (!gen_call_wait (call, deadline) &&
+      gen_call_abandon (call, NULL))
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
                    "%s did not answer within %d ms", server_name (self), timeout_ms);
@@ -2003,7 +666,7 @@ gen_server_call (GenServer  *self,
     }
 
   /* The server won the race against the deadline: wait out the store. */
-  call_wait (call, -1);
+  gen_call_wait (call, -1);
 
   if (call->error != NULL)
     g_propagate_error (error, g_steal_pointer (&call->error));
@@ -2015,78 +678,6 @@ gen_server_call (GenServer  *self,
 }
 
 /* Async calls ------------------------------------------------------------ */
-
-static gboolean
-call_complete_cb (gpointer data)
-{
-  GenCall *call = data;
-  GTask *task = g_steal_pointer (&call->task);
-
-  g_mutex_lock (&call->mutex);
-  if (call->timeout_source != NULL)
-    {
-      g_source_destroy (call->timeout_source);
-      g_clear_pointer (&call->timeout_source, g_source_unref);
-    }
-  if (call->cancelled_id != 0)
-    {
-      g_cancellable_disconnect (g_task_get_cancellable (task), call->cancelled_id);
-      call->cancelled_id = 0;
-    }
-  g_mutex_unlock (&call->mutex);
-
-  if (g_atomic_int_get (&call->state) == CALL_ABANDONED)
-    g_task_return_error (task, g_steal_pointer (&call->abandon_error));
-  else if (call->error != NULL)
-    g_task_return_error (task, g_steal_pointer (&call->error));
-  else
-    g_task_return_pointer (task, g_steal_pointer (&call->reply),
-                           (GDestroyNotify) g_variant_unref);
-
-  g_object_unref (task);
-  return G_SOURCE_REMOVE;
-}
-
-/* Delivers the final state of an async call on its task's context. Called
- * once, by whoever made the state final. */
-static void
-call_schedule_completion (GenCall *call)
-{
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_priority (source, g_task_get_priority (call->task));
-  g_source_set_callback (source, call_complete_cb, gen_call_ref (call),
-                         (GDestroyNotify) gen_call_unref);
-  g_source_set_static_name (source, "[genserver] call reply");
-  g_source_attach (source, g_task_get_context (call->task));
-  g_source_unref (source);
-}
-
-static gboolean
-call_timeout_cb (gpointer data)
-{
-  GenCall *call = data;
-  GenServer *self = g_task_get_source_object (call->task);
-
-  if (call_abandon (call, g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
-                                       "%s did not answer within %d ms",
-                                       server_name (self), call->timeout_ms)))
-    call_schedule_completion (call);
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-call_cancelled_cb (GCancellable *cancellable,
-                   gpointer      data)
-{
-  GenCall *call = data;
-  GError *error = NULL;
-
-  g_cancellable_set_error_if_cancelled (cancellable, &error);
-  if (call_abandon (call, error))
-    call_schedule_completion (call);
-}
 
 /**
  * gen_server_call_async:
@@ -2138,49 +729,28 @@ gen_server_call_async (GenServer           *self,
   /* The call decides itself whether cancellation won against the reply. */
   g_task_set_check_cancellable (task, FALSE);
 
-  call = gen_call_new (owned_message);
-  call->task = g_object_ref (task);
+  call = gen_call_new (owned_message, server_name (self));
 
   if (!check_message_type (self, priv->call_type, "call", owned_message, &error))
     {
       /* Still through a source: the callback never runs inside this call. */
-      call_abandon (call, error);
-      call_schedule_completion (call);
+      gen_call_bind_task (call, task, -1, NULL);
+      gen_call_abandon (call, error);
+      gen_call_schedule_completion (call);
       gen_call_unref (call);
       return;
     }
 
-  /* Set up before the call is queued, and under `mutex`: once queued, the
-   * reply can be delivered on the task's context by whichever thread runs
-   * it, and that delivery tears the timeout and the handler down. The
-   * timeout or the cancellable may also make the call final before it is
-   * queued (an already cancelled cancellable does at once); the server
-   * then never runs it. */
-  g_mutex_lock (&call->mutex);
-  call->timeout_ms = timeout_ms;
-  if (timeout_ms >= 0)
-    {
-      call->timeout_source = g_timeout_source_new (timeout_ms);
-      g_source_set_callback (call->timeout_source, call_timeout_cb,
-                             gen_call_ref (call), (GDestroyNotify) gen_call_unref);
-      g_source_set_static_name (call->timeout_source, "[genserver] call timeout");
-      g_source_attach (call->timeout_source, g_task_get_context (task));
-    }
+  /* Set up before the call is queued: see gen_call_bind_task(). */
+  gen_call_bind_task (call, task, timeout_ms, cancellable);
 
-  if (cancellable != NULL)
-    call->cancelled_id = g_cancellable_connect (cancellable,
-                                                G_CALLBACK (call_cancelled_cb),
-                                                gen_call_ref (call),
-                                                (GDestroyNotify) gen_call_unref);
-  g_mutex_unlock (&call->mutex);
-
-  if (!mailbox_push (self, ITEM_MAKE (gen_call_ref (call), ITEM_CALL)))
+  if (!gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), TRUE))
     {
       gen_call_unref (call); /* the mailbox's */
       set_not_running_error (self, &error);
       /* Unless the timeout or the cancellable made it final already. */
-      if (call_abandon (call, error))
-        call_schedule_completion (call);
+      if (gen_call_abandon (call, error))
+        gen_call_schedule_completion (call);
     }
 
   gen_call_unref (call);
@@ -2230,12 +800,15 @@ gen_server_send_info (GenServer  *self,
                       GVariant   *message,
                       GError    **error)
 {
+  GenServerPrivate *priv;
+
   g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
   g_return_val_if_fail (message != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  priv = gen_server_get_instance_private (self);
   g_variant_ref_sink (message);
-  if (!mailbox_push (self, ITEM_MAKE (message, ITEM_INFO)))
+  if (!gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (message, GEN_ITEM_INFO), TRUE))
     {
       g_variant_unref (message);
       set_not_running_error (self, error);
@@ -2269,9 +842,8 @@ gen_server_send_after (GenServer  *self,
                        guint       delay_ms,
                        GError    **error)
 {
-  static guint last_timer_id;
   GenServerPrivate *priv;
-  Timer *timer;
+  gint status;
   guint id;
 
   g_return_val_if_fail (GEN_IS_SERVER (self), 0);
@@ -2281,38 +853,22 @@ gen_server_send_after (GenServer  *self,
   priv = gen_server_get_instance_private (self);
   g_variant_ref_sink (message);
 
-  do
-    id = (guint) g_atomic_int_add ((gint *) &last_timer_id, 1) + 1;
-  while (id == 0);
-
-  g_mutex_lock (&priv->lock);
   /* A stopping server's own handlers may still set timers: they are
-   * cancelled with the others once the last message is handled. */
-  if (priv->status != STATUS_RUNNING && priv->status != STATUS_STARTING &&
-      !(priv->status == STATUS_STOPPING && server_is_handler_thread (self)))
+   * cancelled with the others once the last message is handled. A timer
+   * set while the run ends is refused by the closed table. */
+  status = g_atomic_int_get (&priv->status);
+  if (status == GEN_STATUS_RUNNING || status == GEN_STATUS_STARTING ||
+      (status == GEN_STATUS_STOPPING && server_is_handler_thread (self)))
+    id = gen_timers_add (&priv->timers, G_OBJECT (self), &priv->mailbox,
+                         priv->timer_service, message, delay_ms);
+  else
     {
-      g_mutex_unlock (&priv->lock);
       g_variant_unref (message);
-      set_not_running_error (self, error);
-      return 0;
+      id = 0;
     }
 
-  timer = g_new0 (Timer, 1);
-  timer->envelope.kind = ENVELOPE_TIMER;
-  timer->ref_count = 1; /* the table's */
-  timer->id = id;
-  timer->server = g_object_ref (self);
-  timer->message = message;
-  timer->state = TIMER_PENDING;
-  timer->source = g_timeout_source_new (delay_ms);
-  g_source_set_callback (timer->source, timer_fired_cb, timer_ref (timer),
-                         (GDestroyNotify) timer_unref);
-  g_source_set_static_name (timer->source, "[genserver] send_after");
-  g_hash_table_insert (priv->timers, GUINT_TO_POINTER (id), timer);
-  /* Under the lock, so that a concurrent stop cannot destroy it first. */
-  g_source_attach (timer->source, timer_context ());
-  g_mutex_unlock (&priv->lock);
-
+  if (id == 0)
+    set_not_running_error (self, error);
   return id;
 }
 
@@ -2335,27 +891,11 @@ gen_server_cancel_timer (GenServer *self,
                          guint      timer_id)
 {
   GenServerPrivate *priv;
-  Timer *timer;
 
   g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
 
   priv = gen_server_get_instance_private (self);
-
-  g_mutex_lock (&priv->lock);
-  timer = g_hash_table_lookup (priv->timers, GUINT_TO_POINTER (timer_id));
-  if (timer != NULL)
-    {
-      timer->state = TIMER_DONE;
-      g_hash_table_steal (priv->timers, GUINT_TO_POINTER (timer_id));
-    }
-  g_mutex_unlock (&priv->lock);
-
-  if (timer == NULL)
-    return FALSE;
-
-  g_source_destroy (timer->source);
-  timer_unref (timer);
-  return TRUE;
+  return gen_timers_cancel (&priv->timers, timer_id);
 }
 
 /**
@@ -2458,7 +998,6 @@ gen_server_set_idle_timeout (GenServer *self,
                              gint       timeout_ms)
 {
   GenServerPrivate *priv;
-  GSource *wake = NULL;
 
   g_return_if_fail (GEN_IS_SERVER (self));
   g_return_if_fail (timeout_ms >= -1);
@@ -2468,16 +1007,10 @@ gen_server_set_idle_timeout (GenServer *self,
     return;
   g_atomic_int_set (&priv->idle_timeout_ms, timeout_ms);
 
-  /* A server on a context re-arms its source at its next dispatch. */
-  g_async_queue_lock (priv->mailbox);
-  if (priv->mailbox_source != NULL)
-    wake = g_source_ref (priv->mailbox_source);
-  g_async_queue_unlock (priv->mailbox);
-  if (wake != NULL)
-    {
-      g_source_set_ready_time (wake, 0);
-      g_source_unref (wake);
-    }
+  /* A server on a context or a pool re-arms its deadline at its next turn,
+   * which this causes; a thread of its own, once it next wakes. */
+  if (!server_is_handler_thread (self))
+    gen_mailbox_poke (&priv->mailbox);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
 }
@@ -2500,7 +1033,7 @@ gen_server_is_idle_timeout (GVariant *message)
   g_return_val_if_fail (message != NULL, FALSE);
 
   return g_variant_is_of_type (message, G_VARIANT_TYPE_STRING) &&
-         g_str_equal (g_variant_get_string (message, NULL), IDLE_TIMEOUT_MESSAGE);
+         g_str_equal (g_variant_get_string (message, NULL), GEN_IDLE_TIMEOUT_MESSAGE);
 }
 
 /**
@@ -2523,7 +1056,7 @@ gen_server_get_mailbox_length (GenServer *self)
   g_return_val_if_fail (GEN_IS_SERVER (self), 0);
 
   priv = gen_server_get_instance_private (self);
-  return MAX (0, g_async_queue_length (priv->mailbox));
+  return MAX (0, gen_mailbox_length (&priv->mailbox));
 }
 
 /**
@@ -2589,6 +1122,27 @@ gen_server_get_main_context (GenServer *self)
 
   priv = gen_server_get_instance_private (self);
   return priv->main_context;
+}
+
+/**
+ * gen_server_get_scheduler:
+ * @self: a #GenServer
+ *
+ * Gets the pool that runs the server's handlers, if any.
+ *
+ * Returns: (nullable) (transfer none): the [property@Gen.Server:scheduler]
+ *
+ * Since: 1.0
+ */
+GenScheduler *
+gen_server_get_scheduler (GenServer *self)
+{
+  GenServerPrivate *priv;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
+
+  priv = gen_server_get_instance_private (self);
+  return priv->scheduler;
 }
 
 static void
@@ -2755,6 +1309,35 @@ gen_server_constructed (GObject *object)
   if (priv->call_type == NULL)
     set_message_type (self, &priv->call_type, "call-type",
                       class_type_lookup (G_OBJECT_TYPE (self), class_call_type_quark ()));
+
+  if (priv->main_context != NULL && priv->scheduler != NULL)
+    {
+      g_critical ("%s: a server runs either on a main context or on a scheduler, "
+                  "not both; the main context wins", server_name (self));
+      g_clear_object (&priv->scheduler);
+    }
+
+  /* GEN_SCHEDULER=pool puts every server that chose neither on the
+   * default pool: to try a program, or a test suite, on the pool. */
+  if (priv->main_context == NULL && priv->scheduler == NULL &&
+      g_strcmp0 (g_getenv ("GEN_SCHEDULER"), "pool") == 0)
+    priv->scheduler = g_object_ref (gen_scheduler_get_default ());
+
+  if (priv->main_context != NULL)
+    {
+      priv->kind = &gen_main_scheduler_kind;
+      priv->timer_service = gen_timer_service_new_for_context (priv->main_context);
+    }
+  else if (priv->scheduler != NULL)
+    {
+      priv->kind = &gen_pool_scheduler_kind;
+      priv->timer_service = gen_timer_service_ref (priv->scheduler->timers);
+    }
+  else
+    {
+      priv->kind = &gen_thread_scheduler_kind;
+      priv->timer_service = gen_timer_service_ref (gen_timer_service_get_default ());
+    }
 }
 
 static void
@@ -2764,8 +1347,9 @@ gen_server_finalize (GObject *object)
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
   /* A running server holds a reference to itself. */
-  g_assert (priv->status == STATUS_STOPPED);
+  g_assert (priv->status == GEN_STATUS_STOPPED);
   g_assert (priv->mailbox_source == NULL);
+  g_assert (priv->idle_source == NULL);
 
   if (priv->thread != NULL)
     {
@@ -2781,15 +1365,14 @@ gen_server_finalize (GObject *object)
   g_clear_pointer (&priv->cast_type, g_variant_type_free);
   g_clear_pointer (&priv->call_type, g_variant_type_free);
   g_clear_pointer (&priv->main_context, g_main_context_unref);
+  g_clear_object (&priv->scheduler);
+  g_clear_pointer (&priv->timer_service, gen_timer_service_unref);
   g_clear_error (&priv->construct_error);
   g_clear_error (&priv->crash_reason);
-  g_assert (g_hash_table_size (priv->timers) == 0);
-  g_hash_table_unref (priv->timers);
-  g_async_queue_unref (priv->mailbox);
+  gen_timers_clear (&priv->timers);
+  gen_mailbox_clear (&priv->mailbox);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->cond);
-  g_mutex_clear (&priv->idle_lock);
-  g_cond_clear (&priv->idle_cond);
 
   G_OBJECT_CLASS (gen_server_parent_class)->finalize (object);
 }
@@ -2812,6 +1395,9 @@ gen_server_get_property (GObject    *object,
       break;
     case PROP_MAIN_CONTEXT:
       g_value_set_boxed (value, gen_server_get_main_context (self));
+      break;
+    case PROP_SCHEDULER:
+      g_value_set_object (value, gen_server_get_scheduler (self));
       break;
     case PROP_IDLE_TIMEOUT:
       g_value_set_int (value, gen_server_get_idle_timeout (self));
@@ -2840,6 +1426,9 @@ gen_server_set_property (GObject      *object,
       break;
     case PROP_MAIN_CONTEXT:
       priv->main_context = g_value_dup_boxed (value);
+      break;
+    case PROP_SCHEDULER:
+      priv->scheduler = g_value_dup_object (value);
       break;
     case PROP_IDLE_TIMEOUT:
       gen_server_set_idle_timeout (self, g_value_get_int (value));
@@ -2927,6 +1516,35 @@ gen_server_class_init (GenServerClass *klass)
                          G_PARAM_STATIC_STRINGS));
 
   /**
+   * GenServer:scheduler:
+   *
+   * The [class@Gen.Scheduler], a pool of worker threads, that runs the
+   * server's handlers, or %NULL for a thread of the server's own (unless
+   * [property@Gen.Server:main-context] is set). Servers on a pool cost no
+   * thread each; see [class@Gen.Scheduler] for what runs where and what a
+   * handler may block on.
+   *
+   * When unset, the environment variable `GEN_SCHEDULER=pool` puts the
+   * server on the default pool ([func@Gen.Scheduler.get_default]), which
+   * is a way to try a whole program, or a test suite, on the pool.
+   *
+   * ```c
+   * GenServer *server = g_object_new (MY_TYPE_SERVER,
+   *                                   "scheduler", gen_scheduler_get_default (),
+   *                                   NULL);
+   * ```
+   *
+   * Since: 1.0
+   */
+  properties[PROP_SCHEDULER] =
+    g_param_spec_object ("scheduler", NULL, NULL,
+                         GEN_TYPE_SCHEDULER,
+                         (G_PARAM_READWRITE |
+                          G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS));
+
+  /**
    * GenServer:idle-timeout:
    *
    * After this many milliseconds without a message, `handle_info` gets the
@@ -2953,13 +1571,11 @@ gen_server_init (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
-  priv->mailbox = g_async_queue_new ();
-  priv->timers = g_hash_table_new (NULL, NULL);
+  gen_mailbox_init (&priv->mailbox);
+  gen_timers_init (&priv->timers);
   priv->idle_timeout_ms = -1;
   g_queue_init (&priv->continues);
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->cond);
-  g_mutex_init (&priv->idle_lock);
-  g_cond_init (&priv->idle_cond);
-  priv->status = STATUS_STOPPED;
+  priv->status = GEN_STATUS_STOPPED;
 }

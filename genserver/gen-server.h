@@ -9,6 +9,7 @@
 
 #include <genserver/gen-version.h>
 #include <genserver/gen-reply.h>
+#include <genserver/gen-scheduler.h>
 
 G_BEGIN_DECLS
 
@@ -299,6 +300,8 @@ GEN_AVAILABLE_IN_ALL
 const gchar  *gen_server_get_call_type       (GenServer            *self);
 GEN_AVAILABLE_IN_ALL
 GMainContext *gen_server_get_main_context    (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+GenScheduler *gen_server_get_scheduler       (GenServer            *self);
 GEN_AVAILABLE_IN_ALL
 void          gen_server_class_set_cast_type (GenServerClass       *klass,
                                               const gchar          *type_string);

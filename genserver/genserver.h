@@ -6,6 +6,7 @@
 #include <genserver/gen-version.h>
 #include <genserver/gen-enums.h>
 #include <genserver/gen-reply.h>
+#include <genserver/gen-scheduler.h>
 #include <genserver/gen-server.h>
 #include <genserver/gen-registry.h>
 #include <genserver/gen-child-spec.h>

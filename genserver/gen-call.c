@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "gen-call-private.h"
+#include "gen-scheduler-private.h"
+#include "gen-server.h"
+#include "gen-spin-private.h"
+
+GenCall *
+gen_call_new (GVariant    *message,
+              const gchar *server_name)
+{
+  GenCall *call = g_new0 (GenCall, 1);
+
+  call->ref_count = 1;
+  call->state = GEN_CALL_PENDING;
+  call->message = g_variant_ref (message);
+  call->server_name = server_name;
+  g_mutex_init (&call->mutex);
+  g_cond_init (&call->cond);
+  return call;
+}
+
+GenCall *
+gen_call_ref (GenCall *call)
+{
+  g_atomic_int_inc (&call->ref_count);
+  return call;
+}
+
+void
+gen_call_unref (GenCall *call)
+{
+  if (!g_atomic_int_dec_and_test (&call->ref_count))
+    return;
+
+  g_assert (call->task == NULL);
+  g_assert (call->timeout_source == NULL);
+  g_variant_unref (call->message);
+  g_clear_pointer (&call->reply, g_variant_unref);
+  g_clear_error (&call->error);
+  g_clear_error (&call->abandon_error);
+  g_mutex_clear (&call->mutex);
+  g_cond_clear (&call->cond);
+  g_free (call);
+}
+
+static gboolean
+state_is_final (gint state)
+{
+  return state == GEN_CALL_ANSWERED || state == GEN_CALL_ABANDONED;
+}
+
+gboolean
+gen_call_is_final (GenCall *call)
+{
+  return state_is_final (g_atomic_int_get (&call->state));
+}
+
+gboolean
+gen_call_begin_running (GenCall *call)
+{
+  return g_atomic_int_compare_and_exchange (&call->state, GEN_CALL_PENDING, GEN_CALL_RUNNING);
+}
+
+static void
+call_wake (GenCall *call)
+{
+  if (call->task != NULL)
+    {
+      gen_call_schedule_completion (call);
+      return;
+    }
+
+  /* Both `state` and `sleeping` are sequentially consistent: if the caller
+   * set `sleeping` too late for this look, its own look at `state`, which
+   * follows, sees the answer. */
+  if (!g_atomic_int_get (&call->sleeping))
+    return;
+
+  g_mutex_lock (&call->mutex);
+  g_cond_signal (&call->cond);
+  g_mutex_unlock (&call->mutex);
+}
+
+void
+gen_call_answer (GenCall  *call,
+                 GVariant *reply,
+                 GError   *error)
+{
+  g_assert ((reply == NULL) != (error == NULL));
+
+  if (!g_atomic_int_compare_and_exchange (&call->state, GEN_CALL_RUNNING, GEN_CALL_ANSWERING) &&
+      !g_atomic_int_compare_and_exchange (&call->state, GEN_CALL_PENDING, GEN_CALL_ANSWERING))
+    {
+      g_assert (g_atomic_int_get (&call->state) == GEN_CALL_ABANDONED);
+      g_clear_pointer (&reply, g_variant_unref);
+      g_clear_error (&error);
+      return;
+    }
+
+  call->reply = reply;
+  call->error = error;
+  g_atomic_int_set (&call->state, GEN_CALL_ANSWERED);
+  call_wake (call);
+}
+
+gboolean
+gen_call_abandon (GenCall *call,
+                  GError  *reason)
+{
+  if (!g_atomic_int_compare_and_exchange (&call->state, GEN_CALL_PENDING, GEN_CALL_ABANDONED) &&
+      !g_atomic_int_compare_and_exchange (&call->state, GEN_CALL_RUNNING, GEN_CALL_ABANDONED))
+    {
+      g_clear_error (&reason);
+      return FALSE;
+    }
+
+  call->abandon_error = reason;
+  return TRUE;
+}
+
+static gboolean
+call_done (gpointer data)
+{
+  return gen_call_is_final (data);
+}
+
+gboolean
+gen_call_wait (GenCall *call,
+               gint64   deadline)
+{
+  gboolean blocking;
+
+  if (gen_call_is_final (call) ||
+      gen_spin_until (call_done, call, deadline, TRUE))
+    return TRUE;
+
+  /* A pool worker about to sleep lets its pool run others meanwhile: the
+   * callee may be queued behind this very worker (see gen-scheduler.c). */
+  blocking = gen_scheduler_block_begin_internal ();
+
+  g_mutex_lock (&call->mutex);
+  g_atomic_int_set (&call->sleeping, TRUE);
+  while (!gen_call_is_final (call))
+    {
+      if (deadline < 0)
+        g_cond_wait (&call->cond, &call->mutex);
+      else if (!g_cond_wait_until (&call->cond, &call->mutex, deadline))
+        break;
+    }
+  g_atomic_int_set (&call->sleeping, FALSE);
+  g_mutex_unlock (&call->mutex);
+
+  if (blocking)
+    gen_scheduler_block_end_internal ();
+
+  return gen_call_is_final (call);
+}
+
+/* Async calls ------------------------------------------------------------ */
+
+static gboolean
+call_complete_cb (gpointer data)
+{
+  GenCall *call = data;
+  GTask *task = g_steal_pointer (&call->task);
+
+  g_mutex_lock (&call->mutex);
+  if (call->timeout_source != NULL)
+    {
+      g_source_destroy (call->timeout_source);
+      g_clear_pointer (&call->timeout_source, g_source_unref);
+    }
+  if (call->cancelled_id != 0)
+    {
+      g_cancellable_disconnect (g_task_get_cancellable (task), call->cancelled_id);
+      call->cancelled_id = 0;
+    }
+  g_mutex_unlock (&call->mutex);
+
+  if (g_atomic_int_get (&call->state) == GEN_CALL_ABANDONED)
+    g_task_return_error (task, g_steal_pointer (&call->abandon_error));
+  else if (call->error != NULL)
+    g_task_return_error (task, g_steal_pointer (&call->error));
+  else
+    g_task_return_pointer (task, g_steal_pointer (&call->reply),
+                           (GDestroyNotify) g_variant_unref);
+
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
+void
+gen_call_schedule_completion (GenCall *call)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, g_task_get_priority (call->task));
+  g_source_set_callback (source, call_complete_cb, gen_call_ref (call),
+                         (GDestroyNotify) gen_call_unref);
+  g_source_set_static_name (source, "[genserver] call reply");
+  g_source_attach (source, g_task_get_context (call->task));
+  g_source_unref (source);
+}
+
+static gboolean
+call_timeout_cb (gpointer data)
+{
+  GenCall *call = data;
+
+  if (gen_call_abandon (call, g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+                                           "%s did not answer within %d ms",
+                                           call->server_name, call->timeout_ms)))
+    gen_call_schedule_completion (call);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+call_cancelled_cb (GCancellable *cancellable,
+                   gpointer      data)
+{
+  GenCall *call = data;
+  GError *error = NULL;
+
+  g_cancellable_set_error_if_cancelled (cancellable, &error);
+  if (gen_call_abandon (call, error))
+    gen_call_schedule_completion (call);
+}
+
+void
+gen_call_bind_task (GenCall      *call,
+                    GTask        *task,
+                    gint          timeout_ms,
+                    GCancellable *cancellable)
+{
+  call->task = g_object_ref (task);
+
+  /* Under `mutex`: once queued, the reply can be delivered on the task's
+   * context by whichever thread runs it, and that delivery tears the
+   * timeout and the handler down. The timeout or the cancellable may also
+   * make the call final before it is queued (an already cancelled
+   * cancellable does at once); the server then never runs it. */
+  g_mutex_lock (&call->mutex);
+  call->timeout_ms = timeout_ms;
+  if (timeout_ms >= 0)
+    {
+      call->timeout_source = g_timeout_source_new (timeout_ms);
+      g_source_set_callback (call->timeout_source, call_timeout_cb,
+                             gen_call_ref (call), (GDestroyNotify) gen_call_unref);
+      g_source_set_static_name (call->timeout_source, "[genserver] call timeout");
+      g_source_attach (call->timeout_source, g_task_get_context (task));
+    }
+
+  if (cancellable != NULL)
+    call->cancelled_id = g_cancellable_connect (cancellable,
+                                                G_CALLBACK (call_cancelled_cb),
+                                                gen_call_ref (call),
+                                                (GDestroyNotify) gen_call_unref);
+  g_mutex_unlock (&call->mutex);
+}

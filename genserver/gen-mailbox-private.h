@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Mailbox items are tagged pointers, so that a cast costs no allocation
+ * beyond its message: the two low bits (free in any GVariant, GenCall or
+ * Envelope, which malloc aligns to at least 8 bytes) say what the pointer
+ * is. The mailbox owns one reference to whatever an item points to.
+ */
+typedef enum
+{
+  GEN_ITEM_CAST = 0,     /* GVariant *: the message */
+  GEN_ITEM_CALL = 1,     /* GenCall *: message, reply slot and caller */
+  GEN_ITEM_INFO = 2,     /* GVariant *: the message */
+  GEN_ITEM_ENVELOPE = 3, /* GenEnvelope *: the rare rest */
+} GenItemKind;
+
+#define GEN_ITEM_KIND(item)     ((GenItemKind) (GPOINTER_TO_SIZE (item) & 3))
+#define GEN_ITEM_POINTER(item)  ((gpointer) (GPOINTER_TO_SIZE (item) & ~(gsize) 3))
+#define GEN_ITEM_MAKE(p, kind)  ((gpointer) (GPOINTER_TO_SIZE (p) | (kind)))
+
+typedef enum
+{
+  GEN_ENVELOPE_STOP,  /* static: handle what came before, then stop */
+  GEN_ENVELOPE_TIMER, /* a GenTimer that fired */
+} GenEnvelopeKind;
+
+/* The first member of every structure an GEN_ITEM_ENVELOPE points to. */
+typedef struct
+{
+  GenEnvelopeKind kind;
+} GenEnvelope;
+
+extern GenEnvelope gen_stop_envelope;
+#define GEN_ITEM_STOP_MARKER GEN_ITEM_MAKE (&gen_stop_envelope, GEN_ITEM_ENVELOPE)
+
+/* Releases the mailbox's reference to what @item points to. */
+void gen_item_drop (gpointer item);
+
+/* Told after a push that the mailbox has something new; runs on the
+ * pushing thread, outside the mailbox's lock. @data was given to
+ * gen_mailbox_open(). */
+typedef void (*GenMailboxWakeFunc) (gpointer data);
+
+/*
+ * A server's mailbox: a GAsyncQueue and the means to wait on it.
+ *
+ * The queue's own lock protects `accepting`, `wake` and `wake_data`, so
+ * that "is the server accepting?" and "queue the message" are one step: no
+ * message can slip in after the stop marker.
+ */
+typedef struct
+{
+  GAsyncQueue *queue;          /* owned; lives as long as the mailbox */
+  gboolean accepting;          /* queue lock */
+  GenMailboxWakeFunc wake;     /* queue lock; set by gen_mailbox_open() */
+  gpointer wake_data;          /* queue lock; unowned */
+
+  /* Atomic; bumped under the queue's lock after every push. A server
+   * waiting for work spins on it rather than on the lock, which would make
+   * every pusher that meets the lock held sleep in the kernel. */
+  gint pushes;
+
+  /* A server thread waiting for work sleeps on `idle_cond` until `pushes`
+   * moves, with `idle` (atomic) set; the first pusher to see `idle` clears
+   * it and signals, under `idle_lock`. */
+  GMutex idle_lock;
+  GCond idle_cond;
+  gint idle;
+} GenMailbox;
+
+void      gen_mailbox_init       (GenMailbox          *mailbox);
+void      gen_mailbox_clear      (GenMailbox          *mailbox);
+
+/* Starts accepting; every successful push then calls @wake (may be NULL)
+ * with @wake_data. The mailbox must be empty. */
+void      gen_mailbox_open       (GenMailbox          *mailbox,
+                                  GenMailboxWakeFunc   wake,
+                                  gpointer             wake_data);
+
+/* Queues @item unless the mailbox stopped accepting; takes the mailbox's
+ * reference to what @item points to only on success. With @wake FALSE,
+ * nobody is told: the caller sees to the item being handled. */
+gboolean  gen_mailbox_push       (GenMailbox          *mailbox,
+                                  gpointer             item,
+                                  gboolean             wake);
+
+/* Stops accepting, after queueing the stop marker if @push_stop_marker and
+ * the mailbox was still accepting (telling the wake function if @wake).
+ * Returns whether it was accepting. */
+gboolean  gen_mailbox_close      (GenMailbox          *mailbox,
+                                  gboolean             push_stop_marker,
+                                  gboolean             wake);
+
+/* Tells the wake function, as a push would (to re-arm a deadline). */
+void      gen_mailbox_poke       (GenMailbox          *mailbox);
+
+gpointer  gen_mailbox_try_pop    (GenMailbox          *mailbox);
+/* Pops up to @max items under one lock into @items; returns how many. */
+guint     gen_mailbox_pop_batch  (GenMailbox          *mailbox,
+                                  gpointer            *items,
+                                  guint                max);
+gint      gen_mailbox_length     (GenMailbox          *mailbox);
+
+/* Waits for an item, spinning briefly first (see gen-spin-private.h), then
+ * sleeping until a push or @deadline (monotonic µs, -1 for none). Returns
+ * NULL at the deadline or after a poke. For a thread that serves this
+ * mailbox alone. */
+gpointer  gen_mailbox_pop_wait   (GenMailbox          *mailbox,
+                                  gint64               deadline);
+
+/* Wakes a thread sleeping in gen_mailbox_pop_wait(); the wake function of
+ * a mailbox served by a thread of its own. */
+void      gen_mailbox_wake_idle  (gpointer             mailbox);
+
+G_END_DECLS

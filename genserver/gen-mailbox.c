@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "gen-call-private.h"
+#include "gen-mailbox-private.h"
+#include "gen-spin-private.h"
+#include "gen-timer-private.h"
+
+GenEnvelope gen_stop_envelope = { GEN_ENVELOPE_STOP };
+
+void
+gen_item_drop (gpointer item)
+{
+  GenEnvelope *envelope;
+
+  switch (GEN_ITEM_KIND (item))
+    {
+    case GEN_ITEM_CAST:
+    case GEN_ITEM_INFO:
+      g_variant_unref (GEN_ITEM_POINTER (item));
+      break;
+    case GEN_ITEM_CALL:
+      gen_call_unref (GEN_ITEM_POINTER (item));
+      break;
+    case GEN_ITEM_ENVELOPE:
+      envelope = GEN_ITEM_POINTER (item);
+      if (envelope->kind == GEN_ENVELOPE_TIMER)
+        gen_timer_unref ((GenTimer *) envelope);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+void
+gen_mailbox_init (GenMailbox *mailbox)
+{
+  mailbox->queue = g_async_queue_new ();
+  g_mutex_init (&mailbox->idle_lock);
+  g_cond_init (&mailbox->idle_cond);
+}
+
+void
+gen_mailbox_clear (GenMailbox *mailbox)
+{
+  gpointer item;
+
+  while ((item = g_async_queue_try_pop (mailbox->queue)) != NULL)
+    gen_item_drop (item);
+  g_async_queue_unref (mailbox->queue);
+  g_mutex_clear (&mailbox->idle_lock);
+  g_cond_clear (&mailbox->idle_cond);
+}
+
+void
+gen_mailbox_open (GenMailbox         *mailbox,
+                  GenMailboxWakeFunc  wake,
+                  gpointer            wake_data)
+{
+  g_async_queue_lock (mailbox->queue);
+  g_assert (g_async_queue_length_unlocked (mailbox->queue) == 0);
+  mailbox->accepting = TRUE;
+  mailbox->wake = wake;
+  mailbox->wake_data = wake_data;
+  g_async_queue_unlock (mailbox->queue);
+}
+
+/* Wakes the server thread if it sleeps in gen_mailbox_pop_wait(), after a
+ * push. `pushes` (bumped by the push) and `idle` are sequentially
+ * consistent: if the server set `idle` too late for this look, its own look
+ * at `pushes`, which follows, sees the push. Only the pusher that clears
+ * `idle` signals, so the server's wake-up costs one futex call, however
+ * many messages arrive while it gets back on a processor. */
+void
+gen_mailbox_wake_idle (gpointer data)
+{
+  GenMailbox *mailbox = data;
+
+  if (g_atomic_int_get (&mailbox->idle) &&
+      g_atomic_int_compare_and_exchange (&mailbox->idle, TRUE, FALSE))
+    {
+      g_mutex_lock (&mailbox->idle_lock);
+      g_cond_signal (&mailbox->idle_cond);
+      g_mutex_unlock (&mailbox->idle_lock);
+    }
+}
+
+gboolean
+gen_mailbox_push (GenMailbox *mailbox,
+                  gpointer    item,
+                  gboolean    wake)
+{
+  GenMailboxWakeFunc wake_func;
+  gpointer wake_data;
+
+  g_async_queue_lock (mailbox->queue);
+  if (!mailbox->accepting)
+    {
+      g_async_queue_unlock (mailbox->queue);
+      return FALSE;
+    }
+  g_async_queue_push_unlocked (mailbox->queue, item);
+  g_atomic_int_inc (&mailbox->pushes);
+  wake_func = mailbox->wake;
+  wake_data = mailbox->wake_data;
+  g_async_queue_unlock (mailbox->queue);
+
+  if (wake && wake_func != NULL)
+    wake_func (wake_data);
+
+  return TRUE;
+}
+
+gboolean
+gen_mailbox_close (GenMailbox *mailbox,
+                   gboolean    push_stop_marker,
+                   gboolean    wake)
+{
+  GenMailboxWakeFunc wake_func = NULL;
+  gpointer wake_data = NULL;
+  gboolean was_accepting;
+
+  g_async_queue_lock (mailbox->queue);
+  was_accepting = mailbox->accepting;
+  if (push_stop_marker && mailbox->accepting)
+    {
+      g_async_queue_push_unlocked (mailbox->queue, GEN_ITEM_STOP_MARKER);
+      g_atomic_int_inc (&mailbox->pushes);
+      wake_func = mailbox->wake;
+      wake_data = mailbox->wake_data;
+    }
+  mailbox->accepting = FALSE;
+  g_async_queue_unlock (mailbox->queue);
+
+  if (wake && wake_func != NULL)
+    wake_func (wake_data);
+
+  return was_accepting;
+}
+
+void
+gen_mailbox_poke (GenMailbox *mailbox)
+{
+  GenMailboxWakeFunc wake_func;
+  gpointer wake_data;
+
+  g_async_queue_lock (mailbox->queue);
+  wake_func = mailbox->accepting ? mailbox->wake : NULL;
+  wake_data = mailbox->wake_data;
+  g_atomic_int_inc (&mailbox->pushes);
+  g_async_queue_unlock (mailbox->queue);
+
+  if (wake_func != NULL)
+    wake_func (wake_data);
+}
+
+gpointer
+gen_mailbox_try_pop (GenMailbox *mailbox)
+{
+  return g_async_queue_try_pop (mailbox->queue);
+}
+
+guint
+gen_mailbox_pop_batch (GenMailbox *mailbox,
+                       gpointer   *items,
+                       guint       max)
+{
+  guint n = 0;
+
+  g_async_queue_lock (mailbox->queue);
+  while (n < max && (items[n] = g_async_queue_try_pop_unlocked (mailbox->queue)) != NULL)
+    n++;
+  g_async_queue_unlock (mailbox->queue);
+
+  return n;
+}
+
+gint
+gen_mailbox_length (GenMailbox *mailbox)
+{
+  return g_async_queue_length (mailbox->queue);
+}
+
+typedef struct
+{
+  GenMailbox *mailbox;
+  gint seen;      /* `pushes` when last looked */
+  gpointer item;  /* what was popped */
+} PopWait;
+
+/* Tries the queue only when `pushes` moved: a push the try misses bumps it
+ * afterwards. */
+static gboolean
+pop_wait_poll (gpointer data)
+{
+  PopWait *wait = data;
+  gint pushes = g_atomic_int_get (&wait->mailbox->pushes);
+
+  if (pushes != wait->seen)
+    {
+      wait->seen = pushes;
+      wait->item = g_async_queue_try_pop (wait->mailbox->queue);
+    }
+  return wait->item != NULL;
+}
+
+gpointer
+gen_mailbox_pop_wait (GenMailbox *mailbox,
+                      gint64      deadline)
+{
+  PopWait wait = { mailbox, g_atomic_int_get (&mailbox->pushes), NULL };
+
+  wait.item = g_async_queue_try_pop (mailbox->queue);
+  if (wait.item != NULL || gen_spin_until (pop_wait_poll, &wait, deadline, FALSE))
+    return wait.item;
+
+  /* An idle server sleeps here, on a condition of its own rather than in
+   * g_async_queue_pop: GAsyncQueue signals on every push while somebody
+   * waits in it, so a producer would pay a futex call for every message it
+   * sends until the server is back on a processor. */
+  g_mutex_lock (&mailbox->idle_lock);
+  for (;;)
+    {
+      /* Set again after every wake-up: a pusher that saw `idle` from an
+       * earlier sleep may have cleared it and signalled since. */
+      g_atomic_int_set (&mailbox->idle, TRUE);
+      if (g_atomic_int_get (&mailbox->pushes) != wait.seen)
+        break;
+      if (deadline < 0)
+        g_cond_wait (&mailbox->idle_cond, &mailbox->idle_lock);
+      else if (!g_cond_wait_until (&mailbox->idle_cond, &mailbox->idle_lock, deadline))
+        break;
+    }
+  g_atomic_int_set (&mailbox->idle, FALSE);
+  g_mutex_unlock (&mailbox->idle_lock);
+
+  /* NULL at the deadline, or after gen_mailbox_poke(). */
+  return g_async_queue_try_pop (mailbox->queue);
+}

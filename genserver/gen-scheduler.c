@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "gen-scheduler-private.h"
+#include "gen-spin-private.h"
+
+/**
+ * GenScheduler:
+ *
+ * A pool of worker threads that runs the handlers of many servers.
+ *
+ * A [class@Gen.Server] runs its handlers on one of three kinds of
+ * scheduler, chosen when it is constructed:
+ *
+ * - a thread of its own, the default (its [property@Gen.Server:scheduler]
+ *   and [property@Gen.Server:main-context] are %NULL);
+ * - the thread that iterates a [struct@GLib.MainContext], with
+ *   [property@Gen.Server:main-context]: a GTK application's main thread,
+ *   the JavaScript thread of GJS;
+ * - a `GenScheduler`, a pool of worker threads shared by any number of
+ *   servers, with [property@Gen.Server:scheduler].
+ *
+ * A server on a pool costs no thread: a hundred thousand of them can live
+ * in one process. When it has mail it waits in the pool's run queue; a
+ * worker takes it, handles up to 64 messages, and puts it back at the end
+ * of the queue if more wait, so that one flooded server cannot starve the
+ * others. Its handlers still run one at a time and in mailbox order, and
+ * each worker hands the server's memory to the next, so its state needs no
+ * lock. Every guarantee of [class@Gen.Server] holds on a pool.
+ *
+ * A call or a stop that waits as long as it takes (a negative timeout) on
+ * an idle pool server runs the server's handlers right on the caller's
+ * thread, as `dispatch_sync` does with a serial queue: there is nothing to
+ * wake, and nothing crosses to another processor. [method@Gen.Server.start]
+ * does the same with `init`, which it waits for anyway. A call with a
+ * timeout is queued, so that the timeout holds whatever the handler does.
+ *
+ * Handlers on a pool should not block for long on anything but genserver
+ * itself: a worker blocked in a call, a start or a stop lets the pool start
+ * another worker meanwhile, so that chains of synchronous calls deeper than
+ * the pool never deadlock, but a worker blocked elsewhere (a sleep, a lock,
+ * a synchronous read) holds up the servers queued behind it.
+ *
+ * Workers start when servers have work and end when the pool has no
+ * running server, so an idle pool costs neither processor time nor, once
+ * its servers stopped, threads.
+ *
+ * ```c
+ * GenScheduler *pool = gen_scheduler_get_default ();
+ * g_autoptr(GenServer) counter = g_object_new (MY_TYPE_COUNTER,
+ *                                              "scheduler", pool,
+ *                                              NULL);
+ * gen_server_start (counter, NULL, &error);
+ * ```
+ *
+ * ```python
+ * counter = Counter(scheduler=Gen.Scheduler.get_default())
+ * ```
+ *
+ * Since: 1.0
+ */
+
+enum {
+  PROP_0,
+  PROP_N_WORKERS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (GenScheduler, gen_scheduler, G_TYPE_OBJECT)
+
+static void
+gen_scheduler_finalize (GObject *object)
+{
+  GenScheduler *self = GEN_SCHEDULER (object);
+
+  /* Every server of the pool and every worker holds a reference. */
+  g_assert (self->n_threads == 0);
+  g_assert (self->n_live == 0);
+  g_assert (g_queue_is_empty (&self->run_queue));
+
+  gen_timer_service_unref (self->timers);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+
+  G_OBJECT_CLASS (gen_scheduler_parent_class)->finalize (object);
+}
+
+static void
+gen_scheduler_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  GenScheduler *self = GEN_SCHEDULER (object);
+
+  switch (prop_id)
+    {
+    case PROP_N_WORKERS:
+      g_value_set_uint (value, self->n_workers);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gen_scheduler_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  GenScheduler *self = GEN_SCHEDULER (object);
+
+  switch (prop_id)
+    {
+    case PROP_N_WORKERS:
+      self->n_workers = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gen_scheduler_class_init (GenSchedulerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = gen_scheduler_finalize;
+  object_class->get_property = gen_scheduler_get_property;
+  object_class->set_property = gen_scheduler_set_property;
+
+  /**
+   * GenScheduler:n-workers:
+   *
+   * How many worker threads run handlers at once. Workers blocked in a
+   * call, a start or a stop do not count: the pool starts others meanwhile.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_N_WORKERS] =
+    g_param_spec_uint ("n-workers", NULL, NULL,
+                       1, 1024, 1,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+gen_scheduler_init (GenScheduler *self)
+{
+  self->n_workers = 1;
+  self->timers = gen_timer_service_new ("genserver-pool-timers");
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  g_queue_init (&self->run_queue);
+}
+
+/**
+ * gen_scheduler_new_pool:
+ * @n_workers: how many worker threads run handlers at once, at least 1
+ *
+ * Creates a pool of worker threads for servers to run on: pass it as the
+ * [property@Gen.Server:scheduler] of each. Most programs need only the
+ * default pool, [func@Gen.Scheduler.get_default]; a pool of their own
+ * keeps one group of servers from competing with another for workers.
+ *
+ * ```c
+ * g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (2);
+ * GenServer *server = g_object_new (MY_TYPE_SERVER, "scheduler", pool, NULL);
+ * ```
+ *
+ * Returns: (transfer full): a new pool
+ *
+ * Since: 1.0
+ */
+GenScheduler *
+gen_scheduler_new_pool (guint n_workers)
+{
+  g_return_val_if_fail (n_workers >= 1 && n_workers <= 1024, NULL);
+
+  return g_object_new (GEN_TYPE_SCHEDULER, "n-workers", n_workers, NULL);
+}
+
+/**
+ * gen_scheduler_get_default:
+ *
+ * Gets the process-wide pool, with one worker per processor. It lives as
+ * long as the process, but its threads only while servers run on it.
+ *
+ * ```python
+ * pool = Gen.Scheduler.get_default()
+ * servers = [Worker(scheduler=pool) for _ in range(10_000)]
+ * ```
+ *
+ * Returns: (transfer none): the default pool
+ *
+ * Since: 1.0
+ */
+GenScheduler *
+gen_scheduler_get_default (void)
+{
+  static gsize pool;
+
+  if (g_once_init_enter (&pool))
+    g_once_init_leave (&pool, (gsize) gen_scheduler_new_pool (MAX (1, g_get_num_processors ())));
+
+  return (GenScheduler *) pool;
+}
+
+/**
+ * gen_scheduler_get_n_workers:
+ * @self: a #GenScheduler
+ *
+ * Gets the [property@Gen.Scheduler:n-workers] of the pool.
+ *
+ * Returns: how many workers run handlers at once
+ *
+ * Since: 1.0
+ */
+guint
+gen_scheduler_get_n_workers (GenScheduler *self)
+{
+  g_return_val_if_fail (GEN_IS_SCHEDULER (self), 0);
+
+  return self->n_workers;
+}
+
+/**
+ * gen_scheduler_set_spinning:
+ * @spinning: whether waits may spin
+ *
+ * Turns spinning on or off for the whole process, on every kind of
+ * scheduler.
+ *
+ * Before a thread sleeps waiting for a reply or for work, it polls for a
+ * few microseconds (at most 50) when a processor is free for it: a wake-up
+ * from sleep costs more than a whole round trip between two threads that
+ * are awake. That buys latency with processor time. A desktop application
+ * or a program on battery may prefer to sleep at once: turn spinning off
+ * here, or with the environment variable `GEN_SPIN=0` before the program
+ * starts. Nothing else changes.
+ *
+ * ```c
+ * gen_scheduler_set_spinning (FALSE);
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+gen_scheduler_set_spinning (gboolean spinning)
+{
+  gen_spin_set_enabled (spinning);
+}
+
+/**
+ * gen_scheduler_get_spinning:
+ *
+ * Whether waits may spin; see [func@Gen.Scheduler.set_spinning].
+ *
+ * Returns: %TRUE if spinning is on (the default)
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_scheduler_get_spinning (void)
+{
+  return gen_spin_enabled ();
+}

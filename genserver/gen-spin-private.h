@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Brief bounded spinning before a blocking wait.
+ *
+ * On this kind of machine a futex wake-up costs several microseconds, far more
+ * than a whole call round trip when both sides are awake. So a thread that
+ * expects an answer soon polls for a short while before it sleeps. The number
+ * of threads spinning at once is capped by the number of processors, so that
+ * spinning never steals the processor from the thread that would answer, and
+ * a process can turn spinning off altogether (see gen_spin_enabled()).
+ */
+#define GEN_SPIN_NS 50000
+
+/*
+ * How much of GEN_SPIN_NS is spent busy on the processor, at most; the rest
+ * of it is spent yielding. A round trip takes about a microsecond when both
+ * sides run, so a longer busy spin only helps when the other side does not
+ * run at all, which is exactly when the processor should be handed over.
+ * Each thread shortens its own busy part while its spins fail (see
+ * gen_spin_pause_adapt()).
+ */
+#define GEN_SPIN_PAUSE_NS 5000
+
+/* Whether waits may spin at all: the GEN_SPIN environment variable ("0",
+ * "off", "no" or "false" turns it off) or gen_scheduler_set_spinning().
+ * Any thread. */
+gboolean gen_spin_enabled        (void);
+void     gen_spin_set_enabled    (gboolean enabled);
+
+/* A slot in the budget of threads spinning at once (one per processor).
+ * FALSE when spinning is off or every slot is taken. */
+gboolean gen_spin_begin          (void);
+void     gen_spin_end            (void);
+
+/* Callers have a budget of their own, one processor short of the machine,
+ * so that however many callers wait, one processor is left for the servers
+ * that will answer them (at least one). */
+gboolean gen_caller_spin_begin   (void);
+void     gen_caller_spin_end     (void);
+
+/* The busy part of this thread's next spin, in µs, and how it adapts. */
+gint     gen_spin_pause_us       (void);
+void     gen_spin_pause_adapt    (gboolean succeeded);
+
+static inline void
+gen_cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield");
+#endif
+}
+
+/* Spins, then yields, for at most GEN_SPIN_NS (and not past @deadline,
+ * monotonic µs, -1 for none) until @done returns TRUE. Returns what @done
+ * last returned. @caller picks the callers' budget. Without a slot in the
+ * budget it only yields. Never sleeps. */
+gboolean gen_spin_until          (gboolean   (*done) (gpointer data),
+                                  gpointer    data,
+                                  gint64      deadline,
+                                  gboolean    caller);
+
+G_END_DECLS
