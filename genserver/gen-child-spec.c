@@ -4,6 +4,7 @@
 
 #include "gen-child-spec.h"
 #include "gen-enums.h"
+#include "gen-scheduler-private.h"
 #include "gen-server-private.h"
 #include "gen-supervisor.h"
 
@@ -42,9 +43,14 @@ struct _GenChildSpec
   GenChildRestart restart;
   gint shutdown_ms;
   gchar *name;              /* owned, nullable */
+  GenScheduler *scheduler;  /* owned, nullable */
 };
 
 G_DEFINE_BOXED_TYPE (GenChildSpec, gen_child_spec, gen_child_spec_ref, gen_child_spec_unref)
+
+/* In the variant form's properties: the id of the child's scheduler (t).
+ * Not a property name: those have no dots. */
+#define SCHEDULER_KEY "gen.scheduler"
 
 /**
  * gen_child_spec_new:
@@ -103,7 +109,9 @@ gen_child_spec_new_from_variant (GVariant  *variant,
   g_autoptr(GVariant) properties = NULL;
   g_autoptr(GVariant) args = NULL;
   g_autoptr(GVariant) inner_args = NULL;
+  g_autoptr(GenScheduler) scheduler = NULL;
   const gchar *id, *type_name, *name;
+  guint64 scheduler_id;
   guint32 restart;
   gint32 shutdown_ms;
   GenChildSpec *self;
@@ -140,9 +148,28 @@ gen_child_spec_new_from_variant (GVariant  *variant,
 
   if (args != NULL)
     inner_args = g_variant_get_variant (args);
+
+  if (g_variant_lookup (properties, SCHEDULER_KEY, "t", &scheduler_id))
+    {
+      GVariantDict dict;
+
+      scheduler = gen_scheduler_lookup_internal (scheduler_id);
+      if (scheduler == NULL)
+        {
+          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                       "Child “%s”: its scheduler no longer exists", id);
+          return NULL;
+        }
+      g_variant_dict_init (&dict, properties);
+      g_variant_dict_remove (&dict, SCHEDULER_KEY);
+      g_variant_unref (properties);
+      properties = g_variant_ref_sink (g_variant_dict_end (&dict));
+    }
+
   self = gen_child_spec_new (id, type, inner_args);
   g_variant_unref (self->properties);
   self->properties = g_variant_ref (properties);
+  self->scheduler = g_steal_pointer (&scheduler);
   self->restart = restart;
   self->shutdown_ms = shutdown_ms;
   self->name = *name != '\0' ? g_strdup (name) : NULL;
@@ -188,6 +215,7 @@ gen_child_spec_unref (GenChildSpec *self)
   g_clear_pointer (&self->args, g_variant_unref);
   g_variant_unref (self->properties);
   g_free (self->name);
+  g_clear_object (&self->scheduler);
   g_free (self);
 }
 
@@ -270,6 +298,50 @@ gen_child_spec_add_property (GenChildSpec *self,
   g_variant_dict_insert_value (dict, name, value);
   g_variant_unref (self->properties);
   self->properties = g_variant_ref_sink (g_variant_dict_end (dict));
+}
+
+/**
+ * gen_child_spec_set_scheduler:
+ * @self: a #GenChildSpec
+ * @scheduler: (nullable): the pool to run the child on, or %NULL for a
+ *   thread of its own
+ *
+ * Sets the [property@Gen.Server:scheduler] of every instance of the child
+ * the supervisor starts, first and restarted alike: a supervision tree of
+ * thousands of children costs no thread each on a pool.
+ *
+ * ```c
+ * gen_child_spec_set_scheduler (spec, gen_scheduler_get_default ());
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+gen_child_spec_set_scheduler (GenChildSpec *self,
+                              GenScheduler *scheduler)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (scheduler == NULL || GEN_IS_SCHEDULER (scheduler));
+
+  g_set_object (&self->scheduler, scheduler);
+}
+
+/**
+ * gen_child_spec_get_scheduler:
+ * @self: a #GenChildSpec
+ *
+ * Gets the pool set with [method@Gen.ChildSpec.set_scheduler].
+ *
+ * Returns: (nullable) (transfer none): the child's scheduler
+ *
+ * Since: 1.0
+ */
+GenScheduler *
+gen_child_spec_get_scheduler (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->scheduler;
 }
 
 /**
@@ -396,12 +468,24 @@ gen_child_spec_set_name (GenChildSpec *self,
 GVariant *
 gen_child_spec_to_variant (GenChildSpec *self)
 {
+  GVariant *properties = self->properties;
+
   g_return_val_if_fail (self != NULL, NULL);
+
+  /* A scheduler is an object, so it travels as its pool's id. */
+  if (self->scheduler != NULL)
+    {
+      GVariantDict dict;
+
+      g_variant_dict_init (&dict, self->properties);
+      g_variant_dict_insert (&dict, SCHEDULER_KEY, "t", self->scheduler->id);
+      properties = g_variant_dict_end (&dict);
+    }
 
   return g_variant_new ("(ss@a{sv}m@vuis)",
                         self->id,
                         g_type_name (self->type),
-                        self->properties,
+                        properties,
                         self->args ? g_variant_new_variant (self->args) : NULL,
                         (guint32) self->restart,
                         (gint32) self->shutdown_ms,
@@ -489,6 +573,16 @@ gen_child_spec_instantiate_internal (GenChildSpec  *self,
         }
       g_ptr_array_add (names, (gpointer) pspec->name);
       g_array_append_val (values, converted);
+    }
+
+  if (self->scheduler != NULL && g_object_class_find_property (G_OBJECT_CLASS (klass), "scheduler"))
+    {
+      GValue scheduler = G_VALUE_INIT;
+
+      g_value_init (&scheduler, GEN_TYPE_SCHEDULER);
+      g_value_set_object (&scheduler, self->scheduler);
+      g_ptr_array_add (names, (gpointer) "scheduler");
+      g_array_append_val (values, scheduler);
     }
 
   object = g_object_new_with_properties (self->type, names->len,

@@ -8,6 +8,7 @@
 #include <glib-object.h>
 
 #include <genserver/gen-version.h>
+#include <genserver/gen-scheduler.h>
 
 G_BEGIN_DECLS
 
@@ -70,6 +71,11 @@ GEN_AVAILABLE_IN_ALL
 void             gen_child_spec_add_property         (GenChildSpec    *self,
                                                       const gchar     *name,
                                                       GVariant        *value);
+GEN_AVAILABLE_IN_ALL
+void             gen_child_spec_set_scheduler        (GenChildSpec    *self,
+                                                      GenScheduler    *scheduler);
+GEN_AVAILABLE_IN_ALL
+GenScheduler    *gen_child_spec_get_scheduler        (GenChildSpec    *self);
 GEN_AVAILABLE_IN_ALL
 GenChildRestart  gen_child_spec_get_restart          (GenChildSpec    *self);
 GEN_AVAILABLE_IN_ALL

@@ -210,6 +210,7 @@ static gpointer
 worker_main (gpointer data)
 {
   GenScheduler *pool = data; /* the thread's own reference */
+  gboolean spun = FALSE;     /* spun since it last found work */
 
   current_pool = pool;
 
@@ -231,6 +232,7 @@ worker_main (gpointer data)
           link->data = NULL;
           pool_release (pool, server, gen_run_slice (server, GEN_BATCH_SIZE));
           g_object_unref (server); /* the queue's */
+          spun = FALSE;
 
           g_mutex_lock (&pool->lock);
           continue;
@@ -239,22 +241,23 @@ worker_main (gpointer data)
       if (pool->n_live == 0 || pool->n_threads - pool->n_blocked > pool->n_workers)
         break;
 
-      if (pool->n_spinning == 0 && gen_spin_enabled ())
+      /* One worker at a time spins for work before it sleeps, and only
+       * once between two sleeps: an idle pool costs no processor time. */
+      if (!spun && pool->n_spinning == 0 && gen_spin_enabled ())
         {
-          gboolean found;
-
           pool->n_spinning++;
           g_mutex_unlock (&pool->lock);
-          found = gen_spin_until (pool_has_work, pool, -1, FALSE);
+          gen_spin_until (pool_has_work, pool, -1, FALSE);
           g_mutex_lock (&pool->lock);
           pool->n_spinning--;
-          if (found || !g_queue_is_empty (&pool->run_queue))
-            continue;
+          spun = TRUE;
+          continue;
         }
 
       pool->n_sleeping++;
       g_cond_wait (&pool->cond, &pool->lock);
       pool->n_sleeping--;
+      spun = FALSE;
     }
   pool->n_threads--;
   g_mutex_unlock (&pool->lock);

@@ -61,6 +61,7 @@ struct _GenScheduler
   GObject parent_instance;
 
   guint n_workers;               /* immutable: how many run at once */
+  guint64 id;                    /* immutable: for gen_scheduler_lookup_internal() */
   GenTimerService *timers;       /* owned; immutable */
 
   /* `lock` protects all below but `n_queued`; workers with nothing to do
@@ -100,6 +101,10 @@ void     gen_start_request_complete (GenStartRequest *request,
  * succeeded, with @error set if not. */
 gboolean gen_start_request_wait     (GenStartRequest *request,
                                      GError         **error);
+
+/* A pool by its id, which identifies it where an object cannot go: in a
+ * GenChildSpec's variant form. NULL if there is none (any more). */
+GenScheduler *gen_scheduler_lookup_internal (guint64 id);
 
 /* Told that the current thread is about to block waiting for a call, a
  * start or a stop. If it is a pool worker, the pool may start another

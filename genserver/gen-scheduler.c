@@ -71,6 +71,33 @@ static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (GenScheduler, gen_scheduler, G_TYPE_OBJECT)
 
+/* Every pool by id: id → GWeakRef (owned), under `pools_lock`. */
+static GMutex pools_lock;
+static GHashTable *pools;
+static guint64 last_pool_id;
+
+GenScheduler *
+gen_scheduler_lookup_internal (guint64 id)
+{
+  GenScheduler *pool = NULL;
+  GWeakRef *ref;
+
+  g_mutex_lock (&pools_lock);
+  ref = pools ? g_hash_table_lookup (pools, &id) : NULL;
+  if (ref != NULL)
+    pool = g_weak_ref_get (ref);
+  g_mutex_unlock (&pools_lock);
+
+  return pool;
+}
+
+static void
+weak_ref_free (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
 static void
 gen_scheduler_finalize (GObject *object)
 {
@@ -80,6 +107,10 @@ gen_scheduler_finalize (GObject *object)
   g_assert (self->n_threads == 0);
   g_assert (self->n_live == 0);
   g_assert (g_queue_is_empty (&self->run_queue));
+
+  g_mutex_lock (&pools_lock);
+  g_hash_table_remove (pools, &self->id);
+  g_mutex_unlock (&pools_lock);
 
   gen_timer_service_unref (self->timers);
   g_mutex_clear (&self->lock);
@@ -155,8 +186,18 @@ gen_scheduler_class_init (GenSchedulerClass *klass)
 static void
 gen_scheduler_init (GenScheduler *self)
 {
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+  g_weak_ref_init (ref, self);
+  g_mutex_lock (&pools_lock);
+  if (pools == NULL)
+    pools = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, weak_ref_free);
+  self->id = ++last_pool_id;
+  g_hash_table_insert (pools, &self->id, ref);
+  g_mutex_unlock (&pools_lock);
+
   self->n_workers = 1;
-  self->timers = gen_timer_service_new ("genserver-pool-timers");
+  self->timers = gen_timer_service_new ("genserver-timer");
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->run_queue);

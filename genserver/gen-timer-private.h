@@ -15,7 +15,8 @@ G_BEGIN_DECLS
  */
 typedef struct _GenTimerService GenTimerService;
 
-/* A service with a thread of its own, named @thread_name. */
+/* A service with a thread of its own, named @thread_name (at most 15
+ * bytes: Linux drops a longer name, and the thread keeps its parent's). */
 GenTimerService *gen_timer_service_new          (const gchar     *thread_name);
 /* A service whose sources run on @context, iterated by its owner. */
 GenTimerService *gen_timer_service_new_for_context (GMainContext *context);

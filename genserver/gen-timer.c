@@ -66,7 +66,7 @@ gen_timer_service_get_default (void)
   static gsize service;
 
   if (g_once_init_enter (&service))
-    g_once_init_leave (&service, (gsize) gen_timer_service_new ("genserver-timers"));
+    g_once_init_leave (&service, (gsize) gen_timer_service_new ("genserver-timer"));
 
   return (GenTimerService *) service;
 }

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* What only the schedulers promise: the pool API, hand-off to the caller,
+ * deep chains of synchronous calls, fairness between pool servers, and no
+ * thread left behind once every server stopped. The rest of the server's
+ * semantics are checked on every scheduler by the other suites (their
+ * "-pool" runs). */
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include <genserver/genserver.h>
+
+#include "test-common.h"
+
+/* A server that speaks (sx): "thread" answers the handler's thread,
+ * "chain" calls `next` with the same request and answers its reply + 1,
+ * "work" (cast or call) keeps the processor busy for x µs, "crash" (cast)
+ * crashes. */
+struct _TestLink
+{
+  GenServer parent_instance;
+
+  GenServer *next;          /* owned; set before start, read by the handlers */
+  gint chain_timeout_ms;    /* set before start */
+  gint handled;             /* atomic: casts handled */
+};
+
+G_DECLARE_FINAL_TYPE (TestLink, test_link, TEST, LINK, GenServer)
+G_DEFINE_TYPE (TestLink, test_link, GEN_TYPE_SERVER)
+
+static void
+busy_for (gint64 us)
+{
+  gint64 until = g_get_monotonic_time () + us;
+
+  while (g_get_monotonic_time () < until)
+    ;
+}
+
+static void
+test_link_handle_cast (GenServer  *server,
+                       GVariant   *message,
+                       GError    **error)
+{
+  TestLink *self = TEST_LINK (server);
+  const gchar *command;
+  gint64 arg;
+
+  g_variant_get (message, "(&sx)", &command, &arg);
+  if (g_str_equal (command, "work"))
+    busy_for (arg);
+  else if (g_str_equal (command, "crash"))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "crashed on purpose");
+  g_atomic_int_inc (&self->handled);
+}
+
+static GVariant *
+test_link_handle_call (GenServer  *server,
+                       GVariant   *message,
+                       GError    **error)
+{
+  TestLink *self = TEST_LINK (server);
+  const gchar *command;
+  gint64 arg;
+
+  g_variant_get (message, "(&sx)", &command, &arg);
+  if (g_str_equal (command, "thread"))
+    return g_variant_new_int64 ((gint64) GPOINTER_TO_SIZE (g_thread_self ()));
+  if (g_str_equal (command, "work"))
+    {
+      busy_for (arg);
+      return g_variant_new_int64 (arg);
+    }
+  if (g_str_equal (command, "chain"))
+    {
+      g_autoptr(GVariant) reply = NULL;
+
+      if (self->next == NULL)
+        return g_variant_new_int64 (1);
+      reply = gen_server_call (self->next, message, self->chain_timeout_ms, error);
+      return reply ? g_variant_new_int64 (g_variant_get_int64 (reply) + 1) : NULL;
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unknown command %s", command);
+  return NULL;
+}
+
+static void
+test_link_dispose (GObject *object)
+{
+  g_clear_object (&TEST_LINK (object)->next);
+  G_OBJECT_CLASS (test_link_parent_class)->dispose (object);
+}
+
+static void
+test_link_class_init (TestLinkClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = test_link_dispose;
+  GEN_SERVER_CLASS (klass)->handle_cast = test_link_handle_cast;
+  GEN_SERVER_CLASS (klass)->handle_call = test_link_handle_call;
+  gen_server_class_set_call_type (GEN_SERVER_CLASS (klass), "(sx)");
+  gen_server_class_set_cast_type (GEN_SERVER_CLASS (klass), "(sx)");
+}
+
+static void
+test_link_init (TestLink *self)
+{
+  self->chain_timeout_ms = -1;
+}
+
+static TestLink *
+link_new (GenScheduler *scheduler)
+{
+  return g_object_new (test_link_get_type (), "scheduler", scheduler, NULL);
+}
+
+static gint64
+call_int64 (gpointer     server,
+            const gchar *command,
+            gint64       arg,
+            gint         timeout_ms)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = gen_server_call (GEN_SERVER (server), test_message (command, arg),
+                                               timeout_ms, &error);
+
+  g_assert_no_error (error);
+  return g_variant_get_int64 (reply);
+}
+
+/* The threads of this process that genserver started: they are all named
+ * "genserver…". */
+static guint
+count_genserver_threads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const gchar *task;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((task = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename ("/proc/self/task", task, "comm", NULL);
+      g_autofree gchar *name = NULL;
+
+      /* A thread that just ended has no comm any more. */
+      if (g_file_get_contents (path, &name, NULL, NULL) && g_str_has_prefix (name, "genserver"))
+        n++;
+    }
+  return n;
+}
+
+static gboolean
+no_genserver_thread (gpointer data)
+{
+  return count_genserver_threads () == 0;
+}
+
+static void
+test_default_pool (void)
+{
+  GenScheduler *pool = gen_scheduler_get_default ();
+  g_autoptr(TestLink) server = link_new (pool);
+
+  g_assert_true (GEN_IS_SCHEDULER (pool));
+  g_assert_true (gen_scheduler_get_default () == pool);
+  g_assert_cmpuint (gen_scheduler_get_n_workers (pool), ==, g_get_num_processors ());
+  g_assert_true (gen_server_get_scheduler (GEN_SERVER (server)) == pool);
+
+  test_start_ok (server, NULL);
+  g_assert_cmpint (call_int64 (server, "work", 7, TEST_CALL_TIMEOUT_MS), ==, 7);
+  test_stop_ok (server);
+}
+
+static void
+test_new_pool (void)
+{
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (3);
+  TestLink *servers[10];
+  guint n_workers;
+
+  g_object_get (pool, "n-workers", &n_workers, NULL);
+  g_assert_cmpuint (n_workers, ==, 3);
+
+  for (guint i = 0; i < G_N_ELEMENTS (servers); i++)
+    servers[i] = test_start_ok (link_new (pool), NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (servers); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      for (guint j = 0; j < 100; j++)
+        g_assert_true (gen_server_cast (GEN_SERVER (servers[i]), test_message ("add", 1), &error));
+      g_assert_no_error (error);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (servers); i++)
+    {
+      /* A call comes after the casts sent before it by the same thread. */
+      call_int64 (servers[i], "work", 0, TEST_CALL_TIMEOUT_MS);
+      g_assert_cmpint (g_atomic_int_get (&servers[i]->handled), ==, 100);
+      test_stop_ok (servers[i]);
+      g_object_unref (servers[i]);
+    }
+}
+
+/* A call without a deadline to an idle pool server runs its handler right
+ * on the caller's thread; one with a deadline is queued for a worker, so
+ * that the caller can give up. */
+static void
+test_hand_off (void)
+{
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (1);
+  g_autoptr(TestLink) server = test_start_ok (link_new (pool), NULL);
+  gint64 self_thread = (gint64) GPOINTER_TO_SIZE (g_thread_self ());
+
+  g_assert_cmpint (call_int64 (server, "thread", 0, -1), ==, self_thread);
+  g_assert_cmpint (call_int64 (server, "thread", 0, TEST_CALL_TIMEOUT_MS), !=, self_thread);
+  g_assert_cmpint (call_int64 (server, "thread", 0, -1), ==, self_thread);
+  test_stop_ok (server);
+}
+
+/* A call with a deadline to a server kept busy times out as it would on a
+ * thread of its own, even though a call without one would run inline. */
+static void
+test_timeout_on_pool (void)
+{
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (1);
+  g_autoptr(TestLink) server = test_start_ok (link_new (pool), NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  g_assert_true (gen_server_cast (GEN_SERVER (server), test_message ("work", 200000), NULL));
+  reply = gen_server_call (GEN_SERVER (server), test_message ("thread", 0), 10, &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+  g_assert_null (reply);
+  test_stop_ok (server);
+}
+
+/* A chain of synchronous calls through servers of one pool, deeper than it
+ * has workers, completes: inline without deadlines, and with deadlines
+ * through workers the pool adds while the others wait. */
+static void
+check_chain (gint timeout_ms)
+{
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (2);
+  const guint depth = 4 * 2 + 3;
+  TestLink *links[4 * 2 + 3];
+
+  for (guint i = 0; i < depth; i++)
+    {
+      links[i] = link_new (pool);
+      links[i]->chain_timeout_ms = timeout_ms;
+      if (i > 0)
+        links[i]->next = g_object_ref (GEN_SERVER (links[i - 1]));
+      test_start_ok (links[i], NULL);
+    }
+
+  for (guint round = 0; round < 20; round++)
+    g_assert_cmpint (call_int64 (links[depth - 1], "chain", 0, timeout_ms), ==, depth);
+
+  for (guint i = depth; i-- > 0;)
+    {
+      test_stop_ok (links[i]);
+      g_object_unref (links[i]);
+    }
+}
+
+static void
+test_deep_chain_inline (void)
+{
+  check_chain (-1);
+}
+
+static void
+test_deep_chain_queued (void)
+{
+  check_chain (TEST_CALL_TIMEOUT_MS);
+}
+
+/* A chain from the default pool through itself: a handler of a pool server
+ * calling back into one of its callers is refused at once, not deadlocked. */
+static void
+test_calling_self_through_chain (void)
+{
+  g_autoptr(TestLink) a = link_new (gen_scheduler_get_default ());
+  g_autoptr(TestLink) b = link_new (gen_scheduler_get_default ());
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  a->next = g_object_ref (GEN_SERVER (b));
+  b->next = g_object_ref (GEN_SERVER (a));
+  test_start_ok (a, NULL);
+  test_start_ok (b, NULL);
+
+  reply = gen_server_call (GEN_SERVER (a), test_message ("chain", 0), -1, &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_CALLING_SELF);
+
+  test_stop_ok (a);
+  test_stop_ok (b);
+  /* Break the cycle of references. */
+  g_clear_object (&a->next);
+  g_clear_object (&b->next);
+}
+
+/* One flooded server does not keep another of the same one-worker pool
+ * from answering: after a slice of messages, a server yields its worker. */
+static void
+test_fairness (void)
+{
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (1);
+  g_autoptr(TestLink) flooded = test_start_ok (link_new (pool), NULL);
+  g_autoptr(TestLink) other = test_start_ok (link_new (pool), NULL);
+  const gint n = 20000;
+
+  /* 20000 casts of 20 µs: 0.4 s of work at the least. */
+  for (gint i = 0; i < n; i++)
+    g_assert_true (gen_server_cast (GEN_SERVER (flooded), test_message ("work", 20), NULL));
+
+  /* Through a worker: the deadline keeps the call off this thread. */
+  call_int64 (other, "work", 0, TEST_CALL_TIMEOUT_MS);
+  g_assert_cmpint (g_atomic_int_get (&flooded->handled), <, n);
+
+  test_stop_ok (flooded);
+  test_stop_ok (other);
+  g_assert_cmpint (g_atomic_int_get (&flooded->handled), ==, n);
+}
+
+/* Once every server has stopped, genserver leaves no thread of its own:
+ * not the servers', not the pools' workers, not the timers'. */
+static void
+test_no_thread_left (void)
+{
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (2);
+  TestLink *servers[6];
+
+  /* Those of the tests before may still be on their way out. */
+  test_wait_until (no_genserver_thread, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (servers); i++)
+    {
+      /* Two on each kind of thread: their own, a pool, the default pool. */
+      GenScheduler *scheduler = i < 2 ? NULL : i < 4 ? pool : gen_scheduler_get_default ();
+
+      servers[i] = test_start_ok (link_new (scheduler), NULL);
+      g_assert_cmpuint (gen_server_send_after (GEN_SERVER (servers[i]), test_message ("timer", 0),
+                                               3600 * 1000, NULL), !=, 0);
+      gen_server_cast (GEN_SERVER (servers[i]), test_message ("work", 10), NULL);
+      call_int64 (servers[i], "work", 0, TEST_CALL_TIMEOUT_MS);
+    }
+  /* Two servers' own, at least one worker of each pool, the timers'. */
+  g_assert_cmpuint (count_genserver_threads (), >=, 2 + 2 + 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (servers); i++)
+    {
+      test_stop_ok (servers[i]);
+      g_object_unref (servers[i]);
+    }
+  test_wait_until (no_genserver_thread, NULL);
+}
+
+/* A worker blocked in a stop of a server queued behind it does not hold
+ * the stop up: the pool calls in another worker. */
+static void
+test_stop_from_worker (void)
+{
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (1);
+  g_autoptr(TestLink) server = test_start_ok (link_new (pool), NULL);
+  g_autoptr(TestLink) child = test_start_ok (link_new (pool), NULL);
+
+  /* The worker runs "work" for the parent; meanwhile the child gets mail
+   * and is queued behind it. The stop with a deadline waits for a worker. */
+  g_assert_true (gen_server_cast (GEN_SERVER (child), test_message ("work", 1000), NULL));
+  g_assert_true (gen_server_stop (GEN_SERVER (child), TEST_CALL_TIMEOUT_MS, NULL));
+  test_stop_ok (server);
+}
+
+static void
+test_spinning_switch (void)
+{
+  g_autoptr(TestLink) server = test_start_ok (link_new (gen_scheduler_get_default ()), NULL);
+  gboolean was = gen_scheduler_get_spinning ();
+
+  gen_scheduler_set_spinning (FALSE);
+  g_assert_false (gen_scheduler_get_spinning ());
+  for (guint i = 0; i < 100; i++)
+    call_int64 (server, "work", 0, TEST_CALL_TIMEOUT_MS);
+  gen_scheduler_set_spinning (TRUE);
+  g_assert_true (gen_scheduler_get_spinning ());
+  gen_scheduler_set_spinning (was);
+  test_stop_ok (server);
+}
+
+static void
+test_context_and_scheduler (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(TestLink) server = NULL;
+
+  g_test_expect_message ("Gen", G_LOG_LEVEL_CRITICAL, "*either on a main context or on a scheduler*");
+  server = g_object_new (test_link_get_type (),
+                         "main-context", context,
+                         "scheduler", gen_scheduler_get_default (),
+                         NULL);
+  g_test_assert_expected_messages ();
+  g_assert_null (gen_server_get_scheduler (GEN_SERVER (server)));
+  g_assert_true (gen_server_get_main_context (GEN_SERVER (server)) == context);
+}
+
+typedef struct
+{
+  GenSupervisor *supervisor;
+  GenServer *first;
+} Restarted;
+
+static gboolean
+child_restarted (gpointer data)
+{
+  Restarted *restarted = data;
+  g_autoptr(GenServer) child = gen_supervisor_get_child (restarted->supervisor, "worker");
+
+  return child != NULL && child != restarted->first && gen_server_is_running (child);
+}
+
+/* A supervisor on a pool restarts a crashed child on the pool its spec
+ * names. */
+static void
+test_supervisor_on_pool (void)
+{
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (2);
+  g_autoptr(GenSupervisor) supervisor = g_object_new (GEN_TYPE_SUPERVISOR,
+                                                      "scheduler", pool,
+                                                      "intensity", 5,
+                                                      NULL);
+  g_autoptr(GenChildSpec) spec = gen_child_spec_new ("worker", test_link_get_type (), NULL);
+  g_autoptr(GenServer) first = NULL;
+  g_autoptr(GenServer) second = NULL;
+  Restarted restarted;
+
+  gen_child_spec_set_scheduler (spec, pool);
+  g_assert_true (gen_child_spec_get_scheduler (spec) == pool);
+  test_start_ok (supervisor, NULL);
+  g_assert_true (gen_supervisor_start_child (supervisor, spec, NULL));
+
+  first = gen_supervisor_get_child (supervisor, "worker");
+  g_assert_true (gen_server_get_scheduler (first) == pool);
+  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*crashed on purpose*");
+  g_assert_true (gen_server_cast (first, test_message ("crash", 0), NULL));
+
+  restarted = (Restarted) { supervisor, first };
+  test_wait_until (child_restarted, &restarted);
+  g_test_assert_expected_messages ();
+  second = gen_supervisor_get_child (supervisor, "worker");
+  g_assert_true (gen_server_get_scheduler (second) == pool);
+  g_assert_cmpint (call_int64 (second, "work", 0, TEST_CALL_TIMEOUT_MS), ==, 0);
+
+  test_stop_ok (supervisor);
+}
+
+static gsize
+resident_bytes (void)
+{
+  g_autofree gchar *statm = NULL;
+  gsize pages[2] = { 0, };
+
+  g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
+  g_assert_cmpint (sscanf (statm, "%zu %zu", &pages[0], &pages[1]), ==, 2);
+  return pages[1] * (gsize) sysconf (_SC_PAGESIZE);
+}
+
+/* A hundred thousand pool servers live at once, each called once, in
+ * under 1 GiB. Slow: the "slow" suite. */
+static void
+test_100k_servers (void)
+{
+  const guint n = 100000;
+  GenScheduler *pool = gen_scheduler_get_default ();
+  TestLink **servers = g_new (TestLink *, n);
+  gsize before = resident_bytes ();
+  gsize during;
+
+  for (guint i = 0; i < n; i++)
+    servers[i] = test_start_ok (link_new (pool), NULL);
+  for (guint i = 0; i < n; i++)
+    call_int64 (servers[i], "work", 0, TEST_CALL_TIMEOUT_MS);
+  during = resident_bytes ();
+  g_test_message ("%u servers: %zu MiB more resident memory, %zu bytes each",
+                  n, (during - before) >> 20, (during - before) / n);
+  g_assert_cmpuint (during, <, (gsize) 1 << 30);
+
+  for (guint i = 0; i < n; i++)
+    {
+      test_stop_ok (servers[i]);
+      g_object_unref (servers[i]);
+    }
+  g_free (servers);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/scheduler/default-pool", test_default_pool);
+  g_test_add_func ("/scheduler/new-pool", test_new_pool);
+  g_test_add_func ("/scheduler/hand-off", test_hand_off);
+  g_test_add_func ("/scheduler/timeout-on-pool", test_timeout_on_pool);
+  g_test_add_func ("/scheduler/deep-chain-inline", test_deep_chain_inline);
+  g_test_add_func ("/scheduler/deep-chain-queued", test_deep_chain_queued);
+  g_test_add_func ("/scheduler/calling-self-through-chain", test_calling_self_through_chain);
+  g_test_add_func ("/scheduler/fairness", test_fairness);
+  g_test_add_func ("/scheduler/stop-from-worker", test_stop_from_worker);
+  g_test_add_func ("/scheduler/spinning-switch", test_spinning_switch);
+  g_test_add_func ("/scheduler/context-and-scheduler", test_context_and_scheduler);
+  g_test_add_func ("/scheduler/supervisor-on-pool", test_supervisor_on_pool);
+  g_test_add_func ("/scheduler/no-thread-left", test_no_thread_left);
+  if (g_test_slow ())
+    g_test_add_func ("/scheduler/100k-servers", test_100k_servers);
+
+  return g_test_run ();
+}
