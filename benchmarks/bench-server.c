@@ -30,6 +30,18 @@
 
 static gboolean pin;
 
+/* Where counter_start() puts servers, and how counter_call() waits. */
+typedef enum
+{
+  ON_THREAD,        /* a thread of its own */
+  ON_POOL,          /* the default pool, calls without a deadline (hand-off) */
+  ON_POOL_QUEUED,   /* the default pool, calls with a deadline (a worker) */
+  ON_MAIN_CONTEXT,  /* a context iterated by a thread of the benchmark's */
+} Placement;
+
+static Placement placement = ON_THREAD;
+static GMainContext *loop_context; /* ON_MAIN_CONTEXT; iterated by loop_main */
+
 static void
 pin_to_processor (guint processor)
 {
@@ -101,11 +113,71 @@ bench_counter_init (BenchCounter *self)
 {
 }
 
+static GenServer *counter_start (void);
+
+typedef struct
+{
+  GMutex mutex;
+  GCond cond;
+  GenServer *server; /* mutex */
+} LoopStart;
+
+static gboolean
+loop_start_cb (gpointer data)
+{
+  LoopStart *start = data;
+  GenServer *server = counter_start ();
+
+  g_mutex_lock (&start->mutex);
+  start->server = server;
+  g_cond_signal (&start->cond);
+  g_mutex_unlock (&start->mutex);
+  return G_SOURCE_REMOVE;
+}
+
+/* Starts a main-context server from the thread that iterates its context,
+ * as an application would: the caller is then never taken for it. */
+static GenServer *
+counter_start_on_loop (void)
+{
+  LoopStart start = { 0, };
+  GSource *source = g_idle_source_new ();
+
+  g_mutex_init (&start.mutex);
+  g_cond_init (&start.cond);
+  g_source_set_callback (source, loop_start_cb, &start, NULL);
+  g_source_attach (source, loop_context);
+  g_source_unref (source);
+
+  g_mutex_lock (&start.mutex);
+  while (start.server == NULL)
+    g_cond_wait (&start.cond, &start.mutex);
+  g_mutex_unlock (&start.mutex);
+  g_mutex_clear (&start.mutex);
+  g_cond_clear (&start.cond);
+  return start.server;
+}
+
 static GenServer *
 counter_start (void)
 {
-  GenServer *server = g_object_new (BENCH_TYPE_COUNTER, NULL);
+  GenServer *server;
   g_autoptr(GError) error = NULL;
+
+  switch (placement)
+    {
+    case ON_POOL:
+    case ON_POOL_QUEUED:
+      server = g_object_new (BENCH_TYPE_COUNTER, "scheduler", gen_scheduler_get_default (), NULL);
+      break;
+    case ON_MAIN_CONTEXT:
+      server = g_object_new (BENCH_TYPE_COUNTER, "main-context", loop_context, NULL);
+      break;
+    case ON_THREAD:
+    default:
+      server = g_object_new (BENCH_TYPE_COUNTER, NULL);
+      break;
+    }
 
   if (!gen_server_start (server, NULL, &error))
     g_error ("start: %s", error->message);
@@ -130,7 +202,8 @@ counter_call (GenServer *server,
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
 
-  reply = gen_server_call (server, g_variant_new_int32 (delta), CALL_TIMEOUT_MS, &error);
+  reply = gen_server_call (server, g_variant_new_int32 (delta),
+                           placement == ON_POOL ? -1 : CALL_TIMEOUT_MS, &error);
   if (reply == NULL)
     g_error ("call: %s", error->message);
   return g_variant_get_int64 (reply);
@@ -243,7 +316,8 @@ cast_loop (GenServer *server,
 static gdouble
 bench_call_rtt (guint n)
 {
-  GenServer *server = counter_start ();
+  GenServer *server = placement == ON_MAIN_CONTEXT && !g_main_context_is_owner (loop_context) ?
+                      counter_start_on_loop () : counter_start ();
   gint64 start = g_get_monotonic_time ();
   gdouble elapsed;
 
@@ -348,6 +422,196 @@ bench_scale (guint    n,
     counter_stop (servers[i]);
   *seconds = (g_get_monotonic_time () - start) / 1e6;
   *peak_mib = read_status_mib ("VmHWM:");
+}
+
+/* Schedulers ---------------------------------------------------------------- */
+
+static gint loop_running; /* atomic */
+
+static gboolean
+loop_keep_going (gpointer data)
+{
+  return g_atomic_int_get (&loop_running) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* Iterates loop_context until loop_running is cleared. */
+static gpointer
+loop_main (gpointer data)
+{
+  g_main_context_push_thread_default (loop_context);
+  while (g_atomic_int_get (&loop_running))
+    g_main_context_iteration (loop_context, TRUE);
+  g_main_context_pop_thread_default (loop_context);
+  return NULL;
+}
+
+static GThread *
+loop_thread_start (void)
+{
+  GSource *tick = g_timeout_source_new (100);
+
+  loop_context = g_main_context_new ();
+  g_atomic_int_set (&loop_running, TRUE);
+  /* Wakes the loop now and then, so that it sees loop_running cleared. */
+  g_source_set_callback (tick, loop_keep_going, NULL, NULL);
+  g_source_attach (tick, loop_context);
+  g_source_unref (tick);
+  return g_thread_new ("bench-loop", loop_main, NULL);
+}
+
+static void
+loop_thread_stop (GThread *thread)
+{
+  g_atomic_int_set (&loop_running, FALSE);
+  g_main_context_wakeup (loop_context);
+  g_thread_join (thread);
+  g_clear_pointer (&loop_context, g_main_context_unref);
+}
+
+/* A thread that keeps one processor busy: "with one core busy". */
+static gint burning; /* atomic */
+
+static gpointer
+burner_main (gpointer data)
+{
+  volatile guint64 sum = 0;
+
+  while (g_atomic_int_get (&burning))
+    for (guint i = 0; i < 1000; i++)
+      sum += i;
+  return NULL;
+}
+
+/* call_rtt with the servers placed as @where, with a processor busy if
+ * @busy: microseconds per call. */
+static gdouble
+bench_call_rtt_on (guint     n,
+                   Placement where,
+                   gboolean  busy)
+{
+  GThread *loop = NULL, *burner = NULL;
+  gdouble result;
+
+  placement = where;
+  if (where == ON_MAIN_CONTEXT)
+    loop = loop_thread_start ();
+  if (busy)
+    {
+      g_atomic_int_set (&burning, TRUE);
+      burner = g_thread_new ("bench-burner", burner_main, NULL);
+    }
+
+  result = bench_call_rtt (n);
+
+  if (burner != NULL)
+    {
+      g_atomic_int_set (&burning, FALSE);
+      g_thread_join (burner);
+    }
+  if (loop != NULL)
+    loop_thread_stop (loop);
+  placement = ON_THREAD;
+  return result;
+}
+
+/* @n pool servers started, called once each without a deadline and
+ * stopped: seconds, and the resident memory they added while all were
+ * alive, in bytes per server. */
+static void
+bench_spawn (guint    n,
+             gdouble *seconds,
+             gdouble *bytes_per_server)
+{
+  g_autofree GenServer **servers = g_new0 (GenServer *, n);
+  gdouble rss_before, rss_during;
+  gint64 start;
+
+  placement = ON_POOL;
+  rss_before = read_status_mib ("VmRSS:");
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n; i++)
+    servers[i] = counter_start ();
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (counter_call (servers[i], 1), ==, 1);
+  rss_during = read_status_mib ("VmRSS:");
+  for (guint i = 0; i < n; i++)
+    counter_stop (servers[i]);
+  *seconds = (g_get_monotonic_time () - start) / 1e6;
+  *bytes_per_server = (rss_during - rss_before) * 1024 * 1024 / n;
+  placement = ON_THREAD;
+}
+
+/* Producers cast to pool servers round-robin, then a call to each reads
+ * its total. */
+typedef struct
+{
+  GenServer **servers;
+  guint n_servers;
+} ServerSet;
+
+static ServerSet cast_targets;
+
+static void
+cast_round_robin (GenServer *unused,
+                  guint      n)
+{
+  for (guint i = 1; i <= n; i++)
+    counter_cast (cast_targets.servers[i % cast_targets.n_servers], 1);
+}
+
+/* @n_producers threads cast @n messages in all to @n_servers pool servers:
+ * messages/s, until every server has handled its share. */
+static gdouble
+bench_pool_cast (guint n,
+                 guint n_producers,
+                 guint n_servers)
+{
+  guint per = n / n_producers;
+  gint64 start, total = 0;
+  gdouble elapsed;
+
+  placement = ON_POOL_QUEUED;
+  cast_targets.n_servers = n_servers;
+  cast_targets.servers = g_new0 (GenServer *, n_servers);
+  for (guint i = 0; i < n_servers; i++)
+    cast_targets.servers[i] = counter_start ();
+
+  elapsed = run_workers (n_producers, NULL, per, cast_round_robin);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n_servers; i++)
+    total += counter_call (cast_targets.servers[i], 0);
+  elapsed += (g_get_monotonic_time () - start) / 1e6;
+  g_assert_cmpint (total, ==, (gint64) per * n_producers);
+
+  for (guint i = 0; i < n_servers; i++)
+    counter_stop (cast_targets.servers[i]);
+  g_clear_pointer (&cast_targets.servers, g_free);
+  placement = ON_THREAD;
+  return (gdouble) per * n_producers / elapsed;
+}
+
+static gdouble
+bench_pool_cast_1 (guint n)
+{
+  return bench_pool_cast (n, 1, 1);
+}
+
+static gdouble
+bench_pool_cast_4 (guint n)
+{
+  return bench_pool_cast (n, 4, 1);
+}
+
+static gdouble
+bench_pool_cast_1_1000 (guint n)
+{
+  return bench_pool_cast (n, 1, 1000);
+}
+
+static gdouble
+bench_pool_cast_4_1000 (guint n)
+{
+  return bench_pool_cast (n, 4, 1000);
 }
 
 /* The bare GAsyncQueue ---------------------------------------------------- */
@@ -573,6 +837,42 @@ main (int    argc,
       report ("genserver", "scale_10k_time", seconds, "s");
       if (peak_mib >= 0)
         report ("genserver", "scale_10k_mem", peak_mib, "MiB");
+    }
+
+  if (selected ("call_rtt_busy"))
+    report ("genserver", "call_rtt_busy", BENCH (bench_call_rtt_on, calls, ON_THREAD, TRUE), "us");
+  if (selected ("call_rtt_pool"))
+    {
+      report ("genserver", "call_rtt_pool", BENCH (bench_call_rtt_on, calls, ON_POOL, FALSE), "us");
+      report ("genserver", "call_rtt_pool_busy", BENCH (bench_call_rtt_on, calls, ON_POOL, TRUE), "us");
+      report ("genserver", "call_rtt_pool_queued",
+              BENCH (bench_call_rtt_on, calls, ON_POOL_QUEUED, FALSE), "us");
+      report ("genserver", "call_rtt_pool_queued_busy",
+              BENCH (bench_call_rtt_on, calls, ON_POOL_QUEUED, TRUE), "us");
+    }
+  if (selected ("call_rtt_main"))
+    {
+      report ("genserver", "call_rtt_main", BENCH (bench_call_rtt_on, calls, ON_MAIN_CONTEXT, FALSE), "us");
+      report ("genserver", "call_rtt_main_busy",
+              BENCH (bench_call_rtt_on, calls, ON_MAIN_CONTEXT, TRUE), "us");
+    }
+  if (selected ("spawn"))
+    {
+      gdouble seconds, bytes;
+
+      bench_spawn (SCALE_SERVERS / 10, &seconds, &bytes);
+      bench_spawn (SCALE_SERVERS, &seconds, &bytes);
+      report ("genserver", "spawn_10k_time", seconds, "s");
+      bench_spawn (10 * SCALE_SERVERS, &seconds, &bytes);
+      report ("genserver", "spawn_100k_time", seconds, "s");
+      report ("genserver", "mem_per_server", bytes, "B");
+    }
+  if (selected ("cast_rate_pool"))
+    {
+      report ("genserver", "cast_rate_pool_1", BENCH (bench_pool_cast_1, casts), "msg/s");
+      report ("genserver", "cast_rate_pool_4", BENCH (bench_pool_cast_4, casts), "msg/s");
+      report ("genserver", "cast_rate_pool_1_1000", BENCH (bench_pool_cast_1_1000, casts), "msg/s");
+      report ("genserver", "cast_rate_pool_4_1000", BENCH (bench_pool_cast_4_1000, casts), "msg/s");
     }
 
   if (selected ("queue_throughput"))

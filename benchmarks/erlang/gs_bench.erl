@@ -78,6 +78,14 @@ run([Scale]) ->
     {Secs, MiB} = bench(fun scale/1, ?SCALE_SERVERS),
     report(scale_10k_time, Secs, "s"),
     report(scale_10k_mem, MiB, "MiB"),
+    report(call_rtt_busy, bench(fun call_rtt_busy/1, Calls), "us"),
+    {Spawn10k, _} = bench(fun spawn_servers/1, ?SCALE_SERVERS),
+    report(spawn_10k_time, Spawn10k, "s"),
+    {Spawn100k, PerServer} = spawn_servers(10 * ?SCALE_SERVERS),
+    report(spawn_100k_time, Spawn100k, "s"),
+    report(mem_per_server, PerServer, "B"),
+    report(cast_rate_1_1000, bench(fun(N) -> cast_rate_many(1, 1000, N) end, Casts), "msg/s"),
+    report(cast_rate_4_1000, bench(fun(N) -> cast_rate_many(4, 1000, N) end, Casts), "msg/s"),
     ok.
 
 sizes(quick) -> {10000, 100000};
@@ -176,6 +184,54 @@ scale(Count) ->
     lists:foreach(fun(S) -> ok = gen_server:stop(S) end, Servers),
     T1 = now_us(),
     {(T1 - T0) / 1.0e6, max(Mem0, Mem1) / (1024 * 1024)}.
+
+%% call_rtt while a process that never stops computing keeps one scheduler
+%% (a processor) busy.
+call_rtt_busy(N) ->
+    Burner = spawn(fun burn/0),
+    Result = call_rtt(N),
+    exit(Burner, kill),
+    Result.
+
+burn() ->
+    _ = lists:sum(lists:seq(1, 1000)),
+    burn().
+
+%% Starts Count servers, calls each once (no timeout, as genserver's
+%% spawn rows do) and stops them.  Returns {Seconds, BytesPerServer}, the
+%% memory being erlang:memory(total) while all are alive, less before.
+spawn_servers(Count) ->
+    Mem0 = erlang:memory(total),
+    T0 = now_us(),
+    Servers = [start_counter() || _ <- lists:seq(1, Count)],
+    lists:foreach(fun(S) -> 1 = gen_server:call(S, incr, infinity) end, Servers),
+    Mem1 = erlang:memory(total),
+    lists:foreach(fun(S) -> ok = gen_server:stop(S) end, Servers),
+    T1 = now_us(),
+    {(T1 - T0) / 1.0e6, (Mem1 - Mem0) / Count}.
+
+%% P producers cast N messages in all, round-robin over M servers; then a
+%% call to each reads its total.  Returns messages per second.
+cast_rate_many(P, M, N) ->
+    Per = N div P,
+    Servers = list_to_tuple([start_counter() || _ <- lists:seq(1, M)]),
+    Go = make_ref(),
+    Producers = spawn_workers(P, Go, fun() -> cast_round_robin(Servers, M, 1, Per) end),
+    T0 = now_us(),
+    release(Producers, Go),
+    wait_done(Producers, Go),
+    Total = lists:sum([gen_server:call(element(I, Servers), get, infinity)
+                       || I <- lists:seq(1, M)]),
+    T1 = now_us(),
+    Total = P * Per,
+    [gen_server:stop(element(I, Servers)) || I <- lists:seq(1, M)],
+    (P * Per) / ((T1 - T0) / 1.0e6).
+
+cast_round_robin(_Servers, _M, I, Per) when I > Per ->
+    ok;
+cast_round_robin(Servers, M, I, Per) ->
+    gen_server:cast(element((I rem M) + 1, Servers), {add, 1}),
+    cast_round_robin(Servers, M, I + 1, Per).
 
 %% ---------------------------------------------------------------------------
 %% Worker plumbing: workers are spawned up front and block until released,
