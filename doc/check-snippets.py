@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Checks that the code in a documentation page is the real example code.
 
-    check-snippets.py SOURCE_ROOT PAGE.md...
+    check-snippets.py SOURCE_ROOT [--marked-only] PAGE.md...
 
 Every fenced code block but shell commands (```sh) follows a line
-<!-- example: PATH -->, PATH relative to SOURCE_ROOT; the block is PATH's
+<!-- example: PATH -->, PATH relative to SOURCE_ROOT (after --marked-only,
+the pages' other blocks are not checked); the block is PATH's
 text, in pieces separated by elision lines ("...", "/* ... */", "// ...",
 "# ..."): each piece must appear in PATH, in order. The example programs
 are run by the suite, so a page that passes shows code that runs.
@@ -32,7 +33,7 @@ def pieces(lines):
         yield piece
 
 
-def check_page(root, page):
+def check_page(root, page, marked_only):
     failures = []
     checked = 0
     with open(page, encoding='utf-8') as f:
@@ -57,6 +58,8 @@ def check_page(root, page):
             continue
         marker = MARKER.match(previous)
         previous = ''
+        if not marker and marked_only:
+            continue
         if not marker:
             failures.append(f'{where}: code block without <!-- example: PATH --> before it')
             continue
@@ -83,8 +86,12 @@ def main():
     root, pages = sys.argv[1], sys.argv[2:]
     total = 0
     failures = []
+    marked_only = False
     for page in pages:
-        checked, page_failures = check_page(root, page)
+        if page == '--marked-only':
+            marked_only = True
+            continue
+        checked, page_failures = check_page(root, page, marked_only)
         total += checked
         failures += page_failures
     print('\n\n'.join(failures))
