@@ -73,7 +73,14 @@ subprocess.run(['cc', program_c, '-o', executable, *pkg_config('--cflags', '--li
                env=env, check=True)
 check('C with pkg-config', [executable], 'GenSupervisor\n')
 
-if os.path.exists(os.path.join(gjs_moduledir, 'genserver.js')) and shutil.which('gjs'):
+# Built with introspection, the typelib, the GJS helper and the Python
+# override are installed; the interpreters may not be.
+has_typelib = os.path.exists(os.path.join(env['GI_TYPELIB_PATH'], 'Gen-1.typelib'))
+if not has_typelib:
+    print('no typelib (built without introspection): C only')
+elif not shutil.which('gjs'):
+    print('no gjs: the GJS helper is not tried')
+elif os.path.exists(os.path.join(gjs_moduledir, 'genserver.js')):
     program_js = os.path.join(scratch, 'installed.js')
     with open(program_js, 'w') as f:
         # A program configured with the pkg-config variable, as a Meson
@@ -93,7 +100,11 @@ else:
     failures.append(f'no GJS helper in {gjs_moduledir}')
 
 overrides = glob.glob(os.path.join(dest, '**', 'gi', 'overrides', 'Gen.py'), recursive=True)
-if overrides:
+has_pygobject = subprocess.run(['/usr/bin/python3', '-c', 'import gi'],
+                               capture_output=True).returncode == 0
+if has_typelib and has_pygobject and not overrides:
+    failures.append('no Python override installed')
+elif has_typelib and has_pygobject:
     env['PYTHONPATH'] = os.path.dirname(os.path.dirname(os.path.dirname(overrides[0])))
     env['PYTHONDONTWRITEBYTECODE'] = '1'
     check('Python override', ['/usr/bin/python3', '-c',
