@@ -30,6 +30,36 @@
  * ([method@Gen.ChildSpec.to_variant]), which is how a supervisor's own start
  * arguments list its children, and so how supervisors nest.
  *
+ * In C:
+ *
+ * ```c
+ * g_autoptr(GenChildSpec) spec = gen_child_spec_new ("worker", MY_TYPE_WORKER,
+ *                                                    g_variant_new_int32 (0));
+ *
+ * gen_child_spec_set_restart (spec, GEN_CHILD_RESTART_TRANSIENT);
+ * gen_child_spec_set_shutdown_timeout (spec, 1000);
+ * gen_child_spec_set_name (spec, "worker");         // in the default registry
+ * gen_child_spec_add_property (spec, "call-type", g_variant_new_string ("s"));
+ * ```
+ *
+ * In Python:
+ *
+ * ```python
+ * spec = Gen.ChildSpec.new('worker', Worker.__gtype__, GLib.Variant('i', 0))
+ * spec.set_restart(Gen.ChildRestart.TRANSIENT)
+ * spec.set_name('worker')
+ * ```
+ *
+ * A nested supervisor is a child whose type is [class@Gen.Supervisor]:
+ *
+ * ```c
+ * GenChildSpec *children[] = { left, right };
+ * g_autoptr(GenChildSpec) pair = gen_child_spec_new ("pair", GEN_TYPE_SUPERVISOR,
+ *                                                    gen_supervisor_build_args (children, 2));
+ *
+ * gen_child_spec_add_property (pair, "strategy", g_variant_new_string ("one-for-all"));
+ * ```
+ *
  * Since: 1.0
  */
 
@@ -64,6 +94,14 @@ G_DEFINE_BOXED_TYPE (GenChildSpec, gen_child_spec, gen_child_spec_ref, gen_child
  * its own children.
  *
  * Returns: (transfer full): a new spec
+ *
+ * ```c
+ * g_autoptr(GenChildSpec) spec = gen_child_spec_new ("worker", MY_TYPE_WORKER, NULL);
+ * ```
+ *
+ * ```python
+ * spec = Gen.ChildSpec.new('worker', Worker.__gtype__, None)
+ * ```
  *
  * Since: 1.0
  */
@@ -280,6 +318,15 @@ gen_child_spec_get_args (GenChildSpec *self)
  * to the property's type: numbers between numeric types, a string to an
  * enumeration value by nick or name (`"one-for-all"`), a variant of any
  * type to a [struct@GLib.Variant] property.
+ *
+ * ```c
+ * gen_child_spec_add_property (spec, "strategy", g_variant_new_string ("one-for-all"));
+ * gen_child_spec_add_property (spec, "intensity", g_variant_new_uint32 (1));
+ * ```
+ *
+ * ```python
+ * spec.add_property('strategy', GLib.Variant('s', 'one-for-all'))
+ * ```
  *
  * Since: 1.0
  */

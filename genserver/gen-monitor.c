@@ -346,6 +346,29 @@ gen_server_watch_internal (GenServer            *self,
  *
  * Returns: the monitor's id, for [method@Gen.Server.demonitor]; never 0
  *
+ * In C:
+ *
+ * ```c
+ * static void
+ * on_stopped (GenServer *server, const GError *reason, gpointer user_data)
+ * {
+ *   g_print ("%s stopped: %s\n", G_OBJECT_TYPE_NAME (server),
+ *            reason != NULL ? reason->message : "normally");
+ * }
+ *
+ * gen_server_monitor (server, on_stopped, NULL, NULL);
+ * ```
+ *
+ * In Python and JavaScript, a function:
+ *
+ * ```python
+ * server.monitor(lambda server, reason: print(reason.message if reason else 'normally'))
+ * ```
+ *
+ * ```js
+ * server.monitor((server, reason) => print(reason?.message ?? 'normally'));
+ * ```
+ *
  * Since: 1.0
  */
 guint
@@ -390,6 +413,18 @@ gen_server_monitor (GenServer            *self,
  *
  * Returns: %TRUE if the monitor was removed, %FALSE if its function already
  *   ran (or is running), or the id is not one of @self's monitors
+ *
+ * ```c
+ * guint id = gen_server_monitor (server, on_stopped, NULL, NULL);
+ *
+ * // ... no longer interested: on_stopped will not run.
+ * gen_server_demonitor (server, id);
+ * ```
+ *
+ * ```python
+ * monitor_id = server.monitor(on_stopped)
+ * server.demonitor(monitor_id)
+ * ```
  *
  * Since: 1.0
  */

@@ -29,6 +29,39 @@
  * A server may register itself from its own `init`: the name is released
  * if `init` then fails.
  *
+ * In C:
+ *
+ * ```c
+ * GenRegistry *registry = gen_registry_get_default ();
+ * g_autoptr(GVariant) count = NULL;
+ *
+ * if (!gen_registry_register (registry, "counter", counter, &error))
+ *   return FALSE;
+ * gen_registry_cast (registry, "counter", g_variant_new_int32 (2), NULL);
+ * count = gen_registry_call (registry, "counter", g_variant_new ("()"),
+ *                            GEN_SERVER_DEFAULT_TIMEOUT, &error);
+ * ```
+ *
+ * In Python, messages and replies are plain values and timeouts are in
+ * seconds, as with `Gen.Server`:
+ *
+ * ```python
+ * registry = Gen.Registry.get_default()
+ * registry.register('counter', counter)
+ * registry.cast('counter', 2)
+ * count = registry.call('counter', ())
+ * ```
+ *
+ * In JavaScript, a server runs on the thread that calls it, where a
+ * blocking call fails with %GEN_SERVER_ERROR_CALLING_SELF: look the name up
+ * and call with a promise:
+ *
+ * ```js
+ * const registry = Gen.Registry.get_default();
+ * registry.register('counter', counter);
+ * const count = await GenServer.call(registry.lookup('counter'), []);
+ * ```
+ *
  * Since: 1.0
  */
 
@@ -137,6 +170,16 @@ gen_registry_new (void)
  *
  * Returns: (transfer none): the default registry
  *
+ * ```c
+ * g_autoptr(GVariant) reply =
+ *   gen_registry_call (gen_registry_get_default (), "worker",
+ *                      g_variant_new_string ("get"), GEN_SERVER_DEFAULT_TIMEOUT, &error);
+ * ```
+ *
+ * ```python
+ * reply = Gen.Registry.get_default().call('worker', 'get')
+ * ```
+ *
  * Since: 1.0
  */
 GenRegistry *
@@ -168,6 +211,22 @@ gen_registry_get_default (void)
  * %GEN_SERVER_ERROR_NOT_RUNNING if @server is not running.
  *
  * Returns: %TRUE if @name is now @server's
+ *
+ * A server can register itself from its `init`, so that it has its name
+ * before [method@Gen.Server.start] returns:
+ *
+ * ```c
+ * static void
+ * my_server_init_server (GenServer *server, GVariant *args, GError **error)
+ * {
+ *   gen_registry_register (gen_registry_get_default (), "clock", server, error);
+ * }
+ * ```
+ *
+ * ```python
+ * def do_init(self, args):
+ *     Gen.Registry.get_default().register('clock', self)
+ * ```
  *
  * Since: 1.0
  */
@@ -352,6 +411,14 @@ lookup_or_fail (GenRegistry  *self,
  *
  * Returns: %TRUE if the message was queued
  *
+ * ```c
+ * gen_registry_cast (registry, "worker", g_variant_new_string ("add"), &error);
+ * ```
+ *
+ * ```python
+ * registry.cast('worker', 'add')
+ * ```
+ *
  * Since: 1.0
  */
 gboolean
@@ -386,6 +453,23 @@ gen_registry_cast (GenRegistry  *self,
  * [method@Gen.Server.call] fails.
  *
  * Returns: (transfer full): the reply
+ *
+ * ```c
+ * g_autoptr(GVariant) count =
+ *   gen_registry_call (registry, "worker", g_variant_new_string ("get"),
+ *                      GEN_SERVER_DEFAULT_TIMEOUT, &error);
+ *
+ * if (count == NULL && g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND))
+ *   g_print ("No worker right now: restarting?\n");
+ * ```
+ *
+ * ```python
+ * try:
+ *     count = registry.call('worker', 'get', timeout=1)
+ * except GLib.Error as error:
+ *     if error.matches(Gen.server_error_quark(), Gen.ServerError.NOT_FOUND):
+ *         print('No worker right now: restarting?')
+ * ```
  *
  * Since: 1.0
  */

@@ -21,6 +21,58 @@
  * %GEN_SERVER_ERROR_NO_REPLY and logs a warning, as a [class@Gio.Task] that
  * never returned does: that is a bug in the server.
  *
+ * In C, a server that answers once something else happened:
+ *
+ * ```c
+ * static GVariant *
+ * my_server_handle_call (GenServer *server, GVariant *message, GError **error)
+ * {
+ *   MyServer *self = MY_SERVER (server);
+ *
+ *   self->waiting = gen_server_take_reply (server);     // the caller waits
+ *   return NULL;
+ * }
+ *
+ * static void
+ * my_server_handle_info (GenServer *server, GVariant *message, GError **error)
+ * {
+ *   MyServer *self = MY_SERVER (server);
+ *
+ *   if (self->waiting != NULL)
+ *     gen_reply_return_value (self->waiting, g_variant_new_int32 (42));
+ *   g_clear_object (&self->waiting);
+ * }
+ * ```
+ *
+ * In Python:
+ *
+ * ```python
+ * def do_handle_call(self, message):
+ *     self.waiting = self.take_reply()
+ *     return None
+ *
+ * def do_handle_info(self, message):
+ *     if self.waiting is not None:
+ *         self.waiting.return_value(GLib.Variant('i', 42))
+ *         self.waiting = None
+ * ```
+ *
+ * In JavaScript, answer on the server's own thread (from a timer or a
+ * promise):
+ *
+ * ```js
+ * vfunc_handle_call(message) {
+ *     const reply = this.take_reply();
+ *     GLib.timeout_add(GLib.PRIORITY_DEFAULT, 100, () => {
+ *         reply.return_value(new GLib.Variant('i', 42));
+ *         return GLib.SOURCE_REMOVE;
+ *     });
+ *     return null;
+ * }
+ * ```
+ *
+ * `examples/ticker.c` and `examples/python/ticker.py` are whole programs.
+ *
  * Since: 1.0
  */
 struct _GenReply
@@ -64,6 +116,15 @@ claim_answer (GenReply *self)
  * Answers the call with @value, from any thread. A call is answered once:
  * answering again is a programmer error.
  *
+ * ```c
+ * gen_reply_return_value (self->waiting, g_variant_new_int32 (self->ticks));
+ * g_clear_object (&self->waiting);
+ * ```
+ *
+ * ```python
+ * self.waiting.return_value(GLib.Variant('i', self.ticks))
+ * ```
+ *
  * Since: 1.0
  */
 void
@@ -90,6 +151,19 @@ gen_reply_return_value (GenReply *self,
  * Answers the call with @error, from any thread: the caller of
  * [method@Gen.Server.call] gets a copy of it. A call is answered once:
  * answering again is a programmer error.
+ *
+ * ```c
+ * g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+ *                                                "The job was dropped");
+ *
+ * gen_reply_return_error (self->waiting, error);
+ * g_clear_object (&self->waiting);
+ * ```
+ *
+ * ```python
+ * self.waiting.return_error(GLib.Error.new_literal(
+ *     Gio.io_error_quark(), 'The job was dropped', Gio.IOErrorEnum.CANCELLED))
+ * ```
  *
  * Since: 1.0
  */

@@ -48,6 +48,35 @@
  * type defined in Python works, since PyGObject takes the interpreter lock
  * there.
  *
+ * In C, a supervisor of one worker, which it registers as "worker":
+ *
+ * ```c
+ * g_autoptr(GenChildSpec) spec = gen_child_spec_new ("worker", MY_TYPE_WORKER, NULL);
+ * g_autoptr(GenSupervisor) supervisor = NULL;
+ *
+ * gen_child_spec_set_name (spec, "worker");
+ * supervisor = gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 3, 5000);
+ * if (!gen_server_start (GEN_SERVER (supervisor), gen_supervisor_build_args (&spec, 1), &error))
+ *   g_error ("%s", error->message);
+ *
+ * gen_registry_cast (gen_registry_get_default (), "worker", g_variant_new_string ("add"), NULL);
+ * ```
+ *
+ * In Python, the worker can be a Python class:
+ *
+ * ```python
+ * spec = Gen.ChildSpec.new('worker', Worker.__gtype__, None)
+ * spec.set_name('worker')
+ * supervisor = Gen.Supervisor.new(Gen.SupervisorStrategy.ONE_FOR_ONE, 3, 5000)
+ * supervisor.start(Gen.Supervisor.build_args([spec]))
+ * Gen.Registry.get_default().cast('worker', 'add')
+ * ```
+ *
+ * Children written in JavaScript cannot be supervised yet: they must run on
+ * a main context, and a child spec cannot give them one. `examples/` has
+ * the whole programs, a nested supervisor among them
+ * (`supervision-tree.c`).
+ *
  * Since: 1.0
  */
 
@@ -724,6 +753,16 @@ gen_supervisor_init (GenSupervisor *self)
  *
  * Returns: (transfer full): a new, stopped supervisor
  *
+ * ```c
+ * // Gives up after more than 3 restarts within 5 seconds.
+ * g_autoptr(GenSupervisor) supervisor =
+ *   gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 3, 5000);
+ * ```
+ *
+ * ```python
+ * supervisor = Gen.Supervisor.new(Gen.SupervisorStrategy.ONE_FOR_ONE, 3, 5000)
+ * ```
+ *
  * Since: 1.0
  */
 GenSupervisor *
@@ -749,6 +788,21 @@ gen_supervisor_new (GenSupervisorStrategy strategy,
  * supervisor that is itself a child.
  *
  * Returns: (transfer floating): the start arguments
+ *
+ * The arguments of [method@Gen.Server.start] for a supervisor, and of a
+ * nested supervisor's spec:
+ *
+ * ```c
+ * GenChildSpec *children[] = { logger, worker };
+ *
+ * gen_server_start (GEN_SERVER (supervisor),
+ *                   gen_supervisor_build_args (children, G_N_ELEMENTS (children)),
+ *                   &error);
+ * ```
+ *
+ * ```python
+ * supervisor.start(Gen.Supervisor.build_args([logger, worker]))
+ * ```
  *
  * Since: 1.0
  */
@@ -777,6 +831,21 @@ gen_supervisor_build_args (GenChildSpec **children,
  * as [method@Gen.Server.call] fails (%GEN_SERVER_ERROR_NOT_RUNNING...).
  *
  * Returns: %TRUE if the child runs
+ *
+ * ```c
+ * g_autoptr(GenChildSpec) job = gen_child_spec_new ("job-42", MY_TYPE_JOB,
+ *                                                   g_variant_new_int32 (42));
+ *
+ * gen_child_spec_set_restart (job, GEN_CHILD_RESTART_TEMPORARY);
+ * if (!gen_supervisor_start_child (supervisor, job, &error))
+ *   g_warning ("Job 42: %s", error->message);
+ * ```
+ *
+ * ```python
+ * job = Gen.ChildSpec.new('job-42', Job.__gtype__, GLib.Variant('i', 42))
+ * job.set_restart(Gen.ChildRestart.TEMPORARY)
+ * supervisor.start_child(job)     # raises GLib.Error if its init fails
+ * ```
  *
  * Since: 1.0
  */
@@ -908,6 +977,19 @@ gen_supervisor_dup_child_ids (GenSupervisor *self)
  * thread (%GEN_SERVER_ERROR_CALLING_SELF).
  *
  * Returns: (transfer full) (array zero-terminated=1): the ids
+ *
+ * After a monitor told you that a child crashed, this returns once the
+ * supervisor restarted it:
+ *
+ * ```c
+ * g_auto(GStrv) ids = gen_supervisor_which_children (supervisor, &error);
+ * g_autoptr(GenServer) worker = gen_supervisor_get_child (supervisor, "worker");
+ * ```
+ *
+ * ```python
+ * supervisor.which_children()
+ * worker = supervisor.get_child('worker')
+ * ```
  *
  * Since: 1.0
  */

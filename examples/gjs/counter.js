@@ -6,7 +6,8 @@
 //
 // The server runs on this thread's main context (GJS runs JavaScript on its
 // own thread only), so it is called with promises. The helper module is
-// installed as $datadir/genserver-1/gjs/genserver.js: adjust the import.
+// installed in `pkg-config --variable=gjs_moduledir genserver-1`: adjust
+// the import (see the JavaScript page of the reference).
 
 import GLib from 'gi://GLib';
 import GObject from 'gi://GObject';
