@@ -13,7 +13,8 @@
  * one at a time, on its own thread.
  *
  * `GenServer` is Erlang/OTP's `gen_server` for GLib. Subclass it, keep the
- * state in the instance, and override the handlers of [struct@Gen.ServerClass]:
+ * state in the instance, and override the handlers of its
+ * [class structure](class.Server.html#class-struct):
  * `init` sets the state up, `handle_cast` handles fire-and-forget messages,
  * `handle_call` answers requests, `handle_info` gets everything else and
  * `terminate` cleans up. Messages are [struct@GLib.Variant]s.
