@@ -10,7 +10,8 @@
  * GenServer:
  *
  * A server that owns its state and changes it only by handling messages,
- * one at a time, on its own thread.
+ * one at a time: on a thread of its own, on a main context, or on a pool
+ * of threads shared with other servers (see [class@Gen.Scheduler]).
  *
  * `GenServer` is Erlang/OTP's `gen_server` for GLib. Subclass it, keep the
  * state in the instance, and override the handlers of its

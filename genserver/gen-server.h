@@ -119,7 +119,8 @@ typedef void (*GenServerMonitorFunc) (GenServer    *server,
  *
  * The class structure for [class@Gen.Server]. Every handler runs on the
  * server's own thread (or on the thread that iterates its
- * [property@Gen.Server:main-context]), one message at a time.
+ * [property@Gen.Server:main-context], or on a worker of its
+ * [property@Gen.Server:scheduler]), one message at a time.
  *
  * Since: 1.0
  */
