@@ -27,8 +27,10 @@ A thin layer over the C API (every check, queue and timeout stays in C):
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import logging
+import threading
 from typing import Any, Callable, Optional
 
 from gi.repository import GLib, Gio
@@ -258,20 +260,67 @@ def _reply(server, result):
     return variant
 
 
+# PyGObject runs a vfunc on a thread Python did not start by creating a
+# Python thread state, and destroys it when the vfunc returns: that costs
+# more than the handler itself. A server with a thread of its own therefore
+# holds one more PyGILState_Ensure() for its run, so that the thread state
+# lives from the first handler to the end of the run (released in
+# do_terminate, or when do_init fails: the thread ends then). The count is
+# per thread (threading.local is per thread state), so it is right however
+# many servers and threads there are. Servers whose handlers run on threads
+# they do not own (a main context: a thread Python usually started, which
+# has a thread state anyway) hold nothing: such a thread may outlive the
+# run, and nothing would release its thread state.
+_PyGILState_Ensure = ctypes.pythonapi.PyGILState_Ensure
+_PyGILState_Ensure.argtypes = ()
+_PyGILState_Ensure.restype = ctypes.c_int
+_PyGILState_Release = ctypes.pythonapi.PyGILState_Release
+_PyGILState_Release.argtypes = (ctypes.c_int,)
+_PyGILState_Release.restype = None
+
+# .held: the PyGILState_STATE of the extra Ensure, or None for a thread
+# that holds none; unset until this thread state runs its first handler.
+_thread_state = threading.local()
+
+
+def _owns_its_thread(server):
+    return (server.get_main_context() is None
+            and getattr(server.props, 'scheduler', None) is None)
+
+
+def _hold_thread_state(server):
+    _thread_state.held = _PyGILState_Ensure() if _owns_its_thread(server) else None
+
+
+def _release_thread_state():
+    held = getattr(_thread_state, 'held', None)
+    if held is not None:
+        # Only our own count: PyGObject's release, when the vfunc returns,
+        # then destroys the thread state as it would have without us.
+        _thread_state.held = None
+        _PyGILState_Release(held)
+
+
 def _wrap_handler(handler, name):
     if name == 'do_terminate':
         return _wrap_terminate(handler)
 
     @functools.wraps(handler)
     def wrapper(self, *args):
+        if not hasattr(_thread_state, 'held'):
+            _hold_thread_state(self)
         try:
             result = handler(self, *args)
             return _reply(self, result) if name == 'do_handle_call' else result
         except GLib.Error:
+            if name == 'do_init':
+                _release_thread_state()
             raise
         except Exception as exc:
             # PyGObject only prints other exceptions and hands C no error.
             _logger.debug("%s.%s raised", type(self).__name__, name, exc_info=True)
+            if name == 'do_init':
+                _release_thread_state()
             raise _server_error(exc) from exc
         except BaseException as exc:
             # SystemExit, KeyboardInterrupt and the like end the server, as
@@ -280,6 +329,8 @@ def _wrap_handler(handler, name):
             # this thread, which never returns.
             _logger.debug("%s.%s raised", type(self).__name__, name, exc_info=True)
             error = _server_error(exc)
+            if name == 'do_init':
+                _release_thread_state()
             if name == 'do_handle_call':
                 # A call's error only fails the call: crash explicitly (from
                 # a handler this takes effect when the handler returns).
@@ -300,6 +351,8 @@ def _wrap_terminate(handler):
             # "TypeName: message" text the other handlers' errors carry.
             _logger.warning("%s.do_terminate raised %s", type(self).__name__,
                             _exception_text(exc), exc_info=True)
+        finally:
+            _release_thread_state()
 
     wrapper._gen_wrapped = True
     return wrapper
@@ -321,11 +374,28 @@ class Server(Gen.Server):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith('gi.'):
+            return  # the wrappers of C subclasses (Gen.Supervisor) and their overrides
         # Before GObjectMeta hooks the do_* methods up as vfuncs.
         for name in _HANDLERS:
             handler = cls.__dict__.get(name)
             if callable(handler) and not getattr(handler, '_gen_wrapped', False):
                 setattr(cls, name, _wrap_handler(handler, name))
+        if not getattr(cls.do_terminate, '_gen_wrapped', False):
+            # Every Python server gets a do_terminate, the end of its run on
+            # its thread (see _thread_state), chaining to a C subclass's.
+            # (cls.__gtype__ is still its parent's: cls registers after this.)
+            parent = cls.__gtype__
+            while parent.pytype is not None and not parent.pytype.__module__.startswith('gi.'):
+                parent = parent.parent
+            if parent == Gen.Server.__gtype__:
+                def do_terminate(self, reason):
+                    pass  # GenServer's own terminate does nothing
+            else:
+                def do_terminate(self, reason, chained=parent.pytype.do_terminate):
+                    chained(self, reason)
+
+            cls.do_terminate = _wrap_terminate(do_terminate)
 
     def __init__(self, **kwargs: Any) -> None:
         for name in ('cast_type', 'call_type'):
