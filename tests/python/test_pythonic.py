@@ -5,6 +5,7 @@ the context manager, repr, asyncio and type hints."""
 
 import asyncio
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -389,3 +390,18 @@ def test_type_hints():
     assert Gen.Server.call.__defaults__ == (5.0,)
     assert typing.get_type_hints(Gen.Server.cast)['return'] is bool
     assert typing.get_type_hints(Gen.to_variant)['return'] is GLib.Variant
+
+
+# The migration page -----------------------------------------------------------
+
+def test_migration_page_program_runs():
+    page = os.path.join(os.path.dirname(__file__), '..', '..', 'doc',
+                        'migrating-from-python-genserver.md')
+    with open(page, encoding='utf-8') as file:
+        text = file.read()
+    program = text.split('```python\n', 1)[1].split('```', 1)[0]
+    result = subprocess.run([sys.executable, '-c', program],
+                            capture_output=True, text=True, timeout=DEADLINE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ('Current Count: 2\nIncremented Count: 3\n'
+                             'Counter Server Stopped.\n')
