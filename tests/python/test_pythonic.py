@@ -405,3 +405,74 @@ def test_migration_page_program_runs():
     assert result.returncode == 0, result.stderr
     assert result.stdout == ('Current Count: 2\nIncremented Count: 3\n'
                              'Counter Server Stopped.\n')
+
+
+# Casts packed in C --------------------------------------------------------------
+
+class Seen(Gen.Server):
+    def do_init(self, args):
+        self.recorder = Recorder()
+
+    def do_handle_cast(self, message):
+        self.recorder.add((message.get_type_string(), message.unpack()))
+
+
+@pytest.mark.parametrize('cast_type, value', [
+    (None, 7), (None, -2**63), (None, True), (None, 1.5), (None, 'text'), (None, ()),
+    (None, ('add', 1, ('nested', 2.5, False))), ('i', 7), ('i', -2**31), ('u', 2**32 - 1),
+    ('y', 255), ('n', -5), ('q', 5), ('t', 2**64 - 1), ('x', 3), ('h', 1), ('d', 2),
+    ('d', 0.25), ('b', False), ('s', 'é'), ('(si)', ('add', 1)), ('((ss)x)', (('a', 'b'), 1)),
+    ('o', '/org/example'), ('as', ['a']), ('a{sv}', {'k': 1}), ('mi', None), ('v', 1),
+    ('s', 'a\x00b'),
+])
+def test_cast_packs_as_call_does(servers, cast_type, value):
+    """Casts pack plain values on a faster path (in C when the module is
+    built): the handler sees exactly what Gen.to_variant() makes."""
+    server = Seen(cast_type=cast_type)
+    server.start()
+    servers.append(server)
+    server.cast(value)
+    expected = Gen.to_variant(value, cast_type)
+    assert server.recorder.wait_for(lambda events: events) == \
+        [(expected.get_type_string(), expected.unpack())]
+
+
+@pytest.mark.parametrize('cast_type, value', [
+    ('i', 2**31), ('y', -1), ('u', -1), ('t', -1), ('x', 2**63),
+])
+def test_cast_out_of_range_raises_overflow(servers, cast_type, value):
+    server = Seen(cast_type=cast_type)
+    server.start()
+    servers.append(server)
+    with pytest.raises(OverflowError):
+        server.cast(value)
+
+
+@pytest.mark.parametrize('cast_type, value, inferred', [
+    ('i', True, 'b'), ('i', 'x', 's'), ('(si)', ('a', 'b'), '(ss)'), ('(si)', ('a',), '(s)'),
+    ('s', '\udcff', None),
+])
+def test_cast_refusals_match_the_python_path(servers, cast_type, value, inferred):
+    server = Seen(cast_type=cast_type)
+    server.start()
+    servers.append(server)
+    if inferred is None:
+        # Not valid text for a GVariant string: whatever PyGObject says.
+        with pytest.raises(Exception) as excinfo:
+            Gen.to_variant(value, cast_type)
+        with pytest.raises(excinfo.type):
+            server.cast(value)
+        return
+    with pytest.raises(GLib.Error) as excinfo:
+        server.cast(value)
+    error = assert_gen_error(excinfo, Gen.ServerError.INVALID_MESSAGE)
+    assert error.message.endswith(f'“{cast_type}”, got “{inferred}”')
+
+
+@pytest.mark.skipif(os.environ.get('GEN_PYTHON_EXTENSION') != '1',
+                    reason="built without the C module (python3-dev missing)")
+def test_the_c_module_is_used():
+    from gi.overrides import Gen as override
+    assert override._genserver is not None
+    server = Seen()
+    assert server._message_types()[2] is True

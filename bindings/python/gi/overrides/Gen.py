@@ -40,6 +40,12 @@ from ..overrides import override
 
 Gen = get_introspection_module('Gen')
 
+try:
+    # The hot path in C (see _genserver.c), built when python3-dev is there.
+    from . import _genserver
+except ImportError:
+    _genserver = None
+
 __all__ = []
 
 #: The default call timeout, in seconds: GEN_SERVER_DEFAULT_TIMEOUT (5000 ms).
@@ -84,13 +90,13 @@ def to_variant(value: Any, type_string: Optional[str] = None) -> GLib.Variant:
                             f"“{type_string}” value")
         return variant
     if isinstance(value, bool):
-        return GLib.Variant('b', value)
+        return GLib.Variant.new_boolean(value)
     if isinstance(value, int):
-        return GLib.Variant('x', value)
+        return GLib.Variant.new_int64(value)
     if isinstance(value, float):
-        return GLib.Variant('d', value)
+        return GLib.Variant.new_double(value)
     if isinstance(value, str):
-        return GLib.Variant('s', value)
+        return GLib.Variant.new_string(value)
     if isinstance(value, (bytes, bytearray)):
         return GLib.Variant('ay', bytes(value))
     if isinstance(value, tuple):
@@ -111,6 +117,17 @@ class _NotNatural(Exception):
 
 
 _INTEGER_TYPES = frozenset('ynqiuxth')
+# GLib.Variant(type_string, value) parses its format in Python: these
+# constructors are several times faster for the basic types messages use
+# most. (o and g stay with it: it checks their syntax.)
+_NEW_BASIC = {
+    'b': GLib.Variant.new_boolean, 'y': GLib.Variant.new_byte,
+    'n': GLib.Variant.new_int16, 'q': GLib.Variant.new_uint16,
+    'i': GLib.Variant.new_int32, 'u': GLib.Variant.new_uint32,
+    'x': GLib.Variant.new_int64, 't': GLib.Variant.new_uint64,
+    'h': GLib.Variant.new_handle, 'd': GLib.Variant.new_double,
+    's': GLib.Variant.new_string,
+}
 _STRING_TYPES = frozenset('sog')
 # Parsed type strings, by type string: the same few are packed again and again.
 _type_trees = {}
@@ -212,6 +229,9 @@ def _pack(value, type_string):
                 pass
             else:
                 # A natural form out of range (300 for 'y') raises here.
+                new = _NEW_BASIC.get(type_string)
+                if new is not None:
+                    return new(conformed)
                 return GLib.Variant(type_string, conformed)
     return to_variant(value)
 
@@ -446,16 +466,43 @@ class Server(Gen.Server):
         normal stop), waiting up to ``timeout`` seconds."""
         return Gen.Server.stop_with_reason(self, reason, _timeout_ms(timeout))
 
+    def _message_types(self):
+        # (cast type, call type, fast cast): all construct-only, read once.
+        try:
+            return self._gen_message_types
+        except AttributeError:
+            pass
+        # A cast that may wait for room in the mailbox must not hold the GIL
+        # the server needs to make room.
+        block = getattr(getattr(Gen, 'MailboxPolicy', None), 'BLOCK', None)
+        fast = (_genserver is not None
+                and (block is None or getattr(self.props, 'mailbox_policy', None) != block))
+        types = self._gen_message_types = (self.get_cast_type(), self.get_call_type(), fast)
+        return types
+
     def cast(self, message: Any) -> bool:
         """Sends ``message`` (a plain value or GLib.Variant) to do_handle_cast."""
-        return Gen.Server.cast(self, _message(message, self.get_cast_type()))
+        cast_type, _, fast = self._message_types()
+        if not fast:
+            return Gen.Server.cast(self, _message(message, cast_type))
+        if isinstance(message, GLib.Variant):
+            refused = _genserver.cast(self, message)
+        else:
+            # Packed in C when it can (the same natural forms), else here.
+            refused = _genserver.cast_value(self, cast_type, message)
+            if refused is NotImplemented:
+                refused = _genserver.cast(self, _message(message, cast_type))
+        if refused is not None:
+            domain, code, text = refused
+            raise GLib.Error.new_literal(GLib.quark_from_string(domain), text, code)
+        return True
 
     def call(self, message: Any, timeout: Optional[float] = DEFAULT_TIMEOUT, *,
              unpack: bool = True) -> Any:
         """Sends ``message`` to do_handle_call and returns its reply,
         unpacked to Python values unless ``unpack=False``. ``timeout`` is in
         seconds (``None``: forever). Raises GLib.Error on failure."""
-        reply = Gen.Server.call(self, _message(message, self.get_call_type()),
+        reply = Gen.Server.call(self, _message(message, self._message_types()[1]),
                                 _timeout_ms(timeout))
         return reply.unpack() if unpack else reply
 
@@ -475,7 +522,7 @@ class Server(Gen.Server):
                 return
             callback(reply.unpack() if unpack else reply, None)
 
-        Gen.Server.call_async(self, _message(message, self.get_call_type()),
+        Gen.Server.call_async(self, _message(message, self._message_types()[1]),
                               _timeout_ms(timeout), cancellable, done)
 
     async def acall(self, message: Any, timeout: Optional[float] = DEFAULT_TIMEOUT, *,

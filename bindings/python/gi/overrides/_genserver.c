@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The hot path of the Python override: gen_server_cast() without
+ * PyGObject's invocation machinery, and plain values packed in C.
+ *
+ * A cast through PyGObject marshals its arguments through the typelib and
+ * releases the GIL around the C call; the server thread, waiting for the
+ * GIL, then takes it, and the producer waits to get it back: the GIL
+ * changes hands on every message. gen_server_cast() never blocks (it
+ * queues and wakes), so this calls it with the GIL held, and a producer
+ * sends a run of casts in one hold of the GIL while the server's handlers
+ * catch up once it lets go. For the same reason the common messages (ints,
+ * strings, tuples of them) are packed here: each GLib.Variant constructor
+ * called from Python is a GI call that lets go of the GIL too.
+ *
+ * No PyGObject headers are needed (Debian ships them apart): only the
+ * head of its instance structs, which pygobject.h has kept since 3.0.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+#include <genserver/genserver.h>
+
+/* The heads of PyGObject and PyGPointer (GLib.Variant is a PyGIStruct,
+ * whose first member is a PyGPointer). */
+typedef struct
+{
+  PyObject_HEAD
+  GObject *obj;
+} PyGObjectHead;
+
+typedef struct
+{
+  PyObject_HEAD
+  gpointer pointer;
+} PyGPointerHead;
+
+/* Packs @value as the single complete type at @type (NULL: inferred), by
+ * the override's natural forms (see _conform in Gen.py), for the kinds a
+ * message usually is: bool, the integer types, double, string and tuples
+ * of them. Returns a floating GVariant, or NULL for anything else (another
+ * type, a value not of its natural form, out of range, not UTF-8) with no
+ * Python exception set: the override then packs it, and raises or lets C
+ * refuse it, as without this module. */
+static GVariant *
+pack_value (const gchar *type,
+            PyObject    *value)
+{
+  gchar code = type != NULL ? type[0] : '\0';
+
+  if (type == NULL)
+    {
+      if (PyBool_Check (value))
+        code = 'b';
+      else if (PyLong_Check (value))
+        code = 'x';
+      else if (PyFloat_Check (value))
+        code = 'd';
+      else if (PyUnicode_Check (value))
+        code = 's';
+      else if (PyTuple_Check (value))
+        code = '(';
+      else
+        return NULL;
+    }
+
+  switch (code)
+    {
+    case 'b':
+      if (!PyBool_Check (value))
+        return NULL;
+      return g_variant_new_boolean (value == Py_True);
+
+    case 'y': case 'n': case 'q': case 'i': case 'u': case 'h': case 'x': case 't':
+      {
+        int overflow = 0;
+
+        if (!PyLong_Check (value) || PyBool_Check (value))
+          return NULL;
+        if (code == 't')
+          {
+            unsigned long long number = PyLong_AsUnsignedLongLong (value);
+
+            if (number == (unsigned long long) -1 && PyErr_Occurred ())
+              {
+                PyErr_Clear ();
+                return NULL;
+              }
+            return g_variant_new_uint64 (number);
+          }
+        else
+          {
+            long long number = PyLong_AsLongLongAndOverflow (value, &overflow);
+
+            if (overflow != 0 || (number == -1 && PyErr_Occurred ()))
+              {
+                PyErr_Clear ();
+                return NULL;
+              }
+            switch (code)
+              {
+              case 'y':
+                return number >= 0 && number <= G_MAXUINT8 ? g_variant_new_byte (number) : NULL;
+              case 'n':
+                return number >= G_MININT16 && number <= G_MAXINT16 ? g_variant_new_int16 (number) : NULL;
+              case 'q':
+                return number >= 0 && number <= G_MAXUINT16 ? g_variant_new_uint16 (number) : NULL;
+              case 'i':
+                return number >= G_MININT32 && number <= G_MAXINT32 ? g_variant_new_int32 (number) : NULL;
+              case 'h':
+                return number >= G_MININT32 && number <= G_MAXINT32 ? g_variant_new_handle (number) : NULL;
+              case 'u':
+                return number >= 0 && number <= G_MAXUINT32 ? g_variant_new_uint32 (number) : NULL;
+              default:
+                return g_variant_new_int64 (number);
+              }
+          }
+      }
+
+    case 'd':
+      {
+        double number;
+
+        if (PyBool_Check (value) || !(PyFloat_Check (value) || PyLong_Check (value)))
+          return NULL;
+        number = PyFloat_AsDouble (value);
+        if (number == -1.0 && PyErr_Occurred ())
+          {
+            PyErr_Clear ();
+            return NULL;
+          }
+        return g_variant_new_double (number);
+      }
+
+    case 's':
+      {
+        const char *text;
+        Py_ssize_t length;
+
+        if (!PyUnicode_Check (value))
+          return NULL;
+        text = PyUnicode_AsUTF8AndSize (value, &length);
+        if (text == NULL)
+          {
+            PyErr_Clear ();  /* lone surrogates: the override says why */
+            return NULL;
+          }
+        if (strlen (text) != (size_t) length)
+          return NULL;  /* an embedded NUL */
+        return g_variant_new_string (text);
+      }
+
+    case '(':
+      {
+        g_autofree GVariant **children = NULL;
+        const gchar *item = type != NULL ? type + 1 : NULL;
+        Py_ssize_t n_children, i;
+        GVariant *tuple;
+
+        if (!PyTuple_Check (value))
+          return NULL;
+        n_children = PyTuple_GET_SIZE (value);
+        children = g_new0 (GVariant *, MAX (n_children, 1));
+        for (i = 0; i < n_children; i++)
+          {
+            const gchar *end = NULL;
+            g_autofree gchar *item_type = NULL;
+
+            if (item != NULL)
+              {
+                if (*item == ')' || !g_variant_type_string_scan (item, NULL, &end))
+                  break;
+                item_type = g_strndup (item, end - item);
+                item = end;
+              }
+            children[i] = pack_value (item_type, PyTuple_GET_ITEM (value, i));
+            if (children[i] == NULL)
+              break;
+          }
+        if (i < n_children || (item != NULL && *item != ')'))
+          {
+            while (i-- > 0)
+              g_variant_unref (g_variant_ref_sink (children[i]));
+            return NULL;
+          }
+        tuple = g_variant_new_tuple (children, n_children);
+        return tuple;
+      }
+
+    default:
+      return NULL;
+    }
+}
+
+/* Returns None when cast, (domain, code, message) when C refused it. */
+static PyObject *
+cast_result (GenServer *server,
+             GVariant  *message)
+{
+  GError *error = NULL;
+  PyObject *result;
+
+  if (gen_server_cast (server, message, &error))
+    Py_RETURN_NONE;
+
+  result = Py_BuildValue ("(sis)", g_quark_to_string (error->domain), error->code,
+                          error->message);
+  g_error_free (error);
+  return result;
+}
+
+static GenServer *
+server_of (PyObject *object)
+{
+  GObject *server = ((PyGObjectHead *) object)->obj;
+
+  if (server == NULL || !GEN_IS_SERVER (server))
+    {
+      PyErr_SetString (PyExc_TypeError, "expected a Gen.Server");
+      return NULL;
+    }
+  return GEN_SERVER (server);
+}
+
+/* cast(server, variant): the override passes a Gen.Server and a
+ * GLib.Variant only (GEN_IS_SERVER is the last guard against a pointer of
+ * another kind). */
+static PyObject *
+genserver_cast (PyObject         *module,
+                PyObject *const  *args,
+                Py_ssize_t        n_args)
+{
+  GenServer *server;
+  GVariant *message;
+
+  if (n_args != 2)
+    {
+      PyErr_SetString (PyExc_TypeError, "cast() takes a server and a GLib.Variant");
+      return NULL;
+    }
+  if ((server = server_of (args[0])) == NULL)
+    return NULL;
+  message = ((PyGPointerHead *) args[1])->pointer;
+  if (message == NULL)
+    {
+      PyErr_SetString (PyExc_TypeError, "cast() takes a server and a GLib.Variant");
+      return NULL;
+    }
+  return cast_result (server, message);
+}
+
+/* cast_value(server, type_string or None, value): packs and casts, or
+ * returns NotImplemented when pack_value() leaves @value to the override. */
+static PyObject *
+genserver_cast_value (PyObject         *module,
+                      PyObject *const  *args,
+                      Py_ssize_t        n_args)
+{
+  GenServer *server;
+  const char *type = NULL;
+  GVariant *message;
+
+  if (n_args != 3)
+    {
+      PyErr_SetString (PyExc_TypeError, "cast_value() takes a server, a type and a value");
+      return NULL;
+    }
+  if ((server = server_of (args[0])) == NULL)
+    return NULL;
+  if (args[1] != Py_None && (type = PyUnicode_AsUTF8 (args[1])) == NULL)
+    return NULL;
+  if (type != NULL && !g_variant_type_string_is_valid (type))
+    Py_RETURN_NOTIMPLEMENTED;
+
+  message = pack_value (type, args[2]);
+  if (message == NULL)
+    Py_RETURN_NOTIMPLEMENTED;
+  return cast_result (server, message);
+}
+
+static PyMethodDef genserver_methods[] = {
+  { "cast", (PyCFunction) (void (*) (void)) genserver_cast, METH_FASTCALL,
+    "cast(server, variant): gen_server_cast() with the GIL held." },
+  { "cast_value", (PyCFunction) (void (*) (void)) genserver_cast_value, METH_FASTCALL,
+    "cast_value(server, type_string, value): packs a plain value and casts it." },
+  { NULL, NULL, 0, NULL },
+};
+
+static struct PyModuleDef genserver_module = {
+  PyModuleDef_HEAD_INIT,
+  .m_name = "_genserver",
+  .m_doc = "The hot path of the Gen override.",
+  .m_size = 0,
+  .m_methods = genserver_methods,
+};
+
+PyMODINIT_FUNC PyInit__genserver (void);
+
+PyMODINIT_FUNC
+PyInit__genserver (void)
+{
+  return PyModuleDef_Init (&genserver_module);
+}
