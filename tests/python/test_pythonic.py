@@ -476,3 +476,29 @@ def test_the_c_module_is_used():
     assert override._genserver is not None
     server = Seen()
     assert server._message_types()[2] is True
+
+
+@pytest.mark.parametrize('reply', [
+    GLib.Variant('b', True), GLib.Variant('y', 200), GLib.Variant('n', -3),
+    GLib.Variant('q', 3), GLib.Variant('i', -2**31), GLib.Variant('u', 2**32 - 1),
+    GLib.Variant('x', -2**63), GLib.Variant('t', 2**64 - 1), GLib.Variant('h', 2),
+    GLib.Variant('d', 0.5), GLib.Variant('s', 'é'), GLib.Variant('o', '/a/b'),
+    GLib.Variant('g', 'a{sv}'), GLib.Variant('()', ()), GLib.Variant('(sx(bd))', ('a', 1, (True, 2.0))),
+    GLib.Variant('a{sv}', {'k': GLib.Variant('i', 1)}), GLib.Variant('(sas)', ('l', ['x'])),
+    GLib.Variant('mi', None), GLib.Variant('v', GLib.Variant('s', 'inner')), GLib.Variant('ay', b'ab'),
+])
+def test_call_unpacks_as_variant_unpack_does(servers, reply):
+    """Calls unpack replies on a faster path (in C when the module is
+    built): the same values as GLib.Variant.unpack()."""
+    class Replier(Gen.Server):
+        def do_handle_call(self, message):
+            return reply
+
+    server = Replier()
+    server.start()
+    servers.append(server)
+    unpacked = server.call(1)
+    assert unpacked == reply.unpack()
+    assert type(unpacked) is type(reply.unpack())
+    assert server.call(GLib.Variant('s', 'as a variant')) == reply.unpack()
+    assert server.call(1, unpack=False).equal(reply)

@@ -264,6 +264,18 @@ def _server_error(exc):
                                   Gen.ServerError.FAILED)
 
 
+def _call_result(result):
+    # What _genserver.call_value() returns: see there.
+    if result[0] == 0:
+        return result[1]
+    if result[0] == 1:
+        _, domain, code, text = result
+        raise GLib.Error.new_literal(GLib.quark_from_string(domain), text, code)
+    _, type_string, data = result
+    return GLib.Variant.new_from_bytes(GLib.VariantType.new(type_string),
+                                       GLib.Bytes.new(data), False).unpack()
+
+
 def _reply(server, result):
     reply_type = type(server).reply_type
     if result is None:
@@ -502,8 +514,14 @@ class Server(Gen.Server):
         """Sends ``message`` to do_handle_call and returns its reply,
         unpacked to Python values unless ``unpack=False``. ``timeout`` is in
         seconds (``None``: forever). Raises GLib.Error on failure."""
-        reply = Gen.Server.call(self, _message(message, self._message_types()[1]),
-                                _timeout_ms(timeout))
+        _, call_type, fast = self._message_types()
+        timeout_ms = _timeout_ms(timeout)
+        if fast and unpack:
+            result = _genserver.call_value(self, call_type, message, timeout_ms,
+                                           isinstance(message, GLib.Variant))
+            if result is not NotImplemented:
+                return _call_result(result)
+        reply = Gen.Server.call(self, _message(message, call_type), timeout_ms)
         return reply.unpack() if unpack else reply
 
     def call_async(self, message: Any,

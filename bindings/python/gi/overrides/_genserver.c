@@ -281,11 +281,153 @@ genserver_cast_value (PyObject         *module,
   return cast_result (server, message);
 }
 
+/* The reply as Python values, as GLib.Variant.unpack() gives them, for
+ * the kinds pack_value() makes; NULL (no exception set) for the others. */
+static PyObject *
+unpack_value (GVariant *value)
+{
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_BOOLEAN:
+      return PyBool_FromLong (g_variant_get_boolean (value));
+    case G_VARIANT_CLASS_BYTE:
+      return PyLong_FromLong (g_variant_get_byte (value));
+    case G_VARIANT_CLASS_INT16:
+      return PyLong_FromLong (g_variant_get_int16 (value));
+    case G_VARIANT_CLASS_UINT16:
+      return PyLong_FromLong (g_variant_get_uint16 (value));
+    case G_VARIANT_CLASS_INT32:
+      return PyLong_FromLong (g_variant_get_int32 (value));
+    case G_VARIANT_CLASS_HANDLE:
+      return PyLong_FromLong (g_variant_get_handle (value));
+    case G_VARIANT_CLASS_UINT32:
+      return PyLong_FromUnsignedLong (g_variant_get_uint32 (value));
+    case G_VARIANT_CLASS_INT64:
+      return PyLong_FromLongLong (g_variant_get_int64 (value));
+    case G_VARIANT_CLASS_UINT64:
+      return PyLong_FromUnsignedLongLong (g_variant_get_uint64 (value));
+    case G_VARIANT_CLASS_DOUBLE:
+      return PyFloat_FromDouble (g_variant_get_double (value));
+    case G_VARIANT_CLASS_STRING:
+    case G_VARIANT_CLASS_OBJECT_PATH:
+    case G_VARIANT_CLASS_SIGNATURE:
+      {
+        gsize length;
+        const gchar *text = g_variant_get_string (value, &length);
+
+        return PyUnicode_DecodeUTF8 (text, length, "strict");
+      }
+    case G_VARIANT_CLASS_TUPLE:
+      {
+        gsize n_children = g_variant_n_children (value), i;
+        PyObject *tuple = PyTuple_New (n_children);
+
+        if (tuple == NULL)
+          return NULL;
+        for (i = 0; i < n_children; i++)
+          {
+            g_autoptr(GVariant) child = g_variant_get_child_value (value, i);
+            PyObject *item = unpack_value (child);
+
+            if (item == NULL)
+              {
+                Py_DECREF (tuple);
+                return NULL;
+              }
+            PyTuple_SET_ITEM (tuple, i, item);
+          }
+        return tuple;
+      }
+    default:
+      return NULL;
+    }
+}
+
+enum { CALL_REPLY, CALL_ERROR, CALL_SERIALIZED };
+
+/* call_value(server, type_string or None, value, timeout_ms, is_variant):
+ * packs @value (or takes the GLib.Variant it is), calls without the GIL,
+ * and returns (CALL_REPLY, value), (CALL_ERROR, domain, code, message), or
+ * (CALL_SERIALIZED, type_string, bytes) for a reply unpack_value() leaves
+ * to GLib.Variant.unpack(). NotImplemented when pack_value() leaves @value
+ * to the override. */
+static PyObject *
+genserver_call_value (PyObject         *module,
+                      PyObject *const  *args,
+                      Py_ssize_t        n_args)
+{
+  GenServer *server;
+  const char *type = NULL;
+  GVariant *message;
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+  PyObject *result;
+  long timeout_ms;
+
+  if (n_args != 5)
+    {
+      PyErr_SetString (PyExc_TypeError, "call_value() takes 5 arguments");
+      return NULL;
+    }
+  if ((server = server_of (args[0])) == NULL)
+    return NULL;
+  timeout_ms = PyLong_AsLong (args[3]);
+  if (timeout_ms == -1 && PyErr_Occurred ())
+    return NULL;
+
+  if (PyObject_IsTrue (args[4]))
+    {
+      message = ((PyGPointerHead *) args[2])->pointer;
+      if (message == NULL)
+        {
+          PyErr_SetString (PyExc_TypeError, "expected a GLib.Variant");
+          return NULL;
+        }
+      /* Ours for the call: the Python object may go while we wait. */
+      g_variant_ref (message);
+    }
+  else
+    {
+      if (args[1] != Py_None && (type = PyUnicode_AsUTF8 (args[1])) == NULL)
+        return NULL;
+      if (type != NULL && !g_variant_type_string_is_valid (type))
+        Py_RETURN_NOTIMPLEMENTED;
+      message = pack_value (type, args[2]);
+      if (message == NULL)
+        Py_RETURN_NOTIMPLEMENTED;
+      g_variant_ref_sink (message);
+    }
+
+  Py_BEGIN_ALLOW_THREADS
+  reply = gen_server_call (server, message, CLAMP (timeout_ms, -1, G_MAXINT), &error);
+  g_variant_unref (message);
+  Py_END_ALLOW_THREADS
+
+  if (reply == NULL)
+    {
+      result = Py_BuildValue ("(isis)", CALL_ERROR, g_quark_to_string (error->domain),
+                              error->code, error->message);
+      g_error_free (error);
+      return result;
+    }
+
+  result = unpack_value (reply);
+  if (result != NULL)
+    return Py_BuildValue ("(iN)", CALL_REPLY, result);
+  if (PyErr_Occurred ())
+    return NULL;
+  return Py_BuildValue ("(isy#)", CALL_SERIALIZED, g_variant_get_type_string (reply),
+                        (const char *) g_variant_get_data (reply),
+                        (Py_ssize_t) g_variant_get_size (reply));
+}
+
 static PyMethodDef genserver_methods[] = {
   { "cast", (PyCFunction) (void (*) (void)) genserver_cast, METH_FASTCALL,
     "cast(server, variant): gen_server_cast() with the GIL held." },
   { "cast_value", (PyCFunction) (void (*) (void)) genserver_cast_value, METH_FASTCALL,
     "cast_value(server, type_string, value): packs a plain value and casts it." },
+  { "call_value", (PyCFunction) (void (*) (void)) genserver_call_value, METH_FASTCALL,
+    "call_value(server, type_string, value, timeout_ms, is_variant): calls, unpacks." },
   { NULL, NULL, 0, NULL },
 };
 
