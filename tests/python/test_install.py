@@ -35,6 +35,7 @@ print(counter.call(2))
 counter.stop()
 print(gi.overrides.Gen.__file__)
 print(gi.Repository.get_default().get_typelib_path('Gen'))
+print(gi.overrides.Gen._genserver.__file__ if gi.overrides.Gen._genserver else None)
 '''
 
 
@@ -81,7 +82,10 @@ def test_installed_override_is_found_where_python_looks():
         result = subprocess.run([sys.executable, '-c', PROGRAM], env=env, cwd=destdir,
                                 capture_output=True, text=True, timeout=DEADLINE)
         assert result.returncode == 0, result.stderr
-        reply, override_file, typelib = result.stdout.splitlines()
+        reply, override_file, typelib, module = result.stdout.splitlines()
         assert reply == '42'
         assert override_file == staged(override)
         assert typelib == staged(paths['Gen-1.typelib'])
+        if os.environ.get('GEN_PYTHON_EXTENSION') == '1':
+            # The C module installed beside the override, and found there.
+            assert os.path.dirname(module) == os.path.dirname(staged(override))
