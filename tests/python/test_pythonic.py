@@ -220,31 +220,39 @@ def test_base_exception_in_init_fails_start():
     assert not server.is_running()
 
 
-def test_queued_calls_are_answered_when_a_call_ends_the_server(servers):
+def test_a_call_ending_the_server_is_a_crash_for_the_calls_behind_it(servers):
     server = start_actions(servers)
     server.call(('ready',))
-    outcomes = []
+    outcomes = {}
 
     def caller(action):
         try:
-            outcomes.append(server.call((action,), DEADLINE))
+            outcomes[action] = server.call((action,), DEADLINE)
         except GLib.Error as error:
-            outcomes.append(error.code)
+            outcomes[action] = error.code
+
+    def queue(action, length):
+        thread = threading.Thread(target=caller, args=(action,))
+        thread.start()
+        deadline = GLib.get_monotonic_time() + int(DEADLINE * 1e6)
+        while server.get_mailbox_length() < length:
+            assert GLib.get_monotonic_time() < deadline, f"{action} not queued"
+            thread.join(0.001)
+        return thread
 
     blocker = threading.Thread(target=caller, args=('block',))
     blocker.start()
     server.recorder.wait_for(lambda events: ('call', 'block') in events)
-    exiting = threading.Thread(target=caller, args=('SystemExit',))
-    exiting.start()
-    wait_until_queued = GLib.get_monotonic_time() + int(DEADLINE * 1e6)
-    while server.get_mailbox_length() < 1:
-        assert GLib.get_monotonic_time() < wait_until_queued
-        exiting.join(0.001)
+    threads = [blocker, queue('SystemExit', 1), queue('behind', 2)]
     server.gate.set()
-    blocker.join(DEADLINE)
-    exiting.join(DEADLINE)
-    assert sorted(outcomes, key=str) == sorted(['block', int(Gen.ServerError.FAILED)], key=str)
+    for thread in threads:
+        thread.join(DEADLINE)
+    # The running call finishes, the exiting one gets its error, and the one
+    # queued behind it is answered as after any crash.
+    assert outcomes == {'block': 'block', 'SystemExit': int(Gen.ServerError.FAILED),
+                        'behind': int(Gen.ServerError.STOPPED)}
     assert terminated(server) == 'SystemExit: 3'
+    assert ('call', 'behind') not in server.recorder.events
 
 
 EXIT_PROGRAM = r'''
@@ -258,7 +266,7 @@ class Exiting(Gen.Server):
     def do_handle_cast(self, message):
         raise SystemExit(message.unpack())
 
-servers = [Exiting(), Exiting(), Exiting()]
+servers = [Exiting(), Exiting(), Exiting()]  # the third stays running
 for server in servers:
     server.start()
 try:
@@ -266,7 +274,6 @@ try:
 except GLib.Error as error:
     print(error.message)
 servers[1].cast(2)
-servers[2].start() if not servers[2].is_running() else None
 print('exiting', flush=True)
 '''
 
