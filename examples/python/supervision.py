@@ -46,7 +46,7 @@ GLib.log_set_handler('Gen', GLib.LogLevelFlags.LEVEL_WARNING, crash_report)
 registry = Gen.Registry.get_default()
 spec = Gen.ChildSpec.new('worker', Worker.__gtype__, None)
 spec.set_name('worker')
-supervisor = Gen.Supervisor.new(Gen.SupervisorStrategy.ONE_FOR_ONE, 3, 5000)
+supervisor = Gen.Supervisor.new(Gen.SupervisorStrategy.ONE_FOR_ONE, 3, 5.0)
 supervisor.start(Gen.Supervisor.build_args([spec]))
 
 registry.cast('worker', 'add')

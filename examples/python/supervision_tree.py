@@ -70,7 +70,7 @@ pair.add_property('strategy', GLib.Variant('s', 'one-for-all'))
 pair.add_property('intensity', GLib.Variant('u', 1))
 pair.add_property('period-ms', GLib.Variant('u', 60000))
 
-root = Gen.Supervisor.new(Gen.SupervisorStrategy.ONE_FOR_ONE, 3, 60000)
+root = Gen.Supervisor.new(Gen.SupervisorStrategy.ONE_FOR_ONE, 3, 60.0)
 root.start(Gen.Supervisor.build_args([worker_spec('logger'), pair]))
 
 logger = root.get_child('logger')

@@ -683,7 +683,7 @@ def test_dropped_reply_is_no_reply(servers):
 
 def test_idle_timeout(servers):
     server = start_otp(servers)
-    server.set_idle_timeout(20)  # milliseconds, as the C property
+    server.set_idle_timeout(0.02)  # seconds, as every duration in Python
     server.cast('wake')
     events = server.recorder.wait_for(lambda events: ('idle',) in events)
     assert events[0] == ('cast', 'wake')

@@ -49,7 +49,7 @@ def wait_stopped(seen):
 
 @pytest.fixture
 def supervisor():
-    sup = Gen.Supervisor.new(Gen.SupervisorStrategy.ONE_FOR_ONE, 3, 60000)
+    sup = Gen.Supervisor.new(Gen.SupervisorStrategy.ONE_FOR_ONE, 3, 60)
     yield sup
     if sup.is_running():
         sup.stop()

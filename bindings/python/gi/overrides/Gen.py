@@ -24,16 +24,27 @@ A thin layer over the C API (every check, queue and timeout stays in C):
   ``call``/``cast``/``send_info`` by name take plain values and seconds too.
 """
 
+from __future__ import annotations
+
 import asyncio
+import ctypes
 import functools
 import logging
+import threading
+from typing import Any, Callable, Optional
 
-from gi.repository import GLib
+from gi.repository import GLib, Gio
 
 from ..module import get_introspection_module
 from ..overrides import override
 
 Gen = get_introspection_module('Gen')
+
+try:
+    # The hot path in C (see _genserver.c), built when python3-dev is there.
+    from . import _genserver
+except ImportError:
+    _genserver = None
 
 __all__ = []
 
@@ -48,35 +59,44 @@ _logger = logging.getLogger(__name__)
 _MAX_TIMEOUT_MS = 2**31 - 1
 
 
-def _timeout_ms(timeout):
+def _timeout_ms(timeout, what="timeout"):
     if timeout is None:
         return -1
     if timeout < 0:
-        raise ValueError(f"timeout must be None or >= 0 seconds, not {timeout!r}")
+        raise ValueError(f"{what} must be None or >= 0 seconds, not {timeout!r}")
     return min(_MAX_TIMEOUT_MS, int(round(timeout * 1000)))
 
 
-def to_variant(value, type_string=None):
+def _seconds(milliseconds):
+    return None if milliseconds < 0 else milliseconds / 1000
+
+
+def to_variant(value: Any, type_string: Optional[str] = None) -> GLib.Variant:
     """Wraps a Python value in a GLib.Variant.
 
     A GLib.Variant is returned as it is. With ``type_string``, the value is
-    packed as that type. Without one, the type follows the value: bool → b,
-    int → x, float → d, str → s, bytes → ay, tuple → a tuple of the inferred
-    types, dict with str keys → a{sv}, list → av. Anything else raises
-    TypeError.
+    packed as that type if it is the type's natural Python form (a tuple for
+    a tuple type, a dict for a dictionary, a str for s...), else TypeError is
+    raised. Without one, the type follows the value: bool → b, int → x,
+    float → d, str → s, bytes → ay, tuple → a tuple of the inferred types,
+    dict with str keys → a{sv}, list → av. Anything else raises TypeError.
     """
     if isinstance(value, GLib.Variant):
         return value
     if type_string is not None:
-        return GLib.Variant(type_string, value)
+        variant = _pack(value, type_string)
+        if variant.get_type_string() != type_string:
+            raise TypeError(f"{type(value).__name__} {value!r} is not a "
+                            f"“{type_string}” value")
+        return variant
     if isinstance(value, bool):
-        return GLib.Variant('b', value)
+        return GLib.Variant.new_boolean(value)
     if isinstance(value, int):
-        return GLib.Variant('x', value)
+        return GLib.Variant.new_int64(value)
     if isinstance(value, float):
-        return GLib.Variant('d', value)
+        return GLib.Variant.new_double(value)
     if isinstance(value, str):
-        return GLib.Variant('s', value)
+        return GLib.Variant.new_string(value)
     if isinstance(value, (bytes, bytearray)):
         return GLib.Variant('ay', bytes(value))
     if isinstance(value, tuple):
@@ -92,47 +112,286 @@ def to_variant(value, type_string=None):
 __all__.append('to_variant')
 
 
-def _message(value, type_string):
-    # A value that does not fit the declared type is still sent, with the
-    # type it has: C then refuses it with INVALID_MESSAGE naming both types,
-    # the one guard every language shares.
-    if type_string is not None and not isinstance(value, GLib.Variant):
-        try:
-            return GLib.Variant(type_string, value)
-        except (TypeError, ValueError, OverflowError):
-            pass
+class _NotNatural(Exception):
+    """The value is not the natural Python form of the declared type."""
+
+
+_INTEGER_TYPES = frozenset('ynqiuxth')
+# GLib.Variant(type_string, value) parses its format in Python: these
+# constructors are several times faster for the basic types messages use
+# most. (o and g stay with it: it checks their syntax.)
+_NEW_BASIC = {
+    'b': GLib.Variant.new_boolean, 'y': GLib.Variant.new_byte,
+    'n': GLib.Variant.new_int16, 'q': GLib.Variant.new_uint16,
+    'i': GLib.Variant.new_int32, 'u': GLib.Variant.new_uint32,
+    'x': GLib.Variant.new_int64, 't': GLib.Variant.new_uint64,
+    'h': GLib.Variant.new_handle, 'd': GLib.Variant.new_double,
+    's': GLib.Variant.new_string,
+}
+_STRING_TYPES = frozenset('sog')
+# Parsed type strings, by type string: the same few are packed again and again.
+_type_trees = {}
+
+
+def _parse_type(type_string, i):
+    code = type_string[i]
+    if code in _INTEGER_TYPES or code in _STRING_TYPES or code in 'bdv':
+        return (code,), i + 1
+    if code == 'm':
+        element, i = _parse_type(type_string, i + 1)
+        return ('m', element), i
+    if code == 'a' and type_string[i + 1] == '{':
+        key, i = _parse_type(type_string, i + 2)
+        value, i = _parse_type(type_string, i)
+        if type_string[i] != '}':
+            raise ValueError(type_string)
+        return ('{', key, value), i + 1
+    if code == 'a':
+        element, i = _parse_type(type_string, i + 1)
+        return ('a', element), i
+    if code == '(':
+        items = []
+        i += 1
+        while type_string[i] != ')':
+            item, i = _parse_type(type_string, i)
+            items.append(item)
+        return ('(', *items), i + 1
+    # Indefinite types ('*', '?', 'r') have no natural form: values sent to
+    # them keep their inferred type, which C then checks against them.
+    raise ValueError(type_string)
+
+
+def _type_tree(type_string):
+    try:
+        return _type_trees[type_string]
+    except KeyError:
+        pass
+    try:
+        tree, end = _parse_type(type_string, 0)
+        if end != len(type_string):
+            tree = None
+    except (ValueError, IndexError):
+        tree = None
+    _type_trees[type_string] = tree
+    return tree
+
+
+def _conform(tree, value):
+    """Returns ``value`` as GLib.Variant() takes it for ``tree``, or raises
+    _NotNatural. Natural forms: bool for b, int (not bool) for the integer
+    types, float or int for d, str for s/o/g, anything for v (inferred),
+    None or the element's form for maybe types, bytes or a list for ay, a
+    list for other arrays, a dict for dictionaries and a tuple of the same
+    length for tuples."""
+    code = tree[0]
+    if code in _INTEGER_TYPES:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif code in _STRING_TYPES:
+        if isinstance(value, str):
+            return value
+    elif code == 'b':
+        if isinstance(value, bool):
+            return value
+    elif code == 'd':
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif code == 'v':
+        return to_variant(value)
+    elif code == '(':
+        if isinstance(value, tuple) and len(value) == len(tree) - 1:
+            return tuple(_conform(item, element) for item, element in zip(tree[1:], value))
+    elif code == 'a':
+        if tree[1] == ('y',) and isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        if isinstance(value, list):
+            return [_conform(tree[1], element) for element in value]
+    elif code == '{':
+        if isinstance(value, dict):
+            return {_conform(tree[1], key): _conform(tree[2], element)
+                    for key, element in value.items()}
+    elif code == 'm':
+        return None if value is None else _conform(tree[1], value)
+    raise _NotNatural
+
+
+def _pack(value, type_string):
+    """Packs ``value`` as ``type_string`` if it is that type's natural Python
+    form, else by inference (see to_variant)."""
+    if isinstance(value, GLib.Variant):
+        return value
+    if type_string is not None:
+        tree = _type_tree(type_string)
+        if tree is not None:
+            try:
+                conformed = _conform(tree, value)
+            except _NotNatural:
+                pass
+            else:
+                # A natural form out of range (300 for 'y') raises here.
+                new = _NEW_BASIC.get(type_string)
+                if new is not None:
+                    return new(conformed)
+                return GLib.Variant(type_string, conformed)
     return to_variant(value)
 
 
+def _message(value, type_string):
+    # A value that is not the declared type's natural form is sent with the
+    # type it has, never reshaped to fit (a dict is not a tuple of its keys):
+    # C then refuses it with INVALID_MESSAGE naming both types, the one guard
+    # every language shares.
+    return _pack(value, type_string)
+
+
+def _escape(text):
+    # Lone surrogates (from os.fsdecode, say) cannot become UTF-8: they are
+    # written as \udcXX rather than lose the whole message.
+    return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+
+
+def _exception_text(exc):
+    try:
+        text = str(exc)
+    except Exception:  # a broken __str__ must not hide the exception itself
+        text = '<unprintable>'
+    name = type(exc).__name__
+    return _escape(f"{name}: {text}" if text else name)
+
+
 def _server_error(exc):
-    text = str(exc)
-    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return GLib.Error.new_literal(Gen.server_error_quark(), message,
+    return GLib.Error.new_literal(Gen.server_error_quark(), _exception_text(exc),
                                   Gen.ServerError.FAILED)
 
 
-def _wrap_handler(handler, is_call):
+def _call_result(result):
+    # What _genserver.call_value() returns: see there.
+    if result[0] == 0:
+        return result[1]
+    if result[0] == 1:
+        _, domain, code, text = result
+        raise GLib.Error.new_literal(GLib.quark_from_string(domain), text, code)
+    _, type_string, data = result
+    return GLib.Variant.new_from_bytes(GLib.VariantType.new(type_string),
+                                       GLib.Bytes.new(data), False).unpack()
+
+
+def _reply(server, result):
+    reply_type = type(server).reply_type
+    if result is None:
+        return None
+    if reply_type is None:
+        return to_variant(result)
+    variant = _pack(result, reply_type)
+    if not variant.get_type().is_subtype_of(GLib.VariantType.new(reply_type)):
+        raise GLib.Error.new_literal(
+            Gen.server_error_quark(),
+            _escape(f"{type(server).__gtype__.name} replies with type “{reply_type}”, "
+                    f"its do_handle_call returned “{variant.get_type_string()}”"),
+            Gen.ServerError.FAILED)
+    return variant
+
+
+# PyGObject runs a vfunc on a thread Python did not start by creating a
+# Python thread state, and destroys it when the vfunc returns: that costs
+# more than the handler itself. A server with a thread of its own therefore
+# holds one more PyGILState_Ensure() for its run, so that the thread state
+# lives from the first handler to the end of the run (released in
+# do_terminate, or when do_init fails: the thread ends then). The count is
+# per thread (threading.local is per thread state), so it is right however
+# many servers and threads there are. Servers whose handlers run on threads
+# they do not own (a main context: a thread Python usually started, which
+# has a thread state anyway) hold nothing: such a thread may outlive the
+# run, and nothing would release its thread state.
+_PyGILState_Ensure = ctypes.pythonapi.PyGILState_Ensure
+_PyGILState_Ensure.argtypes = ()
+_PyGILState_Ensure.restype = ctypes.c_int
+_PyGILState_Release = ctypes.pythonapi.PyGILState_Release
+_PyGILState_Release.argtypes = (ctypes.c_int,)
+_PyGILState_Release.restype = None
+
+# .held: the PyGILState_STATE of the extra Ensure, or None for a thread
+# that holds none; unset until this thread state runs its first handler.
+_thread_state = threading.local()
+
+
+def _owns_its_thread(server):
+    return (server.get_main_context() is None
+            and getattr(server.props, 'scheduler', None) is None)
+
+
+def _hold_thread_state(server):
+    _thread_state.held = _PyGILState_Ensure() if _owns_its_thread(server) else None
+
+
+def _release_thread_state():
+    held = getattr(_thread_state, 'held', None)
+    if held is not None:
+        # Only our own count: PyGObject's release, when the vfunc returns,
+        # then destroys the thread state as it would have without us.
+        _thread_state.held = None
+        _PyGILState_Release(held)
+
+
+def _wrap_handler(handler, name):
+    if name == 'do_terminate':
+        return _wrap_terminate(handler)
+
     @functools.wraps(handler)
     def wrapper(self, *args):
+        if not hasattr(_thread_state, 'held'):
+            _hold_thread_state(self)
         try:
             result = handler(self, *args)
-            if is_call and result is not None and not isinstance(result, GLib.Variant):
-                result = to_variant(result, type(self).reply_type)
-            return result
+            return _reply(self, result) if name == 'do_handle_call' else result
         except GLib.Error:
+            if name == 'do_init':
+                _release_thread_state()
             raise
         except Exception as exc:
             # PyGObject only prints other exceptions and hands C no error.
-            _logger.debug("%s.%s raised", type(self).__name__, handler.__name__,
-                          exc_info=True)
+            _logger.debug("%s.%s raised", type(self).__name__, name, exc_info=True)
+            if name == 'do_init':
+                _release_thread_state()
             raise _server_error(exc) from exc
+        except BaseException as exc:
+            # SystemExit, KeyboardInterrupt and the like end the server, as
+            # they end a Python thread, never the program: PyGObject would
+            # print them, and for SystemExit try to exit the process from
+            # this thread, which never returns.
+            _logger.debug("%s.%s raised", type(self).__name__, name, exc_info=True)
+            error = _server_error(exc)
+            if name == 'do_init':
+                _release_thread_state()
+            if name == 'do_handle_call':
+                # A call's error only fails the call: crash explicitly (from
+                # a handler this takes effect when the handler returns).
+                Gen.Server.stop_with_reason(self, error, 0)
+            raise error from None
+
+    wrapper._gen_wrapped = True
+    return wrapper
+
+
+def _wrap_terminate(handler):
+    @functools.wraps(handler)
+    def wrapper(self, reason):
+        try:
+            handler(self, reason)
+        except BaseException as exc:  # GLib.Error and SystemExit included
+            # terminate has no caller to raise to: logged, with the same
+            # "TypeName: message" text the other handlers' errors carry.
+            _logger.warning("%s.do_terminate raised %s", type(self).__name__,
+                            _exception_text(exc), exc_info=True)
+        finally:
+            _release_thread_state()
 
     wrapper._gen_wrapped = True
     return wrapper
 
 
 _HANDLERS = ('do_init', 'do_handle_cast', 'do_handle_call', 'do_handle_info',
-             'do_handle_continue')
+             'do_handle_continue', 'do_terminate')
 
 
 class Server(Gen.Server):
@@ -147,48 +406,129 @@ class Server(Gen.Server):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith('gi.'):
+            return  # the wrappers of C subclasses (Gen.Supervisor) and their overrides
         # Before GObjectMeta hooks the do_* methods up as vfuncs.
         for name in _HANDLERS:
             handler = cls.__dict__.get(name)
             if callable(handler) and not getattr(handler, '_gen_wrapped', False):
-                setattr(cls, name, _wrap_handler(handler, name == 'do_handle_call'))
+                setattr(cls, name, _wrap_handler(handler, name))
+        if not getattr(cls.do_terminate, '_gen_wrapped', False):
+            # Every Python server gets a do_terminate, the end of its run on
+            # its thread (see _thread_state), chaining to a C subclass's.
+            # (cls.__gtype__ is still its parent's: cls registers after this.)
+            parent = cls.__gtype__
+            while parent.pytype is not None and not parent.pytype.__module__.startswith('gi.'):
+                parent = parent.parent
+            if parent == Gen.Server.__gtype__:
+                def do_terminate(self, reason):
+                    pass  # GenServer's own terminate does nothing
+            else:
+                def do_terminate(self, reason, chained=parent.pytype.do_terminate):
+                    chained(self, reason)
 
-    def __init__(self, **kwargs):
+            cls.do_terminate = _wrap_terminate(do_terminate)
+
+    def __init__(self, **kwargs: Any) -> None:
         for name in ('cast_type', 'call_type'):
             declared = getattr(type(self), name)
             if declared is not None and name not in kwargs and name.replace('_', '-') not in kwargs:
                 kwargs[name] = declared
+        for name in ('idle_timeout', 'idle-timeout'):
+            if name in kwargs:
+                kwargs[name] = _timeout_ms(kwargs[name], "idle_timeout")
         super().__init__(**kwargs)
 
-    def start(self, args=None):
+    def __repr__(self) -> str:
+        status = 'running' if self.is_running() else 'stopped'
+        module = type(self).__module__
+        if module in ('gi.overrides.Gen', 'gi.repository.Gen'):
+            module = 'Gen'
+        return f"<{module}.{type(self).__qualname__} {status} at {id(self):#x}>"
+
+    def __enter__(self) -> Server:
+        """``with Counter() as counter:`` starts the server (unless it is
+        running already) and stops it at the end of the block."""
+        if not self.is_running():
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        # It may have stopped already: crashed, or stopped from a handler.
+        if self.is_running():
+            try:
+                self.stop()
+            except GLib.Error as error:
+                if not error.matches(Gen.server_error_quark(), Gen.ServerError.NOT_RUNNING):
+                    raise
+
+    def start(self, args: Any = None) -> bool:
         """Starts the server, running do_init(args) on its thread; raises
         GLib.Error if init fails. ``args`` may be a plain value."""
         return Gen.Server.start(self, None if args is None else to_variant(args))
 
-    def stop(self, timeout=None):
+    def stop(self, timeout: Optional[float] = None) -> bool:
         """Stops the server gracefully, waiting up to ``timeout`` seconds
         (``None``: as long as it takes)."""
         return Gen.Server.stop(self, _timeout_ms(timeout))
 
-    def stop_with_reason(self, reason=None, timeout=None):
+    def stop_with_reason(self, reason: Optional[GLib.Error] = None,
+                         timeout: Optional[float] = None) -> bool:
         """Stops the server with ``reason`` (a GLib.Error, or None for a
         normal stop), waiting up to ``timeout`` seconds."""
         return Gen.Server.stop_with_reason(self, reason, _timeout_ms(timeout))
 
-    def cast(self, message):
-        """Sends ``message`` (a plain value or GLib.Variant) to do_handle_cast."""
-        return Gen.Server.cast(self, _message(message, self.get_cast_type()))
+    def _message_types(self):
+        # (cast type, call type, fast cast): all construct-only, read once.
+        try:
+            return self._gen_message_types
+        except AttributeError:
+            pass
+        # A cast that may wait for room in the mailbox must not hold the GIL
+        # the server needs to make room.
+        block = getattr(getattr(Gen, 'MailboxPolicy', None), 'BLOCK', None)
+        fast = (_genserver is not None
+                and (block is None or getattr(self.props, 'mailbox_policy', None) != block))
+        types = self._gen_message_types = (self.get_cast_type(), self.get_call_type(), fast)
+        return types
 
-    def call(self, message, timeout=DEFAULT_TIMEOUT, *, unpack=True):
+    def cast(self, message: Any) -> bool:
+        """Sends ``message`` (a plain value or GLib.Variant) to do_handle_cast."""
+        cast_type, _, fast = self._message_types()
+        if not fast:
+            return Gen.Server.cast(self, _message(message, cast_type))
+        if isinstance(message, GLib.Variant):
+            refused = _genserver.cast(self, message)
+        else:
+            # Packed in C when it can (the same natural forms), else here.
+            refused = _genserver.cast_value(self, cast_type, message)
+            if refused is NotImplemented:
+                refused = _genserver.cast(self, _message(message, cast_type))
+        if refused is not None:
+            domain, code, text = refused
+            raise GLib.Error.new_literal(GLib.quark_from_string(domain), text, code)
+        return True
+
+    def call(self, message: Any, timeout: Optional[float] = DEFAULT_TIMEOUT, *,
+             unpack: bool = True) -> Any:
         """Sends ``message`` to do_handle_call and returns its reply,
         unpacked to Python values unless ``unpack=False``. ``timeout`` is in
         seconds (``None``: forever). Raises GLib.Error on failure."""
-        reply = Gen.Server.call(self, _message(message, self.get_call_type()),
-                                _timeout_ms(timeout))
+        _, call_type, fast = self._message_types()
+        timeout_ms = _timeout_ms(timeout)
+        if fast and unpack:
+            result = _genserver.call_value(self, call_type, message, timeout_ms,
+                                           isinstance(message, GLib.Variant))
+            if result is not NotImplemented:
+                return _call_result(result)
+        reply = Gen.Server.call(self, _message(message, call_type), timeout_ms)
         return reply.unpack() if unpack else reply
 
-    def call_async(self, message, callback, timeout=DEFAULT_TIMEOUT,
-                   cancellable=None, *, unpack=True):
+    def call_async(self, message: Any,
+                   callback: Callable[[Any, Optional[GLib.Error]], None],
+                   timeout: Optional[float] = DEFAULT_TIMEOUT,
+                   cancellable: Optional[Gio.Cancellable] = None, *,
+                   unpack: bool = True) -> None:
         """Calls without blocking. ``callback(reply, error)`` runs on this
         thread's default GLib.MainContext: ``error`` is None on success, or
         the GLib.Error (and ``reply`` None)."""
@@ -200,33 +540,42 @@ class Server(Gen.Server):
                 return
             callback(reply.unpack() if unpack else reply, None)
 
-        Gen.Server.call_async(self, _message(message, self.get_call_type()),
+        Gen.Server.call_async(self, _message(message, self._message_types()[1]),
                               _timeout_ms(timeout), cancellable, done)
 
-    def send_info(self, message):
-        """Sends ``message`` (a plain value or GLib.Variant) to do_handle_info."""
-        return Gen.Server.send_info(self, to_variant(message))
-
-    def send_after(self, message, delay):
-        """Sends ``message`` to do_handle_info after ``delay`` seconds;
-        returns the timer id for cancel_timer()."""
-        if delay < 0:
-            raise ValueError(f"delay must be >= 0 seconds, not {delay!r}")
-        return Gen.Server.send_after(self, to_variant(message),
-                                     min(_MAX_TIMEOUT_MS, int(round(delay * 1000))))
-
-    def continue_(self, message):
-        """Schedules do_handle_continue(message) right after the current
-        handler; ``message`` may be a plain value."""
-        return Gen.Server.continue_(self, to_variant(message))
-
-    async def acall(self, message, timeout=DEFAULT_TIMEOUT, *, unpack=True):
+    async def acall(self, message: Any, timeout: Optional[float] = DEFAULT_TIMEOUT, *,
+                    unpack: bool = True) -> Any:
         """``call`` for asyncio: awaits the reply without blocking the event
         loop (the blocking C call runs in the loop's default executor, with
         the GIL released while it waits)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             None, functools.partial(self.call, message, timeout, unpack=unpack))
+
+    def send_info(self, message: Any) -> bool:
+        """Sends ``message`` (a plain value or GLib.Variant) to do_handle_info."""
+        return Gen.Server.send_info(self, to_variant(message))
+
+    def send_after(self, message: Any, delay: float) -> int:
+        """Sends ``message`` to do_handle_info after ``delay`` seconds;
+        returns the timer id for cancel_timer()."""
+        if delay is None:
+            raise ValueError("delay must be >= 0 seconds, not None")
+        return Gen.Server.send_after(self, to_variant(message), _timeout_ms(delay, "delay"))
+
+    def continue_(self, message: Any) -> None:
+        """Schedules do_handle_continue(message) right after the current
+        handler; ``message`` may be a plain value."""
+        return Gen.Server.continue_(self, to_variant(message))
+
+    def set_idle_timeout(self, timeout: Optional[float]) -> None:
+        """Sends the idle-timeout message to do_handle_info when no message
+        came for ``timeout`` seconds (``None``: never)."""
+        Gen.Server.set_idle_timeout(self, _timeout_ms(timeout, "idle timeout"))
+
+    def get_idle_timeout(self) -> Optional[float]:
+        """The idle timeout in seconds, or None if there is none."""
+        return _seconds(Gen.Server.get_idle_timeout(self))
 
 
 Server = override(Server)
@@ -236,7 +585,7 @@ __all__.append('Server')
 class Reply(Gen.Reply):
     """The handle of a deferred call (Gen.Server.take_reply())."""
 
-    def return_value(self, value):
+    def return_value(self, value: Any) -> None:
         """Answers the call with ``value``, a plain value or GLib.Variant."""
         return Gen.Reply.return_value(self, to_variant(value))
 
@@ -248,13 +597,14 @@ __all__.append('Reply')
 class Registry(Gen.Registry):
     """Gen.Registry with plain values and seconds, as Gen.Server."""
 
-    def cast(self, name, message):
+    def cast(self, name: str, message: Any) -> bool:
         """Casts ``message`` to the server registered as ``name``."""
         server = self.lookup(name)
         return Gen.Registry.cast(self, name, _message(
             message, server.get_cast_type() if server is not None else None))
 
-    def call(self, name, message, timeout=DEFAULT_TIMEOUT, *, unpack=True):
+    def call(self, name: str, message: Any, timeout: Optional[float] = DEFAULT_TIMEOUT, *,
+             unpack: bool = True) -> Any:
         """Calls the server registered as ``name``; see Server.call."""
         server = self.lookup(name)
         reply = Gen.Registry.call(self, name, _message(
@@ -262,10 +612,45 @@ class Registry(Gen.Registry):
             _timeout_ms(timeout))
         return reply.unpack() if unpack else reply
 
-    def send_info(self, name, message):
+    def send_info(self, name: str, message: Any) -> bool:
         """Sends ``message`` to do_handle_info of the server registered as ``name``."""
         return Gen.Registry.send_info(self, name, to_variant(message))
 
 
 Registry = override(Registry)
 __all__.append('Registry')
+
+
+class Supervisor(Gen.Supervisor):
+    """Gen.Supervisor with its period in seconds."""
+
+    @classmethod
+    def new(cls, strategy: Gen.SupervisorStrategy, intensity: int,
+            period: float) -> Supervisor:
+        """A supervisor allowing ``intensity`` restarts in ``period`` seconds."""
+        return Gen.Supervisor.new(strategy, intensity, _timeout_ms(period, "period"))
+
+    def get_period(self) -> float:
+        """The restart period, in seconds."""
+        return Gen.Supervisor.get_period(self) / 1000
+
+
+Supervisor = override(Supervisor)
+__all__.append('Supervisor')
+
+
+class ChildSpec(Gen.ChildSpec):
+    """Gen.ChildSpec with its shutdown timeout in seconds."""
+
+    def set_shutdown_timeout(self, timeout: Optional[float]) -> None:
+        """How long the supervisor waits for the child to stop, in seconds
+        (``None``: as long as it takes)."""
+        Gen.ChildSpec.set_shutdown_timeout(self, _timeout_ms(timeout, "shutdown timeout"))
+
+    def get_shutdown_timeout(self) -> Optional[float]:
+        """The shutdown timeout in seconds, or None for no limit."""
+        return _seconds(Gen.ChildSpec.get_shutdown_timeout(self))
+
+
+ChildSpec = override(ChildSpec)
+__all__.append('ChildSpec')

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The hot path of the Python override: gen_server_cast() without
+ * PyGObject's invocation machinery, and plain values packed in C.
+ *
+ * A cast through PyGObject marshals its arguments through the typelib and
+ * releases the GIL around the C call; the server thread, waiting for the
+ * GIL, then takes it, and the producer waits to get it back: the GIL
+ * changes hands on every message. gen_server_cast() never blocks (it
+ * queues and wakes), so this calls it with the GIL held, and a producer
+ * sends a run of casts in one hold of the GIL while the server's handlers
+ * catch up once it lets go. For the same reason the common messages (ints,
+ * strings, tuples of them) are packed here: each GLib.Variant constructor
+ * called from Python is a GI call that lets go of the GIL too.
+ *
+ * No PyGObject headers are needed (Debian ships them apart): only the
+ * head of its instance structs, which pygobject.h has kept since 3.0.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+#include <genserver/genserver.h>
+
+/* The heads of PyGObject and PyGPointer (GLib.Variant is a PyGIStruct,
+ * whose first member is a PyGPointer). */
+typedef struct
+{
+  PyObject_HEAD
+  GObject *obj;
+} PyGObjectHead;
+
+typedef struct
+{
+  PyObject_HEAD
+  gpointer pointer;
+} PyGPointerHead;
+
+/* Packs @value as the single complete type at @type (NULL: inferred), by
+ * the override's natural forms (see _conform in Gen.py), for the kinds a
+ * message usually is: bool, the integer types, double, string and tuples
+ * of them. Returns a floating GVariant, or NULL for anything else (another
+ * type, a value not of its natural form, out of range, not UTF-8) with no
+ * Python exception set: the override then packs it, and raises or lets C
+ * refuse it, as without this module. */
+static GVariant *
+pack_value (const gchar *type,
+            PyObject    *value)
+{
+  gchar code = type != NULL ? type[0] : '\0';
+
+  if (type == NULL)
+    {
+      if (PyBool_Check (value))
+        code = 'b';
+      else if (PyLong_Check (value))
+        code = 'x';
+      else if (PyFloat_Check (value))
+        code = 'd';
+      else if (PyUnicode_Check (value))
+        code = 's';
+      else if (PyTuple_Check (value))
+        code = '(';
+      else
+        return NULL;
+    }
+
+  switch (code)
+    {
+    case 'b':
+      if (!PyBool_Check (value))
+        return NULL;
+      return g_variant_new_boolean (value == Py_True);
+
+    case 'y': case 'n': case 'q': case 'i': case 'u': case 'h': case 'x': case 't':
+      {
+        int overflow = 0;
+
+        if (!PyLong_Check (value) || PyBool_Check (value))
+          return NULL;
+        if (code == 't')
+          {
+            unsigned long long number = PyLong_AsUnsignedLongLong (value);
+
+            if (number == (unsigned long long) -1 && PyErr_Occurred ())
+              {
+                PyErr_Clear ();
+                return NULL;
+              }
+            return g_variant_new_uint64 (number);
+          }
+        else
+          {
+            long long number = PyLong_AsLongLongAndOverflow (value, &overflow);
+
+            if (overflow != 0 || (number == -1 && PyErr_Occurred ()))
+              {
+                PyErr_Clear ();
+                return NULL;
+              }
+            switch (code)
+              {
+              case 'y':
+                return number >= 0 && number <= G_MAXUINT8 ? g_variant_new_byte (number) : NULL;
+              case 'n':
+                return number >= G_MININT16 && number <= G_MAXINT16 ? g_variant_new_int16 (number) : NULL;
+              case 'q':
+                return number >= 0 && number <= G_MAXUINT16 ? g_variant_new_uint16 (number) : NULL;
+              case 'i':
+                return number >= G_MININT32 && number <= G_MAXINT32 ? g_variant_new_int32 (number) : NULL;
+              case 'h':
+                return number >= G_MININT32 && number <= G_MAXINT32 ? g_variant_new_handle (number) : NULL;
+              case 'u':
+                return number >= 0 && number <= G_MAXUINT32 ? g_variant_new_uint32 (number) : NULL;
+              default:
+                return g_variant_new_int64 (number);
+              }
+          }
+      }
+
+    case 'd':
+      {
+        double number;
+
+        if (PyBool_Check (value) || !(PyFloat_Check (value) || PyLong_Check (value)))
+          return NULL;
+        number = PyFloat_AsDouble (value);
+        if (number == -1.0 && PyErr_Occurred ())
+          {
+            PyErr_Clear ();
+            return NULL;
+          }
+        return g_variant_new_double (number);
+      }
+
+    case 's':
+      {
+        const char *text;
+        Py_ssize_t length;
+
+        if (!PyUnicode_Check (value))
+          return NULL;
+        text = PyUnicode_AsUTF8AndSize (value, &length);
+        if (text == NULL)
+          {
+            PyErr_Clear ();  /* lone surrogates: the override says why */
+            return NULL;
+          }
+        if (strlen (text) != (size_t) length)
+          return NULL;  /* an embedded NUL */
+        return g_variant_new_string (text);
+      }
+
+    case '(':
+      {
+        g_autofree GVariant **children = NULL;
+        const gchar *item = type != NULL ? type + 1 : NULL;
+        Py_ssize_t n_children, i;
+        GVariant *tuple;
+
+        if (!PyTuple_Check (value))
+          return NULL;
+        n_children = PyTuple_GET_SIZE (value);
+        children = g_new0 (GVariant *, MAX (n_children, 1));
+        for (i = 0; i < n_children; i++)
+          {
+            const gchar *end = NULL;
+            g_autofree gchar *item_type = NULL;
+
+            if (item != NULL)
+              {
+                if (*item == ')' || !g_variant_type_string_scan (item, NULL, &end))
+                  break;
+                item_type = g_strndup (item, end - item);
+                item = end;
+              }
+            children[i] = pack_value (item_type, PyTuple_GET_ITEM (value, i));
+            if (children[i] == NULL)
+              break;
+          }
+        if (i < n_children || (item != NULL && *item != ')'))
+          {
+            while (i-- > 0)
+              g_variant_unref (g_variant_ref_sink (children[i]));
+            return NULL;
+          }
+        tuple = g_variant_new_tuple (children, n_children);
+        return tuple;
+      }
+
+    default:
+      return NULL;
+    }
+}
+
+/* Returns None when cast, (domain, code, message) when C refused it. */
+static PyObject *
+cast_result (GenServer *server,
+             GVariant  *message)
+{
+  GError *error = NULL;
+  PyObject *result;
+
+  if (gen_server_cast (server, message, &error))
+    Py_RETURN_NONE;
+
+  result = Py_BuildValue ("(sis)", g_quark_to_string (error->domain), error->code,
+                          error->message);
+  g_error_free (error);
+  return result;
+}
+
+static GenServer *
+server_of (PyObject *object)
+{
+  GObject *server = ((PyGObjectHead *) object)->obj;
+
+  if (server == NULL || !GEN_IS_SERVER (server))
+    {
+      PyErr_SetString (PyExc_TypeError, "expected a Gen.Server");
+      return NULL;
+    }
+  return GEN_SERVER (server);
+}
+
+/* cast(server, variant): the override passes a Gen.Server and a
+ * GLib.Variant only (GEN_IS_SERVER is the last guard against a pointer of
+ * another kind). */
+static PyObject *
+genserver_cast (PyObject         *module,
+                PyObject *const  *args,
+                Py_ssize_t        n_args)
+{
+  GenServer *server;
+  GVariant *message;
+
+  if (n_args != 2)
+    {
+      PyErr_SetString (PyExc_TypeError, "cast() takes a server and a GLib.Variant");
+      return NULL;
+    }
+  if ((server = server_of (args[0])) == NULL)
+    return NULL;
+  message = ((PyGPointerHead *) args[1])->pointer;
+  if (message == NULL)
+    {
+      PyErr_SetString (PyExc_TypeError, "cast() takes a server and a GLib.Variant");
+      return NULL;
+    }
+  return cast_result (server, message);
+}
+
+/* cast_value(server, type_string or None, value): packs and casts, or
+ * returns NotImplemented when pack_value() leaves @value to the override. */
+static PyObject *
+genserver_cast_value (PyObject         *module,
+                      PyObject *const  *args,
+                      Py_ssize_t        n_args)
+{
+  GenServer *server;
+  const char *type = NULL;
+  GVariant *message;
+
+  if (n_args != 3)
+    {
+      PyErr_SetString (PyExc_TypeError, "cast_value() takes a server, a type and a value");
+      return NULL;
+    }
+  if ((server = server_of (args[0])) == NULL)
+    return NULL;
+  if (args[1] != Py_None && (type = PyUnicode_AsUTF8 (args[1])) == NULL)
+    return NULL;
+  if (type != NULL && !g_variant_type_string_is_valid (type))
+    Py_RETURN_NOTIMPLEMENTED;
+
+  message = pack_value (type, args[2]);
+  if (message == NULL)
+    Py_RETURN_NOTIMPLEMENTED;
+  return cast_result (server, message);
+}
+
+/* The reply as Python values, as GLib.Variant.unpack() gives them, for
+ * the kinds pack_value() makes; NULL (no exception set) for the others. */
+static PyObject *
+unpack_value (GVariant *value)
+{
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_BOOLEAN:
+      return PyBool_FromLong (g_variant_get_boolean (value));
+    case G_VARIANT_CLASS_BYTE:
+      return PyLong_FromLong (g_variant_get_byte (value));
+    case G_VARIANT_CLASS_INT16:
+      return PyLong_FromLong (g_variant_get_int16 (value));
+    case G_VARIANT_CLASS_UINT16:
+      return PyLong_FromLong (g_variant_get_uint16 (value));
+    case G_VARIANT_CLASS_INT32:
+      return PyLong_FromLong (g_variant_get_int32 (value));
+    case G_VARIANT_CLASS_HANDLE:
+      return PyLong_FromLong (g_variant_get_handle (value));
+    case G_VARIANT_CLASS_UINT32:
+      return PyLong_FromUnsignedLong (g_variant_get_uint32 (value));
+    case G_VARIANT_CLASS_INT64:
+      return PyLong_FromLongLong (g_variant_get_int64 (value));
+    case G_VARIANT_CLASS_UINT64:
+      return PyLong_FromUnsignedLongLong (g_variant_get_uint64 (value));
+    case G_VARIANT_CLASS_DOUBLE:
+      return PyFloat_FromDouble (g_variant_get_double (value));
+    case G_VARIANT_CLASS_STRING:
+    case G_VARIANT_CLASS_OBJECT_PATH:
+    case G_VARIANT_CLASS_SIGNATURE:
+      {
+        gsize length;
+        const gchar *text = g_variant_get_string (value, &length);
+
+        return PyUnicode_DecodeUTF8 (text, length, "strict");
+      }
+    case G_VARIANT_CLASS_TUPLE:
+      {
+        gsize n_children = g_variant_n_children (value), i;
+        PyObject *tuple = PyTuple_New (n_children);
+
+        if (tuple == NULL)
+          return NULL;
+        for (i = 0; i < n_children; i++)
+          {
+            g_autoptr(GVariant) child = g_variant_get_child_value (value, i);
+            PyObject *item = unpack_value (child);
+
+            if (item == NULL)
+              {
+                Py_DECREF (tuple);
+                return NULL;
+              }
+            PyTuple_SET_ITEM (tuple, i, item);
+          }
+        return tuple;
+      }
+    default:
+      return NULL;
+    }
+}
+
+enum { CALL_REPLY, CALL_ERROR, CALL_SERIALIZED };
+
+/* call_value(server, type_string or None, value, timeout_ms, is_variant):
+ * packs @value (or takes the GLib.Variant it is), calls without the GIL,
+ * and returns (CALL_REPLY, value), (CALL_ERROR, domain, code, message), or
+ * (CALL_SERIALIZED, type_string, bytes) for a reply unpack_value() leaves
+ * to GLib.Variant.unpack(). NotImplemented when pack_value() leaves @value
+ * to the override. */
+static PyObject *
+genserver_call_value (PyObject         *module,
+                      PyObject *const  *args,
+                      Py_ssize_t        n_args)
+{
+  GenServer *server;
+  const char *type = NULL;
+  GVariant *message;
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+  PyObject *result;
+  long timeout_ms;
+
+  if (n_args != 5)
+    {
+      PyErr_SetString (PyExc_TypeError, "call_value() takes 5 arguments");
+      return NULL;
+    }
+  if ((server = server_of (args[0])) == NULL)
+    return NULL;
+  timeout_ms = PyLong_AsLong (args[3]);
+  if (timeout_ms == -1 && PyErr_Occurred ())
+    return NULL;
+
+  if (PyObject_IsTrue (args[4]))
+    {
+      message = ((PyGPointerHead *) args[2])->pointer;
+      if (message == NULL)
+        {
+          PyErr_SetString (PyExc_TypeError, "expected a GLib.Variant");
+          return NULL;
+        }
+      /* Ours for the call: the Python object may go while we wait. */
+      g_variant_ref (message);
+    }
+  else
+    {
+      if (args[1] != Py_None && (type = PyUnicode_AsUTF8 (args[1])) == NULL)
+        return NULL;
+      if (type != NULL && !g_variant_type_string_is_valid (type))
+        Py_RETURN_NOTIMPLEMENTED;
+      message = pack_value (type, args[2]);
+      if (message == NULL)
+        Py_RETURN_NOTIMPLEMENTED;
+      g_variant_ref_sink (message);
+    }
+
+  Py_BEGIN_ALLOW_THREADS
+  reply = gen_server_call (server, message, CLAMP (timeout_ms, -1, G_MAXINT), &error);
+  g_variant_unref (message);
+  Py_END_ALLOW_THREADS
+
+  if (reply == NULL)
+    {
+      result = Py_BuildValue ("(isis)", CALL_ERROR, g_quark_to_string (error->domain),
+                              error->code, error->message);
+      g_error_free (error);
+      return result;
+    }
+
+  result = unpack_value (reply);
+  if (result != NULL)
+    return Py_BuildValue ("(iN)", CALL_REPLY, result);
+  if (PyErr_Occurred ())
+    return NULL;
+  return Py_BuildValue ("(isy#)", CALL_SERIALIZED, g_variant_get_type_string (reply),
+                        (const char *) g_variant_get_data (reply),
+                        (Py_ssize_t) g_variant_get_size (reply));
+}
+
+static PyMethodDef genserver_methods[] = {
+  { "cast", (PyCFunction) (void (*) (void)) genserver_cast, METH_FASTCALL,
+    "cast(server, variant): gen_server_cast() with the GIL held." },
+  { "cast_value", (PyCFunction) (void (*) (void)) genserver_cast_value, METH_FASTCALL,
+    "cast_value(server, type_string, value): packs a plain value and casts it." },
+  { "call_value", (PyCFunction) (void (*) (void)) genserver_call_value, METH_FASTCALL,
+    "call_value(server, type_string, value, timeout_ms, is_variant): calls, unpacks." },
+  { NULL, NULL, 0, NULL },
+};
+
+static struct PyModuleDef genserver_module = {
+  PyModuleDef_HEAD_INIT,
+  .m_name = "_genserver",
+  .m_doc = "The hot path of the Gen override.",
+  .m_size = 0,
+  .m_methods = genserver_methods,
+};
+
+PyMODINIT_FUNC PyInit__genserver (void);
+
+PyMODINIT_FUNC
+PyInit__genserver (void)
+{
+  return PyModuleDef_Init (&genserver_module);
+}
