@@ -70,10 +70,37 @@ typedef struct
   GMutex idle_lock;
   GCond idle_cond;
   gint idle;
+
+  /* A bounded mailbox: at most `capacity` casts and calls wait in it (0:
+   * no bound; immutable once set). `n_bounded` counts them from their push
+   * to the start of their handling (gen_mailbox_release()), atomic,
+   * changed under the queue's lock. A sender waiting for room sleeps on
+   * `room_cond` under `room_lock`, with `room_waiters` (atomic) counted
+   * before its last look at `n_bounded`; whoever takes such an item out
+   * looks at `room_waiters` after, and broadcasts under `room_lock` only
+   * when somebody waits. */
+  guint capacity;
+  gint n_bounded;
+  gint accepting_flag;  /* atomic mirror of `accepting`, for them */
+  GMutex room_lock;
+  GCond room_cond;
+  gint room_waiters;
 } GenMailbox;
+
+typedef enum
+{
+  GEN_PUSH_OK,
+  GEN_PUSH_CLOSED, /* not accepting: the server is not running */
+  GEN_PUSH_FULL,   /* a bounded item found no room */
+} GenPushResult;
 
 void      gen_mailbox_init       (GenMailbox          *mailbox);
 void      gen_mailbox_clear      (GenMailbox          *mailbox);
+
+/* Bounds the casts and calls waiting in the mailbox (0: no bound). Before
+ * the first push. */
+void      gen_mailbox_set_capacity (GenMailbox        *mailbox,
+                                    guint              capacity);
 
 /* Starts accepting; every successful push then calls @wake (may be NULL)
  * with @wake_data. The mailbox must be empty. */
@@ -81,12 +108,20 @@ void      gen_mailbox_open       (GenMailbox          *mailbox,
                                   GenMailboxWakeFunc   wake,
                                   gpointer             wake_data);
 
-/* Queues @item unless the mailbox stopped accepting; takes the mailbox's
- * reference to what @item points to only on success. With @wake FALSE,
- * nobody is told: the caller sees to the item being handled. */
-gboolean  gen_mailbox_push       (GenMailbox          *mailbox,
+/* Queues @item unless the mailbox stopped accepting, or @item is a cast
+ * or a call and the mailbox is full; takes the mailbox's reference to what
+ * @item points to only on success. With @wake FALSE, nobody is told: the
+ * caller sees to the item being handled. Stop markers, infos and timers
+ * are never refused for room. */
+GenPushResult gen_mailbox_push   (GenMailbox          *mailbox,
                                   gpointer             item,
                                   gboolean             wake);
+/* The same, waiting for room until @deadline (monotonic µs, -1: as long
+ * as it takes) when the mailbox is full. */
+GenPushResult gen_mailbox_push_wait (GenMailbox       *mailbox,
+                                     gpointer          item,
+                                     gboolean          wake,
+                                     gint64            deadline);
 
 /* Stops accepting, after queueing the stop marker if @push_stop_marker and
  * the mailbox was still accepting (telling the wake function if @wake).
@@ -95,10 +130,18 @@ gboolean  gen_mailbox_close      (GenMailbox          *mailbox,
                                   gboolean             push_stop_marker,
                                   gboolean             wake);
 
+/* A bounded item taken from the mailbox stops counting against its
+ * capacity once its handling begins (or it is refused): until then it
+ * waits, if only in a batch taken under one lock. */
+void      gen_mailbox_release    (GenMailbox          *mailbox,
+                                  gpointer             item);
+
 /* Tells the wake function, as a push would (to re-arm a deadline). */
 void      gen_mailbox_poke       (GenMailbox          *mailbox);
 
 gpointer  gen_mailbox_try_pop    (GenMailbox          *mailbox);
+/* Waits as long as it takes for an item; no spinning. */
+gpointer  gen_mailbox_pop        (GenMailbox          *mailbox);
 /* Pops up to @max items under one lock into @items; returns how many. */
 guint     gen_mailbox_pop_batch  (GenMailbox          *mailbox,
                                   gpointer            *items,

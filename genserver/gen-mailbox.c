@@ -39,6 +39,54 @@ gen_mailbox_init (GenMailbox *mailbox)
   mailbox->queue = g_async_queue_new ();
   g_mutex_init (&mailbox->idle_lock);
   g_cond_init (&mailbox->idle_cond);
+  g_mutex_init (&mailbox->room_lock);
+  g_cond_init (&mailbox->room_cond);
+}
+
+void
+gen_mailbox_set_capacity (GenMailbox *mailbox,
+                          guint       capacity)
+{
+  mailbox->capacity = capacity;
+}
+
+static gboolean
+item_is_bounded (gpointer item)
+{
+  return GEN_ITEM_KIND (item) == GEN_ITEM_CAST || GEN_ITEM_KIND (item) == GEN_ITEM_CALL;
+}
+
+void
+gen_mailbox_release (GenMailbox *mailbox,
+                     gpointer    item)
+{
+  if (mailbox->capacity == 0 || !item_is_bounded (item))
+    return;
+
+  g_async_queue_lock (mailbox->queue);
+  g_atomic_int_add (&mailbox->n_bounded, -1);
+  g_async_queue_unlock (mailbox->queue);
+
+  /* Sequentially consistent with the waiter's count and look: either it
+   * sees the room, or this sees it waiting. */
+  if (g_atomic_int_get (&mailbox->room_waiters) > 0)
+    {
+      g_mutex_lock (&mailbox->room_lock);
+      g_cond_broadcast (&mailbox->room_cond);
+      g_mutex_unlock (&mailbox->room_lock);
+    }
+}
+
+/* Wakes every sender waiting for room: the mailbox closed. */
+static void
+room_wake_all (GenMailbox *mailbox)
+{
+  if (g_atomic_int_get (&mailbox->room_waiters) > 0)
+    {
+      g_mutex_lock (&mailbox->room_lock);
+      g_cond_broadcast (&mailbox->room_cond);
+      g_mutex_unlock (&mailbox->room_lock);
+    }
 }
 
 void
@@ -51,6 +99,8 @@ gen_mailbox_clear (GenMailbox *mailbox)
   g_async_queue_unref (mailbox->queue);
   g_mutex_clear (&mailbox->idle_lock);
   g_cond_clear (&mailbox->idle_cond);
+  g_mutex_clear (&mailbox->room_lock);
+  g_cond_clear (&mailbox->room_cond);
 }
 
 void
@@ -61,6 +111,7 @@ gen_mailbox_open (GenMailbox         *mailbox,
   g_async_queue_lock (mailbox->queue);
   g_assert (g_async_queue_length_unlocked (mailbox->queue) == 0);
   mailbox->accepting = TRUE;
+  g_atomic_int_set (&mailbox->accepting_flag, TRUE);
   mailbox->wake = wake;
   mailbox->wake_data = wake_data;
   g_async_queue_unlock (mailbox->queue);
@@ -86,7 +137,7 @@ gen_mailbox_wake_idle (gpointer data)
     }
 }
 
-gboolean
+GenPushResult
 gen_mailbox_push (GenMailbox *mailbox,
                   gpointer    item,
                   gboolean    wake)
@@ -98,7 +149,16 @@ gen_mailbox_push (GenMailbox *mailbox,
   if (!mailbox->accepting)
     {
       g_async_queue_unlock (mailbox->queue);
-      return FALSE;
+      return GEN_PUSH_CLOSED;
+    }
+  if (mailbox->capacity != 0 && item_is_bounded (item))
+    {
+      if ((guint) g_atomic_int_get (&mailbox->n_bounded) >= mailbox->capacity)
+        {
+          g_async_queue_unlock (mailbox->queue);
+          return GEN_PUSH_FULL;
+        }
+      g_atomic_int_inc (&mailbox->n_bounded);
     }
   g_async_queue_push_unlocked (mailbox->queue, item);
   g_atomic_int_inc (&mailbox->pushes);
@@ -109,7 +169,45 @@ gen_mailbox_push (GenMailbox *mailbox,
   if (wake && wake_func != NULL)
     wake_func (wake_data);
 
-  return TRUE;
+  return GEN_PUSH_OK;
+}
+
+GenPushResult
+gen_mailbox_push_wait (GenMailbox *mailbox,
+                       gpointer    item,
+                       gboolean    wake,
+                       gint64      deadline)
+{
+  GenPushResult result;
+
+  while ((result = gen_mailbox_push (mailbox, item, wake)) == GEN_PUSH_FULL)
+    {
+      gboolean timed_out = FALSE;
+
+      g_mutex_lock (&mailbox->room_lock);
+      g_atomic_int_inc (&mailbox->room_waiters);
+      /* Sequentially consistent with gen_mailbox_release(): either this look sees
+       * the room it made, or it sees this waiter and broadcasts. The
+       * mailbox closing broadcasts as well. */
+      while ((guint) g_atomic_int_get (&mailbox->n_bounded) >= mailbox->capacity &&
+             g_atomic_int_get (&mailbox->accepting_flag) && !timed_out)
+        {
+          if (deadline < 0)
+            g_cond_wait (&mailbox->room_cond, &mailbox->room_lock);
+          else if (!g_cond_wait_until (&mailbox->room_cond, &mailbox->room_lock, deadline))
+            timed_out = TRUE;
+        }
+      g_atomic_int_add (&mailbox->room_waiters, -1);
+      g_mutex_unlock (&mailbox->room_lock);
+
+      if (timed_out)
+        {
+          /* One last try: room may have come with the deadline. */
+          return gen_mailbox_push (mailbox, item, wake);
+        }
+    }
+
+  return result;
 }
 
 gboolean
@@ -131,7 +229,10 @@ gen_mailbox_close (GenMailbox *mailbox,
       wake_data = mailbox->wake_data;
     }
   mailbox->accepting = FALSE;
+  g_atomic_int_set (&mailbox->accepting_flag, FALSE);
   g_async_queue_unlock (mailbox->queue);
+
+  room_wake_all (mailbox);
 
   if (wake && wake_func != NULL)
     wake_func (wake_data);
@@ -159,6 +260,12 @@ gpointer
 gen_mailbox_try_pop (GenMailbox *mailbox)
 {
   return g_async_queue_try_pop (mailbox->queue);
+}
+
+gpointer
+gen_mailbox_pop (GenMailbox *mailbox)
+{
+  return g_async_queue_pop (mailbox->queue);
 }
 
 guint
@@ -200,7 +307,7 @@ pop_wait_poll (gpointer data)
   if (pushes != wait->seen)
     {
       wait->seen = pushes;
-      wait->item = g_async_queue_try_pop (wait->mailbox->queue);
+      wait->item = gen_mailbox_try_pop (wait->mailbox);
     }
   return wait->item != NULL;
 }
@@ -211,7 +318,7 @@ gen_mailbox_pop_wait (GenMailbox *mailbox,
 {
   PopWait wait = { mailbox, g_atomic_int_get (&mailbox->pushes), NULL };
 
-  wait.item = g_async_queue_try_pop (mailbox->queue);
+  wait.item = gen_mailbox_try_pop (mailbox);
   if (wait.item != NULL || gen_spin_until (pop_wait_poll, &wait, deadline, FALSE))
     return wait.item;
 
@@ -236,5 +343,5 @@ gen_mailbox_pop_wait (GenMailbox *mailbox,
   g_mutex_unlock (&mailbox->idle_lock);
 
   /* NULL at the deadline, or after gen_mailbox_poke(). */
-  return g_async_queue_try_pop (mailbox->queue);
+  return gen_mailbox_try_pop (mailbox);
 }

@@ -220,7 +220,7 @@ drain_on_owner (GenServer *self)
   GenServerPrivate *priv = gen_server_get_private (self);
 
   g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
-  while (gen_run_handle_batch (self, g_async_queue_pop (priv->mailbox.queue), GEN_BATCH_SIZE))
+  while (gen_run_handle_batch (self, gen_mailbox_pop (&priv->mailbox), GEN_BATCH_SIZE))
     ;
 }
 

@@ -138,6 +138,8 @@ handle_item (GenServer *self,
   GenServerPrivate *priv = gen_server_get_private (self);
   GenEnvelope *envelope;
 
+  gen_mailbox_release (&priv->mailbox, item);
+
   switch (GEN_ITEM_KIND (item))
     {
     case GEN_ITEM_CAST:
@@ -326,6 +328,8 @@ gen_run_refuse_item_internal (GenServer      *self,
                               gpointer        item,
                               GenServerError  code)
 {
+  gen_mailbox_release (&gen_server_get_private (self)->mailbox, item);
+
   if (GEN_ITEM_KIND (item) == GEN_ITEM_CALL)
     gen_call_answer (GEN_ITEM_POINTER (item), NULL,
                      code == GEN_SERVER_ERROR_STOPPED ?

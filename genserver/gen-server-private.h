@@ -36,6 +36,7 @@ typedef struct
   GMainContext *main_context;
   GenScheduler *scheduler;          /* the pool, or NULL */
   GError *construct_error;          /* an invalid type string, reported by start */
+  GenMailboxPolicy mailbox_policy;  /* its capacity is in the mailbox */
   /* Set in constructed(); read-only afterwards. kind is static, the
    * service owned. */
   const GenSchedulerKind *kind;     /* which of the three runs the handlers */

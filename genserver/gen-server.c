@@ -112,6 +112,8 @@ enum {
   PROP_MAIN_CONTEXT,
   PROP_SCHEDULER,
   PROP_IDLE_TIMEOUT,
+  PROP_MAILBOX_CAPACITY,
+  PROP_MAILBOX_POLICY,
   N_PROPS
 };
 
@@ -509,6 +511,70 @@ gen_server_is_running (GenServer *self)
   return g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING;
 }
 
+static gboolean would_call_self (GenServer *self);
+
+/* Queues @item (the caller's reference, kept on failure) as a cast, call or
+ * info. A bounded item that finds a BLOCK mailbox full waits for room
+ * until @deadline (monotonic µs, -1: as long as it takes), unless this
+ * thread is the one that would make the room. */
+static gboolean
+queue_item (GenServer  *self,
+            gpointer    item,
+            gboolean    wake,
+            gint64      deadline,
+            GError    **error)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+  GenPushResult result;
+
+  if (priv->mailbox_policy == GEN_MAILBOX_POLICY_BLOCK && priv->mailbox.capacity != 0 &&
+      GEN_ITEM_KIND (item) != GEN_ITEM_INFO && !would_call_self (self))
+    {
+      gboolean blocking = gen_scheduler_block_begin_internal ();
+
+      result = gen_mailbox_push_wait (&priv->mailbox, item, wake, deadline);
+      if (blocking)
+        gen_scheduler_block_end_internal ();
+    }
+  else
+    result = gen_mailbox_push (&priv->mailbox, item, wake);
+
+  switch (result)
+    {
+    case GEN_PUSH_OK:
+      return TRUE;
+    case GEN_PUSH_FULL:
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL,
+                   "%s’s mailbox is full: %u messages wait in it",
+                   server_name (self), priv->mailbox.capacity);
+      return FALSE;
+    case GEN_PUSH_CLOSED:
+    default:
+      set_not_running_error (self, error);
+      return FALSE;
+    }
+}
+
+static gboolean
+cast_until (GenServer  *self,
+            GVariant   *message,
+            gint64      deadline,
+            GError    **error)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (self);
+
+  g_variant_ref_sink (message);
+
+  if (!check_message_type (self, priv->cast_type, "cast", message, error) ||
+      !queue_item (self, GEN_ITEM_MAKE (message, GEN_ITEM_CAST), TRUE, deadline, error))
+    {
+      g_variant_unref (message);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
 /**
  * gen_server_cast:
  * @self: a #GenServer
@@ -519,8 +585,17 @@ gen_server_is_running (GenServer *self)
  * handled in the order they were sent.
  *
  * Fails with %GEN_SERVER_ERROR_INVALID_MESSAGE if @message is not of the
- * server's [property@Gen.Server:cast-type], and with
- * %GEN_SERVER_ERROR_NOT_RUNNING if the server is not running.
+ * server's [property@Gen.Server:cast-type], with
+ * %GEN_SERVER_ERROR_NOT_RUNNING if the server is not running, and with
+ * %GEN_SERVER_ERROR_MAILBOX_FULL if its bounded mailbox
+ * ([property@Gen.Server:mailbox-capacity]) is full and its policy is
+ * %GEN_MAILBOX_POLICY_FAIL. Under %GEN_MAILBOX_POLICY_BLOCK, a cast to a
+ * full mailbox waits for room: the one case where a cast waits for the
+ * handler (see [method@Gen.Server.cast_with_timeout]).
+ *
+ * ```c
+ * gen_server_cast (counter, g_variant_new_int32 (2), &error);
+ * ```
  *
  * Returns: %TRUE if the message was queued
  *
@@ -531,29 +606,50 @@ gen_server_cast (GenServer  *self,
                  GVariant   *message,
                  GError    **error)
 {
-  GenServerPrivate *priv;
-
   g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
   g_return_val_if_fail (message != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  priv = gen_server_get_instance_private (self);
-  g_variant_ref_sink (message);
+  return cast_until (self, message, -1, error);
+}
 
-  if (!check_message_type (self, priv->cast_type, "cast", message, error))
-    goto fail;
+/**
+ * gen_server_cast_with_timeout:
+ * @self: a #GenServer
+ * @message: the message; a floating reference is sunk
+ * @timeout_ms: how long to wait for room in a full mailbox, in
+ *   milliseconds, or a negative number to wait as long as it takes
+ *
+ * Casts @message as [method@Gen.Server.cast] does, waiting at most
+ * @timeout_ms for room when the server's bounded mailbox is full and its
+ * [property@Gen.Server:mailbox-policy] is %GEN_MAILBOX_POLICY_BLOCK; it then
+ * fails with %GEN_SERVER_ERROR_MAILBOX_FULL. Under
+ * %GEN_MAILBOX_POLICY_FAIL, or with no bound, it is exactly
+ * [method@Gen.Server.cast].
+ *
+ * ```c
+ * if (!gen_server_cast_with_timeout (sink, message, 100, &error) &&
+ *     g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL))
+ *   drop_or_retry_later (message);
+ * ```
+ *
+ * Returns: %TRUE if the message was queued
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_server_cast_with_timeout (GenServer  *self,
+                              GVariant   *message,
+                              gint        timeout_ms,
+                              GError    **error)
+{
+  g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (message, GEN_ITEM_CAST), TRUE))
-    {
-      set_not_running_error (self, error);
-      goto fail;
-    }
-
-  return TRUE;
-
-fail:
-  g_variant_unref (message);
-  return FALSE;
+  return cast_until (self, message,
+                     timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000,
+                     error);
 }
 
 /* Checks and queues a call, waking the server if @wake. Returns the
@@ -562,6 +658,7 @@ static GenCall *
 call_begin (GenServer  *self,
             GVariant   *message,
             gboolean    wake,
+            gint64      deadline,
             GError    **error)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
@@ -572,11 +669,10 @@ call_begin (GenServer  *self,
 
   call = gen_call_new (message, server_name (self));
 
-  if (!gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), wake))
+  if (!queue_item (self, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), wake, deadline, error))
     {
       gen_call_unref (call); /* the mailbox's */
       gen_call_unref (call);
-      set_not_running_error (self, error);
       return NULL;
     }
 
@@ -652,7 +748,7 @@ gen_server_call (GenServer  *self,
   /* Waiting as long as it takes, the caller may as well run the handler
    * itself when the kind allows (an idle pool server). */
   hand_off = timeout_ms < 0 && priv->kind->hand_off != NULL;
-  call = call_begin (self, owned_message, !hand_off, error);
+  call = call_begin (self, owned_message, !hand_off, deadline, error);
   if (call == NULL)
     return NULL;
   if (hand_off)
@@ -716,6 +812,7 @@ gen_server_call_async (GenServer           *self,
   g_autoptr(GTask) task = NULL;
   GenServerPrivate *priv;
   GError *error = NULL;
+  GenPushResult pushed;
   GenCall *call;
 
   g_return_if_fail (GEN_IS_SERVER (self));
@@ -746,10 +843,17 @@ gen_server_call_async (GenServer           *self,
   /* Set up before the call is queued: see gen_call_bind_task(). */
   gen_call_bind_task (call, task, timeout_ms, cancellable);
 
-  if (!gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), TRUE))
+  /* Never waits for room: the caller is on a main loop. */
+  pushed = gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), TRUE);
+  if (pushed != GEN_PUSH_OK)
     {
       gen_call_unref (call); /* the mailbox's */
-      set_not_running_error (self, &error);
+      if (pushed == GEN_PUSH_FULL)
+        g_set_error (&error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL,
+                     "%s’s mailbox is full: %u messages wait in it",
+                     server_name (self), priv->mailbox.capacity);
+      else
+        set_not_running_error (self, &error);
       /* Unless the timeout or the cancellable made it final already. */
       if (gen_call_abandon (call, error))
         gen_call_schedule_completion (call);
@@ -810,7 +914,7 @@ gen_server_send_info (GenServer  *self,
 
   priv = gen_server_get_instance_private (self);
   g_variant_ref_sink (message);
-  if (!gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (message, GEN_ITEM_INFO), TRUE))
+  if (gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (message, GEN_ITEM_INFO), TRUE) != GEN_PUSH_OK)
     {
       g_variant_unref (message);
       set_not_running_error (self, error);
@@ -1059,6 +1163,49 @@ gen_server_get_mailbox_length (GenServer *self)
 
   priv = gen_server_get_instance_private (self);
   return MAX (0, gen_mailbox_length (&priv->mailbox));
+}
+
+/**
+ * gen_server_get_mailbox_capacity:
+ * @self: a #GenServer
+ *
+ * Gets the [property@Gen.Server:mailbox-capacity].
+ *
+ * Returns: how many casts and calls may wait in the mailbox, or 0 for no
+ *   bound
+ *
+ * Since: 1.0
+ */
+guint
+gen_server_get_mailbox_capacity (GenServer *self)
+{
+  GenServerPrivate *priv;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), 0);
+
+  priv = gen_server_get_instance_private (self);
+  return priv->mailbox.capacity;
+}
+
+/**
+ * gen_server_get_mailbox_policy:
+ * @self: a #GenServer
+ *
+ * Gets the [property@Gen.Server:mailbox-policy].
+ *
+ * Returns: what happens to a message that finds the mailbox full
+ *
+ * Since: 1.0
+ */
+GenMailboxPolicy
+gen_server_get_mailbox_policy (GenServer *self)
+{
+  GenServerPrivate *priv;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), GEN_MAILBOX_POLICY_FAIL);
+
+  priv = gen_server_get_instance_private (self);
+  return priv->mailbox_policy;
 }
 
 /**
@@ -1401,6 +1548,12 @@ gen_server_get_property (GObject    *object,
     case PROP_SCHEDULER:
       g_value_set_object (value, gen_server_get_scheduler (self));
       break;
+    case PROP_MAILBOX_CAPACITY:
+      g_value_set_uint (value, gen_server_get_mailbox_capacity (self));
+      break;
+    case PROP_MAILBOX_POLICY:
+      g_value_set_enum (value, gen_server_get_mailbox_policy (self));
+      break;
     case PROP_IDLE_TIMEOUT:
       g_value_set_int (value, gen_server_get_idle_timeout (self));
       break;
@@ -1431,6 +1584,12 @@ gen_server_set_property (GObject      *object,
       break;
     case PROP_SCHEDULER:
       priv->scheduler = g_value_dup_object (value);
+      break;
+    case PROP_MAILBOX_CAPACITY:
+      gen_mailbox_set_capacity (&priv->mailbox, g_value_get_uint (value));
+      break;
+    case PROP_MAILBOX_POLICY:
+      priv->mailbox_policy = g_value_get_enum (value);
       break;
     case PROP_IDLE_TIMEOUT:
       gen_server_set_idle_timeout (self, g_value_get_int (value));
@@ -1545,6 +1704,56 @@ gen_server_class_init (GenServerClass *klass)
                           G_PARAM_CONSTRUCT_ONLY |
                           G_PARAM_EXPLICIT_NOTIFY |
                           G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GenServer:mailbox-capacity:
+   *
+   * How many casts and calls may wait in the mailbox, not counting the one
+   * being handled; 0, the default, sets no bound. What happens to one more
+   * is the [property@Gen.Server:mailbox-policy].
+   *
+   * Only what clients send is bounded. Stops, timers
+   * ([method@Gen.Server.send_after]), info messages (monitor notices and a
+   * supervisor's child exits among them) and replies are never refused, so
+   * that a flooded server can still be stopped, supervised and told.
+   *
+   * ```c
+   * GenServer *sink = g_object_new (MY_TYPE_SINK,
+   *                                 "mailbox-capacity", 1000,
+   *                                 "mailbox-policy", GEN_MAILBOX_POLICY_BLOCK,
+   *                                 NULL);
+   * ```
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAILBOX_CAPACITY] =
+    g_param_spec_uint ("mailbox-capacity", NULL, NULL,
+                       0, G_MAXINT, 0,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GenServer:mailbox-policy:
+   *
+   * What happens to a cast or a call that finds the bounded mailbox full:
+   * %GEN_MAILBOX_POLICY_FAIL, the default, refuses it at once with
+   * %GEN_SERVER_ERROR_MAILBOX_FULL; %GEN_MAILBOX_POLICY_BLOCK makes the
+   * sender wait for room, a call within its own timeout. An asynchronous
+   * call never waits: it fails with %GEN_SERVER_ERROR_MAILBOX_FULL. Neither
+   * waits when the sender is the thread that runs the server's handlers,
+   * which would wait for itself.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAILBOX_POLICY] =
+    g_param_spec_enum ("mailbox-policy", NULL, NULL,
+                       GEN_TYPE_MAILBOX_POLICY, GEN_MAILBOX_POLICY_FAIL,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
 
   /**
    * GenServer:idle-timeout:

@@ -84,6 +84,25 @@ typedef enum
 GEN_AVAILABLE_IN_ALL
 GQuark gen_server_error_quark (void);
 
+/**
+ * GenMailboxPolicy:
+ * @GEN_MAILBOX_POLICY_FAIL: a cast or a call that finds the mailbox full
+ *   fails at once with %GEN_SERVER_ERROR_MAILBOX_FULL
+ * @GEN_MAILBOX_POLICY_BLOCK: a cast or a call that finds the mailbox full
+ *   waits for room: a call within its own timeout, a cast as long as it
+ *   takes, or as long as [method@Gen.Server.cast_with_timeout] says
+ *
+ * What happens to a message sent to a server whose bounded mailbox
+ * ([property@Gen.Server:mailbox-capacity]) is full.
+ *
+ * Since: 1.0
+ */
+typedef enum
+{
+  GEN_MAILBOX_POLICY_FAIL,
+  GEN_MAILBOX_POLICY_BLOCK,
+} GenMailboxPolicy;
+
 #define GEN_TYPE_SERVER (gen_server_get_type ())
 
 GEN_AVAILABLE_IN_ALL
@@ -254,6 +273,11 @@ gboolean      gen_server_cast                (GenServer            *self,
                                               GVariant             *message,
                                               GError              **error);
 GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_cast_with_timeout   (GenServer            *self,
+                                              GVariant             *message,
+                                              gint                  timeout_ms,
+                                              GError              **error);
+GEN_AVAILABLE_IN_ALL
 GVariant     *gen_server_call                (GenServer            *self,
                                               GVariant             *message,
                                               gint                  timeout_ms,
@@ -295,6 +319,10 @@ GEN_AVAILABLE_IN_ALL
 gboolean      gen_server_is_idle_timeout     (GVariant             *message);
 GEN_AVAILABLE_IN_ALL
 guint         gen_server_get_mailbox_length  (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+guint         gen_server_get_mailbox_capacity (GenServer           *self);
+GEN_AVAILABLE_IN_ALL
+GenMailboxPolicy gen_server_get_mailbox_policy (GenServer          *self);
 GEN_AVAILABLE_IN_ALL
 const gchar  *gen_server_get_cast_type       (GenServer            *self);
 GEN_AVAILABLE_IN_ALL

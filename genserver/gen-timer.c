@@ -194,9 +194,9 @@ timer_fired_cb (gpointer data)
   g_mutex_unlock (&timer->timers->lock);
 
   /* Refused only by a stopping server, which cancels all its timers. */
-  if (queue && !gen_mailbox_push (timer->mailbox,
-                                  GEN_ITEM_MAKE (timer_ref (timer), GEN_ITEM_ENVELOPE),
-                                  TRUE))
+  if (queue && gen_mailbox_push (timer->mailbox,
+                                 GEN_ITEM_MAKE (timer_ref (timer), GEN_ITEM_ENVELOPE),
+                                 TRUE) != GEN_PUSH_OK)
     gen_timer_unref (timer);
 
   return G_SOURCE_REMOVE;
