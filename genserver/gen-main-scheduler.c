@@ -67,36 +67,17 @@ mailbox_source_dispatch (GSource     *source,
 {
   GenServer *self = ((MailboxSource *) source)->server;
   GenServerPrivate *priv = gen_server_get_private (self);
-  gboolean running;
 
   /* Reset before draining: a push that lands after the drain sets it again,
    * so no wake-up is lost. */
   g_source_set_ready_time (source, -1);
 
-  g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
   g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
+  if (gen_run_slice (self, GEN_BATCH_SIZE) == GEN_RUN_FINISHED)
+    return G_SOURCE_REMOVE;
 
-  running = gen_run_continues (self);
-  if (running && gen_mailbox_length (&priv->mailbox) == 0)
-    {
-      gint64 deadline = gen_run_idle_deadline (self);
-
-      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
-        running = gen_run_idle_timeout (self);
-    }
-
-  if (!running)
-    gen_run_finish (self, NULL, 0);
-  else
-    running = gen_run_handle_batch (self, NULL, GEN_BATCH_SIZE);
-
-  if (running)
-    {
-      g_atomic_pointer_set (&priv->handler_thread, NULL);
-      mailbox_source_rearm (self, source);
-    }
-
-  return running ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+  mailbox_source_rearm (self, source);
+  return G_SOURCE_CONTINUE;
 }
 
 static void
