@@ -5,7 +5,7 @@
  * called and cast to in the same patterns, plus the limits of the bare
  * GAsyncQueue the mailbox is built on, measured by this same program.
  *
- *   bench-server [--quick] [--only NAME] [--pin]
+ *   bench-server [--quick] [--only WORKLOAD] [--pin]
  *
  * stdout carries one line per metric, "<system> <metric> <value> <unit>",
  * which benchmarks/compare.py reads; anything else goes to stderr. Each
@@ -767,7 +767,7 @@ static const gchar *only;
 static gboolean
 selected (const gchar *name)
 {
-  return only == NULL || strstr (name, only) != NULL;
+  return only == NULL || g_str_equal (name, only);
 }
 
 static void
