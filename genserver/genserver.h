@@ -10,5 +10,6 @@
 #include <genserver/gen-registry.h>
 #include <genserver/gen-child-spec.h>
 #include <genserver/gen-supervisor.h>
+#include <genserver/gen-statem.h>
 
 #undef __GENSERVER_INSIDE__
