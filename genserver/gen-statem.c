@@ -147,7 +147,6 @@ typedef struct
 
   /* Set at construction, immutable afterwards. */
   gboolean state_enter;
-  gboolean state_enter_set; /* given as a property: overrides the class */
 
   /* Only the handler thread (or the thread that finishes the server, once
    * the handler thread is done) touches the rest. */
@@ -842,8 +841,10 @@ gen_statem_constructed (GObject *object)
 
   G_OBJECT_CLASS (gen_statem_parent_class)->constructed (object);
 
-  if (!priv->state_enter_set)
-    priv->state_enter = class_state_enter_lookup (G_OBJECT_TYPE (self));
+  /* A construct-only property is always set, to its default if not
+   * given: so the class can only turn state enter calls on. */
+  if (class_state_enter_lookup (G_OBJECT_TYPE (self)))
+    priv->state_enter = TRUE;
 }
 
 static void
@@ -892,7 +893,6 @@ gen_statem_set_property (GObject      *object,
     {
     case PROP_STATE_ENTER:
       priv->state_enter = g_value_get_boolean (value);
-      priv->state_enter_set = TRUE;
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -924,8 +924,9 @@ gen_statem_class_init (GenStatemClass *klass)
    *
    * Whether `handle_event` gets a %GEN_STATEM_EVENT_ENTER event each time
    * the machine enters a state (Erlang's `state_enter` callback mode).
-   * When not given, the class default from
-   * [method@Gen.StatemClass.set_state_enter] applies.
+   * It is always on for a class that turned it on with
+   * [method@Gen.StatemClass.set_state_enter]; a class without state enter
+   * calls can have them per instance with this property.
    *
    * Since: 1.0
    */
@@ -1356,8 +1357,9 @@ gen_statem_get_timeout_name (GenStatem *self)
  * @klass: a #GenStatemClass
  * @state_enter: whether the machines of @klass get state enter calls
  *
- * Sets the default [property@Gen.Statem:state-enter] of the machines of
- * @klass and its subclasses. Call it from `class_init`.
+ * Turns state enter calls on (or off) for the machines of @klass and its
+ * subclasses, whatever their [property@Gen.Statem:state-enter]. Call it
+ * from `class_init`.
  *
  * Since: 1.0
  */
@@ -1367,7 +1369,8 @@ gen_statem_class_set_state_enter (GenStatemClass *klass,
 {
   g_return_if_fail (GEN_IS_STATEM_CLASS (klass));
 
-  /* 1 and 2 rather than 0 and 1: a missing qdata reads as NULL. */
+  /* 1 and 2 rather than 0 and 1: a missing qdata reads as NULL, and a
+   * subclass can turn off what its parent turned on. */
   g_type_set_qdata (G_TYPE_FROM_CLASS (klass), class_state_enter_quark (),
                     GINT_TO_POINTER (state_enter ? 2 : 1));
 }

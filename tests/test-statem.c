@@ -227,6 +227,23 @@ test_probe_init (TestProbe *self)
   self->rules = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
+/* A subclass with state enter calls from its class. */
+typedef TestProbe TestEnteringProbe;
+typedef TestProbeClass TestEnteringProbeClass;
+GType test_entering_probe_get_type (void);
+G_DEFINE_TYPE (TestEnteringProbe, test_entering_probe, test_probe_get_type ())
+
+static void
+test_entering_probe_class_init (TestEnteringProbeClass *klass)
+{
+  gen_statem_class_set_state_enter (GEN_STATEM_CLASS (klass), TRUE);
+}
+
+static void
+test_entering_probe_init (TestEnteringProbe *self)
+{
+}
+
 static TestProbe *
 probe_new (gboolean state_enter)
 {
@@ -563,13 +580,16 @@ test_statem_state_enter (void)
   g_test_assert_expected_messages ();
   g_assert_error (reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
 
-  /* The class default, overridden by the property. */
+  /* Off unless asked for, by the property or by the class. */
   {
     g_autoptr(TestProbe) plain = g_object_new (test_probe_get_type (), NULL);
+    g_autoptr(TestProbe) entering = g_object_new (test_entering_probe_get_type (), NULL);
     gboolean state_enter = TRUE;
 
     g_object_get (plain, "state-enter", &state_enter, NULL);
     g_assert_false (state_enter);
+    g_object_get (entering, "state-enter", &state_enter, NULL);
+    g_assert_true (state_enter);
   }
 }
 
