@@ -11,5 +11,6 @@
 #include <genserver/gen-child-spec.h>
 #include <genserver/gen-supervisor.h>
 #include <genserver/gen-statem.h>
+#include <genserver/gen-link.h>
 
 #undef __GENSERVER_INSIDE__
