@@ -470,6 +470,96 @@ gen_supervisor_init_server (GenServer  *server,
     }
 }
 
+/* terminate-child, restart-child and delete-child: Erlang's
+ * supervisor:terminate_child/2, restart_child/2 and delete_child/2. */
+static GVariant *
+handle_child_command (GenSupervisor  *self,
+                      const gchar    *command,
+                      const gchar    *id,
+                      GError        **error)
+{
+  guint index;
+  Child *child = find_child (self, id, &index);
+
+  if (child == NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+                   "%s has no child “%s”", G_OBJECT_TYPE_NAME (self), id);
+      return NULL;
+    }
+
+  if (g_str_equal (command, "terminate-child"))
+    {
+      child_stop (self, child);
+      /* A temporary child is never restarted: its spec goes with it. */
+      if (gen_child_spec_get_restart (child->spec) == GEN_CHILD_RESTART_TEMPORARY)
+        remove_child_at (self, index);
+      return g_variant_new_boolean (TRUE);
+    }
+
+  if (child->server != NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_ALREADY_RUNNING,
+                   "%s’s child “%s” is running: terminate it first",
+                   G_OBJECT_TYPE_NAME (self), id);
+      return NULL;
+    }
+
+  if (g_str_equal (command, "restart-child"))
+    return child_start (self, child, error) ? g_variant_new_boolean (TRUE) : NULL;
+
+  remove_child_at (self, index);
+  return g_variant_new_boolean (TRUE);
+}
+
+static gboolean
+child_is_supervisor (Child *child)
+{
+  return g_type_is_a (gen_child_spec_get_server_type (child->spec), GEN_TYPE_SUPERVISOR);
+}
+
+static GVariant *
+count_children (GenSupervisor *self)
+{
+  GVariantDict dict;
+  guint active = 0;
+  guint supervisors = 0;
+
+  for (guint i = 0; i < self->children->len; i++)
+    {
+      Child *child = g_ptr_array_index (self->children, i);
+
+      if (child->server != NULL)
+        active++;
+      if (child_is_supervisor (child))
+        supervisors++;
+    }
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "specs", "u", self->children->len);
+  g_variant_dict_insert (&dict, "active", "u", active);
+  g_variant_dict_insert (&dict, "supervisors", "u", supervisors);
+  g_variant_dict_insert (&dict, "workers", "u", self->children->len - supervisors);
+  return g_variant_dict_end (&dict);
+}
+
+static GVariant *
+children_status (GenSupervisor *self)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sss)"));
+  for (guint i = 0; i < self->children->len; i++)
+    {
+      Child *child = g_ptr_array_index (self->children, i);
+
+      g_variant_builder_add (&builder, "(sss)", gen_child_spec_get_id (child->spec),
+                             child_is_supervisor (child) ? "supervisor" : "worker",
+                             child->server != NULL ? "running" : "stopped");
+    }
+  return g_variant_builder_end (&builder);
+}
+
 static GVariant *
 gen_supervisor_handle_call (GenServer  *server,
                             GVariant   *message,
@@ -516,6 +606,18 @@ gen_supervisor_handle_call (GenServer  *server,
 
       return g_variant_new_strv ((const gchar * const *) ids, -1);
     }
+
+  if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING) &&
+      (g_str_equal (command, "terminate-child") ||
+       g_str_equal (command, "restart-child") ||
+       g_str_equal (command, "delete-child")))
+    return handle_child_command (self, command, g_variant_get_string (arg, NULL), error);
+
+  if (g_str_equal (command, "count-children"))
+    return count_children (self);
+
+  if (g_str_equal (command, "which-children-status"))
+    return children_status (self);
 
 unknown:
   g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
@@ -975,4 +1077,201 @@ gen_supervisor_get_period (GenSupervisor *self)
 {
   g_return_val_if_fail (GEN_IS_SUPERVISOR (self), 0);
   return self->period_ms;
+}
+
+static gboolean
+child_command (GenSupervisor  *self,
+               const gchar    *command,
+               const gchar    *id,
+               GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = gen_server_call (GEN_SERVER (self),
+                           g_variant_new ("(sv)", command, g_variant_new_string (id)),
+                           -1, error);
+  return reply != NULL;
+}
+
+/**
+ * gen_supervisor_terminate_child:
+ * @self: a #GenSupervisor
+ * @id: a child's id
+ *
+ * Stops a child, within its shutdown timeout, and keeps its spec, as
+ * Erlang's `supervisor:terminate_child/2` does: it is not restarted until
+ * [method@Gen.Supervisor.restart_child], and
+ * [method@Gen.Supervisor.delete_child] forgets it. A temporary child's
+ * spec is forgotten at once. Terminating a child that is not running
+ * succeeds and does nothing. Fails with %GEN_SERVER_ERROR_NOT_FOUND if
+ * there is no such child, or as [method@Gen.Server.call] fails.
+ *
+ * Returns: %TRUE if the child is stopped
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_supervisor_terminate_child (GenSupervisor  *self,
+                                const gchar    *id,
+                                GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return child_command (self, "terminate-child", id, error);
+}
+
+/**
+ * gen_supervisor_restart_child:
+ * @self: a #GenSupervisor
+ * @id: the id of a child that is not running
+ *
+ * Starts again a child that was terminated
+ * ([method@Gen.Supervisor.terminate_child]) or that stopped and was not
+ * restarted (a transient child's normal stop), with a fresh instance from
+ * its spec: Erlang's `supervisor:restart_child/2`. Fails with
+ * %GEN_SERVER_ERROR_NOT_FOUND if there is no such child,
+ * %GEN_SERVER_ERROR_ALREADY_RUNNING if it runs, with the child's init
+ * error, or as [method@Gen.Server.call] fails.
+ *
+ * Returns: %TRUE if the child runs
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_supervisor_restart_child (GenSupervisor  *self,
+                              const gchar    *id,
+                              GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return child_command (self, "restart-child", id, error);
+}
+
+/**
+ * gen_supervisor_delete_child:
+ * @self: a #GenSupervisor
+ * @id: the id of a child that is not running
+ *
+ * Forgets the spec of a child that is not running: Erlang's
+ * `supervisor:delete_child/2`. Fails with %GEN_SERVER_ERROR_NOT_FOUND if
+ * there is no such child, %GEN_SERVER_ERROR_ALREADY_RUNNING if it runs
+ * (terminate it first, or use [method@Gen.Supervisor.remove_child], which
+ * does both), or as [method@Gen.Server.call] fails.
+ *
+ * Returns: %TRUE if the child was deleted
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_supervisor_delete_child (GenSupervisor  *self,
+                             const gchar    *id,
+                             GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return child_command (self, "delete-child", id, error);
+}
+
+/**
+ * gen_supervisor_count_children:
+ * @self: a #GenSupervisor
+ * @error: return location for an error
+ *
+ * Counts the supervisor's children, asked of its thread, as Erlang's
+ * `supervisor:count_children/1`: a dictionary of `u` values, `specs` (all
+ * children, running or not), `active` (running), `supervisors` and
+ * `workers` (children whose type is, or is not, a [class@Gen.Supervisor],
+ * running or not).
+ *
+ * ```c
+ * g_autoptr(GVariant) counts = gen_supervisor_count_children (supervisor, &error);
+ * guint active = 0;
+ *
+ * g_variant_lookup (counts, "active", "u", &active);
+ * ```
+ *
+ * Fails as [method@Gen.Server.call] fails.
+ *
+ * Returns: (transfer full) (nullable): the counts, an `a{su}`
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_supervisor_count_children (GenSupervisor  *self,
+                               GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return gen_server_call (GEN_SERVER (self),
+                          g_variant_new ("(sv)", "count-children", g_variant_new_string ("")),
+                          -1, error);
+}
+
+/**
+ * gen_supervisor_which_children_status:
+ * @self: a #GenSupervisor
+ * @error: return location for an error
+ *
+ * Lists the supervisor's children in start order with their status, asked
+ * of its thread as [method@Gen.Supervisor.which_children] is: an `a(sss)`
+ * of id, kind (`"worker"` or `"supervisor"`) and status (`"running"`, or
+ * `"stopped"` for a child terminated or not restarted), Erlang's
+ * `supervisor:which_children/1`. [method@Gen.Supervisor.get_child] gives
+ * the running instance.
+ *
+ * Fails as [method@Gen.Server.call] fails.
+ *
+ * Returns: (transfer full) (nullable): the children, an `a(sss)`
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_supervisor_which_children_status (GenSupervisor  *self,
+                                      GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return gen_server_call (GEN_SERVER (self),
+                          g_variant_new ("(sv)", "which-children-status", g_variant_new_string ("")),
+                          -1, error);
+}
+
+/**
+ * gen_supervisor_get_child_spec:
+ * @self: a #GenSupervisor
+ * @id: a child's id
+ *
+ * Gets a child's spec, as Erlang's `supervisor:get_childspec/2`, from any
+ * thread.
+ *
+ * Returns: (transfer full) (nullable): the spec, or %NULL if there is no
+ *   such child
+ *
+ * Since: 1.0
+ */
+GenChildSpec *
+gen_supervisor_get_child_spec (GenSupervisor *self,
+                               const gchar   *id)
+{
+  GenChildSpec *spec = NULL;
+  Child *child;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (id != NULL, NULL);
+
+  g_mutex_lock (&self->lock);
+  child = find_child (self, id, NULL);
+  if (child != NULL)
+    spec = gen_child_spec_ref (child->spec);
+  g_mutex_unlock (&self->lock);
+
+  return spec;
 }

@@ -61,6 +61,27 @@ GEN_AVAILABLE_IN_ALL
 gchar                **gen_supervisor_which_children (GenSupervisor          *self,
                                                        GError                **error);
 GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_terminate_child (GenSupervisor          *self,
+                                                       const gchar            *id,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_restart_child   (GenSupervisor          *self,
+                                                       const gchar            *id,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_delete_child    (GenSupervisor          *self,
+                                                       const gchar            *id,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+GVariant              *gen_supervisor_count_children  (GenSupervisor          *self,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+GVariant              *gen_supervisor_which_children_status (GenSupervisor    *self,
+                                                             GError          **error);
+GEN_AVAILABLE_IN_ALL
+GenChildSpec          *gen_supervisor_get_child_spec  (GenSupervisor          *self,
+                                                       const gchar            *id);
+GEN_AVAILABLE_IN_ALL
 GenSupervisorStrategy  gen_supervisor_get_strategy    (GenSupervisor          *self);
 GEN_AVAILABLE_IN_ALL
 guint                  gen_supervisor_get_intensity   (GenSupervisor          *self);

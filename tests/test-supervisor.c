@@ -936,6 +936,120 @@ test_stop_while_child_crashes (void)
   g_assert_cmpstr (seen, ==, "stop:slow,stop:a");
 }
 
+static guint
+count_of (GVariant    *counts,
+          const gchar *key)
+{
+  guint value = G_MAXUINT;
+
+  g_assert_true (g_variant_lookup (counts, key, "u", &value));
+  return value;
+}
+
+/* terminate_child keeps the spec; restart_child starts it afresh;
+ * delete_child forgets a child that is not running; each refuses an
+ * unknown id, and restart and delete a running child. */
+static void
+test_child_commands (void)
+{
+  g_autoptr(GenSupervisor) supervisor =
+    supervisor_start (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 3,
+                      (const gchar *[]) { "a", "b", NULL });
+  g_autoptr(GenChildSpec) temporary = worker_spec ("t", GEN_CHILD_RESTART_TEMPORARY);
+  g_autoptr(GenChildSpec) spec = NULL;
+  g_autoptr(GenServer) first = child_of (supervisor, "a");
+  g_autoptr(GenServer) second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) status = NULL;
+  g_autofree gchar *printed = NULL;
+  g_autofree gchar *seen = NULL;
+  g_auto(GStrv) ids = NULL;
+
+  events_clear ();
+  g_assert_false (gen_supervisor_restart_child (supervisor, "a", &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_ALREADY_RUNNING);
+  g_clear_error (&error);
+  g_assert_false (gen_supervisor_delete_child (supervisor, "a", &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_ALREADY_RUNNING);
+  g_clear_error (&error);
+  for (guint i = 0; i < 3; i++)
+    {
+      gboolean (*command) (GenSupervisor *, const gchar *, GError **) =
+        i == 0 ? gen_supervisor_terminate_child :
+        i == 1 ? gen_supervisor_restart_child : gen_supervisor_delete_child;
+
+      g_assert_false (command (supervisor, "nobody", &error));
+      g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+    }
+
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "a", &error));
+  g_assert_no_error (error);
+  g_assert_false (gen_server_is_running (first));
+  g_assert_null (gen_supervisor_get_child (supervisor, "a"));
+  /* Terminating again is fine; the spec stays. */
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "a", NULL));
+  spec = gen_supervisor_get_child_spec (supervisor, "a");
+  g_assert_nonnull (spec);
+  g_assert_cmpstr (gen_child_spec_get_id (spec), ==, "a");
+  g_assert_null (gen_supervisor_get_child_spec (supervisor, "nobody"));
+
+  status = gen_supervisor_which_children_status (supervisor, &error);
+  g_assert_no_error (error);
+  printed = g_variant_print (status, FALSE);
+  g_assert_cmpstr (printed, ==, "[('a', 'worker', 'stopped'), ('b', 'worker', 'running')]");
+
+  g_assert_true (gen_supervisor_restart_child (supervisor, "a", &error));
+  g_assert_no_error (error);
+  second = child_of (supervisor, "a");
+  g_assert_true (second != first);
+  g_assert_true (gen_server_is_running (second));
+
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "b", NULL));
+  g_assert_true (gen_supervisor_delete_child (supervisor, "b", &error));
+  g_assert_no_error (error);
+  ids = gen_supervisor_dup_child_ids (supervisor);
+  g_assert_cmpstrv (ids, ((const gchar *[]) { "a", NULL }));
+
+  /* A temporary child's spec goes when it is terminated. */
+  g_assert_true (gen_supervisor_start_child (supervisor, temporary, NULL));
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "t", NULL));
+  g_assert_null (gen_supervisor_get_child_spec (supervisor, "t"));
+
+  seen = events_wait (5);
+  g_assert_cmpstr (seen, ==, "stop:a,start:a,stop:b,start:t,stop:t");
+  supervisor_stop (supervisor);
+}
+
+/* count_children: specs, active, supervisors and workers. */
+static void
+test_count_children (void)
+{
+  g_autoptr(GenSupervisor) supervisor =
+    supervisor_start (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 3,
+                      (const gchar *[]) { "a", "b", NULL });
+  g_autoptr(GenChildSpec) inner = gen_child_spec_new ("inner", GEN_TYPE_SUPERVISOR, NULL);
+  g_autoptr(GVariant) counts = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_supervisor_start_child (supervisor, inner, &error));
+  g_assert_no_error (error);
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "b", NULL));
+
+  counts = gen_supervisor_count_children (supervisor, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_of (counts, "specs"), ==, 3);
+  g_assert_cmpuint (count_of (counts, "active"), ==, 2);
+  g_assert_cmpuint (count_of (counts, "supervisors"), ==, 1);
+  g_assert_cmpuint (count_of (counts, "workers"), ==, 2);
+  supervisor_stop (supervisor);
+
+  g_clear_pointer (&counts, g_variant_unref);
+  counts = gen_supervisor_count_children (supervisor, &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+  g_assert_null (counts);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -962,6 +1076,8 @@ main (int    argc,
   g_test_add_func ("/supervisor/child-properties", test_child_properties);
   g_test_add_func ("/supervisor/shutdown-timeout", test_shutdown_timeout);
   g_test_add_func ("/supervisor/stop-while-child-crashes", test_stop_while_child_crashes);
+  g_test_add_func ("/supervisor/child-commands", test_child_commands);
+  g_test_add_func ("/supervisor/count-children", test_count_children);
 
   return g_test_run ();
 }
