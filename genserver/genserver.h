@@ -12,5 +12,6 @@
 #include <genserver/gen-supervisor.h>
 #include <genserver/gen-statem.h>
 #include <genserver/gen-link.h>
+#include <genserver/gen-request.h>
 
 #undef __GENSERVER_INSIDE__
