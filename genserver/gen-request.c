@@ -576,7 +576,8 @@ gen_request_set_wait_any (GenRequestSet  *self,
  * @timeout_ms; the set is then unchanged, and
  * [method@Gen.RequestSet.wait_any] takes the ones that are.
  *
- * Returns: (transfer full) (element-type GenRequest): the requests
+ * Returns: (transfer container) (element-type GenRequest): the requests;
+ *   the array holds a reference to each, dropped when it is freed
  *
  * Since: 1.0
  */

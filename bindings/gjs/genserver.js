@@ -173,3 +173,28 @@ export const Server = GObject.registerClass({
         });
     }
 });
+
+/**
+ * A Gen.Statem for JavaScript subclasses, on this thread's main context as
+ * Server is. Static `castType` / `callType` declare message types and
+ * `static stateEnter = true` turns state enter calls on:
+ *
+ *   const Door = GObject.registerClass(class Door extends GenServer.Statem {
+ *       static stateEnter = true;
+ *       vfunc_init_state(args) { return new GLib.Variant('s', 'locked'); }
+ *       vfunc_handle_event(type, content, state) { ... }
+ *   });
+ */
+export const Statem = GObject.registerClass({
+    GTypeName: 'GenJsStatem',
+}, class Statem extends Gen.Statem {
+    constructor(params = {}) {
+        super({
+            main_context: GLib.MainContext.ref_thread_default(),
+            cast_type: new.target.castType ?? null,
+            call_type: new.target.callType ?? null,
+            state_enter: new.target.stateEnter ?? false,
+            ...params,
+        });
+    }
+});
