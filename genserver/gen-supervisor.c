@@ -85,6 +85,14 @@ struct _GenSupervisor
   /* Supervisor thread only. */
   GArray *restarts;         /* gint64: monotonic µs of recent restarts */
   guint64 last_generation;
+
+  /* Construct-only. */
+  guint max_children;       /* 0: no limit */
+
+  /* Supervisor thread only: simple_one_for_one's one spec, and the number
+   * in the id of the last child made from it. */
+  GenChildSpec *template;   /* owned, nullable */
+  guint64 last_child_number;
 };
 
 G_DEFINE_FINAL_TYPE (GenSupervisor, gen_supervisor, GEN_TYPE_SERVER)
@@ -94,6 +102,7 @@ enum {
   PROP_STRATEGY,
   PROP_INTENSITY,
   PROP_PERIOD_MS,
+  PROP_MAX_CHILDREN,
   N_PROPS
 };
 
@@ -382,6 +391,7 @@ child_exited (GenSupervisor  *self,
   switch (self->strategy)
     {
     case GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE:
+    case GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE:
       return restart_children (self, index, index + 1, error);
 
     case GEN_SUPERVISOR_STRATEGY_ONE_FOR_ALL:
@@ -410,6 +420,14 @@ add_child (GenSupervisor  *self,
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NAME_TAKEN,
                    "%s already has a child “%s”",
                    G_OBJECT_TYPE_NAME (self), gen_child_spec_get_id (spec));
+      return FALSE;
+    }
+
+  if (self->max_children > 0 && self->children->len >= self->max_children)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                   "%s already has %u children, its max-children: “%s” was not started",
+                   G_OBJECT_TYPE_NAME (self), self->children->len, gen_child_spec_get_id (spec));
       return FALSE;
     }
 
@@ -451,6 +469,26 @@ gen_supervisor_init_server (GenServer  *server,
       return;
     }
 
+  if (self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE)
+    {
+      /* One spec, the template of every child; none is started now. */
+      g_autoptr(GVariant) only = NULL;
+
+      if (g_variant_n_children (args) != 1)
+        {
+          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                       "%s is simple_one_for_one: it takes exactly one child spec, "
+                       "the template of its children, got %" G_GSIZE_FORMAT,
+                       G_OBJECT_TYPE_NAME (self), g_variant_n_children (args));
+          return;
+        }
+      only = g_variant_get_child_value (args, 0);
+      g_clear_pointer (&self->template, gen_child_spec_unref);
+      self->template = gen_child_spec_new_from_variant (only, error);
+      self->last_child_number = 0;
+      return;
+    }
+
   g_variant_iter_init (&iter, args);
   while ((item = g_variant_iter_next_value (&iter)) != NULL)
     {
@@ -468,6 +506,103 @@ gen_supervisor_init_server (GenServer  *server,
           return;
         }
     }
+}
+
+/* The template's start arguments with @extra appended, as Erlang appends
+ * ExtraArgs to the template's argument list: two tuples are joined, and
+ * either one alone is taken as it is. */
+static GVariant *
+append_args (GVariant     *args,
+             GVariant     *extra,
+             const gchar  *id,
+             GError      **error)
+{
+  GVariantBuilder builder;
+
+  if (extra == NULL)
+    return args != NULL ? g_variant_ref (args) : NULL;
+  if (args == NULL)
+    return g_variant_ref (extra);
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE_TUPLE) ||
+      !g_variant_is_of_type (extra, G_VARIANT_TYPE_TUPLE))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s”: extra arguments “%s” cannot be appended to the "
+                   "template's “%s”: both must be tuples",
+                   id, g_variant_get_type_string (extra), g_variant_get_type_string (args));
+      return NULL;
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_TUPLE);
+  for (guint part = 0; part < 2; part++)
+    {
+      GVariant *tuple = part == 0 ? args : extra;
+
+      for (gsize i = 0; i < g_variant_n_children (tuple); i++)
+        {
+          g_autoptr(GVariant) item = g_variant_get_child_value (tuple, i);
+
+          g_variant_builder_add_value (&builder, item);
+        }
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+/* start-child-with-args: a simple_one_for_one child from the template,
+ * with an id of its own. Replies the id. */
+static GVariant *
+start_template_child (GenSupervisor  *self,
+                      GVariant       *maybe_extra,
+                      GError        **error)
+{
+  g_autoptr(GVariant) spec_variant = NULL;
+  g_autoptr(GVariant) spec_properties = NULL;
+  g_autoptr(GVariant) template_args = NULL;
+  g_autoptr(GVariant) inner_args = NULL;
+  g_autoptr(GVariant) extra_box = NULL;
+  g_autoptr(GVariant) extra = NULL;
+  g_autoptr(GVariant) args = NULL;
+  g_autoptr(GenChildSpec) spec = NULL;
+  g_autofree gchar *child_id = NULL;
+  const gchar *id, *type_name, *name;
+  guint32 restart;
+  gint32 shutdown_ms;
+  GError *local_error = NULL;
+
+  if (self->strategy != GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE || self->template == NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "%s is not simple_one_for_one with a child spec: use "
+                   "gen_supervisor_start_child()", G_OBJECT_TYPE_NAME (self));
+      return NULL;
+    }
+
+  /* Through the variant form, which copies everything in the spec. */
+  spec_variant = g_variant_ref_sink (gen_child_spec_to_variant (self->template));
+  g_variant_get (spec_variant, "(&s&s@a{sv}m@vui&s)", &id, &type_name, &spec_properties,
+                 &template_args, &restart, &shutdown_ms, &name);
+  child_id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT, id, ++self->last_child_number);
+
+  if (template_args != NULL)
+    inner_args = g_variant_get_variant (template_args);
+  extra_box = g_variant_get_maybe (maybe_extra);
+  if (extra_box != NULL)
+    extra = g_variant_get_variant (extra_box);
+  args = append_args (inner_args, extra, child_id, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+
+  spec = gen_child_spec_new_from_variant (g_variant_new ("(ss@a{sv}m@vuis)", child_id, type_name,
+                                                         spec_properties,
+                                                         args != NULL ? g_variant_new_variant (args) : NULL,
+                                                         restart, shutdown_ms, name),
+                                          error);
+  if (spec == NULL || !add_child (self, spec, error))
+    return NULL;
+  return g_variant_new_string (child_id);
 }
 
 /* terminate-child, restart-child and delete-child: Erlang's
@@ -491,8 +626,10 @@ handle_child_command (GenSupervisor  *self,
   if (g_str_equal (command, "terminate-child"))
     {
       child_stop (self, child);
-      /* A temporary child is never restarted: its spec goes with it. */
-      if (gen_child_spec_get_restart (child->spec) == GEN_CHILD_RESTART_TEMPORARY)
+      /* A temporary child is never restarted: its spec goes with it; so
+       * does a simple_one_for_one child's, made from the template. */
+      if (gen_child_spec_get_restart (child->spec) == GEN_CHILD_RESTART_TEMPORARY ||
+          self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE)
         remove_child_at (self, index);
       return g_variant_new_boolean (TRUE);
     }
@@ -572,6 +709,19 @@ gen_supervisor_handle_call (GenServer  *server,
   if (!g_variant_is_of_type (message, G_VARIANT_TYPE ("(sv)")))
     goto unknown;
   g_variant_get (message, "(&sv)", &command, &arg);
+
+  if (g_str_equal (command, "start-child") &&
+      self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "%s is simple_one_for_one: start its children with "
+                   "gen_supervisor_start_child_with_args()", G_OBJECT_TYPE_NAME (self));
+      return NULL;
+    }
+
+  if (g_str_equal (command, "start-child-with-args") &&
+      g_variant_is_of_type (arg, G_VARIANT_TYPE ("mv")))
+    return start_template_child (self, arg, error);
 
   if (g_str_equal (command, "start-child"))
     {
@@ -672,6 +822,7 @@ gen_supervisor_terminate (GenServer    *server,
   g_mutex_lock (&self->lock);
   g_ptr_array_set_size (self->children, 0);
   g_mutex_unlock (&self->lock);
+  g_clear_pointer (&self->template, gen_child_spec_unref);
 }
 
 /* GObject ---------------------------------------------------------------- */
@@ -683,6 +834,7 @@ gen_supervisor_finalize (GObject *object)
 
   g_ptr_array_unref (self->children);
   g_array_unref (self->restarts);
+  g_clear_pointer (&self->template, gen_child_spec_unref);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (gen_supervisor_parent_class)->finalize (object);
@@ -707,6 +859,9 @@ gen_supervisor_get_property (GObject    *object,
     case PROP_PERIOD_MS:
       g_value_set_uint (value, self->period_ms);
       break;
+    case PROP_MAX_CHILDREN:
+      g_value_set_uint (value, self->max_children);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -730,6 +885,9 @@ gen_supervisor_set_property (GObject      *object,
       break;
     case PROP_PERIOD_MS:
       self->period_ms = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CHILDREN:
+      self->max_children = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -796,6 +954,23 @@ gen_supervisor_class_init (GenSupervisorClass *klass)
   properties[PROP_PERIOD_MS] =
     g_param_spec_uint ("period-ms", NULL, NULL,
                        0, G_MAXUINT, 5000,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GenSupervisor:max-children:
+   *
+   * The most children the supervisor has at once, running or not (Elixir's
+   * `DynamicSupervisor` `max_children`), or 0 for no limit, the default.
+   * Starting one more fails with %GEN_SERVER_ERROR_FAILED.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_CHILDREN] =
+    g_param_spec_uint ("max-children", NULL, NULL,
+                       0, G_MAXUINT, 0,
                        (G_PARAM_READWRITE |
                         G_PARAM_CONSTRUCT_ONLY |
                         G_PARAM_EXPLICIT_NOTIFY |
@@ -1274,4 +1449,55 @@ gen_supervisor_get_child_spec (GenSupervisor *self,
   g_mutex_unlock (&self->lock);
 
   return spec;
+}
+
+/**
+ * gen_supervisor_start_child_with_args:
+ * @self: a #GenSupervisor whose strategy is
+ *   %GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE
+ * @extra_args: (nullable): arguments appended to the template's start
+ *   arguments; a floating reference is sunk
+ *
+ * Starts one more child from the supervisor's template, the one child spec
+ * it was started with, as Erlang's `supervisor:start_child/2` does for a
+ * `simple_one_for_one` supervisor. The child's `init` gets the template's
+ * start arguments with @extra_args appended: two tuples are joined (`("db",)`
+ * and `(42,)` make `("db", 42)`), and either one alone is taken as it is.
+ * Its id is the template's id, a dash and a number (`"worker-3"`).
+ *
+ * ```c
+ * g_autoptr(GenChildSpec) template = gen_child_spec_new ("conn", MY_TYPE_CONNECTION, NULL);
+ * g_autoptr(GenSupervisor) pool = g_object_new (GEN_TYPE_SUPERVISOR,
+ *                                               "strategy", GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE,
+ *                                               "max-children", 10, NULL);
+ * gen_server_start (GEN_SERVER (pool), gen_supervisor_build_args (&template, 1), &error);
+ * g_autofree gchar *id = gen_supervisor_start_child_with_args (pool, g_variant_new ("(s)", host), &error);
+ * ```
+ *
+ * Fails with %GEN_SERVER_ERROR_INVALID_MESSAGE for another strategy or
+ * arguments that cannot be appended, with %GEN_SERVER_ERROR_FAILED beyond
+ * [property@Gen.Supervisor:max-children], with the child's init error, or
+ * as [method@Gen.Server.call] fails.
+ *
+ * Returns: (transfer full) (nullable): the new child's id
+ *
+ * Since: 1.0
+ */
+gchar *
+gen_supervisor_start_child_with_args (GenSupervisor  *self,
+                                      GVariant       *extra_args,
+                                      GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *maybe;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  maybe = g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
+                               extra_args != NULL ? g_variant_new_variant (extra_args) : NULL);
+  reply = gen_server_call (GEN_SERVER (self),
+                           g_variant_new ("(sv)", "start-child-with-args", maybe),
+                           -1, error);
+  return reply != NULL ? g_variant_dup_string (reply, NULL) : NULL;
 }

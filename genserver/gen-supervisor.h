@@ -19,9 +19,12 @@ G_BEGIN_DECLS
  * @GEN_SUPERVISOR_STRATEGY_REST_FOR_ONE: the children started after the one
  *   that stopped are stopped (in reverse order), then it and they are
  *   started again (in order)
+ * @GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE: one_for_one, for children
+ *   all made from one template spec with
+ *   [method@Gen.Supervisor.start_child_with_args]
  *
  * What a [class@Gen.Supervisor] restarts when a child stops: Erlang's
- * `one_for_one`, `one_for_all` and `rest_for_one`.
+ * `one_for_one`, `one_for_all`, `rest_for_one` and `simple_one_for_one`.
  *
  * Since: 1.0
  */
@@ -30,6 +33,7 @@ typedef enum
   GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE,
   GEN_SUPERVISOR_STRATEGY_ONE_FOR_ALL,
   GEN_SUPERVISOR_STRATEGY_REST_FOR_ONE,
+  GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE,
 } GenSupervisorStrategy;
 
 #define GEN_TYPE_SUPERVISOR (gen_supervisor_get_type ())
@@ -81,6 +85,10 @@ GVariant              *gen_supervisor_which_children_status (GenSupervisor    *s
 GEN_AVAILABLE_IN_ALL
 GenChildSpec          *gen_supervisor_get_child_spec  (GenSupervisor          *self,
                                                        const gchar            *id);
+GEN_AVAILABLE_IN_ALL
+gchar                 *gen_supervisor_start_child_with_args (GenSupervisor    *self,
+                                                             GVariant         *extra_args,
+                                                             GError          **error);
 GEN_AVAILABLE_IN_ALL
 GenSupervisorStrategy  gen_supervisor_get_strategy    (GenSupervisor          *self);
 GEN_AVAILABLE_IN_ALL

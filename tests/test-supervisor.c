@@ -111,7 +111,16 @@ test_worker_init_server (GenServer  *server,
   TestWorker *self = TEST_WORKER (server);
 
   g_free (self->tag);
-  self->tag = g_strdup (args ? g_variant_get_string (args, NULL) : "worker");
+  if (args != NULL && g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
+    {
+      /* A simple_one_for_one child: template and extra arguments. */
+      const gchar *first, *second;
+
+      g_variant_get (args, "(&s&s)", &first, &second);
+      self->tag = g_strconcat (first, "+", second, NULL);
+    }
+  else
+    self->tag = g_strdup (args ? g_variant_get_string (args, NULL) : "worker");
 
   if (g_str_equal (self->tag, "bad") ||
       (g_atomic_int_get (&fail_inits) > 0 && g_atomic_int_add (&fail_inits, -1) > 0))
@@ -1050,6 +1059,119 @@ test_count_children (void)
   g_assert_null (counts);
 }
 
+static GenSupervisor *
+simple_supervisor_start (GVariant *template_args,
+                         guint     max_children)
+{
+  g_autoptr(GenChildSpec) template = gen_child_spec_new ("w", test_worker_get_type (), template_args);
+  GenSupervisor *supervisor = g_object_new (GEN_TYPE_SUPERVISOR,
+                                            "strategy", GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE,
+                                            "intensity", 3,
+                                            "max-children", max_children,
+                                            NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_server_start (GEN_SERVER (supervisor),
+                                   gen_supervisor_build_args (&template, 1), &error));
+  g_assert_no_error (error);
+  return supervisor;
+}
+
+/* simple_one_for_one: children from one template, with extra arguments,
+ * restarted one for one, deleted when terminated, up to max-children. */
+static void
+test_simple_one_for_one (void)
+{
+  g_autoptr(GenSupervisor) supervisor = simple_supervisor_start (NULL, 2);
+  g_autoptr(GenChildSpec) spec = worker_spec ("other", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GError) error = NULL;
+  GError *reason = NULL;
+  g_autoptr(GError) crashed = NULL;
+  g_autoptr(GenServer) first = NULL;
+  g_autofree gchar *x = NULL;
+  g_autofree gchar *y = NULL;
+  g_autofree gchar *seen = NULL;
+  g_autofree gchar *none = NULL;
+  g_auto(GStrv) ids = NULL;
+
+  events_clear ();
+  x = gen_supervisor_start_child_with_args (supervisor, g_variant_new_string ("x"), &error);
+  g_assert_no_error (error);
+  y = gen_supervisor_start_child_with_args (supervisor, g_variant_new_string ("y"), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (x, ==, "w-1");
+  g_assert_cmpstr (y, ==, "w-2");
+
+  none = gen_supervisor_start_child_with_args (supervisor, g_variant_new_string ("z"), &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "max-children"));
+  g_assert_null (none);
+  g_clear_error (&error);
+  g_assert_false (gen_supervisor_start_child (supervisor, spec, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+
+  first = child_of (supervisor, "w-1");
+  watch (first, &reason);
+  cast (first, "crash");
+  crashed = wait_stopped (&reason);
+  g_assert_error (crashed, G_IO_ERROR, G_IO_ERROR_FAILED);
+  supervisor_sync (supervisor);
+
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "w-2", &error));
+  g_assert_no_error (error);
+  ids = gen_supervisor_dup_child_ids (supervisor);
+  g_assert_cmpstrv (ids, ((const gchar *[]) { "w-1", NULL }));
+
+  seen = events_wait (5);
+  g_assert_cmpstr (seen, ==, "start:x,start:y,stop:x,start:x,stop:y");
+  supervisor_stop (supervisor);
+}
+
+/* Extra arguments are appended to the template's: tuples are joined. */
+static void
+test_simple_one_for_one_args (void)
+{
+  g_autoptr(GenSupervisor) tuples = simple_supervisor_start (g_variant_new ("(s)", "db"), 0);
+  g_autoptr(GenSupervisor) plain = simple_supervisor_start (g_variant_new_string ("db"), 0);
+  g_autoptr(GenSupervisor) wrong = gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE, 1, 5000);
+  g_autoptr(GenSupervisor) classic = gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 1, 5000);
+  g_autoptr(GenChildSpec) a = worker_spec ("a", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) b = worker_spec ("b", GEN_CHILD_RESTART_PERMANENT);
+  GenChildSpec *both[] = { a, b };
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *joined = NULL;
+  g_autofree gchar *as_is = NULL;
+  g_autofree gchar *refused = NULL;
+  g_autofree gchar *seen = NULL;
+
+  events_clear ();
+  joined = gen_supervisor_start_child_with_args (tuples, g_variant_new ("(s)", "42"), &error);
+  g_assert_no_error (error);
+  as_is = gen_supervisor_start_child_with_args (plain, NULL, &error);
+  g_assert_no_error (error);
+  seen = events_wait (2);
+  g_assert_cmpstr (seen, ==, "start:db+42,start:db");
+
+  refused = gen_supervisor_start_child_with_args (plain, g_variant_new_string ("42"), &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "both must be tuples"));
+  g_clear_error (&error);
+
+  g_assert_false (gen_server_start (GEN_SERVER (wrong), gen_supervisor_build_args (both, 2), &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "exactly one child spec"));
+  g_clear_error (&error);
+
+  g_assert_true (gen_server_start (GEN_SERVER (classic), NULL, NULL));
+  g_assert_null (gen_supervisor_start_child_with_args (classic, NULL, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+
+  supervisor_stop (tuples);
+  supervisor_stop (plain);
+  supervisor_stop (classic);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1078,6 +1200,8 @@ main (int    argc,
   g_test_add_func ("/supervisor/stop-while-child-crashes", test_stop_while_child_crashes);
   g_test_add_func ("/supervisor/child-commands", test_child_commands);
   g_test_add_func ("/supervisor/count-children", test_count_children);
+  g_test_add_func ("/supervisor/simple-one-for-one", test_simple_one_for_one);
+  g_test_add_func ("/supervisor/simple-one-for-one-args", test_simple_one_for_one_args);
 
   return g_test_run ();
 }
