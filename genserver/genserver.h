@@ -13,5 +13,6 @@
 #include <genserver/gen-statem.h>
 #include <genserver/gen-link.h>
 #include <genserver/gen-request.h>
+#include <genserver/gen-group.h>
 
 #undef __GENSERVER_INSIDE__
