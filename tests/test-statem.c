@@ -120,6 +120,17 @@ probe_run (TestProbe    *self,
         gen_statem_repeat_state (statem);
       else if (g_str_equal (w[0], "gate"))
         test_gate_pass (&self->gate);
+      else if (g_str_equal (w[0], "await-timer"))
+        {
+          /* Until a timer's message waits behind this event. */
+          gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
+
+          while (gen_server_get_mailbox_length (GEN_SERVER (self)) < 1)
+            {
+              g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+              g_thread_yield ();
+            }
+        }
       else if (g_str_equal (w[0], "call-self"))
         {
           g_autoptr(GError) call_error = NULL;
@@ -593,20 +604,27 @@ test_statem_state_enter (void)
   }
 }
 
-static gboolean
-mailbox_has_one (gpointer data)
-{
-  return gen_server_get_mailbox_length (data) >= 1;
-}
-
-/* Holds the machine in a "gate" command until a timer's message has
- * come into the mailbox behind it, then lets it go. */
+/* Queues @first and @second while the machine waits at the gate, so that
+ * nothing (a timer's message) can come between them; then lets it go and
+ * closes the gate again once it passed. */
 static void
-release_after_timer_fired (TestProbe *probe)
+cast_pair_behind_gate (TestProbe   *probe,
+                       const gchar *first,
+                       const gchar *second)
 {
+  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
+
+  cast_ok (probe, "gate");
   test_gate_wait_for (&probe->gate, &probe->gate.blocked, 1);
-  test_wait_until (mailbox_has_one, probe);
+  cast_ok (probe, first);
+  cast_ok (probe, second);
   test_gate_open (&probe->gate);
+
+  g_mutex_lock (&probe->gate.lock);
+  while (probe->gate.blocked > 0)
+    g_assert_true (g_cond_wait_until (&probe->gate.cond, &probe->gate.lock, deadline));
+  probe->gate.open = FALSE;
+  g_mutex_unlock (&probe->gate.lock);
 }
 
 /* The state timeout fires in its state; a state change cancels it even
@@ -622,9 +640,8 @@ test_statem_state_timeout (void)
   cast_ok (probe, "state-timeout:0:st1");
   test_gate_wait_for (&probe->gate, &probe->log_length, 3);
 
-  cast_ok (probe, "state-timeout:0:st2");
-  cast_ok (probe, "gate goto:b");
-  release_after_timer_fired (probe);
+  /* The second cast waits until st2's message is in the mailbox. */
+  cast_pair_behind_gate (probe, "state-timeout:0:st2", "await-timer goto:b");
   reply = call_ok (probe, "reply:done");
 
   cast_ok (probe, "state-timeout:0:st3 state-timeout:-1:x");
@@ -635,8 +652,9 @@ test_statem_state_timeout (void)
     "init",
     "a/cast/state-timeout:0:st1",
     "a/state_timeout/st1",
+    "a/cast/gate",
     "a/cast/state-timeout:0:st2",
-    "a/cast/gate goto:b",
+    "a/cast/await-timer goto:b",
     "b/call/reply:done",
     "b/cast/state-timeout:0:st3 state-timeout:-1:x",
     "b/call/reply:done2",
@@ -657,11 +675,7 @@ test_statem_event_timeout (void)
   cast_ok (probe, "event-timeout:0:et1");
   test_gate_wait_for (&probe->gate, &probe->log_length, 3);
 
-  cast_ok (probe, "gate");
-  test_gate_wait_for (&probe->gate, &probe->gate.blocked, 1);
-  cast_ok (probe, "event-timeout:0:et2");
-  cast_ok (probe, "any");
-  test_gate_open (&probe->gate);
+  cast_pair_behind_gate (probe, "event-timeout:0:et2", "any");
   reply = call_ok (probe, "reply:done");
 
   assert_log (probe, (const gchar *[]) {
@@ -678,7 +692,7 @@ test_statem_event_timeout (void)
 }
 
 /* Generic timeouts have names, survive events and state changes, and are
- * cancelled by name. */
+ * cancelled by name, even when their message is already waiting. */
 static void
 test_statem_generic_timeout (void)
 {
@@ -686,26 +700,21 @@ test_statem_generic_timeout (void)
   g_autofree gchar *reply = NULL;
 
   test_start_ok (probe, NULL);
-  cast_ok (probe, "timeout:t1:0:g1");
-  cast_ok (probe, "gate goto:b");
-  release_after_timer_fired (probe);
-  test_gate_wait_for (&probe->gate, &probe->log_length, 4);
+  cast_pair_behind_gate (probe, "timeout:t1:0:g1", "await-timer goto:b");
+  test_gate_wait_for (&probe->gate, &probe->log_length, 5);
 
-  g_mutex_lock (&probe->gate.lock);
-  probe->gate.open = FALSE;
-  g_mutex_unlock (&probe->gate.lock);
-  cast_ok (probe, "timeout:t2:0:g2");
-  cast_ok (probe, "gate timeout:t2:-1:x");
-  release_after_timer_fired (probe);
+  cast_pair_behind_gate (probe, "timeout:t2:0:g2", "await-timer timeout:t2:-1:x");
   reply = call_ok (probe, "reply:done");
 
   assert_log (probe, (const gchar *[]) {
     "init",
+    "a/cast/gate",
     "a/cast/timeout:t1:0:g1",
-    "a/cast/gate goto:b",
+    "a/cast/await-timer goto:b",
     "b/timeout:t1/g1",
+    "b/cast/gate",
     "b/cast/timeout:t2:0:g2",
-    "b/cast/gate timeout:t2:-1:x",
+    "b/cast/await-timer timeout:t2:-1:x",
     "b/call/reply:done",
     NULL });
 
