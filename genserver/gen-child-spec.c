@@ -88,8 +88,8 @@ gen_child_spec_new (const gchar *id,
  *
  * Makes a spec from its variant form (see [method@Gen.ChildSpec.to_variant]).
  * Fails with %GEN_SERVER_ERROR_INVALID_MESSAGE if @variant has another type,
- * names a type that is not registered or not a [class@Gen.Server], or an
- * unknown restart value.
+ * names a type that is not registered or not a [class@Gen.Server], an
+ * unknown restart value, an empty id or a shutdown timeout below -1.
  *
  * Returns: (transfer full): the spec, or %NULL with @error set
  *
@@ -135,6 +135,20 @@ gen_child_spec_new_from_variant (GVariant  *variant,
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
                    "Child “%s”: %u is not a GenChildRestart", id, restart);
+      return NULL;
+    }
+  if (*id == '\0')
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "A child of type %s has an empty id: an id names it in its supervisor",
+                   type_name);
+      return NULL;
+    }
+  if (shutdown_ms < -1)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s”: a shutdown timeout is -1 (infinity) or at least 0 ms, not %d",
+                   id, shutdown_ms);
       return NULL;
     }
 

@@ -844,6 +844,24 @@ test_child_properties (void)
                                                                         "@mv nothing, uint32 0, 0, '')"),
                                                   &error));
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+
+  /* Validation, with errors that say what is wrong. */
+  {
+    g_autoptr(GenChildSpec) nameless = gen_child_spec_new ("", test_worker_get_type (), NULL);
+    g_autofree gchar *variant = g_strdup_printf ("('x', '%s', @a{sv} {}, @mv nothing, uint32 0, -5, '')",
+                                                 g_type_name (test_worker_get_type ()));
+
+    g_assert_false (gen_supervisor_start_child (supervisor, nameless, &error));
+    g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+    g_assert_nonnull (strstr (error->message, "empty id"));
+    g_clear_error (&error);
+
+    g_assert_null (gen_child_spec_new_from_variant (g_variant_new_parsed (variant), &error));
+    g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+    g_assert_nonnull (strstr (error->message, "not -5"));
+    g_clear_error (&error);
+  }
 
   supervisor_stop (supervisor);
 }

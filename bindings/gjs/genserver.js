@@ -198,3 +198,24 @@ export const Statem = GObject.registerClass({
         });
     }
 });
+
+/**
+ * Erlang's send_request for JavaScript. The call is queued now, in order
+ * with this thread's casts, and the returned Promise is the request id:
+ * await it later, or many at once with Promise.all (wait for all, one
+ * deadline with a timeout), Promise.any or Promise.race (the first):
+ *
+ *   const replies = await Promise.all(servers.map(s => GenServer.sendRequest(s, 'report')));
+ *
+ * (Gen.Server.send_request, whose waits block, is for threads without a
+ * main loop; GJS has one.)
+ *
+ * @param {Gen.Server} server the server
+ * @param {*} message packed with the server's call-type, see toVariant()
+ * @param {number} timeoutMs the timeout in milliseconds; negative waits forever
+ * @param {object} [options] as for call()
+ * @returns {Promise<*>} the reply
+ */
+export function sendRequest(server, message, timeoutMs = DEFAULT_TIMEOUT, options = {}) {
+    return call(server, message, timeoutMs, options);
+}

@@ -105,4 +105,12 @@ test('an exception in a call reaches the caller; the machine goes on', async () 
     machine.stop(-1);
 });
 
+test('requests to many machines, awaited together', async () => {
+    const machines = [started(), started(), started()];
+    const requests = machines.map((m, i) => GenServer.sendRequest(m, `reply:r${i}`));
+    assertEqual(await Promise.all(requests), ['r0', 'r1', 'r2']);
+    for (const machine of machines)
+        machine.stop(-1);
+});
+
 run();
