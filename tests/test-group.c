@@ -300,6 +300,45 @@ test_group_monitor (void)
   g_ptr_array_unref (of_all.log);
 }
 
+/* abcast and multi_call by registered name pattern. */
+static void
+test_registry_matching (void)
+{
+  g_autoptr(GenRegistry) registry = gen_registry_new ();
+  g_autoptr(TestNode) a = node_start ("a");
+  g_autoptr(TestNode) b = node_start ("b");
+  g_autoptr(TestNode) other = node_start ("other");
+  g_autoptr(GPtrArray) answers = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_registry_register (registry, "cache-b", GEN_SERVER (b), NULL));
+  g_assert_true (gen_registry_register (registry, "cache-a", GEN_SERVER (a), NULL));
+  g_assert_true (gen_registry_register (registry, "store", GEN_SERVER (other), NULL));
+
+  g_assert_cmpuint (gen_registry_cast_matching (registry, "cache-*", g_variant_new_string ("x")), ==, 2);
+  g_assert_cmpuint (gen_registry_cast_matching (registry, "none-*", g_variant_new_string ("x")), ==, 0);
+
+  answers = gen_registry_call_matching (registry, "cache-?", g_variant_new_string ("tag"),
+                                        TEST_CALL_TIMEOUT_MS);
+  g_assert_cmpuint (answers->len, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      GenRequest *request = g_ptr_array_index (answers, i);
+      g_autoptr(GVariant) tag = gen_request_wait (request, 0, &error);
+
+      g_assert_no_error (error);
+      /* In name order: cache-a, then cache-b. */
+      g_assert_cmpstr (g_variant_get_string (tag, NULL), ==, i == 0 ? "a" : "b");
+      g_assert_true (gen_request_get_server (request) == GEN_SERVER (i == 0 ? a : b));
+    }
+  g_assert_cmpint (g_atomic_int_get (&a->casts), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&other->casts), ==, 0);
+
+  test_stop_ok (a);
+  test_stop_ok (b);
+  test_stop_ok (other);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -309,6 +348,7 @@ main (int   argc,
   g_test_add_func ("/group/membership", test_group_membership);
   g_test_add_func ("/group/cast-and-call", test_group_cast_and_call);
   g_test_add_func ("/group/monitor", test_group_monitor);
+  g_test_add_func ("/group/registry-matching", test_registry_matching);
 
   return g_test_run ();
 }
