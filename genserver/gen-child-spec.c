@@ -42,6 +42,7 @@ struct _GenChildSpec
   GenChildRestart restart;
   gint shutdown_ms;
   gchar *name;              /* owned, nullable */
+  gboolean significant;
 };
 
 G_DEFINE_BOXED_TYPE (GenChildSpec, gen_child_spec, gen_child_spec_ref, gen_child_spec_unref)
@@ -89,7 +90,8 @@ gen_child_spec_new (const gchar *id,
  * Makes a spec from its variant form (see [method@Gen.ChildSpec.to_variant]).
  * Fails with %GEN_SERVER_ERROR_INVALID_MESSAGE if @variant has another type,
  * names a type that is not registered or not a [class@Gen.Server], an
- * unknown restart value, an empty id or a shutdown timeout below -1.
+ * unknown restart value, an empty id, a shutdown timeout below -1, or a
+ * significant child that is permanent.
  *
  * Returns: (transfer full): the spec, or %NULL with @error set
  *
@@ -106,6 +108,7 @@ gen_child_spec_new_from_variant (GVariant  *variant,
   const gchar *id, *type_name, *name;
   guint32 restart;
   gint32 shutdown_ms;
+  gboolean significant;
   GenChildSpec *self;
   GType type;
 
@@ -121,8 +124,8 @@ gen_child_spec_new_from_variant (GVariant  *variant,
       return NULL;
     }
 
-  g_variant_get (owned, "(&s&s@a{sv}m@vui&s)", &id, &type_name, &properties,
-                 &args, &restart, &shutdown_ms, &name);
+  g_variant_get (owned, "(&s&s@a{sv}m@vui&sb)", &id, &type_name, &properties,
+                 &args, &restart, &shutdown_ms, &name, &significant);
 
   type = g_type_from_name (type_name);
   if (type == 0 || !g_type_is_a (type, GEN_TYPE_SERVER))
@@ -144,6 +147,14 @@ gen_child_spec_new_from_variant (GVariant  *variant,
                    type_name);
       return NULL;
     }
+  if (significant && restart == GEN_CHILD_RESTART_PERMANENT)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s”: a significant child is transient or temporary, "
+                   "never permanent (its end is what a supervisor's auto-shutdown waits for)",
+                   id);
+      return NULL;
+    }
   if (shutdown_ms < -1)
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
@@ -160,6 +171,7 @@ gen_child_spec_new_from_variant (GVariant  *variant,
   self->restart = restart;
   self->shutdown_ms = shutdown_ms;
   self->name = *name != '\0' ? g_strdup (name) : NULL;
+  self->significant = significant;
   return self;
 }
 
@@ -397,6 +409,45 @@ gen_child_spec_set_name (GenChildSpec *self,
 }
 
 /**
+ * gen_child_spec_get_significant:
+ * @self: a #GenChildSpec
+ *
+ * Gets whether the child is significant; see
+ * [method@Gen.ChildSpec.set_significant].
+ *
+ * Returns: %TRUE for a significant child
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_child_spec_get_significant (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return self->significant;
+}
+
+/**
+ * gen_child_spec_set_significant:
+ * @self: a #GenChildSpec
+ * @significant: whether the child is significant
+ *
+ * Marks the child as significant, Erlang's `significant => true`: its end
+ * (without a restart) can make its supervisor stop, as its
+ * [property@Gen.Supervisor:auto-shutdown] says. A significant child is
+ * transient or temporary: a supervisor refuses a permanent one, and one
+ * whose auto-shutdown is %GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER refuses any.
+ *
+ * Since: 1.0
+ */
+void
+gen_child_spec_set_significant (GenChildSpec *self,
+                                gboolean      significant)
+{
+  g_return_if_fail (self != NULL);
+  self->significant = !!significant;
+}
+
+/**
  * gen_child_spec_to_variant:
  * @self: a #GenChildSpec
  *
@@ -412,14 +463,15 @@ gen_child_spec_to_variant (GenChildSpec *self)
 {
   g_return_val_if_fail (self != NULL, NULL);
 
-  return g_variant_new ("(ss@a{sv}m@vuis)",
+  return g_variant_new ("(ss@a{sv}m@vuisb)",
                         self->id,
                         g_type_name (self->type),
                         self->properties,
                         self->args ? g_variant_new_variant (self->args) : NULL,
                         (guint32) self->restart,
                         (gint32) self->shutdown_ms,
-                        self->name ? self->name : "");
+                        self->name ? self->name : "",
+                        self->significant);
 }
 
 static gboolean

@@ -88,6 +88,7 @@ struct _GenSupervisor
 
   /* Construct-only. */
   guint max_children;       /* 0: no limit */
+  GenSupervisorAutoShutdown auto_shutdown;
 
   /* Supervisor thread only: simple_one_for_one's one spec, and the number
    * in the id of the last child made from it. */
@@ -103,6 +104,7 @@ enum {
   PROP_INTENSITY,
   PROP_PERIOD_MS,
   PROP_MAX_CHILDREN,
+  PROP_AUTO_SHUTDOWN,
   N_PROPS
 };
 
@@ -359,6 +361,26 @@ restart_children (GenSupervisor  *self,
   return TRUE;
 }
 
+/* A significant child ended for good (not restarted): the supervisor stops
+ * itself, normally, if its auto-shutdown says so. Only for ends the
+ * supervisor did not cause, as in Erlang: terminate_child and the
+ * supervisor's own stop do not count. Supervisor thread. */
+static void
+check_auto_shutdown (GenSupervisor *self)
+{
+  if (self->auto_shutdown == GEN_SUPERVISOR_AUTO_SHUTDOWN_ALL_SIGNIFICANT)
+    for (guint i = 0; i < self->children->len; i++)
+      {
+        Child *child = g_ptr_array_index (self->children, i);
+
+        if (child->server != NULL && gen_child_spec_get_significant (child->spec))
+          return;
+      }
+
+  if (self->auto_shutdown != GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER)
+    gen_server_stop (GEN_SERVER (self), 0, NULL);
+}
+
 /* A child stopped on its own. Supervisor thread. Returns FALSE with @error
  * when the supervisor must give up. */
 static gboolean
@@ -371,16 +393,24 @@ child_exited (GenSupervisor  *self,
   g_autoptr(GenServer) server = child->server;
   GenChildRestart restart = gen_child_spec_get_restart (child->spec);
 
+  gboolean significant = gen_child_spec_get_significant (child->spec);
+
   child->watch_id = 0; /* the hook has run */
   set_child_server (self, child, NULL);
 
   if (restart == GEN_CHILD_RESTART_TEMPORARY)
     {
       remove_child_at (self, index);
+      if (significant)
+        check_auto_shutdown (self);
       return TRUE;
     }
   if (restart == GEN_CHILD_RESTART_TRANSIENT && reason == NULL)
-    return TRUE;
+    {
+      if (significant)
+        check_auto_shutdown (self);
+      return TRUE;
+    }
 
   if (!note_restart (self))
     {
@@ -420,6 +450,15 @@ add_child (GenSupervisor  *self,
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NAME_TAKEN,
                    "%s already has a child “%s”",
                    G_OBJECT_TYPE_NAME (self), gen_child_spec_get_id (spec));
+      return FALSE;
+    }
+
+  if (gen_child_spec_get_significant (spec) &&
+      self->auto_shutdown == GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s” is significant, but %s’s auto-shutdown is “never”",
+                   gen_child_spec_get_id (spec), G_OBJECT_TYPE_NAME (self));
       return FALSE;
     }
 
@@ -567,6 +606,7 @@ start_template_child (GenSupervisor  *self,
   const gchar *id, *type_name, *name;
   guint32 restart;
   gint32 shutdown_ms;
+  gboolean significant;
   GError *local_error = NULL;
 
   if (self->strategy != GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE || self->template == NULL)
@@ -579,8 +619,8 @@ start_template_child (GenSupervisor  *self,
 
   /* Through the variant form, which copies everything in the spec. */
   spec_variant = g_variant_ref_sink (gen_child_spec_to_variant (self->template));
-  g_variant_get (spec_variant, "(&s&s@a{sv}m@vui&s)", &id, &type_name, &spec_properties,
-                 &template_args, &restart, &shutdown_ms, &name);
+  g_variant_get (spec_variant, "(&s&s@a{sv}m@vui&sb)", &id, &type_name, &spec_properties,
+                 &template_args, &restart, &shutdown_ms, &name, &significant);
   child_id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT, id, ++self->last_child_number);
 
   if (template_args != NULL)
@@ -595,10 +635,10 @@ start_template_child (GenSupervisor  *self,
       return NULL;
     }
 
-  spec = gen_child_spec_new_from_variant (g_variant_new ("(ss@a{sv}m@vuis)", child_id, type_name,
+  spec = gen_child_spec_new_from_variant (g_variant_new ("(ss@a{sv}m@vuisb)", child_id, type_name,
                                                          spec_properties,
                                                          args != NULL ? g_variant_new_variant (args) : NULL,
-                                                         restart, shutdown_ms, name),
+                                                         restart, shutdown_ms, name, significant),
                                           error);
   if (spec == NULL || !add_child (self, spec, error))
     return NULL;
@@ -862,6 +902,9 @@ gen_supervisor_get_property (GObject    *object,
     case PROP_MAX_CHILDREN:
       g_value_set_uint (value, self->max_children);
       break;
+    case PROP_AUTO_SHUTDOWN:
+      g_value_set_enum (value, self->auto_shutdown);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -888,6 +931,9 @@ gen_supervisor_set_property (GObject      *object,
       break;
     case PROP_MAX_CHILDREN:
       self->max_children = g_value_get_uint (value);
+      break;
+    case PROP_AUTO_SHUTDOWN:
+      self->auto_shutdown = g_value_get_enum (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -971,6 +1017,25 @@ gen_supervisor_class_init (GenSupervisorClass *klass)
   properties[PROP_MAX_CHILDREN] =
     g_param_spec_uint ("max-children", NULL, NULL,
                        0, G_MAXUINT, 0,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GenSupervisor:auto-shutdown:
+   *
+   * Whether the supervisor stops itself, normally, when significant
+   * children ([method@Gen.ChildSpec.set_significant]) end without being
+   * restarted: Erlang's `auto_shutdown`. Only ends that the supervisor did
+   * not cause count ([method@Gen.Supervisor.terminate_child] does not).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_AUTO_SHUTDOWN] =
+    g_param_spec_enum ("auto-shutdown", NULL, NULL,
+                       GEN_TYPE_SUPERVISOR_AUTO_SHUTDOWN,
+                       GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER,
                        (G_PARAM_READWRITE |
                         G_PARAM_CONSTRUCT_ONLY |
                         G_PARAM_EXPLICIT_NOTIFY |

@@ -36,6 +36,28 @@ typedef enum
   GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE,
 } GenSupervisorStrategy;
 
+/**
+ * GenSupervisorAutoShutdown:
+ * @GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER: the supervisor never stops because
+ *   of its children; it has no significant children
+ * @GEN_SUPERVISOR_AUTO_SHUTDOWN_ANY_SIGNIFICANT: it stops when any
+ *   significant child ends without a restart
+ * @GEN_SUPERVISOR_AUTO_SHUTDOWN_ALL_SIGNIFICANT: it stops when the last
+ *   running significant child ends without a restart
+ *
+ * When a [class@Gen.Supervisor] stops itself because its significant
+ * children ended: Erlang's `auto_shutdown` values `never`,
+ * `any_significant` and `all_significant`.
+ *
+ * Since: 1.0
+ */
+typedef enum
+{
+  GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER,
+  GEN_SUPERVISOR_AUTO_SHUTDOWN_ANY_SIGNIFICANT,
+  GEN_SUPERVISOR_AUTO_SHUTDOWN_ALL_SIGNIFICANT,
+} GenSupervisorAutoShutdown;
+
 #define GEN_TYPE_SUPERVISOR (gen_supervisor_get_type ())
 
 GEN_AVAILABLE_IN_ALL

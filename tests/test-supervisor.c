@@ -841,7 +841,7 @@ test_child_properties (void)
   g_clear_error (&error);
 
   g_assert_null (gen_child_spec_new_from_variant (g_variant_new_parsed ("('x', 'NoSuchType', @a{sv} {}, "
-                                                                        "@mv nothing, uint32 0, 0, '')"),
+                                                                        "@mv nothing, uint32 0, 0, '', false)"),
                                                   &error));
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
   g_clear_error (&error);
@@ -849,7 +849,7 @@ test_child_properties (void)
   /* Validation, with errors that say what is wrong. */
   {
     g_autoptr(GenChildSpec) nameless = gen_child_spec_new ("", test_worker_get_type (), NULL);
-    g_autofree gchar *variant = g_strdup_printf ("('x', '%s', @a{sv} {}, @mv nothing, uint32 0, -5, '')",
+    g_autofree gchar *variant = g_strdup_printf ("('x', '%s', @a{sv} {}, @mv nothing, uint32 0, -5, '', false)",
                                                  g_type_name (test_worker_get_type ()));
 
     g_assert_false (gen_supervisor_start_child (supervisor, nameless, &error));
@@ -1190,6 +1190,124 @@ test_simple_one_for_one_args (void)
   supervisor_stop (classic);
 }
 
+static GenSupervisor *
+auto_shutdown_start (GenSupervisorAutoShutdown  auto_shutdown,
+                     GenChildSpec             **children,
+                     guint                      n_children)
+{
+  GenSupervisor *supervisor = g_object_new (GEN_TYPE_SUPERVISOR,
+                                            "intensity", 3,
+                                            "auto-shutdown", auto_shutdown,
+                                            NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_server_start (GEN_SERVER (supervisor),
+                                   gen_supervisor_build_args (children, n_children), &error));
+  g_assert_no_error (error);
+  return supervisor;
+}
+
+static GenChildSpec *
+significant_spec (const gchar     *tag,
+                  GenChildRestart  restart)
+{
+  GenChildSpec *spec = worker_spec (tag, restart);
+
+  gen_child_spec_set_significant (spec, TRUE);
+  return spec;
+}
+
+/* auto_shutdown: any_significant stops at the first significant end, all
+ * at the last; a crash that is restarted and terminate_child do not
+ * count. */
+static void
+test_auto_shutdown (void)
+{
+  g_autoptr(GenChildSpec) plain = worker_spec ("plain", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) s1 = significant_spec ("s1", GEN_CHILD_RESTART_TRANSIENT);
+  g_autoptr(GenChildSpec) s2 = significant_spec ("s2", GEN_CHILD_RESTART_TEMPORARY);
+  GenChildSpec *children[] = { plain, s1, s2 };
+  g_autoptr(GenSupervisor) any = NULL;
+  g_autoptr(GenSupervisor) all = NULL;
+  g_autoptr(GenServer) child = NULL;
+  GError *slot = NULL;
+  g_autoptr(GError) reason = NULL;
+
+  /* any_significant: terminate_child and a restarted crash do not count;
+   * a normal end does. */
+  any = auto_shutdown_start (GEN_SUPERVISOR_AUTO_SHUTDOWN_ANY_SIGNIFICANT, children, 3);
+  g_assert_true (gen_supervisor_terminate_child (any, "s2", NULL));
+  supervisor_sync (any);
+  g_assert_true (gen_server_is_running (GEN_SERVER (any)));
+  child = child_of (any, "s1");
+  watch (child, &slot);
+  cast (child, "crash");
+  reason = wait_stopped (&slot);  /* by then the supervisor has the notice */
+  g_clear_error (&reason);
+  supervisor_sync (any);
+  g_assert_true (gen_server_is_running (GEN_SERVER (any)));
+  g_clear_object (&child);
+  child = child_of (any, "s1");
+  watch (GEN_SERVER (any), &slot);
+  cast (child, "stop");
+  reason = wait_stopped (&slot);
+  g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_NONE); /* a normal stop */
+  g_clear_error (&reason);
+  g_clear_object (&child);
+
+  /* all_significant: only the last significant end counts. */
+  all = auto_shutdown_start (GEN_SUPERVISOR_AUTO_SHUTDOWN_ALL_SIGNIFICANT, children, 3);
+  child = child_of (all, "s2");
+  watch (child, &slot);
+  cast (child, "stop");
+  reason = wait_stopped (&slot);
+  g_clear_error (&reason);
+  supervisor_sync (all);
+  g_assert_true (gen_server_is_running (GEN_SERVER (all)));
+  g_clear_object (&child);
+  child = child_of (all, "s1");
+  watch (GEN_SERVER (all), &slot);
+  cast (child, "stop");
+  reason = wait_stopped (&slot);
+  g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_NONE);
+}
+
+/* Significant children must be transient or temporary, and need an
+ * auto-shutdown. */
+static void
+test_significant_validation (void)
+{
+  g_autoptr(GenChildSpec) permanent = significant_spec ("p", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) transient = significant_spec ("t", GEN_CHILD_RESTART_TRANSIENT);
+  g_autoptr(GenSupervisor) never = gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 1, 5000);
+  g_autoptr(GenSupervisor) any = g_object_new (GEN_TYPE_SUPERVISOR,
+                                               "auto-shutdown", GEN_SUPERVISOR_AUTO_SHUTDOWN_ANY_SIGNIFICANT,
+                                               NULL);
+  g_autoptr(GenChildSpec) copy = NULL;
+  g_autoptr(GError) error = NULL;
+
+  copy = gen_child_spec_new_from_variant (gen_child_spec_to_variant (transient), &error);
+  g_assert_no_error (error);
+  g_assert_true (gen_child_spec_get_significant (copy));
+
+  g_assert_true (gen_server_start (GEN_SERVER (never), NULL, NULL));
+  g_assert_false (gen_supervisor_start_child (never, transient, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "auto-shutdown is “never”"));
+  g_clear_error (&error);
+
+  g_assert_true (gen_server_start (GEN_SERVER (any), NULL, NULL));
+  g_assert_false (gen_supervisor_start_child (any, permanent, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "never permanent"));
+  g_clear_error (&error);
+  g_assert_true (gen_supervisor_start_child (any, transient, &error));
+  g_assert_no_error (error);
+
+  supervisor_stop (never);
+  supervisor_stop (any);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1220,6 +1338,8 @@ main (int    argc,
   g_test_add_func ("/supervisor/count-children", test_count_children);
   g_test_add_func ("/supervisor/simple-one-for-one", test_simple_one_for_one);
   g_test_add_func ("/supervisor/simple-one-for-one-args", test_simple_one_for_one_args);
+  g_test_add_func ("/supervisor/auto-shutdown", test_auto_shutdown);
+  g_test_add_func ("/supervisor/significant-validation", test_significant_validation);
 
   return g_test_run ();
 }
