@@ -4,6 +4,7 @@
 
 #include "gen-link.h"
 #include "gen-server-private.h"
+#include "gen-start.h"
 
 /*
  * Links: Erlang's link/1, unlink/1 and trap_exit.
@@ -134,7 +135,7 @@ link_exited (GenServer    *server,
 
   if (gen_server_get_trap_exit (other))
     gen_server_send_info (other, exit_message_new (link, server, reason), NULL);
-  else if (reason != NULL)
+  else if (reason != NULL && !gen_server_is_ignore (reason))
     /* Without waiting: an exit hook must not block on another server. The
      * other server handles what it has queued and stops with the same
      * reason, which its own links pass on in turn. */

@@ -5,6 +5,7 @@
 #include "gen-enums.h"
 #include "gen-registry.h"
 #include "gen-server-private.h"
+#include "gen-start.h"
 #include "gen-supervisor.h"
 
 /**
@@ -200,6 +201,7 @@ child_start (GenSupervisor  *self,
   g_autoptr(GenServer) server = NULL;
   g_autoptr(GError) local_error = NULL;
   ExitHook *hook;
+  guint64 generation;
   guint watch_id;
 
   g_assert (child->server == NULL);
@@ -211,13 +213,23 @@ child_start (GenSupervisor  *self,
   hook = g_new0 (ExitHook, 1);
   hook->supervisor = g_object_ref (self);
   hook->id = g_strdup (gen_child_spec_get_id (spec));
-  hook->generation = ++self->last_generation;
+  hook->generation = generation = ++self->last_generation;
   /* Armed before start, so that even a child that stops right after init
    * is seen, with its real reason. */
   watch_id = gen_server_watch_internal (server, exit_hook_cb, hook, exit_hook_free,
                                         GEN_WATCH_NEXT_RUN);
 
-  if (!gen_server_start (server, gen_child_spec_get_args (spec), &local_error))
+  if (!gen_server_start (server, gen_child_spec_get_args (spec), &local_error) &&
+      gen_server_is_ignore (local_error))
+    {
+      /* Erlang's ignore: not started, and fine. The child stays, not
+       * running; its hook (gone already) sent a notice that finds no
+       * server. */
+      child->watch_id = 0;
+      child->generation = generation;
+      return TRUE;
+    }
+  if (local_error != NULL)
     {
       /* The hook already told us; that notice is stale (no server). */
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
@@ -239,7 +251,7 @@ child_start (GenSupervisor  *self,
     }
 
   child->watch_id = watch_id;
-  child->generation = hook->generation;
+  child->generation = generation;
   set_child_server (self, child, g_steal_pointer (&server));
   return TRUE;
 }

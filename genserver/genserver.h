@@ -14,5 +14,6 @@
 #include <genserver/gen-link.h>
 #include <genserver/gen-request.h>
 #include <genserver/gen-group.h>
+#include <genserver/gen-start.h>
 
 #undef __GENSERVER_INSIDE__
