@@ -559,8 +559,16 @@ handle_one (GenStatem *self,
   if (error != NULL)
     {
       actions_drop (self);
-      if (event->type == GEN_STATEM_EVENT_CALL && event->reply != NULL &&
-          !priv->actions.reply_taken)
+      if (event->type == GEN_STATEM_EVENT_CALL && priv->actions.reply_taken)
+        {
+          /* As for a server's deferred reply: the handle answers, so the
+           * error has nowhere to go. */
+          g_critical ("%s’s handle_event took the reply handle and also set an error; "
+                      "it is ignored: %s", statem_name (self), error->message);
+          g_clear_error (&error);
+          g_clear_object (&event->reply);
+        }
+      else if (event->type == GEN_STATEM_EVENT_CALL && event->reply != NULL)
         {
           gen_reply_return_error (event->reply, error);
           g_clear_error (&error);

@@ -414,6 +414,24 @@ test_statem_call_errors (void)
   g_clear_error (&error);
   assert_state (probe, "c");
 
+  /* A taken reply and an error: the handle answers, the error is a
+   * programmer error, and the machine stays. */
+  {
+    ProbeCall call = { probe, "take goto:d fail", TEST_CALL_TIMEOUT_MS, NULL, NULL };
+    GThread *thread;
+
+    g_test_expect_message ("Gen", G_LOG_LEVEL_CRITICAL, "*took the reply handle and also set an error*");
+    thread = g_thread_new ("caller", probe_call_thread, &call);
+    test_gate_wait_for (&probe->gate, &probe->log_length, 5);
+    cast_ok (probe, "answer-held:late");
+    g_thread_join (thread);
+    g_test_assert_expected_messages ();
+    g_assert_no_error (call.error);
+    g_assert_cmpstr (g_variant_get_string (call.reply, NULL), ==, "late");
+    assert_state (probe, "c");
+    probe_call_clear (&call);
+  }
+
   test_stop_ok (probe);
 }
 
