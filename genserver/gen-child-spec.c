@@ -74,6 +74,7 @@ struct _GenChildSpec
   gint shutdown_ms;
   gchar *name;              /* owned, nullable */
   GenScheduler *scheduler;  /* owned, nullable */
+  gboolean significant;
 };
 
 G_DEFINE_BOXED_TYPE (GenChildSpec, gen_child_spec, gen_child_spec_ref, gen_child_spec_unref)
@@ -132,8 +133,9 @@ gen_child_spec_new (const gchar *id,
  *
  * Makes a spec from its variant form (see [method@Gen.ChildSpec.to_variant]).
  * Fails with %GEN_SERVER_ERROR_INVALID_MESSAGE if @variant has another type,
- * names a type that is not registered or not a [class@Gen.Server], or an
- * unknown restart value.
+ * names a type that is not registered or not a [class@Gen.Server], an
+ * unknown restart value, an empty id, a shutdown timeout below -1, or a
+ * significant child that is permanent.
  *
  * Returns: (transfer full): the spec, or %NULL with @error set
  *
@@ -152,6 +154,7 @@ gen_child_spec_new_from_variant (GVariant  *variant,
   guint64 scheduler_id;
   guint32 restart;
   gint32 shutdown_ms;
+  gboolean significant;
   GenChildSpec *self;
   GType type;
 
@@ -167,8 +170,8 @@ gen_child_spec_new_from_variant (GVariant  *variant,
       return NULL;
     }
 
-  g_variant_get (owned, "(&s&s@a{sv}m@vui&s)", &id, &type_name, &properties,
-                 &args, &restart, &shutdown_ms, &name);
+  g_variant_get (owned, "(&s&s@a{sv}m@vui&sb)", &id, &type_name, &properties,
+                 &args, &restart, &shutdown_ms, &name, &significant);
 
   type = g_type_from_name (type_name);
   if (type == 0 || !g_type_is_a (type, GEN_TYPE_SERVER))
@@ -181,6 +184,28 @@ gen_child_spec_new_from_variant (GVariant  *variant,
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
                    "Child “%s”: %u is not a GenChildRestart", id, restart);
+      return NULL;
+    }
+  if (*id == '\0')
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "A child of type %s has an empty id: an id names it in its supervisor",
+                   type_name);
+      return NULL;
+    }
+  if (significant && restart == GEN_CHILD_RESTART_PERMANENT)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s”: a significant child is transient or temporary, "
+                   "never permanent (its end is what a supervisor's auto-shutdown waits for)",
+                   id);
+      return NULL;
+    }
+  if (shutdown_ms < -1)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s”: a shutdown timeout is -1 (infinity) or at least 0 ms, not %d",
+                   id, shutdown_ms);
       return NULL;
     }
 
@@ -211,6 +236,7 @@ gen_child_spec_new_from_variant (GVariant  *variant,
   self->restart = restart;
   self->shutdown_ms = shutdown_ms;
   self->name = *name != '\0' ? g_strdup (name) : NULL;
+  self->significant = significant;
   return self;
 }
 
@@ -502,6 +528,45 @@ gen_child_spec_set_name (GenChildSpec *self,
 }
 
 /**
+ * gen_child_spec_get_significant:
+ * @self: a #GenChildSpec
+ *
+ * Gets whether the child is significant; see
+ * [method@Gen.ChildSpec.set_significant].
+ *
+ * Returns: %TRUE for a significant child
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_child_spec_get_significant (GenChildSpec *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return self->significant;
+}
+
+/**
+ * gen_child_spec_set_significant:
+ * @self: a #GenChildSpec
+ * @significant: whether the child is significant
+ *
+ * Marks the child as significant, Erlang's `significant => true`: its end
+ * (without a restart) can make its supervisor stop, as its
+ * [property@Gen.Supervisor:auto-shutdown] says. A significant child is
+ * transient or temporary: a supervisor refuses a permanent one, and one
+ * whose auto-shutdown is %GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER refuses any.
+ *
+ * Since: 1.0
+ */
+void
+gen_child_spec_set_significant (GenChildSpec *self,
+                                gboolean      significant)
+{
+  g_return_if_fail (self != NULL);
+  self->significant = !!significant;
+}
+
+/**
  * gen_child_spec_to_variant:
  * @self: a #GenChildSpec
  *
@@ -529,14 +594,15 @@ gen_child_spec_to_variant (GenChildSpec *self)
       properties = g_variant_dict_end (&dict);
     }
 
-  return g_variant_new ("(ss@a{sv}m@vuis)",
+  return g_variant_new ("(ss@a{sv}m@vuisb)",
                         self->id,
                         g_type_name (self->type),
                         properties,
                         self->args ? g_variant_new_variant (self->args) : NULL,
                         (guint32) self->restart,
                         (gint32) self->shutdown_ms,
-                        self->name ? self->name : "");
+                        self->name ? self->name : "",
+                        self->significant);
 }
 
 static gboolean

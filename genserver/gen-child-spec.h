@@ -38,11 +38,12 @@ typedef enum
  *
  * The [struct@GLib.VariantType] string of a child spec as a variant (see
  * [method@Gen.ChildSpec.to_variant]): id, type name, construct properties,
- * start arguments, restart, shutdown timeout and registered name.
+ * start arguments, restart, shutdown timeout, registered name and whether
+ * the child is significant.
  *
  * Since: 1.0
  */
-#define GEN_CHILD_SPEC_VARIANT_TYPE "(ssa{sv}mvuis)"
+#define GEN_CHILD_SPEC_VARIANT_TYPE "(ssa{sv}mvuisb)"
 
 #define GEN_TYPE_CHILD_SPEC (gen_child_spec_get_type ())
 
@@ -91,6 +92,11 @@ const gchar     *gen_child_spec_get_name             (GenChildSpec    *self);
 GEN_AVAILABLE_IN_ALL
 void             gen_child_spec_set_name             (GenChildSpec    *self,
                                                       const gchar     *name);
+GEN_AVAILABLE_IN_ALL
+gboolean         gen_child_spec_get_significant      (GenChildSpec    *self);
+GEN_AVAILABLE_IN_ALL
+void             gen_child_spec_set_significant      (GenChildSpec    *self,
+                                                      gboolean         significant);
 GEN_AVAILABLE_IN_ALL
 GVariant        *gen_child_spec_to_variant           (GenChildSpec    *self);
 

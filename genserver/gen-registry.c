@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "gen-registry.h"
+#include "gen-request.h"
 #include "gen-server-private.h"
 
 /**
@@ -525,4 +526,120 @@ gen_registry_send_info (GenRegistry  *self,
   owned_message = g_variant_ref_sink (message);
   server = lookup_or_fail (self, name, error);
   return server != NULL && gen_server_send_info (server, owned_message, error);
+}
+
+/* The servers whose names match @pattern, in name order. */
+static GPtrArray *
+lookup_matching (GenRegistry *self,
+                 const gchar *pattern)
+{
+  g_autoptr(GPatternSpec) spec = g_pattern_spec_new (pattern);
+  g_auto(GStrv) names = gen_registry_dup_names (self);
+  GPtrArray *servers = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      GenServer *server;
+
+      if (!g_pattern_spec_match_string (spec, names[i]))
+        continue;
+      server = gen_registry_lookup (self, names[i]);
+      if (server != NULL)
+        g_ptr_array_add (servers, server);
+    }
+  return servers;
+}
+
+/**
+ * gen_registry_cast_matching:
+ * @self: a #GenRegistry
+ * @pattern: a [struct@GLib.PatternSpec] pattern (`*` and `?`), such as
+ *   `"cache-*"`
+ * @message: the message; a floating reference is sunk
+ *
+ * Casts @message to every server registered under a name that matches
+ * @pattern, as Erlang's `abcast` does for a name on every node. A server
+ * that refuses it is skipped. For groups a server joins and leaves at
+ * will, see [class@Gen.Group].
+ *
+ * Returns: how many servers the message was queued to
+ *
+ * Since: 1.0
+ */
+guint
+gen_registry_cast_matching (GenRegistry *self,
+                            const gchar *pattern,
+                            GVariant    *message)
+{
+  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GPtrArray) servers = NULL;
+  guint sent = 0;
+
+  g_return_val_if_fail (GEN_IS_REGISTRY (self), 0);
+  g_return_val_if_fail (pattern != NULL, 0);
+  g_return_val_if_fail (message != NULL, 0);
+
+  owned_message = g_variant_ref_sink (message);
+  servers = lookup_matching (self, pattern);
+  for (guint i = 0; i < servers->len; i++)
+    if (gen_server_cast (g_ptr_array_index (servers, i), owned_message, NULL))
+      sent++;
+  return sent;
+}
+
+/**
+ * gen_registry_call_matching:
+ * @self: a #GenRegistry
+ * @pattern: a [struct@GLib.PatternSpec] pattern (`*` and `?`)
+ * @message: the request; a floating reference is sunk
+ * @timeout_ms: how long to wait for all the replies, in milliseconds, or a
+ *   negative number to wait as long as it takes
+ *
+ * Calls every server registered under a name that matches @pattern at
+ * once, with one deadline, as Erlang's `multi_call`; see
+ * [method@Gen.Group.call] for what comes back. The requests are in the
+ * order of the names; [method@Gen.Request.get_server] tells whose each is.
+ *
+ * Returns: (transfer container) (element-type GenRequest): the requests; the
+ *   array holds a reference to each
+ *
+ * Since: 1.0
+ */
+GPtrArray *
+gen_registry_call_matching (GenRegistry *self,
+                            const gchar *pattern,
+                            GVariant    *message,
+                            gint         timeout_ms)
+{
+  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GPtrArray) servers = NULL;
+  g_autoptr(GenRequestSet) set = NULL;
+  g_autoptr(GPtrArray) done = NULL;
+  GPtrArray *requests;
+
+  g_return_val_if_fail (GEN_IS_REGISTRY (self), NULL);
+  g_return_val_if_fail (pattern != NULL, NULL);
+  g_return_val_if_fail (message != NULL, NULL);
+
+  owned_message = g_variant_ref_sink (message);
+  servers = lookup_matching (self, pattern);
+  set = gen_request_set_new ();
+  requests = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < servers->len; i++)
+    g_ptr_array_add (requests, gen_request_set_send (set, g_ptr_array_index (servers, i),
+                                                     owned_message, NULL));
+
+  done = gen_request_set_wait_all (set, timeout_ms, NULL);
+  for (guint i = 0; done == NULL && i < requests->len; i++)
+    {
+      GenRequest *request = g_ptr_array_index (requests, i);
+
+      /* Abandoned, so that each request has its final answer. */
+      if (!gen_request_check (request))
+        {
+          g_autoptr(GVariant) late = gen_request_receive (request, 0, NULL);
+        }
+    }
+
+  return requests;
 }

@@ -47,5 +47,14 @@ gboolean      gen_registry_send_info   (GenRegistry  *self,
                                         const gchar  *name,
                                         GVariant     *message,
                                         GError      **error);
+GEN_AVAILABLE_IN_ALL
+guint         gen_registry_cast_matching (GenRegistry *self,
+                                          const gchar *pattern,
+                                          GVariant    *message);
+GEN_AVAILABLE_IN_ALL
+GPtrArray    *gen_registry_call_matching (GenRegistry *self,
+                                          const gchar *pattern,
+                                          GVariant    *message,
+                                          gint         timeout_ms);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include "gen-enums.h"
 #include "gen-registry.h"
 #include "gen-server-private.h"
+#include "gen-start.h"
 #include "gen-supervisor.h"
 
 /**
@@ -114,6 +115,15 @@ struct _GenSupervisor
   /* Supervisor thread only. */
   GArray *restarts;         /* gint64: monotonic µs of recent restarts */
   guint64 last_generation;
+
+  /* Construct-only. */
+  guint max_children;       /* 0: no limit */
+  GenSupervisorAutoShutdown auto_shutdown;
+
+  /* Supervisor thread only: simple_one_for_one's one spec, and the number
+   * in the id of the last child made from it. */
+  GenChildSpec *template;   /* owned, nullable */
+  guint64 last_child_number;
 };
 
 G_DEFINE_FINAL_TYPE (GenSupervisor, gen_supervisor, GEN_TYPE_SERVER)
@@ -123,6 +133,8 @@ enum {
   PROP_STRATEGY,
   PROP_INTENSITY,
   PROP_PERIOD_MS,
+  PROP_MAX_CHILDREN,
+  PROP_AUTO_SHUTDOWN,
   N_PROPS
 };
 
@@ -218,6 +230,7 @@ child_start (GenSupervisor  *self,
   g_autoptr(GenServer) server = NULL;
   g_autoptr(GError) local_error = NULL;
   ExitHook *hook;
+  guint64 generation;
   guint watch_id;
 
   g_assert (child->server == NULL);
@@ -229,13 +242,23 @@ child_start (GenSupervisor  *self,
   hook = g_new0 (ExitHook, 1);
   hook->supervisor = g_object_ref (self);
   hook->id = g_strdup (gen_child_spec_get_id (spec));
-  hook->generation = ++self->last_generation;
+  hook->generation = generation = ++self->last_generation;
   /* Armed before start, so that even a child that stops right after init
    * is seen, with its real reason. */
   watch_id = gen_server_watch_internal (server, exit_hook_cb, hook, exit_hook_free,
                                         GEN_WATCH_NEXT_RUN);
 
-  if (!gen_server_start (server, gen_child_spec_get_args (spec), &local_error))
+  if (!gen_server_start (server, gen_child_spec_get_args (spec), &local_error) &&
+      gen_server_is_ignore (local_error))
+    {
+      /* Erlang's ignore: not started, and fine. The child stays, not
+       * running; its hook (gone already) sent a notice that finds no
+       * server. */
+      child->watch_id = 0;
+      child->generation = generation;
+      return TRUE;
+    }
+  if (local_error != NULL)
     {
       /* The hook already told us; that notice is stale (no server). */
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
@@ -257,7 +280,7 @@ child_start (GenSupervisor  *self,
     }
 
   child->watch_id = watch_id;
-  child->generation = hook->generation;
+  child->generation = generation;
   set_child_server (self, child, g_steal_pointer (&server));
   return TRUE;
 }
@@ -379,6 +402,26 @@ restart_children (GenSupervisor  *self,
   return TRUE;
 }
 
+/* A significant child ended for good (not restarted): the supervisor stops
+ * itself, normally, if its auto-shutdown says so. Only for ends the
+ * supervisor did not cause, as in Erlang: terminate_child and the
+ * supervisor's own stop do not count. Supervisor thread. */
+static void
+check_auto_shutdown (GenSupervisor *self)
+{
+  if (self->auto_shutdown == GEN_SUPERVISOR_AUTO_SHUTDOWN_ALL_SIGNIFICANT)
+    for (guint i = 0; i < self->children->len; i++)
+      {
+        Child *child = g_ptr_array_index (self->children, i);
+
+        if (child->server != NULL && gen_child_spec_get_significant (child->spec))
+          return;
+      }
+
+  if (self->auto_shutdown != GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER)
+    gen_server_stop (GEN_SERVER (self), 0, NULL);
+}
+
 /* A child stopped on its own. Supervisor thread. Returns FALSE with @error
  * when the supervisor must give up. */
 static gboolean
@@ -391,16 +434,24 @@ child_exited (GenSupervisor  *self,
   g_autoptr(GenServer) server = child->server;
   GenChildRestart restart = gen_child_spec_get_restart (child->spec);
 
+  gboolean significant = gen_child_spec_get_significant (child->spec);
+
   child->watch_id = 0; /* the hook has run */
   set_child_server (self, child, NULL);
 
   if (restart == GEN_CHILD_RESTART_TEMPORARY)
     {
       remove_child_at (self, index);
+      if (significant)
+        check_auto_shutdown (self);
       return TRUE;
     }
   if (restart == GEN_CHILD_RESTART_TRANSIENT && reason == NULL)
-    return TRUE;
+    {
+      if (significant)
+        check_auto_shutdown (self);
+      return TRUE;
+    }
 
   if (!note_restart (self))
     {
@@ -411,6 +462,7 @@ child_exited (GenSupervisor  *self,
   switch (self->strategy)
     {
     case GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE:
+    case GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE:
       return restart_children (self, index, index + 1, error);
 
     case GEN_SUPERVISOR_STRATEGY_ONE_FOR_ALL:
@@ -439,6 +491,23 @@ add_child (GenSupervisor  *self,
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NAME_TAKEN,
                    "%s already has a child “%s”",
                    G_OBJECT_TYPE_NAME (self), gen_child_spec_get_id (spec));
+      return FALSE;
+    }
+
+  if (gen_child_spec_get_significant (spec) &&
+      self->auto_shutdown == GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s” is significant, but %s’s auto-shutdown is “never”",
+                   gen_child_spec_get_id (spec), G_OBJECT_TYPE_NAME (self));
+      return FALSE;
+    }
+
+  if (self->max_children > 0 && self->children->len >= self->max_children)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                   "%s already has %u children, its max-children: “%s” was not started",
+                   G_OBJECT_TYPE_NAME (self), self->children->len, gen_child_spec_get_id (spec));
       return FALSE;
     }
 
@@ -480,6 +549,26 @@ gen_supervisor_init_server (GenServer  *server,
       return;
     }
 
+  if (self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE)
+    {
+      /* One spec, the template of every child; none is started now. */
+      g_autoptr(GVariant) only = NULL;
+
+      if (g_variant_n_children (args) != 1)
+        {
+          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                       "%s is simple_one_for_one: it takes exactly one child spec, "
+                       "the template of its children, got %" G_GSIZE_FORMAT,
+                       G_OBJECT_TYPE_NAME (self), g_variant_n_children (args));
+          return;
+        }
+      only = g_variant_get_child_value (args, 0);
+      g_clear_pointer (&self->template, gen_child_spec_unref);
+      self->template = gen_child_spec_new_from_variant (only, error);
+      self->last_child_number = 0;
+      return;
+    }
+
   g_variant_iter_init (&iter, args);
   while ((item = g_variant_iter_next_value (&iter)) != NULL)
     {
@@ -499,6 +588,196 @@ gen_supervisor_init_server (GenServer  *server,
     }
 }
 
+/* The template's start arguments with @extra appended, as Erlang appends
+ * ExtraArgs to the template's argument list: two tuples are joined, and
+ * either one alone is taken as it is. */
+static GVariant *
+append_args (GVariant     *args,
+             GVariant     *extra,
+             const gchar  *id,
+             GError      **error)
+{
+  GVariantBuilder builder;
+
+  if (extra == NULL)
+    return args != NULL ? g_variant_ref (args) : NULL;
+  if (args == NULL)
+    return g_variant_ref (extra);
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE_TUPLE) ||
+      !g_variant_is_of_type (extra, G_VARIANT_TYPE_TUPLE))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "Child “%s”: extra arguments “%s” cannot be appended to the "
+                   "template's “%s”: both must be tuples",
+                   id, g_variant_get_type_string (extra), g_variant_get_type_string (args));
+      return NULL;
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_TUPLE);
+  for (guint part = 0; part < 2; part++)
+    {
+      GVariant *tuple = part == 0 ? args : extra;
+
+      for (gsize i = 0; i < g_variant_n_children (tuple); i++)
+        {
+          g_autoptr(GVariant) item = g_variant_get_child_value (tuple, i);
+
+          g_variant_builder_add_value (&builder, item);
+        }
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+/* start-child-with-args: a simple_one_for_one child from the template,
+ * with an id of its own. Replies the id. */
+static GVariant *
+start_template_child (GenSupervisor  *self,
+                      GVariant       *maybe_extra,
+                      GError        **error)
+{
+  g_autoptr(GVariant) spec_variant = NULL;
+  g_autoptr(GVariant) spec_properties = NULL;
+  g_autoptr(GVariant) template_args = NULL;
+  g_autoptr(GVariant) inner_args = NULL;
+  g_autoptr(GVariant) extra_box = NULL;
+  g_autoptr(GVariant) extra = NULL;
+  g_autoptr(GVariant) args = NULL;
+  g_autoptr(GenChildSpec) spec = NULL;
+  g_autofree gchar *child_id = NULL;
+  const gchar *id, *type_name, *name;
+  guint32 restart;
+  gint32 shutdown_ms;
+  gboolean significant;
+  GError *local_error = NULL;
+
+  if (self->strategy != GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE || self->template == NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "%s is not simple_one_for_one with a child spec: use "
+                   "gen_supervisor_start_child()", G_OBJECT_TYPE_NAME (self));
+      return NULL;
+    }
+
+  /* Through the variant form, which copies everything in the spec. */
+  spec_variant = g_variant_ref_sink (gen_child_spec_to_variant (self->template));
+  g_variant_get (spec_variant, "(&s&s@a{sv}m@vui&sb)", &id, &type_name, &spec_properties,
+                 &template_args, &restart, &shutdown_ms, &name, &significant);
+  child_id = g_strdup_printf ("%s-%" G_GUINT64_FORMAT, id, ++self->last_child_number);
+
+  if (template_args != NULL)
+    inner_args = g_variant_get_variant (template_args);
+  extra_box = g_variant_get_maybe (maybe_extra);
+  if (extra_box != NULL)
+    extra = g_variant_get_variant (extra_box);
+  args = append_args (inner_args, extra, child_id, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+
+  spec = gen_child_spec_new_from_variant (g_variant_new ("(ss@a{sv}m@vuisb)", child_id, type_name,
+                                                         spec_properties,
+                                                         args != NULL ? g_variant_new_variant (args) : NULL,
+                                                         restart, shutdown_ms, name, significant),
+                                          error);
+  if (spec == NULL || !add_child (self, spec, error))
+    return NULL;
+  return g_variant_new_string (child_id);
+}
+
+/* terminate-child, restart-child and delete-child: Erlang's
+ * supervisor:terminate_child/2, restart_child/2 and delete_child/2. */
+static GVariant *
+handle_child_command (GenSupervisor  *self,
+                      const gchar    *command,
+                      const gchar    *id,
+                      GError        **error)
+{
+  guint index;
+  Child *child = find_child (self, id, &index);
+
+  if (child == NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+                   "%s has no child “%s”", G_OBJECT_TYPE_NAME (self), id);
+      return NULL;
+    }
+
+  if (g_str_equal (command, "terminate-child"))
+    {
+      child_stop (self, child);
+      /* A temporary child is never restarted: its spec goes with it; so
+       * does a simple_one_for_one child's, made from the template. */
+      if (gen_child_spec_get_restart (child->spec) == GEN_CHILD_RESTART_TEMPORARY ||
+          self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE)
+        remove_child_at (self, index);
+      return g_variant_new_boolean (TRUE);
+    }
+
+  if (child->server != NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_ALREADY_RUNNING,
+                   "%s’s child “%s” is running: terminate it first",
+                   G_OBJECT_TYPE_NAME (self), id);
+      return NULL;
+    }
+
+  if (g_str_equal (command, "restart-child"))
+    return child_start (self, child, error) ? g_variant_new_boolean (TRUE) : NULL;
+
+  remove_child_at (self, index);
+  return g_variant_new_boolean (TRUE);
+}
+
+static gboolean
+child_is_supervisor (Child *child)
+{
+  return g_type_is_a (gen_child_spec_get_server_type (child->spec), GEN_TYPE_SUPERVISOR);
+}
+
+static GVariant *
+count_children (GenSupervisor *self)
+{
+  GVariantDict dict;
+  guint active = 0;
+  guint supervisors = 0;
+
+  for (guint i = 0; i < self->children->len; i++)
+    {
+      Child *child = g_ptr_array_index (self->children, i);
+
+      if (child->server != NULL)
+        active++;
+      if (child_is_supervisor (child))
+        supervisors++;
+    }
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "specs", "u", self->children->len);
+  g_variant_dict_insert (&dict, "active", "u", active);
+  g_variant_dict_insert (&dict, "supervisors", "u", supervisors);
+  g_variant_dict_insert (&dict, "workers", "u", self->children->len - supervisors);
+  return g_variant_dict_end (&dict);
+}
+
+static GVariant *
+children_status (GenSupervisor *self)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sss)"));
+  for (guint i = 0; i < self->children->len; i++)
+    {
+      Child *child = g_ptr_array_index (self->children, i);
+
+      g_variant_builder_add (&builder, "(sss)", gen_child_spec_get_id (child->spec),
+                             child_is_supervisor (child) ? "supervisor" : "worker",
+                             child->server != NULL ? "running" : "stopped");
+    }
+  return g_variant_builder_end (&builder);
+}
+
 static GVariant *
 gen_supervisor_handle_call (GenServer  *server,
                             GVariant   *message,
@@ -511,6 +790,19 @@ gen_supervisor_handle_call (GenServer  *server,
   if (!g_variant_is_of_type (message, G_VARIANT_TYPE ("(sv)")))
     goto unknown;
   g_variant_get (message, "(&sv)", &command, &arg);
+
+  if (g_str_equal (command, "start-child") &&
+      self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "%s is simple_one_for_one: start its children with "
+                   "gen_supervisor_start_child_with_args()", G_OBJECT_TYPE_NAME (self));
+      return NULL;
+    }
+
+  if (g_str_equal (command, "start-child-with-args") &&
+      g_variant_is_of_type (arg, G_VARIANT_TYPE ("mv")))
+    return start_template_child (self, arg, error);
 
   if (g_str_equal (command, "start-child"))
     {
@@ -545,6 +837,18 @@ gen_supervisor_handle_call (GenServer  *server,
 
       return g_variant_new_strv ((const gchar * const *) ids, -1);
     }
+
+  if (g_variant_is_of_type (arg, G_VARIANT_TYPE_STRING) &&
+      (g_str_equal (command, "terminate-child") ||
+       g_str_equal (command, "restart-child") ||
+       g_str_equal (command, "delete-child")))
+    return handle_child_command (self, command, g_variant_get_string (arg, NULL), error);
+
+  if (g_str_equal (command, "count-children"))
+    return count_children (self);
+
+  if (g_str_equal (command, "which-children-status"))
+    return children_status (self);
 
 unknown:
   g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
@@ -599,6 +903,7 @@ gen_supervisor_terminate (GenServer    *server,
   g_mutex_lock (&self->lock);
   g_ptr_array_set_size (self->children, 0);
   g_mutex_unlock (&self->lock);
+  g_clear_pointer (&self->template, gen_child_spec_unref);
 }
 
 /* GObject ---------------------------------------------------------------- */
@@ -610,6 +915,7 @@ gen_supervisor_finalize (GObject *object)
 
   g_ptr_array_unref (self->children);
   g_array_unref (self->restarts);
+  g_clear_pointer (&self->template, gen_child_spec_unref);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (gen_supervisor_parent_class)->finalize (object);
@@ -634,6 +940,12 @@ gen_supervisor_get_property (GObject    *object,
     case PROP_PERIOD_MS:
       g_value_set_uint (value, self->period_ms);
       break;
+    case PROP_MAX_CHILDREN:
+      g_value_set_uint (value, self->max_children);
+      break;
+    case PROP_AUTO_SHUTDOWN:
+      g_value_set_enum (value, self->auto_shutdown);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -657,6 +969,12 @@ gen_supervisor_set_property (GObject      *object,
       break;
     case PROP_PERIOD_MS:
       self->period_ms = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CHILDREN:
+      self->max_children = g_value_get_uint (value);
+      break;
+    case PROP_AUTO_SHUTDOWN:
+      self->auto_shutdown = g_value_get_enum (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -723,6 +1041,42 @@ gen_supervisor_class_init (GenSupervisorClass *klass)
   properties[PROP_PERIOD_MS] =
     g_param_spec_uint ("period-ms", NULL, NULL,
                        0, G_MAXUINT, 5000,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GenSupervisor:max-children:
+   *
+   * The most children the supervisor has at once, running or not (Elixir's
+   * `DynamicSupervisor` `max_children`), or 0 for no limit, the default.
+   * Starting one more fails with %GEN_SERVER_ERROR_FAILED.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_CHILDREN] =
+    g_param_spec_uint ("max-children", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GenSupervisor:auto-shutdown:
+   *
+   * Whether the supervisor stops itself, normally, when significant
+   * children ([method@Gen.ChildSpec.set_significant]) end without being
+   * restarted: Erlang's `auto_shutdown`. Only ends that the supervisor did
+   * not cause count ([method@Gen.Supervisor.terminate_child] does not).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_AUTO_SHUTDOWN] =
+    g_param_spec_enum ("auto-shutdown", NULL, NULL,
+                       GEN_TYPE_SUPERVISOR_AUTO_SHUTDOWN,
+                       GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER,
                        (G_PARAM_READWRITE |
                         G_PARAM_CONSTRUCT_ONLY |
                         G_PARAM_EXPLICIT_NOTIFY |
@@ -1057,4 +1411,252 @@ gen_supervisor_get_period (GenSupervisor *self)
 {
   g_return_val_if_fail (GEN_IS_SUPERVISOR (self), 0);
   return self->period_ms;
+}
+
+static gboolean
+child_command (GenSupervisor  *self,
+               const gchar    *command,
+               const gchar    *id,
+               GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = gen_server_call (GEN_SERVER (self),
+                           g_variant_new ("(sv)", command, g_variant_new_string (id)),
+                           -1, error);
+  return reply != NULL;
+}
+
+/**
+ * gen_supervisor_terminate_child:
+ * @self: a #GenSupervisor
+ * @id: a child's id
+ *
+ * Stops a child, within its shutdown timeout, and keeps its spec, as
+ * Erlang's `supervisor:terminate_child/2` does: it is not restarted until
+ * [method@Gen.Supervisor.restart_child], and
+ * [method@Gen.Supervisor.delete_child] forgets it. A temporary child's
+ * spec is forgotten at once. Terminating a child that is not running
+ * succeeds and does nothing. Fails with %GEN_SERVER_ERROR_NOT_FOUND if
+ * there is no such child, or as [method@Gen.Server.call] fails.
+ *
+ * Returns: %TRUE if the child is stopped
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_supervisor_terminate_child (GenSupervisor  *self,
+                                const gchar    *id,
+                                GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return child_command (self, "terminate-child", id, error);
+}
+
+/**
+ * gen_supervisor_restart_child:
+ * @self: a #GenSupervisor
+ * @id: the id of a child that is not running
+ *
+ * Starts again a child that was terminated
+ * ([method@Gen.Supervisor.terminate_child]) or that stopped and was not
+ * restarted (a transient child's normal stop), with a fresh instance from
+ * its spec: Erlang's `supervisor:restart_child/2`. Fails with
+ * %GEN_SERVER_ERROR_NOT_FOUND if there is no such child,
+ * %GEN_SERVER_ERROR_ALREADY_RUNNING if it runs, with the child's init
+ * error, or as [method@Gen.Server.call] fails.
+ *
+ * Returns: %TRUE if the child runs
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_supervisor_restart_child (GenSupervisor  *self,
+                              const gchar    *id,
+                              GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return child_command (self, "restart-child", id, error);
+}
+
+/**
+ * gen_supervisor_delete_child:
+ * @self: a #GenSupervisor
+ * @id: the id of a child that is not running
+ *
+ * Forgets the spec of a child that is not running: Erlang's
+ * `supervisor:delete_child/2`. Fails with %GEN_SERVER_ERROR_NOT_FOUND if
+ * there is no such child, %GEN_SERVER_ERROR_ALREADY_RUNNING if it runs
+ * (terminate it first, or use [method@Gen.Supervisor.remove_child], which
+ * does both), or as [method@Gen.Server.call] fails.
+ *
+ * Returns: %TRUE if the child was deleted
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_supervisor_delete_child (GenSupervisor  *self,
+                             const gchar    *id,
+                             GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return child_command (self, "delete-child", id, error);
+}
+
+/**
+ * gen_supervisor_count_children:
+ * @self: a #GenSupervisor
+ * @error: return location for an error
+ *
+ * Counts the supervisor's children, asked of its thread, as Erlang's
+ * `supervisor:count_children/1`: a dictionary of `u` values, `specs` (all
+ * children, running or not), `active` (running), `supervisors` and
+ * `workers` (children whose type is, or is not, a [class@Gen.Supervisor],
+ * running or not).
+ *
+ * ```c
+ * g_autoptr(GVariant) counts = gen_supervisor_count_children (supervisor, &error);
+ * guint active = 0;
+ *
+ * g_variant_lookup (counts, "active", "u", &active);
+ * ```
+ *
+ * Fails as [method@Gen.Server.call] fails.
+ *
+ * Returns: (transfer full) (nullable): the counts, an `a{su}`
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_supervisor_count_children (GenSupervisor  *self,
+                               GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return gen_server_call (GEN_SERVER (self),
+                          g_variant_new ("(sv)", "count-children", g_variant_new_string ("")),
+                          -1, error);
+}
+
+/**
+ * gen_supervisor_which_children_status:
+ * @self: a #GenSupervisor
+ * @error: return location for an error
+ *
+ * Lists the supervisor's children in start order with their status, asked
+ * of its thread as [method@Gen.Supervisor.which_children] is: an `a(sss)`
+ * of id, kind (`"worker"` or `"supervisor"`) and status (`"running"`, or
+ * `"stopped"` for a child terminated or not restarted), Erlang's
+ * `supervisor:which_children/1`. [method@Gen.Supervisor.get_child] gives
+ * the running instance.
+ *
+ * Fails as [method@Gen.Server.call] fails.
+ *
+ * Returns: (transfer full) (nullable): the children, an `a(sss)`
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_supervisor_which_children_status (GenSupervisor  *self,
+                                      GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return gen_server_call (GEN_SERVER (self),
+                          g_variant_new ("(sv)", "which-children-status", g_variant_new_string ("")),
+                          -1, error);
+}
+
+/**
+ * gen_supervisor_get_child_spec:
+ * @self: a #GenSupervisor
+ * @id: a child's id
+ *
+ * Gets a child's spec, as Erlang's `supervisor:get_childspec/2`, from any
+ * thread.
+ *
+ * Returns: (transfer full) (nullable): the spec, or %NULL if there is no
+ *   such child
+ *
+ * Since: 1.0
+ */
+GenChildSpec *
+gen_supervisor_get_child_spec (GenSupervisor *self,
+                               const gchar   *id)
+{
+  GenChildSpec *spec = NULL;
+  Child *child;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (id != NULL, NULL);
+
+  g_mutex_lock (&self->lock);
+  child = find_child (self, id, NULL);
+  if (child != NULL)
+    spec = gen_child_spec_ref (child->spec);
+  g_mutex_unlock (&self->lock);
+
+  return spec;
+}
+
+/**
+ * gen_supervisor_start_child_with_args:
+ * @self: a #GenSupervisor whose strategy is
+ *   %GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE
+ * @extra_args: (nullable): arguments appended to the template's start
+ *   arguments; a floating reference is sunk
+ *
+ * Starts one more child from the supervisor's template, the one child spec
+ * it was started with, as Erlang's `supervisor:start_child/2` does for a
+ * `simple_one_for_one` supervisor. The child's `init` gets the template's
+ * start arguments with @extra_args appended: two tuples are joined (`("db",)`
+ * and `(42,)` make `("db", 42)`), and either one alone is taken as it is.
+ * Its id is the template's id, a dash and a number (`"worker-3"`).
+ *
+ * ```c
+ * g_autoptr(GenChildSpec) template = gen_child_spec_new ("conn", MY_TYPE_CONNECTION, NULL);
+ * g_autoptr(GenSupervisor) pool = g_object_new (GEN_TYPE_SUPERVISOR,
+ *                                               "strategy", GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE,
+ *                                               "max-children", 10, NULL);
+ * gen_server_start (GEN_SERVER (pool), gen_supervisor_build_args (&template, 1), &error);
+ * g_autofree gchar *id = gen_supervisor_start_child_with_args (pool, g_variant_new ("(s)", host), &error);
+ * ```
+ *
+ * Fails with %GEN_SERVER_ERROR_INVALID_MESSAGE for another strategy or
+ * arguments that cannot be appended, with %GEN_SERVER_ERROR_FAILED beyond
+ * [property@Gen.Supervisor:max-children], with the child's init error, or
+ * as [method@Gen.Server.call] fails.
+ *
+ * Returns: (transfer full) (nullable): the new child's id
+ *
+ * Since: 1.0
+ */
+gchar *
+gen_supervisor_start_child_with_args (GenSupervisor  *self,
+                                      GVariant       *extra_args,
+                                      GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *maybe;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  maybe = g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
+                               extra_args != NULL ? g_variant_new_variant (extra_args) : NULL);
+  reply = gen_server_call (GEN_SERVER (self),
+                           g_variant_new ("(sv)", "start-child-with-args", maybe),
+                           -1, error);
+  return reply != NULL ? g_variant_dup_string (reply, NULL) : NULL;
 }

@@ -19,9 +19,12 @@ G_BEGIN_DECLS
  * @GEN_SUPERVISOR_STRATEGY_REST_FOR_ONE: the children started after the one
  *   that stopped are stopped (in reverse order), then it and they are
  *   started again (in order)
+ * @GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE: one_for_one, for children
+ *   all made from one template spec with
+ *   [method@Gen.Supervisor.start_child_with_args]
  *
  * What a [class@Gen.Supervisor] restarts when a child stops: Erlang's
- * `one_for_one`, `one_for_all` and `rest_for_one`.
+ * `one_for_one`, `one_for_all`, `rest_for_one` and `simple_one_for_one`.
  *
  * Since: 1.0
  */
@@ -30,7 +33,30 @@ typedef enum
   GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE,
   GEN_SUPERVISOR_STRATEGY_ONE_FOR_ALL,
   GEN_SUPERVISOR_STRATEGY_REST_FOR_ONE,
+  GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE,
 } GenSupervisorStrategy;
+
+/**
+ * GenSupervisorAutoShutdown:
+ * @GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER: the supervisor never stops because
+ *   of its children; it has no significant children
+ * @GEN_SUPERVISOR_AUTO_SHUTDOWN_ANY_SIGNIFICANT: it stops when any
+ *   significant child ends without a restart
+ * @GEN_SUPERVISOR_AUTO_SHUTDOWN_ALL_SIGNIFICANT: it stops when the last
+ *   running significant child ends without a restart
+ *
+ * When a [class@Gen.Supervisor] stops itself because its significant
+ * children ended: Erlang's `auto_shutdown` values `never`,
+ * `any_significant` and `all_significant`.
+ *
+ * Since: 1.0
+ */
+typedef enum
+{
+  GEN_SUPERVISOR_AUTO_SHUTDOWN_NEVER,
+  GEN_SUPERVISOR_AUTO_SHUTDOWN_ANY_SIGNIFICANT,
+  GEN_SUPERVISOR_AUTO_SHUTDOWN_ALL_SIGNIFICANT,
+} GenSupervisorAutoShutdown;
 
 #define GEN_TYPE_SUPERVISOR (gen_supervisor_get_type ())
 
@@ -60,6 +86,31 @@ gchar                **gen_supervisor_dup_child_ids   (GenSupervisor          *s
 GEN_AVAILABLE_IN_ALL
 gchar                **gen_supervisor_which_children (GenSupervisor          *self,
                                                        GError                **error);
+GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_terminate_child (GenSupervisor          *self,
+                                                       const gchar            *id,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_restart_child   (GenSupervisor          *self,
+                                                       const gchar            *id,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_delete_child    (GenSupervisor          *self,
+                                                       const gchar            *id,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+GVariant              *gen_supervisor_count_children  (GenSupervisor          *self,
+                                                       GError                **error);
+GEN_AVAILABLE_IN_ALL
+GVariant              *gen_supervisor_which_children_status (GenSupervisor    *self,
+                                                             GError          **error);
+GEN_AVAILABLE_IN_ALL
+GenChildSpec          *gen_supervisor_get_child_spec  (GenSupervisor          *self,
+                                                       const gchar            *id);
+GEN_AVAILABLE_IN_ALL
+gchar                 *gen_supervisor_start_child_with_args (GenSupervisor    *self,
+                                                             GVariant         *extra_args,
+                                                             GError          **error);
 GEN_AVAILABLE_IN_ALL
 GenSupervisorStrategy  gen_supervisor_get_strategy    (GenSupervisor          *self);
 GEN_AVAILABLE_IN_ALL

@@ -11,5 +11,10 @@
 #include <genserver/gen-registry.h>
 #include <genserver/gen-child-spec.h>
 #include <genserver/gen-supervisor.h>
+#include <genserver/gen-statem.h>
+#include <genserver/gen-link.h>
+#include <genserver/gen-request.h>
+#include <genserver/gen-group.h>
+#include <genserver/gen-start.h>
 
 #undef __GENSERVER_INSIDE__

@@ -111,7 +111,16 @@ test_worker_init_server (GenServer  *server,
   TestWorker *self = TEST_WORKER (server);
 
   g_free (self->tag);
-  self->tag = g_strdup (args ? g_variant_get_string (args, NULL) : "worker");
+  if (args != NULL && g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
+    {
+      /* A simple_one_for_one child: template and extra arguments. */
+      const gchar *first, *second;
+
+      g_variant_get (args, "(&s&s)", &first, &second);
+      self->tag = g_strconcat (first, "+", second, NULL);
+    }
+  else
+    self->tag = g_strdup (args ? g_variant_get_string (args, NULL) : "worker");
 
   if (g_str_equal (self->tag, "bad") ||
       (g_atomic_int_get (&fail_inits) > 0 && g_atomic_int_add (&fail_inits, -1) > 0))
@@ -832,9 +841,27 @@ test_child_properties (void)
   g_clear_error (&error);
 
   g_assert_null (gen_child_spec_new_from_variant (g_variant_new_parsed ("('x', 'NoSuchType', @a{sv} {}, "
-                                                                        "@mv nothing, uint32 0, 0, '')"),
+                                                                        "@mv nothing, uint32 0, 0, '', false)"),
                                                   &error));
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+
+  /* Validation, with errors that say what is wrong. */
+  {
+    g_autoptr(GenChildSpec) nameless = gen_child_spec_new ("", test_worker_get_type (), NULL);
+    g_autofree gchar *variant = g_strdup_printf ("('x', '%s', @a{sv} {}, @mv nothing, uint32 0, -5, '', false)",
+                                                 g_type_name (test_worker_get_type ()));
+
+    g_assert_false (gen_supervisor_start_child (supervisor, nameless, &error));
+    g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+    g_assert_nonnull (strstr (error->message, "empty id"));
+    g_clear_error (&error);
+
+    g_assert_null (gen_child_spec_new_from_variant (g_variant_new_parsed (variant), &error));
+    g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+    g_assert_nonnull (strstr (error->message, "not -5"));
+    g_clear_error (&error);
+  }
 
   supervisor_stop (supervisor);
 }
@@ -936,6 +963,351 @@ test_stop_while_child_crashes (void)
   g_assert_cmpstr (seen, ==, "stop:slow,stop:a");
 }
 
+static guint
+count_of (GVariant    *counts,
+          const gchar *key)
+{
+  guint value = G_MAXUINT;
+
+  g_assert_true (g_variant_lookup (counts, key, "u", &value));
+  return value;
+}
+
+/* terminate_child keeps the spec; restart_child starts it afresh;
+ * delete_child forgets a child that is not running; each refuses an
+ * unknown id, and restart and delete a running child. */
+static void
+test_child_commands (void)
+{
+  g_autoptr(GenSupervisor) supervisor =
+    supervisor_start (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 3,
+                      (const gchar *[]) { "a", "b", NULL });
+  g_autoptr(GenChildSpec) temporary = worker_spec ("t", GEN_CHILD_RESTART_TEMPORARY);
+  g_autoptr(GenChildSpec) spec = NULL;
+  g_autoptr(GenServer) first = child_of (supervisor, "a");
+  g_autoptr(GenServer) second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) status = NULL;
+  g_autofree gchar *printed = NULL;
+  g_autofree gchar *seen = NULL;
+  g_auto(GStrv) ids = NULL;
+
+  events_clear ();
+  g_assert_false (gen_supervisor_restart_child (supervisor, "a", &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_ALREADY_RUNNING);
+  g_clear_error (&error);
+  g_assert_false (gen_supervisor_delete_child (supervisor, "a", &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_ALREADY_RUNNING);
+  g_clear_error (&error);
+  for (guint i = 0; i < 3; i++)
+    {
+      gboolean (*command) (GenSupervisor *, const gchar *, GError **) =
+        i == 0 ? gen_supervisor_terminate_child :
+        i == 1 ? gen_supervisor_restart_child : gen_supervisor_delete_child;
+
+      g_assert_false (command (supervisor, "nobody", &error));
+      g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+    }
+
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "a", &error));
+  g_assert_no_error (error);
+  g_assert_false (gen_server_is_running (first));
+  g_assert_null (gen_supervisor_get_child (supervisor, "a"));
+  /* Terminating again is fine; the spec stays. */
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "a", NULL));
+  spec = gen_supervisor_get_child_spec (supervisor, "a");
+  g_assert_nonnull (spec);
+  g_assert_cmpstr (gen_child_spec_get_id (spec), ==, "a");
+  g_assert_null (gen_supervisor_get_child_spec (supervisor, "nobody"));
+
+  status = gen_supervisor_which_children_status (supervisor, &error);
+  g_assert_no_error (error);
+  printed = g_variant_print (status, FALSE);
+  g_assert_cmpstr (printed, ==, "[('a', 'worker', 'stopped'), ('b', 'worker', 'running')]");
+
+  g_assert_true (gen_supervisor_restart_child (supervisor, "a", &error));
+  g_assert_no_error (error);
+  second = child_of (supervisor, "a");
+  g_assert_true (second != first);
+  g_assert_true (gen_server_is_running (second));
+
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "b", NULL));
+  g_assert_true (gen_supervisor_delete_child (supervisor, "b", &error));
+  g_assert_no_error (error);
+  ids = gen_supervisor_dup_child_ids (supervisor);
+  g_assert_cmpstrv (ids, ((const gchar *[]) { "a", NULL }));
+
+  /* A temporary child's spec goes when it is terminated. */
+  g_assert_true (gen_supervisor_start_child (supervisor, temporary, NULL));
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "t", NULL));
+  g_assert_null (gen_supervisor_get_child_spec (supervisor, "t"));
+
+  seen = events_wait (5);
+  g_assert_cmpstr (seen, ==, "stop:a,start:a,stop:b,start:t,stop:t");
+  supervisor_stop (supervisor);
+}
+
+/* count_children: specs, active, supervisors and workers. */
+static void
+test_count_children (void)
+{
+  g_autoptr(GenSupervisor) supervisor =
+    supervisor_start (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 3,
+                      (const gchar *[]) { "a", "b", NULL });
+  g_autoptr(GenChildSpec) inner = gen_child_spec_new ("inner", GEN_TYPE_SUPERVISOR, NULL);
+  g_autoptr(GVariant) counts = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_supervisor_start_child (supervisor, inner, &error));
+  g_assert_no_error (error);
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "b", NULL));
+
+  counts = gen_supervisor_count_children (supervisor, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_of (counts, "specs"), ==, 3);
+  g_assert_cmpuint (count_of (counts, "active"), ==, 2);
+  g_assert_cmpuint (count_of (counts, "supervisors"), ==, 1);
+  g_assert_cmpuint (count_of (counts, "workers"), ==, 2);
+  supervisor_stop (supervisor);
+
+  g_clear_pointer (&counts, g_variant_unref);
+  counts = gen_supervisor_count_children (supervisor, &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+  g_assert_null (counts);
+}
+
+static GenSupervisor *
+simple_supervisor_start (GVariant *template_args,
+                         guint     max_children)
+{
+  g_autoptr(GenChildSpec) template = gen_child_spec_new ("w", test_worker_get_type (), template_args);
+  GenSupervisor *supervisor = g_object_new (GEN_TYPE_SUPERVISOR,
+                                            "strategy", GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE,
+                                            "intensity", 3,
+                                            "max-children", max_children,
+                                            NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_server_start (GEN_SERVER (supervisor),
+                                   gen_supervisor_build_args (&template, 1), &error));
+  g_assert_no_error (error);
+  return supervisor;
+}
+
+/* simple_one_for_one: children from one template, with extra arguments,
+ * restarted one for one, deleted when terminated, up to max-children. */
+static void
+test_simple_one_for_one (void)
+{
+  g_autoptr(GenSupervisor) supervisor = simple_supervisor_start (NULL, 2);
+  g_autoptr(GenChildSpec) spec = worker_spec ("other", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GError) error = NULL;
+  GError *reason = NULL;
+  g_autoptr(GError) crashed = NULL;
+  g_autoptr(GenServer) first = NULL;
+  g_autofree gchar *x = NULL;
+  g_autofree gchar *y = NULL;
+  g_autofree gchar *seen = NULL;
+  g_autofree gchar *none = NULL;
+  g_auto(GStrv) ids = NULL;
+
+  events_clear ();
+  x = gen_supervisor_start_child_with_args (supervisor, g_variant_new_string ("x"), &error);
+  g_assert_no_error (error);
+  y = gen_supervisor_start_child_with_args (supervisor, g_variant_new_string ("y"), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (x, ==, "w-1");
+  g_assert_cmpstr (y, ==, "w-2");
+
+  none = gen_supervisor_start_child_with_args (supervisor, g_variant_new_string ("z"), &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "max-children"));
+  g_assert_null (none);
+  g_clear_error (&error);
+  g_assert_false (gen_supervisor_start_child (supervisor, spec, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+
+  first = child_of (supervisor, "w-1");
+  watch (first, &reason);
+  cast (first, "crash");
+  crashed = wait_stopped (&reason);
+  g_assert_error (crashed, G_IO_ERROR, G_IO_ERROR_FAILED);
+  supervisor_sync (supervisor);
+
+  g_assert_true (gen_supervisor_terminate_child (supervisor, "w-2", &error));
+  g_assert_no_error (error);
+  ids = gen_supervisor_dup_child_ids (supervisor);
+  g_assert_cmpstrv (ids, ((const gchar *[]) { "w-1", NULL }));
+
+  seen = events_wait (5);
+  g_assert_cmpstr (seen, ==, "start:x,start:y,stop:x,start:x,stop:y");
+  supervisor_stop (supervisor);
+}
+
+/* Extra arguments are appended to the template's: tuples are joined. */
+static void
+test_simple_one_for_one_args (void)
+{
+  g_autoptr(GenSupervisor) tuples = simple_supervisor_start (g_variant_new ("(s)", "db"), 0);
+  g_autoptr(GenSupervisor) plain = simple_supervisor_start (g_variant_new_string ("db"), 0);
+  g_autoptr(GenSupervisor) wrong = gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE, 1, 5000);
+  g_autoptr(GenSupervisor) classic = gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 1, 5000);
+  g_autoptr(GenChildSpec) a = worker_spec ("a", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) b = worker_spec ("b", GEN_CHILD_RESTART_PERMANENT);
+  GenChildSpec *both[] = { a, b };
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *joined = NULL;
+  g_autofree gchar *as_is = NULL;
+  g_autofree gchar *refused = NULL;
+  g_autofree gchar *seen = NULL;
+
+  events_clear ();
+  joined = gen_supervisor_start_child_with_args (tuples, g_variant_new ("(s)", "42"), &error);
+  g_assert_no_error (error);
+  as_is = gen_supervisor_start_child_with_args (plain, NULL, &error);
+  g_assert_no_error (error);
+  seen = events_wait (2);
+  g_assert_cmpstr (seen, ==, "start:db+42,start:db");
+
+  refused = gen_supervisor_start_child_with_args (plain, g_variant_new_string ("42"), &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "both must be tuples"));
+  g_clear_error (&error);
+
+  g_assert_false (gen_server_start (GEN_SERVER (wrong), gen_supervisor_build_args (both, 2), &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "exactly one child spec"));
+  g_clear_error (&error);
+
+  g_assert_true (gen_server_start (GEN_SERVER (classic), NULL, NULL));
+  g_assert_null (gen_supervisor_start_child_with_args (classic, NULL, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+
+  supervisor_stop (tuples);
+  supervisor_stop (plain);
+  supervisor_stop (classic);
+}
+
+static GenSupervisor *
+auto_shutdown_start (GenSupervisorAutoShutdown  auto_shutdown,
+                     GenChildSpec             **children,
+                     guint                      n_children)
+{
+  GenSupervisor *supervisor = g_object_new (GEN_TYPE_SUPERVISOR,
+                                            "intensity", 3,
+                                            "auto-shutdown", auto_shutdown,
+                                            NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_server_start (GEN_SERVER (supervisor),
+                                   gen_supervisor_build_args (children, n_children), &error));
+  g_assert_no_error (error);
+  return supervisor;
+}
+
+static GenChildSpec *
+significant_spec (const gchar     *tag,
+                  GenChildRestart  restart)
+{
+  GenChildSpec *spec = worker_spec (tag, restart);
+
+  gen_child_spec_set_significant (spec, TRUE);
+  return spec;
+}
+
+/* auto_shutdown: any_significant stops at the first significant end, all
+ * at the last; a crash that is restarted and terminate_child do not
+ * count. */
+static void
+test_auto_shutdown (void)
+{
+  g_autoptr(GenChildSpec) plain = worker_spec ("plain", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) s1 = significant_spec ("s1", GEN_CHILD_RESTART_TRANSIENT);
+  g_autoptr(GenChildSpec) s2 = significant_spec ("s2", GEN_CHILD_RESTART_TEMPORARY);
+  GenChildSpec *children[] = { plain, s1, s2 };
+  g_autoptr(GenSupervisor) any = NULL;
+  g_autoptr(GenSupervisor) all = NULL;
+  g_autoptr(GenServer) child = NULL;
+  GError *slot = NULL;
+  g_autoptr(GError) reason = NULL;
+
+  /* any_significant: terminate_child and a restarted crash do not count;
+   * a normal end does. */
+  any = auto_shutdown_start (GEN_SUPERVISOR_AUTO_SHUTDOWN_ANY_SIGNIFICANT, children, 3);
+  g_assert_true (gen_supervisor_terminate_child (any, "s2", NULL));
+  supervisor_sync (any);
+  g_assert_true (gen_server_is_running (GEN_SERVER (any)));
+  child = child_of (any, "s1");
+  watch (child, &slot);
+  cast (child, "crash");
+  reason = wait_stopped (&slot);  /* by then the supervisor has the notice */
+  g_clear_error (&reason);
+  supervisor_sync (any);
+  g_assert_true (gen_server_is_running (GEN_SERVER (any)));
+  g_clear_object (&child);
+  child = child_of (any, "s1");
+  watch (GEN_SERVER (any), &slot);
+  cast (child, "stop");
+  reason = wait_stopped (&slot);
+  g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_NONE); /* a normal stop */
+  g_clear_error (&reason);
+  g_clear_object (&child);
+
+  /* all_significant: only the last significant end counts. */
+  all = auto_shutdown_start (GEN_SUPERVISOR_AUTO_SHUTDOWN_ALL_SIGNIFICANT, children, 3);
+  child = child_of (all, "s2");
+  watch (child, &slot);
+  cast (child, "stop");
+  reason = wait_stopped (&slot);
+  g_clear_error (&reason);
+  supervisor_sync (all);
+  g_assert_true (gen_server_is_running (GEN_SERVER (all)));
+  g_clear_object (&child);
+  child = child_of (all, "s1");
+  watch (GEN_SERVER (all), &slot);
+  cast (child, "stop");
+  reason = wait_stopped (&slot);
+  g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_NONE);
+}
+
+/* Significant children must be transient or temporary, and need an
+ * auto-shutdown. */
+static void
+test_significant_validation (void)
+{
+  g_autoptr(GenChildSpec) permanent = significant_spec ("p", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) transient = significant_spec ("t", GEN_CHILD_RESTART_TRANSIENT);
+  g_autoptr(GenSupervisor) never = gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 1, 5000);
+  g_autoptr(GenSupervisor) any = g_object_new (GEN_TYPE_SUPERVISOR,
+                                               "auto-shutdown", GEN_SUPERVISOR_AUTO_SHUTDOWN_ANY_SIGNIFICANT,
+                                               NULL);
+  g_autoptr(GenChildSpec) copy = NULL;
+  g_autoptr(GError) error = NULL;
+
+  copy = gen_child_spec_new_from_variant (gen_child_spec_to_variant (transient), &error);
+  g_assert_no_error (error);
+  g_assert_true (gen_child_spec_get_significant (copy));
+
+  g_assert_true (gen_server_start (GEN_SERVER (never), NULL, NULL));
+  g_assert_false (gen_supervisor_start_child (never, transient, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "auto-shutdown is “never”"));
+  g_clear_error (&error);
+
+  g_assert_true (gen_server_start (GEN_SERVER (any), NULL, NULL));
+  g_assert_false (gen_supervisor_start_child (any, permanent, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "never permanent"));
+  g_clear_error (&error);
+  g_assert_true (gen_supervisor_start_child (any, transient, &error));
+  g_assert_no_error (error);
+
+  supervisor_stop (never);
+  supervisor_stop (any);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -962,6 +1334,12 @@ main (int    argc,
   g_test_add_func ("/supervisor/child-properties", test_child_properties);
   g_test_add_func ("/supervisor/shutdown-timeout", test_shutdown_timeout);
   g_test_add_func ("/supervisor/stop-while-child-crashes", test_stop_while_child_crashes);
+  g_test_add_func ("/supervisor/child-commands", test_child_commands);
+  g_test_add_func ("/supervisor/count-children", test_count_children);
+  g_test_add_func ("/supervisor/simple-one-for-one", test_simple_one_for_one);
+  g_test_add_func ("/supervisor/simple-one-for-one-args", test_simple_one_for_one_args);
+  g_test_add_func ("/supervisor/auto-shutdown", test_auto_shutdown);
+  g_test_add_func ("/supervisor/significant-validation", test_significant_validation);
 
   return g_test_run ();
 }

@@ -173,3 +173,49 @@ export const Server = GObject.registerClass({
         });
     }
 });
+
+/**
+ * A Gen.Statem for JavaScript subclasses, on this thread's main context as
+ * Server is. Static `castType` / `callType` declare message types and
+ * `static stateEnter = true` turns state enter calls on:
+ *
+ *   const Door = GObject.registerClass(class Door extends GenServer.Statem {
+ *       static stateEnter = true;
+ *       vfunc_init_state(args) { return new GLib.Variant('s', 'locked'); }
+ *       vfunc_handle_event(type, content, state) { ... }
+ *   });
+ */
+export const Statem = GObject.registerClass({
+    GTypeName: 'GenJsStatem',
+}, class Statem extends Gen.Statem {
+    constructor(params = {}) {
+        super({
+            main_context: GLib.MainContext.ref_thread_default(),
+            cast_type: new.target.castType ?? null,
+            call_type: new.target.callType ?? null,
+            state_enter: new.target.stateEnter ?? false,
+            ...params,
+        });
+    }
+});
+
+/**
+ * Erlang's send_request for JavaScript. The call is queued now, in order
+ * with this thread's casts, and the returned Promise is the request id:
+ * await it later, or many at once with Promise.all (wait for all, one
+ * deadline with a timeout), Promise.any or Promise.race (the first):
+ *
+ *   const replies = await Promise.all(servers.map(s => GenServer.sendRequest(s, 'report')));
+ *
+ * (Gen.Server.send_request, whose waits block, is for threads without a
+ * main loop; GJS has one.)
+ *
+ * @param {Gen.Server} server the server
+ * @param {*} message packed with the server's call-type, see toVariant()
+ * @param {number} timeoutMs the timeout in milliseconds; negative waits forever
+ * @param {object} [options] as for call()
+ * @returns {Promise<*>} the reply
+ */
+export function sendRequest(server, message, timeoutMs = DEFAULT_TIMEOUT, options = {}) {
+    return call(server, message, timeoutMs, options);
+}

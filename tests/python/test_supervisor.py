@@ -119,3 +119,36 @@ def test_registry_by_name():
     with pytest.raises(GLib.Error) as excinfo:
         registry.call('named', 'get')
     assert_gen_error(excinfo, Gen.ServerError.NOT_FOUND)
+
+
+def test_supervisor_child_calls(supervisor):
+    supervisor.start(None)
+    supervisor.start_child(Gen.ChildSpec.new('w', Worker.__gtype__, GLib.Variant('s', 'w')))
+    supervisor.start_child(Gen.ChildSpec.new('inner', Gen.Supervisor.__gtype__, None))
+    first = supervisor.get_child('w')
+
+    with pytest.raises(GLib.Error) as excinfo:
+        supervisor.restart_child('w')
+    assert_gen_error(excinfo, Gen.ServerError.ALREADY_RUNNING)
+
+    assert supervisor.terminate_child('w')
+    assert not first.is_running()
+    assert supervisor.get_child('w') is None
+    assert supervisor.get_child_spec('w').get_id() == 'w'
+    counts = supervisor.count_children().unpack()
+    assert counts == {'specs': 2, 'active': 1, 'supervisors': 1, 'workers': 1}
+    assert supervisor.which_children_status().unpack() == [
+        ('w', 'worker', 'stopped'), ('inner', 'supervisor', 'running')]
+
+    assert supervisor.restart_child('w')
+    assert supervisor.get_child('w').call('x') == ('Worker', 0)
+
+    with pytest.raises(GLib.Error) as excinfo:
+        supervisor.delete_child('w')
+    assert_gen_error(excinfo, Gen.ServerError.ALREADY_RUNNING)
+    assert supervisor.terminate_child('w')
+    assert supervisor.delete_child('w')
+    assert supervisor.get_child_spec('w') is None
+    with pytest.raises(GLib.Error) as excinfo:
+        supervisor.terminate_child('w')
+    assert_gen_error(excinfo, Gen.ServerError.NOT_FOUND)

@@ -654,3 +654,148 @@ class ChildSpec(Gen.ChildSpec):
 
 ChildSpec = override(ChildSpec)
 __all__.append('ChildSpec')
+
+
+# --- State machines, links and requests -----------------------------------
+#
+# Kept apart from the Server helpers above: Gen.Statem, Gen.Request and
+# Gen.RequestSet, with the same conventions (plain values, seconds).
+
+_STATEM_HANDLERS = ('do_init_state', 'do_handle_event')
+
+
+def _wrap_statem_handler(handler):
+    @functools.wraps(handler)
+    def wrapper(self, *args):
+        try:
+            state = handler(self, *args)
+            if state is not None and not isinstance(state, GLib.Variant):
+                state = to_variant(state)
+            return state
+        except GLib.Error:
+            raise
+        except Exception as exc:
+            _logger.debug("%s.%s raised", type(self).__name__, handler.__name__,
+                          exc_info=True)
+            raise _server_error(exc) from exc
+
+    wrapper._gen_wrapped = True
+    return wrapper
+
+
+def _content(content):
+    return None if content is None else to_variant(content)
+
+
+class Statem(Gen.Statem):
+    """A Gen.Statem with Pythonic helpers; subclass it as usual.
+
+    ``do_init_state(args)`` and ``do_handle_event(event_type, content,
+    state)`` may return plain values as states (a ``str`` becomes an ``s``
+    variant); their exceptions reach C as ``GLib.Error`` as for
+    ``Gen.Server``. The class attribute ``state_enter = True`` turns state
+    enter calls on. Timeouts are in seconds; ``None`` cancels one."""
+
+    #: Whether do_handle_event gets Gen.StatemEventType.ENTER events.
+    state_enter = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in _STATEM_HANDLERS:
+            handler = cls.__dict__.get(name)
+            if callable(handler) and not getattr(handler, '_gen_wrapped', False):
+                setattr(cls, name, _wrap_statem_handler(handler))
+
+    def __init__(self, **kwargs):
+        declared = type(self).state_enter
+        if declared is not None and 'state_enter' not in kwargs and 'state-enter' not in kwargs:
+            kwargs['state_enter'] = declared
+        super().__init__(**kwargs)
+
+    def reply(self, value, reply=None):
+        """Answers the current call (or ``reply``, a taken Gen.Reply) with
+        ``value``, a plain value or GLib.Variant, once the event is done."""
+        return Gen.Statem.reply(self, reply, to_variant(value))
+
+    def set_state_timeout(self, timeout, content=None):
+        """Arms (``timeout`` seconds) or cancels (``None``) the state timeout."""
+        ms = -1 if timeout is None else _timeout_ms(timeout)
+        return Gen.Statem.set_state_timeout(self, ms, _content(content))
+
+    def set_timeout(self, name, timeout, content=None):
+        """Arms or cancels the generic timeout ``name``."""
+        ms = -1 if timeout is None else _timeout_ms(timeout)
+        return Gen.Statem.set_timeout(self, name, ms, _content(content))
+
+    def set_event_timeout(self, timeout, content=None):
+        """Arms or cancels the event timeout."""
+        ms = -1 if timeout is None else _timeout_ms(timeout)
+        return Gen.Statem.set_event_timeout(self, ms, _content(content))
+
+    def next_event(self, event_type, content):
+        """Inserts an event (INTERNAL, CAST or INFO) with a plain content."""
+        return Gen.Statem.next_event(self, event_type, to_variant(content))
+
+    def dup_state(self, *, unpack=True):
+        """The current state, unpacked unless ``unpack=False``."""
+        state = Gen.Statem.dup_state(self)
+        return state.unpack() if unpack and state is not None else state
+
+
+Statem = override(Statem)
+__all__.append('Statem')
+
+
+class Request(Gen.Request):
+    """Gen.Request with seconds and unpacked replies."""
+
+    def wait(self, timeout=DEFAULT_TIMEOUT, *, unpack=True):
+        """Waits up to ``timeout`` seconds for the reply; a timeout leaves
+        the request pending."""
+        reply = Gen.Request.wait(self, _timeout_ms(timeout))
+        return reply.unpack() if unpack else reply
+
+    def receive(self, timeout=DEFAULT_TIMEOUT, *, unpack=True):
+        """Waits as ``wait``, but a timeout abandons the request."""
+        reply = Gen.Request.receive(self, _timeout_ms(timeout))
+        return reply.unpack() if unpack else reply
+
+    async def areply(self, timeout=DEFAULT_TIMEOUT, *, unpack=True):
+        """The reply, for asyncio: ``await asyncio.gather(*(r.areply() for r
+        in requests))``. The wait runs in the loop's default executor."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, functools.partial(self.wait, timeout, unpack=unpack))
+
+
+Request = override(Request)
+__all__.append('Request')
+
+
+class RequestSet(Gen.RequestSet):
+    """Gen.RequestSet with plain values and seconds."""
+
+    def send(self, server, message, label=None):
+        """Sends ``message`` (packed as the server's call-type) to ``server``."""
+        return Gen.RequestSet.send(self, server, _message(message, server.get_call_type()), label)
+
+    def wait_any(self, timeout=DEFAULT_TIMEOUT):
+        """The first answered request, taken out of the set."""
+        return Gen.RequestSet.wait_any(self, _timeout_ms(timeout))
+
+    def wait_all(self, timeout=DEFAULT_TIMEOUT):
+        """All the requests, in the order sent, once all are answered."""
+        return Gen.RequestSet.wait_all(self, _timeout_ms(timeout))
+
+
+RequestSet = override(RequestSet)
+__all__.append('RequestSet')
+
+
+def _send_request(self, message):
+    """Sends a call without waiting (plain values as for ``call``); returns
+    a Gen.Request."""
+    return Gen.Server.send_request(self, _message(message, self.get_call_type()))
+
+
+Server.send_request = _send_request

@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "gen-request.h"
+
+/**
+ * GenRequest:
+ *
+ * A call sent without waiting for its reply: Erlang's request ids
+ * (`gen_server:send_request/2`).
+ *
+ * [method@Gen.Server.send_request] queues the call at once, in order with
+ * the other messages of the calling thread, and returns a request. The
+ * reply is collected later with [method@Gen.Request.wait] (Erlang's
+ * `wait_response`: a timeout leaves the request pending),
+ * [method@Gen.Request.receive] (`receive_response`: a timeout abandons
+ * it, and a late reply is dropped) or, without blocking,
+ * [method@Gen.Request.check] (`check_response`). Many calls are issued
+ * and then awaited together, with one deadline, through a
+ * [class@Gen.RequestSet].
+ *
+ * ```c
+ * g_autoptr(GenRequestSet) set = gen_request_set_new ();
+ * g_autoptr(GPtrArray) done = NULL;
+ *
+ * for (guint i = 0; i < n_workers; i++)
+ *   g_object_unref (gen_request_set_send (set, workers[i], g_variant_new ("s", "report"), NULL));
+ * done = gen_request_set_wait_all (set, 1000, &error);   // one deadline for all
+ * ```
+ *
+ * No main loop is needed: a request has a [struct@GLib.MainContext] of its
+ * own (shared by the requests of a set) on which the reply arrives, and
+ * waiting iterates it. So a plain C thread can use requests, and so can a
+ * server's handler. A request and its set are used from one thread at a
+ * time. Dropping a request that is still pending abandons it: a call
+ * still queued is never run.
+ *
+ * Since: 1.0
+ */
+struct _GenRequest
+{
+  GObject parent_instance;
+
+  /* Immutable. */
+  GenServer *server;          /* owned */
+  GMainContext *context;      /* owned: where the reply is delivered */
+  GCancellable *cancellable;  /* owned: abandons the call */
+  gchar *label;               /* owned, nullable */
+
+  /* Written by the reply's delivery, which runs inside an iteration of
+   * `context` by the thread that waits, and read by that thread: one
+   * thread at a time uses a request. */
+  gboolean done;
+  GVariant *reply;            /* owned */
+  GError *error;              /* owned */
+  GenRequestSet *set;         /* unowned: the set holds the request */
+  guint64 completion;         /* order of completion within the set */
+};
+
+G_DEFINE_FINAL_TYPE (GenRequest, gen_request, G_TYPE_OBJECT)
+
+/**
+ * GenRequestSet:
+ *
+ * Requests ([class@Gen.Request]) to wait for together: Erlang's request id
+ * collections. Send through the set with [method@Gen.RequestSet.send],
+ * then take the replies as they come with
+ * [method@Gen.RequestSet.wait_any] or all at once with
+ * [method@Gen.RequestSet.wait_all], each with one deadline. Used from one
+ * thread at a time.
+ *
+ * Since: 1.0
+ */
+struct _GenRequestSet
+{
+  GObject parent_instance;
+
+  GMainContext *context;   /* owned, immutable: shared by its requests */
+  /* One thread at a time, as the requests. */
+  GPtrArray *requests;     /* GenRequest (owned), in the order sent */
+  guint64 last_completion;
+};
+
+G_DEFINE_FINAL_TYPE (GenRequestSet, gen_request_set, G_TYPE_OBJECT)
+
+/* Waiting ---------------------------------------------------------------- */
+
+typedef gboolean (*Predicate) (gpointer data);
+
+static gboolean
+deadline_cb (gpointer data)
+{
+  gboolean *expired = data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates @context until @predicate holds or @timeout_ms passed
+ * (negative: no deadline). Returns whether it holds. */
+static gboolean
+iterate_until (GMainContext *context,
+               gint          timeout_ms,
+               Predicate     predicate,
+               gpointer      data)
+{
+  GSource *deadline = NULL;
+  gboolean expired = FALSE;
+  gboolean holds;
+
+  /* Thread-default while it runs, as GTask expects of the context it
+   * returns to. */
+  g_main_context_push_thread_default (context);
+  if (timeout_ms >= 0 && !predicate (data))
+    {
+      deadline = g_timeout_source_new (timeout_ms);
+      g_source_set_callback (deadline, deadline_cb, &expired, NULL);
+      g_source_set_static_name (deadline, "[genserver] request deadline");
+      g_source_attach (deadline, context);
+    }
+  while (!(holds = predicate (data)) && !expired)
+    g_main_context_iteration (context, TRUE);
+  if (deadline != NULL)
+    {
+      g_source_destroy (deadline);
+      g_source_unref (deadline);
+    }
+  g_main_context_pop_thread_default (context);
+
+  return holds;
+}
+
+static gboolean
+request_is_done (gpointer data)
+{
+  return GEN_REQUEST (data)->done;
+}
+
+/* Requests --------------------------------------------------------------- */
+
+static void
+request_done_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  /* Unowned: a request waits for this before it is freed. */
+  GenRequest *self = user_data;
+
+  self->reply = gen_server_call_finish (GEN_SERVER (source), result, &self->error);
+  self->done = TRUE;
+  if (self->set != NULL)
+    self->completion = ++self->set->last_completion;
+}
+
+static GenRequest *
+request_send (GenServer    *server,
+              GVariant     *message,
+              GMainContext *context,
+              const gchar  *label)
+{
+  GenRequest *self = g_object_new (GEN_TYPE_REQUEST, NULL);
+
+  self->server = g_object_ref (server);
+  self->context = g_main_context_ref (context);
+  self->cancellable = g_cancellable_new ();
+  self->label = g_strdup (label);
+
+  /* Queued right here, so that the call keeps its place among this
+   * thread's messages; only the reply goes to the request's context. */
+  g_main_context_push_thread_default (context);
+  gen_server_call_async (server, message, -1, self->cancellable, request_done_cb, self);
+  g_main_context_pop_thread_default (context);
+
+  return self;
+}
+
+static void
+gen_request_finalize (GObject *object)
+{
+  GenRequest *self = GEN_REQUEST (object);
+
+  if (!self->done)
+    {
+      /* Abandoned: a cancelled call is answered at once. */
+      g_cancellable_cancel (self->cancellable);
+      iterate_until (self->context, -1, request_is_done, self);
+    }
+
+  g_clear_pointer (&self->reply, g_variant_unref);
+  g_clear_error (&self->error);
+  g_object_unref (self->cancellable);
+  g_main_context_unref (self->context);
+  g_object_unref (self->server);
+  g_free (self->label);
+
+  G_OBJECT_CLASS (gen_request_parent_class)->finalize (object);
+}
+
+static void
+gen_request_class_init (GenRequestClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = gen_request_finalize;
+}
+
+static void
+gen_request_init (GenRequest *self)
+{
+}
+
+/**
+ * gen_server_send_request:
+ * @self: a #GenServer
+ * @message: the request; a floating reference is sunk
+ *
+ * Sends a call to the server's `handle_call` without waiting for the
+ * reply, as Erlang's `gen_server:send_request/2` does. The call is queued
+ * now, in order with the other messages of this thread; collect the reply
+ * with [method@Gen.Request.wait]. Errors (the server is not running, the
+ * message has the wrong type, the handler's error) come from there too.
+ *
+ * Returns: (transfer full): the request
+ *
+ * Since: 1.0
+ */
+GenRequest *
+gen_server_send_request (GenServer *self,
+                         GVariant  *message)
+{
+  g_autoptr(GMainContext) context = NULL;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
+  g_return_val_if_fail (message != NULL, NULL);
+
+  context = g_main_context_new ();
+  return request_send (self, message, context, NULL);
+}
+
+static GVariant *
+request_result (GenRequest  *self,
+                GError     **error)
+{
+  if (self->error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->error));
+      return NULL;
+    }
+  return g_variant_ref (self->reply);
+}
+
+static void
+set_timeout_error (GenRequest  *self,
+                   gint         timeout_ms,
+                   GError     **error)
+{
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+               "%s did not answer the request within %d ms",
+               G_OBJECT_TYPE_NAME (self->server), timeout_ms);
+}
+
+/**
+ * gen_request_wait:
+ * @self: a #GenRequest
+ * @timeout_ms: how long to wait, in milliseconds, or a negative number to
+ *   wait as long as it takes
+ * @error: return location for an error
+ *
+ * Waits for the reply, as Erlang's `wait_response/2`: once it came, this
+ * returns it (again at each call). If it does not come within @timeout_ms,
+ * this fails with %GEN_SERVER_ERROR_TIMEOUT and the request stays pending:
+ * wait again later. The call's own errors are those of
+ * [method@Gen.Server.call].
+ *
+ * Returns: (transfer full): the reply
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_request_wait (GenRequest  *self,
+                  gint         timeout_ms,
+                  GError     **error)
+{
+  g_return_val_if_fail (GEN_IS_REQUEST (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!iterate_until (self->context, timeout_ms, request_is_done, self))
+    {
+      set_timeout_error (self, timeout_ms, error);
+      return NULL;
+    }
+  return request_result (self, error);
+}
+
+/**
+ * gen_request_receive:
+ * @self: a #GenRequest
+ * @timeout_ms: how long to wait, in milliseconds, or a negative number to
+ *   wait as long as it takes
+ * @error: return location for an error
+ *
+ * Waits for the reply as [method@Gen.Request.wait] does, but a timeout
+ * abandons the request, as Erlang's `receive_response/2`: a call still
+ * queued is never run, a reply that comes later is dropped, and waiting
+ * again gives the same %GEN_SERVER_ERROR_TIMEOUT.
+ *
+ * Returns: (transfer full): the reply
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_request_receive (GenRequest  *self,
+                     gint         timeout_ms,
+                     GError     **error)
+{
+  g_return_val_if_fail (GEN_IS_REQUEST (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!iterate_until (self->context, timeout_ms, request_is_done, self))
+    {
+      g_cancellable_cancel (self->cancellable);
+      iterate_until (self->context, -1, request_is_done, self);
+      /* Unless the reply won the race against the cancellation. */
+      if (g_error_matches (self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_clear_error (&self->error);
+          set_timeout_error (self, timeout_ms, &self->error);
+        }
+    }
+  return request_result (self, error);
+}
+
+/**
+ * gen_request_check:
+ * @self: a #GenRequest
+ *
+ * Whether the reply is here, without blocking: Erlang's
+ * `check_response/2`. Once it is, [method@Gen.Request.wait] returns it at
+ * once.
+ *
+ * Returns: %TRUE if the request is answered
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_request_check (GenRequest *self)
+{
+  g_return_val_if_fail (GEN_IS_REQUEST (self), FALSE);
+
+  return iterate_until (self->context, 0, request_is_done, self);
+}
+
+/**
+ * gen_request_get_server:
+ * @self: a #GenRequest
+ *
+ * Gets the server the request was sent to.
+ *
+ * Returns: (transfer none): the server
+ *
+ * Since: 1.0
+ */
+GenServer *
+gen_request_get_server (GenRequest *self)
+{
+  g_return_val_if_fail (GEN_IS_REQUEST (self), NULL);
+
+  return self->server;
+}
+
+/**
+ * gen_request_get_label:
+ * @self: a #GenRequest
+ *
+ * Gets the label given to [method@Gen.RequestSet.send], Erlang's request
+ * id label.
+ *
+ * Returns: (nullable): the label
+ *
+ * Since: 1.0
+ */
+const gchar *
+gen_request_get_label (GenRequest *self)
+{
+  g_return_val_if_fail (GEN_IS_REQUEST (self), NULL);
+
+  return self->label;
+}
+
+/* Sets ------------------------------------------------------------------- */
+
+static void
+gen_request_set_finalize (GObject *object)
+{
+  GenRequestSet *self = GEN_REQUEST_SET (object);
+
+  for (guint i = 0; i < self->requests->len; i++)
+    GEN_REQUEST (g_ptr_array_index (self->requests, i))->set = NULL;
+  g_ptr_array_unref (self->requests);
+  g_main_context_unref (self->context);
+
+  G_OBJECT_CLASS (gen_request_set_parent_class)->finalize (object);
+}
+
+static void
+gen_request_set_class_init (GenRequestSetClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = gen_request_set_finalize;
+}
+
+static void
+gen_request_set_init (GenRequestSet *self)
+{
+  self->context = g_main_context_new ();
+  self->requests = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+/**
+ * gen_request_set_new:
+ *
+ * Creates an empty set of requests.
+ *
+ * Returns: (transfer full): a new #GenRequestSet
+ *
+ * Since: 1.0
+ */
+GenRequestSet *
+gen_request_set_new (void)
+{
+  return g_object_new (GEN_TYPE_REQUEST_SET, NULL);
+}
+
+/**
+ * gen_request_set_send:
+ * @self: a #GenRequestSet
+ * @server: the server to call
+ * @message: the request; a floating reference is sunk
+ * @label: (nullable): a label to tell the request by, Erlang's `Label`
+ *
+ * Sends a call as [method@Gen.Server.send_request] does and adds it to
+ * the set, as Erlang's `send_request/4` with a collection.
+ *
+ * Returns: (transfer full): the request, also held by the set until it is
+ *   taken out by a wait
+ *
+ * Since: 1.0
+ */
+GenRequest *
+gen_request_set_send (GenRequestSet *self,
+                      GenServer     *server,
+                      GVariant      *message,
+                      const gchar   *label)
+{
+  GenRequest *request;
+
+  g_return_val_if_fail (GEN_IS_REQUEST_SET (self), NULL);
+  g_return_val_if_fail (GEN_IS_SERVER (server), NULL);
+  g_return_val_if_fail (message != NULL, NULL);
+
+  request = request_send (server, message, self->context, label);
+  request->set = self;
+  g_ptr_array_add (self->requests, g_object_ref (request));
+  return request;
+}
+
+/**
+ * gen_request_set_get_size:
+ * @self: a #GenRequestSet
+ *
+ * How many requests the set holds, answered or not.
+ *
+ * Returns: the number of requests
+ *
+ * Since: 1.0
+ */
+guint
+gen_request_set_get_size (GenRequestSet *self)
+{
+  g_return_val_if_fail (GEN_IS_REQUEST_SET (self), 0);
+
+  return self->requests->len;
+}
+
+static gboolean
+set_any_done (gpointer data)
+{
+  GenRequestSet *self = data;
+
+  for (guint i = 0; i < self->requests->len; i++)
+    if (GEN_REQUEST (g_ptr_array_index (self->requests, i))->done)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+set_all_done (gpointer data)
+{
+  GenRequestSet *self = data;
+
+  for (guint i = 0; i < self->requests->len; i++)
+    if (!GEN_REQUEST (g_ptr_array_index (self->requests, i))->done)
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * gen_request_set_wait_any:
+ * @self: a #GenRequestSet
+ * @timeout_ms: how long to wait, in milliseconds, or a negative number to
+ *   wait as long as it takes
+ * @error: return location for an error
+ *
+ * Waits until one of the requests is answered and takes it out of the
+ * set: the earliest answered first. Its reply is then
+ * [method@Gen.Request.wait] with no waiting. Erlang's `wait_response/3`
+ * on a collection, deleting the request.
+ *
+ * Fails with %GEN_SERVER_ERROR_TIMEOUT if none is answered within
+ * @timeout_ms (the set is unchanged), or %GEN_SERVER_ERROR_NOT_FOUND if
+ * the set is empty (Erlang's `no_request`).
+ *
+ * Returns: (transfer full): the answered request
+ *
+ * Since: 1.0
+ */
+GenRequest *
+gen_request_set_wait_any (GenRequestSet  *self,
+                          gint            timeout_ms,
+                          GError        **error)
+{
+  GenRequest *first = NULL;
+  guint first_index = 0;
+
+  g_return_val_if_fail (GEN_IS_REQUEST_SET (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (self->requests->len == 0)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+                   "The request set is empty");
+      return NULL;
+    }
+  if (!iterate_until (self->context, timeout_ms, set_any_done, self))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+                   "None of %u requests was answered within %d ms",
+                   self->requests->len, timeout_ms);
+      return NULL;
+    }
+
+  for (guint i = 0; i < self->requests->len; i++)
+    {
+      GenRequest *request = g_ptr_array_index (self->requests, i);
+
+      if (request->done && (first == NULL || request->completion < first->completion))
+        {
+          first = request;
+          first_index = i;
+        }
+    }
+
+  first->set = NULL;
+  return g_ptr_array_steal_index (self->requests, first_index);
+}
+
+/**
+ * gen_request_set_wait_all:
+ * @self: a #GenRequestSet
+ * @timeout_ms: how long to wait for all of them, in milliseconds, or a
+ *   negative number to wait as long as it takes
+ * @error: return location for an error
+ *
+ * Waits until every request is answered, with one deadline for all, and
+ * takes them all out of the set, in the order they were sent. Their
+ * replies are then [method@Gen.Request.wait] with no waiting. Fails with
+ * %GEN_SERVER_ERROR_TIMEOUT if they are not all answered within
+ * @timeout_ms; the set is then unchanged, and
+ * [method@Gen.RequestSet.wait_any] takes the ones that are.
+ *
+ * Returns: (transfer container) (element-type GenRequest): the requests;
+ *   the array holds a reference to each, dropped when it is freed
+ *
+ * Since: 1.0
+ */
+GPtrArray *
+gen_request_set_wait_all (GenRequestSet  *self,
+                          gint            timeout_ms,
+                          GError        **error)
+{
+  GPtrArray *requests;
+
+  g_return_val_if_fail (GEN_IS_REQUEST_SET (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!iterate_until (self->context, timeout_ms, set_all_done, self))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+                   "Not all of %u requests were answered within %d ms",
+                   self->requests->len, timeout_ms);
+      return NULL;
+    }
+
+  for (guint i = 0; i < self->requests->len; i++)
+    GEN_REQUEST (g_ptr_array_index (self->requests, i))->set = NULL;
+  requests = g_steal_pointer (&self->requests);
+  self->requests = g_ptr_array_new_with_free_func (g_object_unref);
+  return requests;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(__GENSERVER_INSIDE__) && !defined(GENSERVER_COMPILATION)
+# error "Only <genserver/genserver.h> can be included directly."
+#endif
+
+#include <genserver/gen-server.h>
+
+G_BEGIN_DECLS
+
+/**
+ * GEN_SERVER_IGNORE:
+ *
+ * The error domain of an `init` that answers "ignore" (Erlang's `ignore`):
+ * see [func@Gen.Server.set_ignore]. Its only code is 0.
+ *
+ * Since: 1.0
+ */
+#define GEN_SERVER_IGNORE (gen_server_ignore_quark ())
+
+GEN_AVAILABLE_IN_ALL
+GQuark    gen_server_ignore_quark        (void);
+GEN_AVAILABLE_IN_ALL
+void      gen_server_set_ignore          (GError       **error);
+GEN_AVAILABLE_IN_ALL
+gboolean  gen_server_is_ignore           (const GError  *error);
+GEN_AVAILABLE_IN_ALL
+gboolean  gen_server_start_with_timeout  (GenServer     *self,
+                                          GVariant      *args,
+                                          gint           timeout_ms,
+                                          GError       **error);
+
+G_END_DECLS
