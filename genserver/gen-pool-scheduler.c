@@ -99,106 +99,12 @@ pool_enqueue (GenScheduler *pool,
   g_mutex_unlock (&pool->lock);
 }
 
-/* The mailbox's wake function, and the idle deadline's. */
 static void
-pool_wake (gpointer data)
+pool_enqueue_server (GenServer *server)
 {
-  GenServer *server = data;
-  GenServerPrivate *priv = gen_server_get_private (server);
-
-  if (g_atomic_int_get (&priv->run_flag) == 0 &&
-      g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
-    pool_enqueue (priv->scheduler, server);
+  pool_enqueue (gen_server_get_private (server)->scheduler, server);
 }
 
-/* The idle timeout of a pool server: a source on the pool's timer service
- * that wakes the server at its deadline. */
-static gboolean
-idle_source_dispatch (GSource     *source,
-                      GSourceFunc  callback,
-                      gpointer     user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static GSourceFuncs idle_source_funcs = {
-  .dispatch = idle_source_dispatch,
-};
-
-static gboolean
-idle_deadline_cb (gpointer data)
-{
-  pool_wake (data);
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-idle_source_done (gpointer data)
-{
-  GenServer *server = data;
-
-  gen_timer_service_release (gen_server_get_private (server)->scheduler->timers);
-  g_object_unref (server);
-}
-
-/* By the run flag's owner, as it lets go of an idle server. */
-static void
-arm_idle_deadline (GenServer *server)
-{
-  GenServerPrivate *priv = gen_server_get_private (server);
-  gint64 deadline = gen_run_idle_deadline (server);
-
-  if (deadline < 0)
-    {
-      if (priv->idle_source != NULL)
-        g_source_set_ready_time (priv->idle_source, -1);
-      return;
-    }
-
-  if (priv->idle_source == NULL)
-    {
-      priv->idle_source = g_source_new (&idle_source_funcs, sizeof (GSource));
-      g_source_set_callback (priv->idle_source, idle_deadline_cb,
-                             g_object_ref (server), idle_source_done);
-      g_source_set_static_name (priv->idle_source, "[genserver] idle timeout");
-      gen_timer_service_attach (priv->scheduler->timers, priv->idle_source);
-    }
-  g_source_set_ready_time (priv->idle_source, deadline);
-}
-
-/* The run flag's owner is done with @server for now. */
-static void
-pool_release (GenScheduler *pool,
-              GenServer    *server,
-              GenRunResult  result)
-{
-  GenServerPrivate *priv = gen_server_get_private (server);
-
-  switch (result)
-    {
-    case GEN_RUN_MORE:
-      pool_enqueue (pool, server); /* the flag stays set */
-      break;
-
-    case GEN_RUN_IDLE:
-      arm_idle_deadline (server);
-      g_atomic_int_set (&priv->run_flag, 0);
-      /* A push that saw the flag still set relies on this look. (The
-       * continues are the handlers' own: only the owner adds to them.) */
-      if (gen_mailbox_length (&priv->mailbox) > 0)
-        pool_wake (server);
-      break;
-
-    case GEN_RUN_FINISHED:
-      g_atomic_int_set (&priv->run_flag, 0);
-      g_object_unref (server); /* the run's own reference, from start */
-      break;
-
-    default:
-      g_assert_not_reached ();
-    }
-}
 
 static gboolean
 pool_has_work (gpointer data)
@@ -230,7 +136,7 @@ worker_main (gpointer data)
           g_mutex_unlock (&pool->lock);
 
           link->data = NULL;
-          pool_release (pool, server, gen_run_slice (server, GEN_BATCH_SIZE));
+          gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE));
           g_object_unref (server); /* the queue's */
           spun = FALSE;
 
@@ -316,7 +222,7 @@ run_inline (GenServer *server,
   while (result == GEN_RUN_MORE && (call == NULL || !gen_call_is_final (call)));
   inline_depth--;
 
-  pool_release (priv->scheduler, server, result);
+  gen_run_flag_release (server, result);
   g_object_unref (server);
   return TRUE;
 }
@@ -330,17 +236,14 @@ pool_start (GenServer  *self,
   GenScheduler *pool = priv->scheduler;
   gboolean ok;
 
-  /* A late wake-up of the previous run (a push that raced with its stop)
-   * may hold the flag for the moment it takes to find nothing to do. */
-  while (!g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
-    g_thread_yield ();
+  gen_run_flag_acquire (self);
 
   g_mutex_lock (&pool->lock);
   pool->n_live++;
   g_mutex_unlock (&pool->lock);
 
   g_object_ref (self); /* the run's own, until it finishes */
-  gen_mailbox_open (&priv->mailbox, pool_wake, self);
+  gen_mailbox_open (&priv->mailbox, gen_run_flag_wake, self);
 
   /* init runs here: start() waits for it anyway. */
   g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
@@ -357,7 +260,7 @@ pool_start (GenServer  *self,
 
   gen_server_set_status_internal (self, GEN_STATUS_RUNNING);
   /* Continues run after start() returned, as on a thread of its own. */
-  pool_release (pool, self, gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE);
+  gen_run_flag_release (self, gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE);
   return TRUE;
 }
 
@@ -366,7 +269,7 @@ pool_drive_stop (GenServer *self,
                  gboolean   inline_ok)
 {
   if (!inline_ok || !run_inline (self, NULL))
-    pool_wake (self);
+    gen_run_flag_wake (self);
   return FALSE;
 }
 
@@ -375,21 +278,15 @@ pool_hand_off (GenServer *self,
                GenCall   *call)
 {
   if (!run_inline (self, call))
-    pool_wake (self);
+    gen_run_flag_wake (self);
 }
 
 static void
 pool_run_ended (GenServer *self)
 {
-  GenServerPrivate *priv = gen_server_get_private (self);
-  GenScheduler *pool = priv->scheduler;
-  GSource *idle_source = g_steal_pointer (&priv->idle_source);
+  GenScheduler *pool = gen_server_get_private (self)->scheduler;
 
-  if (idle_source != NULL)
-    {
-      g_source_destroy (idle_source);
-      g_source_unref (idle_source);
-    }
+  gen_run_flag_run_ended (self);
 
   g_mutex_lock (&pool->lock);
   g_assert (pool->n_live > 0);
@@ -405,4 +302,5 @@ const GenSchedulerKind gen_pool_scheduler_kind = {
   .drive_stop = pool_drive_stop,
   .hand_off = pool_hand_off,
   .run_ended = pool_run_ended,
+  .enqueue = pool_enqueue_server,
 };

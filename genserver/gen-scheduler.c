@@ -273,6 +273,128 @@ gen_scheduler_get_n_workers (GenScheduler *self)
   return self->n_workers;
 }
 
+/* The run flag ------------------------------------------------------------ */
+
+void
+gen_run_flag_wake (gpointer data)
+{
+  GenServer *server = data;
+  GenServerPrivate *priv = gen_server_get_private (server);
+
+  if (g_atomic_int_get (&priv->run_flag) == 0 &&
+      g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
+    priv->kind->enqueue (server);
+}
+
+/* The idle timeout of a server that shares its thread: a source on its
+ * timer service that wakes the server at its deadline, like a push. */
+static gboolean
+idle_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs idle_source_funcs = {
+  .dispatch = idle_source_dispatch,
+};
+
+static gboolean
+idle_deadline_cb (gpointer data)
+{
+  gen_run_flag_wake (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+idle_source_done (gpointer data)
+{
+  GenServer *server = data;
+
+  gen_timer_service_release (gen_server_get_private (server)->timer_service);
+  g_object_unref (server);
+}
+
+/* By the run flag's owner, as it lets go of an idle server. */
+static void
+arm_idle_deadline (GenServer *server)
+{
+  GenServerPrivate *priv = gen_server_get_private (server);
+  gint64 deadline = gen_run_idle_deadline (server);
+
+  if (deadline < 0)
+    {
+      if (priv->idle_source != NULL)
+        g_source_set_ready_time (priv->idle_source, -1);
+      return;
+    }
+
+  if (priv->idle_source == NULL)
+    {
+      priv->idle_source = g_source_new (&idle_source_funcs, sizeof (GSource));
+      g_source_set_callback (priv->idle_source, idle_deadline_cb,
+                             g_object_ref (server), idle_source_done);
+      g_source_set_static_name (priv->idle_source, "[genserver] idle timeout");
+      gen_timer_service_attach (priv->timer_service, priv->idle_source);
+    }
+  g_source_set_ready_time (priv->idle_source, deadline);
+}
+
+void
+gen_run_flag_release (GenServer    *server,
+                      GenRunResult  result)
+{
+  GenServerPrivate *priv = gen_server_get_private (server);
+
+  switch (result)
+    {
+    case GEN_RUN_MORE:
+      priv->kind->enqueue (server); /* the flag stays set */
+      break;
+
+    case GEN_RUN_IDLE:
+      arm_idle_deadline (server);
+      g_atomic_int_set (&priv->run_flag, 0);
+      /* A push that saw the flag still set relies on this look. (The
+       * continues are the handlers' own: only the owner adds to them.) */
+      if (gen_mailbox_length (&priv->mailbox) > 0)
+        gen_run_flag_wake (server);
+      break;
+
+    case GEN_RUN_FINISHED:
+      g_atomic_int_set (&priv->run_flag, 0);
+      g_object_unref (server); /* the run's own reference, from start */
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+void
+gen_run_flag_acquire (GenServer *server)
+{
+  GenServerPrivate *priv = gen_server_get_private (server);
+
+  while (!g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
+    g_thread_yield ();
+}
+
+void
+gen_run_flag_run_ended (GenServer *server)
+{
+  GenServerPrivate *priv = gen_server_get_private (server);
+  GSource *idle_source = g_steal_pointer (&priv->idle_source);
+
+  if (idle_source != NULL)
+    {
+      g_source_destroy (idle_source);
+      g_source_unref (idle_source);
+    }
+}
+
 /**
  * gen_scheduler_set_spinning:
  * @spinning: whether waits may spin
