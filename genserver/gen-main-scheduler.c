@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The main-context kind of scheduler: the mailbox is drained by a GSource
+/* The main-context kind of scheduler: mailboxes drained by a GSource
  * attached to the server's GMainContext, so the handlers run on whichever
  * thread iterates it (a GTK application's main thread, GJS's JavaScript
  * thread). */
@@ -9,111 +9,208 @@
 
 #include "gen-scheduler-private.h"
 
+/*
+ * One GSource per GMainContext, whatever the number of its servers: it
+ * serves a run queue of the servers that have mail, with the run flag
+ * protocol of gen-scheduler.c, so that an iteration of a context with a
+ * hundred thousand idle servers costs what one with a single server does.
+ */
 typedef struct
 {
   GSource source;
-  GenServer *server; /* owned: keeps a running server alive */
-} MailboxSource;
+  GMainContext *context; /* unowned: the key in `queues`; immutable */
 
-/* The mailbox's wake function: makes the source due. */
-static void
-main_wake (gpointer data)
+  GMutex lock;
+  GQueue run_queue;      /* lock: GenServer (a reference each), by run_link */
+  gboolean closed;       /* lock: its last server finished */
+  guint n_live;          /* queues_lock: servers between start and finish */
+} ContextQueue;
+
+/* GMainContext (unowned) → its ContextQueue (a reference), while servers
+ * run on it. */
+static GMutex queues_lock;
+static GHashTable *queues;
+
+/* How long one dispatch may run servers before it lets the context's other
+ * sources in (a GTK application still draws). */
+#define DISPATCH_BUDGET_US 2000
+
+static gboolean
+queue_has (ContextQueue *queue,
+           GenServer    *server)
 {
-  GenServerPrivate *priv = gen_server_get_private (data);
-  GSource *source = NULL;
+  GList *link = &gen_server_get_private (server)->run_link;
 
-  g_async_queue_lock (priv->mailbox.queue);
-  if (priv->mailbox_source != NULL)
-    source = g_source_ref (priv->mailbox_source);
-  g_async_queue_unlock (priv->mailbox.queue);
-
-  if (source != NULL)
-    {
-      g_source_set_ready_time (source, 0);
-      g_source_unref (source);
-    }
+  return link->prev != NULL || queue->run_queue.head == link;
 }
 
-/* Makes the mailbox source due again: now if there is work, at the idle
- * deadline if one is armed. The last check catches a push that came
- * between the first one and the new ready time, which would otherwise be
- * overwritten. */
+/* The kind's enqueue hook: the server's run flag was just set. */
 static void
-mailbox_source_rearm (GenServer *self,
-                      GSource   *source)
+main_enqueue (GenServer *server)
 {
-  GenServerPrivate *priv = gen_server_get_private (self);
-  gint64 deadline;
+  GenServerPrivate *priv = gen_server_get_private (server);
+  ContextQueue *queue = (ContextQueue *) priv->context_queue;
+  gboolean was_empty;
 
-  if (gen_run_has_work (self))
+  g_mutex_lock (&queue->lock);
+  if (queue->closed)
     {
-      g_source_set_ready_time (source, 0);
+      /* A late wake-up of a run that finished with its context's last. */
+      g_mutex_unlock (&queue->lock);
+      g_atomic_int_set (&priv->run_flag, 0);
       return;
     }
+  priv->run_link.data = g_object_ref (server);
+  was_empty = g_queue_is_empty (&queue->run_queue);
+  g_queue_push_tail_link (&queue->run_queue, &priv->run_link);
+  g_mutex_unlock (&queue->lock);
 
-  deadline = gen_run_idle_deadline (self);
-  if (deadline < 0)
-    return;
-
-  g_source_set_ready_time (source, deadline);
-  if (gen_mailbox_length (&priv->mailbox) > 0)
-    g_source_set_ready_time (source, 0);
+  /* A dispatch under way looks at the queue once more before it returns. */
+  if (was_empty)
+    g_source_set_ready_time (&queue->source, 0);
 }
 
 static gboolean
-mailbox_source_dispatch (GSource     *source,
-                         GSourceFunc  callback,
-                         gpointer     user_data)
+context_queue_dispatch (GSource     *source,
+                        GSourceFunc  callback,
+                        gpointer     user_data)
 {
-  GenServer *self = ((MailboxSource *) source)->server;
-  GenServerPrivate *priv = gen_server_get_private (self);
+  ContextQueue *queue = (ContextQueue *) source;
+  gint64 until;
+  guint n;
 
-  /* Reset before draining: a push that lands after the drain sets it again,
-   * so no wake-up is lost. */
+  /* Reset before draining: an enqueue that finds the queue empty after
+   * this sets it again, so no wake-up is lost. */
   g_source_set_ready_time (source, -1);
 
-  g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
-  if (gen_run_slice (self, GEN_BATCH_SIZE) == GEN_RUN_FINISHED)
-    return G_SOURCE_REMOVE;
+  g_mutex_lock (&queue->lock);
+  n = queue->run_queue.length;
+  g_mutex_unlock (&queue->lock);
 
-  mailbox_source_rearm (self, source);
+  until = g_get_monotonic_time () + DISPATCH_BUDGET_US;
+  for (guint i = 0; i < n && g_get_monotonic_time () < until; i++)
+    {
+      GenServer *server;
+      GList *link;
+
+      g_mutex_lock (&queue->lock);
+      link = g_queue_pop_head_link (&queue->run_queue);
+      g_mutex_unlock (&queue->lock);
+      if (link == NULL)
+        break;
+
+      server = g_steal_pointer (&link->data);
+      g_atomic_pointer_set (&gen_server_get_private (server)->context_thread, g_thread_self ());
+      gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE));
+      g_object_unref (server); /* the queue's */
+    }
+
+  g_mutex_lock (&queue->lock);
+  if (!g_queue_is_empty (&queue->run_queue))
+    g_source_set_ready_time (source, 0);
+  g_mutex_unlock (&queue->lock);
+
   return G_SOURCE_CONTINUE;
 }
 
+/* Servers still queued when the queue closed were late wake-ups. */
 static void
-mailbox_source_finalize (GSource *source)
+drop_queued (GQueue *servers)
 {
-  g_clear_object (&((MailboxSource *) source)->server);
+  GList *link;
+
+  while ((link = g_queue_pop_head_link (servers)) != NULL)
+    {
+      GenServer *server = g_steal_pointer (&link->data);
+
+      g_atomic_int_set (&gen_server_get_private (server)->run_flag, 0);
+      g_object_unref (server);
+    }
 }
 
-static GSourceFuncs mailbox_source_funcs = {
-  .dispatch = mailbox_source_dispatch,
-  .finalize = mailbox_source_finalize,
+static void
+context_queue_finalize (GSource *source)
+{
+  ContextQueue *queue = (ContextQueue *) source;
+
+  drop_queued (&queue->run_queue);
+  g_mutex_clear (&queue->lock);
+}
+
+static GSourceFuncs context_queue_funcs = {
+  .dispatch = context_queue_dispatch,
+  .finalize = context_queue_finalize,
 };
 
+/* The run queue of @context for a server that starts on it, created if it
+ * has none: a new reference. */
 static GSource *
-mailbox_source_new (GenServer *self)
+context_queue_join (GMainContext *context)
 {
-  GSource *source = g_source_new (&mailbox_source_funcs, sizeof (MailboxSource));
+  ContextQueue *queue;
 
-  ((MailboxSource *) source)->server = g_object_ref (self);
-  g_source_set_static_name (source, "[genserver] mailbox");
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  return source;
+  g_mutex_lock (&queues_lock);
+  if (queues == NULL)
+    queues = g_hash_table_new (NULL, NULL);
+  queue = g_hash_table_lookup (queues, context);
+  if (queue == NULL)
+    {
+      queue = (ContextQueue *) g_source_new (&context_queue_funcs, sizeof (ContextQueue));
+      queue->context = context;
+      g_mutex_init (&queue->lock);
+      g_queue_init (&queue->run_queue);
+      g_source_set_static_name (&queue->source, "[genserver] mailboxes");
+      g_source_set_priority (&queue->source, G_PRIORITY_DEFAULT);
+      g_source_attach (&queue->source, context);
+      g_hash_table_insert (queues, context, queue); /* the table's reference */
+    }
+  queue->n_live++;
+  g_source_ref (&queue->source);
+  g_mutex_unlock (&queues_lock);
+
+  return &queue->source;
 }
 
-static GSource *
-steal_mailbox_source (GenServer *self)
+/* A server of @source's context finished its run; the last one closes the
+ * queue. */
+static void
+context_queue_leave (GSource *source)
 {
-  GenServerPrivate *priv = gen_server_get_private (self);
-  GSource *source;
+  ContextQueue *queue = (ContextQueue *) source;
+  GQueue late = G_QUEUE_INIT;
+  gboolean last;
 
-  g_async_queue_lock (priv->mailbox.queue);
-  source = g_steal_pointer (&priv->mailbox_source);
-  g_async_queue_unlock (priv->mailbox.queue);
-  return source;
+  g_mutex_lock (&queues_lock);
+  g_assert (queue->n_live > 0);
+  last = --queue->n_live == 0;
+  if (last)
+    {
+      g_hash_table_remove (queues, queue->context);
+      g_mutex_lock (&queue->lock);
+      queue->closed = TRUE;
+      late = queue->run_queue;
+      g_queue_init (&queue->run_queue);
+      g_mutex_unlock (&queue->lock);
+      g_source_destroy (source);
+    }
+  g_mutex_unlock (&queues_lock);
+
+  if (last)
+    {
+      drop_queued (&late);
+      g_source_unref (source); /* the table's */
+    }
 }
 
+static gboolean
+is_thread_default (GMainContext *context)
+{
+  g_autoptr(GMainContext) thread_default = g_main_context_ref_thread_default ();
+
+  return thread_default == context;
+}
+
+/* The init source when another thread runs the context; or right away. */
 static void
 run_init_on_context (GenServer       *self,
                      GenStartRequest *request)
@@ -123,21 +220,26 @@ run_init_on_context (GenServer       *self,
   gboolean ok;
 
   g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
-  g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
+  /* This thread runs the context, or it ran init while nobody did: it is
+   * taken for the one that will unless the context is somebody else's (a
+   * thread starting a server on another thread's context, between two of
+   * its iterations). */
+  if (g_main_context_is_owner (priv->main_context) && is_thread_default (priv->main_context))
+    g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
   ok = gen_run_init (self, request->args, &error);
   g_atomic_pointer_set (&priv->handler_thread, NULL);
 
   if (ok)
     {
       gen_server_set_status_internal (self, GEN_STATUS_RUNNING);
-      mailbox_source_rearm (self, priv->mailbox_source);
+      /* Continues run in the context's next dispatch. */
+      gen_run_flag_release (self, gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE);
     }
   else
     {
-      GSource *source = steal_mailbox_source (self);
-
-      g_source_destroy (source);
-      g_source_unref (source);
+      context_queue_leave (priv->context_queue);
+      g_atomic_int_set (&priv->run_flag, 0);
+      g_object_unref (self); /* the run's own */
     }
 
   gen_start_request_complete (request, error);
@@ -163,11 +265,13 @@ main_start (GenServer  *self,
 
   gen_start_request_init (&request, self, args);
 
-  g_async_queue_lock (priv->mailbox.queue);
-  priv->mailbox_source = mailbox_source_new (self);
-  g_source_attach (priv->mailbox_source, priv->main_context);
-  g_async_queue_unlock (priv->mailbox.queue);
-  gen_mailbox_open (&priv->mailbox, main_wake, self);
+  /* Held from here to the end of init, so that nothing queued meanwhile
+   * runs before it. */
+  gen_run_flag_acquire (self);
+  g_clear_pointer (&priv->context_queue, g_source_unref);
+  priv->context_queue = context_queue_join (priv->main_context);
+  g_object_ref (self); /* the run's own, until it finishes */
+  gen_mailbox_open (&priv->mailbox, gen_run_flag_wake, self);
 
   if (g_main_context_acquire (priv->main_context))
     {
@@ -192,17 +296,40 @@ main_start (GenServer  *self,
   return ok;
 }
 
-/* Drains the mailbox on the calling thread, which owns the server's
- * context, until the stop marker. Used by stop() from that thread, which
- * would otherwise wait for itself. */
+/* The stopper owns the server's context: takes the server from the run
+ * queue, or takes its idle flag, and runs it to its end right here. Nobody
+ * else can be running it: only the context's owner runs its servers, and
+ * this thread is not inside this server's handlers (stop() checked). */
 static void
 drain_on_owner (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
+  ContextQueue *queue = (ContextQueue *) priv->context_queue;
+  GenServer *queued = NULL;
+  GenRunResult result;
 
-  g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
-  while (gen_run_handle_batch (self, gen_mailbox_pop (&priv->mailbox), GEN_BATCH_SIZE))
-    ;
+  for (;;)
+    {
+      g_mutex_lock (&queue->lock);
+      if (queue_has (queue, self))
+        {
+          g_queue_unlink (&queue->run_queue, &priv->run_link);
+          queued = g_steal_pointer (&priv->run_link.data);
+        }
+      g_mutex_unlock (&queue->lock);
+      if (queued != NULL || g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
+        break;
+      /* A pusher between setting the flag and queueing the server. */
+      g_thread_yield ();
+    }
+
+  g_object_ref (self);
+  do
+    result = gen_run_slice (self, GEN_BATCH_SIZE);
+  while (result != GEN_RUN_FINISHED);
+  gen_run_flag_release (self, result);
+  g_clear_object (&queued);
+  g_object_unref (self);
 }
 
 static gboolean
@@ -214,14 +341,12 @@ main_drive_stop (GenServer *self,
   if (g_main_context_acquire (priv->main_context))
     {
       /* The thread that would handle the stop is this one. */
-      g_object_ref (self);
       drain_on_owner (self);
       g_main_context_release (priv->main_context);
-      g_object_unref (self);
       return TRUE;
     }
 
-  main_wake (self);
+  gen_run_flag_wake (self);
   return FALSE;
 }
 
@@ -250,13 +375,8 @@ main_would_call_self (GenServer *self)
 static void
 main_run_ended (GenServer *self)
 {
-  GSource *source = steal_mailbox_source (self);
-
-  if (source != NULL)
-    {
-      g_source_destroy (source);
-      g_source_unref (source);
-    }
+  gen_run_flag_run_ended (self);
+  context_queue_leave (gen_server_get_private (self)->context_queue);
 }
 
 const GenSchedulerKind gen_main_scheduler_kind = {
@@ -265,4 +385,5 @@ const GenSchedulerKind gen_main_scheduler_kind = {
   .drive_stop = main_drive_stop,
   .would_call_self = main_would_call_self,
   .run_ended = main_run_ended,
+  .enqueue = main_enqueue,
 };

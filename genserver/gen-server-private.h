@@ -44,9 +44,9 @@ typedef struct
 
   /* Lives as long as the server; see gen-mailbox-private.h. */
   GenMailbox mailbox;
-  /* Main-context kind: the source that drains the mailbox, owned; under
-   * the mailbox queue's lock. */
-  GSource *mailbox_source;
+  /* Main-context kind: the run queue of the context, a GSource (owned);
+   * set by start, before the run flag is let go, and kept to finalize. */
+  GSource *context_queue;
 
   /* `lock` protects `status` (also read atomically by is_running),
    * `thread`, `run` and `finished_run`; `cond` is broadcast whenever one of

@@ -1497,7 +1497,6 @@ gen_server_finalize (GObject *object)
 
   /* A running server holds a reference to itself. */
   g_assert (priv->status == GEN_STATUS_STOPPED);
-  g_assert (priv->mailbox_source == NULL);
   g_assert (priv->idle_source == NULL);
 
   if (priv->thread != NULL)
@@ -1514,6 +1513,7 @@ gen_server_finalize (GObject *object)
   g_clear_pointer (&priv->cast_type, g_variant_type_free);
   g_clear_pointer (&priv->call_type, g_variant_type_free);
   g_clear_pointer (&priv->main_context, g_main_context_unref);
+  g_clear_pointer (&priv->context_queue, g_source_unref);
   g_clear_object (&priv->scheduler);
   g_clear_pointer (&priv->timer_service, gen_timer_service_unref);
   g_clear_error (&priv->construct_error);

@@ -455,6 +455,59 @@ test_supervisor_on_pool (void)
   test_stop_ok (supervisor);
 }
 
+typedef struct
+{
+  GMainContext *context;
+  gint running; /* atomic */
+} LoopThread;
+
+static gpointer
+loop_thread_main (gpointer data)
+{
+  LoopThread *loop = data;
+
+  g_main_context_push_thread_default (loop->context);
+  while (g_atomic_int_get (&loop->running))
+    g_main_context_iteration (loop->context, TRUE);
+  g_main_context_pop_thread_default (loop->context);
+  return NULL;
+}
+
+/* Many servers on one main context share one source: all of them get
+ * their mail, are called and stop, and a context with thousands of idle
+ * servers is as quick to iterate as one with a single server. */
+static void
+test_many_on_one_context (void)
+{
+  const guint n = 5000;
+  LoopThread loop = { g_main_context_new (), TRUE };
+  TestLink **servers = g_new (TestLink *, n);
+  GThread *thread;
+
+  thread = g_thread_new ("loop", loop_thread_main, &loop);
+  for (guint i = 0; i < n; i++)
+    servers[i] = test_start_ok (g_object_new (test_link_get_type (), "main-context", loop.context, NULL),
+                                NULL);
+  for (guint i = 0; i < n; i++)
+    g_assert_true (gen_server_cast (GEN_SERVER (servers[i]), test_message ("add", 1), NULL));
+  for (guint i = 0; i < n; i++)
+    {
+      call_int64 (servers[i], "work", 0, TEST_CALL_TIMEOUT_MS);
+      g_assert_cmpint (g_atomic_int_get (&servers[i]->handled), ==, 1);
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      test_stop_ok (servers[i]);
+      g_object_unref (servers[i]);
+    }
+
+  g_atomic_int_set (&loop.running, FALSE);
+  g_main_context_wakeup (loop.context);
+  g_thread_join (thread);
+  g_main_context_unref (loop.context);
+  g_free (servers);
+}
+
 static gsize
 resident_bytes (void)
 {
@@ -512,6 +565,7 @@ main (int    argc,
   g_test_add_func ("/scheduler/spinning-switch", test_spinning_switch);
   g_test_add_func ("/scheduler/context-and-scheduler", test_context_and_scheduler);
   g_test_add_func ("/scheduler/supervisor-on-pool", test_supervisor_on_pool);
+  g_test_add_func ("/scheduler/many-on-one-context", test_many_on_one_context);
   g_test_add_func ("/scheduler/no-thread-left", test_no_thread_left);
   if (g_test_slow ())
     g_test_add_func ("/scheduler/100k-servers", test_100k_servers);
