@@ -210,6 +210,10 @@ is_thread_default (GMainContext *context)
   return thread_default == context;
 }
 
+/* How long start() waits for another thread to run init on its context
+ * before it takes a context nobody iterates for its own. */
+#define UNATTENDED_CONTEXT_US (10 * 1000)
+
 /* The init source when another thread runs the context; or right away. */
 static void
 run_init_on_context (GenServer       *self,
@@ -273,22 +277,43 @@ main_start (GenServer  *self,
   g_object_ref (self); /* the run's own, until it finishes */
   gen_mailbox_open (&priv->mailbox, gen_run_flag_wake, self);
 
-  if (g_main_context_acquire (priv->main_context))
+  if ((g_main_context_is_owner (priv->main_context) || is_thread_default (priv->main_context)) &&
+      g_main_context_acquire (priv->main_context))
     {
-      /* Nobody else runs the context: init runs right here, on the thread
-       * that will dispatch the mailbox (or could). */
+      /* This thread runs the context, or may: init runs right here. */
       run_init_on_context (self, &request);
       g_main_context_release (priv->main_context);
     }
   else
     {
       GSource *source = g_idle_source_new ();
+      gint64 until = g_get_monotonic_time () + UNATTENDED_CONTEXT_US;
 
       g_source_set_priority (source, G_PRIORITY_HIGH);
       g_source_set_callback (source, init_source_cb, &request, NULL);
       g_source_set_static_name (source, "[genserver] init");
       g_source_attach (source, priv->main_context);
       g_source_unref (source);
+
+      /* Another thread's context: its thread runs init. Only a context
+       * that nobody iterates for a while is run from here, so that a
+       * thread about to push it as its thread-default finds it free. */
+      g_mutex_lock (&request.mutex);
+      while (!request.done)
+        {
+          if (g_cond_wait_until (&request.cond, &request.mutex, until) || request.done)
+            continue;
+          g_mutex_unlock (&request.mutex);
+          if (g_main_context_acquire (priv->main_context))
+            {
+              while (!g_atomic_int_get (&request.done))
+                g_main_context_iteration (priv->main_context, FALSE);
+              g_main_context_release (priv->main_context);
+            }
+          until = g_get_monotonic_time () + UNATTENDED_CONTEXT_US;
+          g_mutex_lock (&request.mutex);
+        }
+      g_mutex_unlock (&request.mutex);
     }
 
   ok = gen_start_request_wait (&request, error);

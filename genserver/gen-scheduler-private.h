@@ -89,7 +89,7 @@ typedef struct
 
   GMutex mutex;
   GCond cond;
-  gboolean done;     /* mutex */
+  gboolean done;     /* mutex; set atomically, so that it may be polled */
   GError *error;     /* written before done; owned by the starter */
 } GenStartRequest;
 

@@ -34,7 +34,7 @@ gen_start_request_complete (GenStartRequest *request,
 {
   g_mutex_lock (&request->mutex);
   request->error = error;
-  request->done = TRUE;
+  g_atomic_int_set (&request->done, TRUE);
   g_cond_signal (&request->cond);
   g_mutex_unlock (&request->mutex);
 }
