@@ -10,5 +10,7 @@
 #include <genserver/gen-registry.h>
 #include <genserver/gen-child-spec.h>
 #include <genserver/gen-supervisor.h>
+#include <genserver/gen-export.h>
+#include <genserver/gen-remote.h>
 
 #undef __GENSERVER_INSIDE__
