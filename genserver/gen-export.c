@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <unistd.h>
+
 #include "gen-dbus-private.h"
 #include "gen-resources.h"
 #include "gen-server-private.h"
@@ -128,6 +130,9 @@ gen_dbus_interface_info_internal (void)
       g_autoptr(GDBusNodeInfo) node = NULL;
       g_autoptr(GError) error = NULL;
 
+      /* Registered by hand: a constructor would be dropped from the static
+       * copy of the library that tests link. */
+      gen_register_resource ();
       xml = g_resource_lookup_data (gen_get_resource (),
                                     "/io/github/genserver/io.github.genserver.Server1.xml",
                                     G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
@@ -322,7 +327,7 @@ export_method_call (GDBusConnection       *connection,
       gint timeout_ms;
 
       g_variant_get_child (parameters, 1, "i", &timeout_ms);
-      gen_server_call_async (server, g_steal_pointer (&message), timeout_ms,
+      gen_server_call_async (server, message, timeout_ms,
                              export->cancellable, export_call_done_cb, invocation);
       return;
     }
@@ -642,4 +647,113 @@ gen_server_unexport (GenServer       *self,
     return FALSE;
   export_unref (found);
   return TRUE;
+}
+
+/* Peer-to-peer admission -------------------------------------------------- */
+
+typedef struct
+{
+  GArray *uids; /* guint: admitted users */
+  gboolean allow_cookie_sha1;
+} Admission;
+
+static void
+admission_free (gpointer data)
+{
+  Admission *admission = data;
+
+  g_array_unref (admission->uids);
+  g_free (admission);
+}
+
+static gboolean
+allow_mechanism_cb (GDBusAuthObserver *observer,
+                    const gchar       *mechanism,
+                    gpointer           data)
+{
+  Admission *admission = data;
+
+  return g_str_equal (mechanism, "EXTERNAL") ||
+         (admission->allow_cookie_sha1 && g_str_equal (mechanism, "DBUS_COOKIE_SHA1"));
+}
+
+static gboolean
+authorize_peer_cb (GDBusAuthObserver *observer,
+                   GIOStream         *stream,
+                   GCredentials      *credentials,
+                   gpointer           data)
+{
+  Admission *admission = data;
+  uid_t uid;
+
+  /* No user: TCP, where only the cookie vouches for the peer (GDBus may
+   * still hand over empty credentials then). */
+  uid = credentials ? g_credentials_get_unix_user (credentials, NULL) : (uid_t) -1;
+  if (uid == (uid_t) -1)
+    return admission->allow_cookie_sha1;
+  for (guint i = 0; i < admission->uids->len; i++)
+    if (g_array_index (admission->uids, guint, i) == (guint) uid)
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * gen_dbus_auth_observer_new:
+ * @uids: (array length=n_uids) (nullable): the user ids admitted
+ * @n_uids: the number of @uids; 0 admits the user running this process
+ *   only
+ * @allow_cookie_sha1: whether to admit peers that authenticate with
+ *   `DBUS_COOKIE_SHA1`, as TCP peers must
+ *
+ * Makes an authentication observer for a [class@Gio.DBusServer] that
+ * serves exported servers peer-to-peer: it admits the `EXTERNAL` mechanism
+ * of unix sockets, and then only peers whose user id is in @uids.
+ *
+ * TCP carries no credentials: a TCP peer can only authenticate with
+ * `DBUS_COOKIE_SHA1`, which proves that it can read the keyring in this
+ * user's home directory, and is admitted only with @allow_cookie_sha1.
+ * The traffic itself is neither encrypted nor authenticated: use TCP on a
+ * trusted network only.
+ *
+ * ```c
+ * g_autoptr(GDBusAuthObserver) observer = gen_dbus_auth_observer_new (NULL, 0, FALSE);
+ * g_autoptr(GDBusServer) listener =
+ *   g_dbus_server_new_sync ("unix:path=/run/user/1000/counter", G_DBUS_SERVER_FLAGS_NONE,
+ *                           guid, observer, NULL, &error);
+ * ```
+ *
+ * Returns: (transfer full): a new authentication observer
+ *
+ * Since: 1.0
+ */
+GDBusAuthObserver *
+gen_dbus_auth_observer_new (const guint *uids,
+                            gsize        n_uids,
+                            gboolean     allow_cookie_sha1)
+{
+  GDBusAuthObserver *observer;
+  Admission *admission;
+
+  g_return_val_if_fail (uids != NULL || n_uids == 0, NULL);
+
+  observer = g_dbus_auth_observer_new ();
+  admission = g_new0 (Admission, 1);
+  admission->uids = g_array_new (FALSE, FALSE, sizeof (guint));
+  if (n_uids == 0)
+    {
+      guint self_uid = (guint) getuid ();
+
+      g_array_append_val (admission->uids, self_uid);
+    }
+  else
+    {
+      g_array_append_vals (admission->uids, uids, n_uids);
+    }
+  admission->allow_cookie_sha1 = allow_cookie_sha1;
+
+  g_object_set_data_full (G_OBJECT (observer), "gen-admission", admission, admission_free);
+  g_signal_connect (observer, "allow-mechanism", G_CALLBACK (allow_mechanism_cb), admission);
+  g_signal_connect (observer, "authorize-authenticated-peer",
+                    G_CALLBACK (authorize_peer_cb), admission);
+  return observer;
 }

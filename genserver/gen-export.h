@@ -49,4 +49,9 @@ GEN_AVAILABLE_IN_ALL
 gboolean gen_server_unexport    (GenServer        *self,
                                  GDBusConnection  *connection);
 
+GEN_AVAILABLE_IN_ALL
+GDBusAuthObserver *gen_dbus_auth_observer_new (const guint *uids,
+                                               gsize        n_uids,
+                                               gboolean     allow_cookie_sha1);
+
 G_END_DECLS
