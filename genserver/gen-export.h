@@ -9,6 +9,7 @@
 
 #include <genserver/gen-version.h>
 #include <genserver/gen-server.h>
+#include <genserver/gen-registry.h>
 
 G_BEGIN_DECLS
 
@@ -47,6 +48,15 @@ gboolean gen_server_export_full (GenServer        *self,
                                  GError          **error);
 GEN_AVAILABLE_IN_ALL
 gboolean gen_server_unexport    (GenServer        *self,
+                                 GDBusConnection  *connection);
+
+GEN_AVAILABLE_IN_ALL
+gboolean gen_registry_export    (GenRegistry      *self,
+                                 GDBusConnection  *connection,
+                                 const gchar      *object_path,
+                                 GError          **error);
+GEN_AVAILABLE_IN_ALL
+gboolean gen_registry_unexport  (GenRegistry      *self,
                                  GDBusConnection  *connection);
 
 GEN_AVAILABLE_IN_ALL

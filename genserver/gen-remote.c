@@ -581,6 +581,55 @@ gen_remote_new_sync (GDBusConnection  *connection,
   return g_steal_pointer (&self);
 }
 
+/**
+ * gen_remote_new_for_name:
+ * @connection: a #GDBusConnection: to a message bus, or peer-to-peer
+ * @bus_name: (nullable): the bus name of the registry's process; %NULL for
+ *   a peer-to-peer connection
+ * @registry_path: the object path the registry was exported at with
+ *   [method@Gen.Registry.export]
+ * @name: the name the server is registered under
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for an error
+ *
+ * Reaches the server registered as @name in a registry of another process,
+ * as [ctor@Gen.Remote.new_sync] reaches an exported server. The name is
+ * resolved by the registry for every message: after a restart, the remote
+ * reaches the new instance.
+ *
+ * ```c
+ * g_autoptr(GenRemote) worker = gen_remote_new_for_name (bus, "org.example.Service",
+ *                                                        "/org/example/Names", "worker",
+ *                                                        NULL, &error);
+ * ```
+ *
+ * Returns: (transfer full): the remote server, or %NULL with
+ *   %GEN_SERVER_ERROR_NOT_FOUND if no server holds the name, or another
+ *   error
+ *
+ * Since: 1.0
+ */
+GenRemote *
+gen_remote_new_for_name (GDBusConnection  *connection,
+                         const gchar      *bus_name,
+                         const gchar      *registry_path,
+                         const gchar      *name,
+                         GCancellable     *cancellable,
+                         GError          **error)
+{
+  g_autofree gchar *node = NULL;
+  g_autofree gchar *object_path = NULL;
+
+  g_return_val_if_fail (registry_path != NULL && g_variant_is_object_path (registry_path), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  node = g_dbus_escape_object_path (name);
+  object_path = g_str_equal (registry_path, "/") ?
+                g_strconcat ("/", node, NULL) :
+                g_strconcat (registry_path, "/", node, NULL);
+  return gen_remote_new_sync (connection, bus_name, object_path, cancellable, error);
+}
+
 /* Calls ------------------------------------------------------------------ */
 
 static GVariant *

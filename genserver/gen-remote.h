@@ -41,6 +41,13 @@ GenRemote       *gen_remote_new_sync        (GDBusConnection       *connection,
                                              GCancellable          *cancellable,
                                              GError               **error);
 GEN_AVAILABLE_IN_ALL
+GenRemote       *gen_remote_new_for_name    (GDBusConnection       *connection,
+                                             const gchar           *bus_name,
+                                             const gchar           *registry_path,
+                                             const gchar           *name,
+                                             GCancellable          *cancellable,
+                                             GError               **error);
+GEN_AVAILABLE_IN_ALL
 GVariant        *gen_remote_call            (GenRemote             *self,
                                              GVariant              *message,
                                              gint                   timeout_ms,

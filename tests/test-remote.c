@@ -151,6 +151,8 @@ typedef struct
   GDBusConnection *service; /* the bus connection, or the accepted peer */
   guint64 max_message_size;
 
+  GenRegistry *registry; /* owned, once a test makes one */
+
   /* The test thread. */
   RemoteCounter *server;
   GDBusConnection *client;
@@ -974,6 +976,87 @@ test_not_found (Fixture       *f,
     }
 }
 
+static void
+service_export_registry (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->registry = gen_registry_new ();
+  g_assert_true (gen_registry_register (f->registry, "counter/one", GEN_SERVER (f->server),
+                                        &error));
+  g_assert_no_error (error);
+  g_assert_true (gen_registry_export (f->registry, f->service, "/io/github/genserver/Test/Names",
+                                      &error));
+  g_assert_no_error (error);
+  g_assert_false (gen_registry_export (f->registry, f->service, "/elsewhere", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+}
+
+static void
+service_register_again (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  test_start_ok (f->server, NULL);
+  g_assert_true (gen_registry_register (f->registry, "counter/one", GEN_SERVER (f->server),
+                                        &error));
+  g_assert_no_error (error);
+}
+
+static void
+service_unexport_registry (Fixture *f)
+{
+  g_assert_true (gen_registry_unexport (f->registry, f->service));
+  g_assert_false (gen_registry_unexport (f->registry, f->service));
+  g_clear_object (&f->registry);
+}
+
+static void
+test_registry (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GenRemote) named = NULL;
+  g_autoptr(GenRemote) nobody = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  MonitorNotice notice = { 0 };
+
+  on_service (f, service_export_registry);
+  named = gen_remote_new_for_name (f->client, f->bus_name, "/io/github/genserver/Test/Names",
+                                   "counter/one", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (gen_remote_get_call_type (named), ==, "(sx)");
+  g_assert_cmpint (remote_call_ok (named, "add", 2), ==, 2);
+  g_assert_true (gen_remote_cast (named, test_message ("add", 1), &error));
+  g_assert_cmpint (remote_call_ok (named, "get", 0), ==, 3);
+
+  nobody = gen_remote_new_for_name (f->client, f->bus_name, "/io/github/genserver/Test/Names",
+                                    "nobody", NULL, &error);
+  g_assert_null (nobody);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* The name's server stops: its monitors hear of it, and the name is free. */
+  gen_remote_monitor (named, monitor_cb, &notice, NULL);
+  g_assert_cmpint (remote_call_ok (named, "get", 0), ==, 3);
+  test_stop_ok (f->server);
+  iterate_until (&notice.fired);
+  g_assert_no_error (notice.reason);
+  reply = gen_remote_call (named, test_message ("get", 0), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_null (reply);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+  g_clear_error (&error);
+
+  /* The name registered again is reached through the same remote. */
+  on_service (f, service_register_again);
+  g_assert_cmpint (remote_call_ok (named, "add", 5), ==, 5);
+
+  on_service (f, service_unexport_registry);
+  reply = gen_remote_call (named, test_message ("get", 0), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_null (reply);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+}
+
 /* Two processes: this program as the service --------------------------------- */
 
 static gboolean
@@ -1260,6 +1343,7 @@ main (int   argc,
   add_both ("monitor-stop", fixture_set_up, test_monitor_stop);
   add_both ("peer-vanishes", fixture_set_up, test_peer_vanishes);
   add_both ("not-found", fixture_set_up, test_not_found);
+  add_both ("registry", fixture_set_up, test_registry);
   g_test_add_func ("/remote/admission", test_admission);
   g_test_add_func ("/remote/two-processes/p2p", test_two_processes_p2p);
   g_test_add_func ("/remote/two-processes/bus", test_two_processes_bus);
