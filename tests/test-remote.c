@@ -698,13 +698,17 @@ test_cast_flood (Fixture       *f,
                  gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  const gint n_casts = 5000;
+  g_autoptr(GVariant) reply = NULL;
+  const gint n_casts = 2000;
 
   for (gint i = 0; i < n_casts; i++)
     if (!gen_remote_cast (f->remote, test_message ("add", 1), &error))
       g_error ("cast %d: %s", i, error->message);
 
-  g_assert_cmpint (remote_call_ok (f->remote, "get", 0), ==, n_casts);
+  /* Behind every cast, however long they take (valgrind): no timeout. */
+  reply = gen_remote_call (f->remote, test_message ("get", 0), -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (reply), ==, n_casts);
 }
 
 static void
