@@ -29,4 +29,23 @@ gboolean            gen_dbus_check_size_internal        (GVariant     *message,
                                                          guint64       max_size,
                                                          GError      **error);
 
+/* Handles a Call, Cast or Info of the server interface for @server: the
+ * same for a server exported by itself and one reached through an exported
+ * registry. Takes @invocation. */
+void                gen_dbus_server_method_call_internal (GenServer             *server,
+                                                          guint64                max_message_size,
+                                                          GCancellable          *cancellable,
+                                                          const gchar           *method_name,
+                                                          GVariant              *parameters,
+                                                          GDBusMethodInvocation *invocation);
+
+/* The value of a property of the server interface for @server. */
+GVariant           *gen_dbus_server_property_internal    (GenServer             *server,
+                                                          guint64                max_message_size,
+                                                          const gchar           *property_name);
+
+/* Answers @invocation with @error, which it takes. */
+void                gen_dbus_return_error_internal       (GDBusMethodInvocation *invocation,
+                                                          GError                *error);
+
 G_END_DECLS
