@@ -792,6 +792,39 @@ test_unexport (Fixture       *f,
 }
 
 static void
+test_unexport_pending (Fixture       *f,
+                       gconstpointer  data)
+{
+  AsyncResult blocked = { 0 }, queued = { 0 };
+
+  /* One call in the handler, one queued behind it: both answered when the
+   * export ends, and the queued one is never handled. */
+  gen_remote_call_async (f->remote, test_message ("block", 0), -1, NULL, remote_call_cb, &blocked);
+  test_gate_wait_for (&f->server->gate, &f->server->gate.blocked, 1);
+  gen_remote_call_async (f->remote, test_message ("add", 1), -1, NULL, remote_call_cb, &queued);
+  test_wait_until ((TestPredicate) test_mailbox_has,
+                   &(TestMailbox) { GEN_SERVER (f->server), 1 });
+
+  on_service (f, service_unexport);
+  iterate_until (&blocked.done);
+  iterate_until (&queued.done);
+  g_assert_error (blocked.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_error (queued.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_clear_error (&blocked.error);
+  g_clear_error (&queued.error);
+
+  test_gate_open (&f->server->gate);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) reply = gen_server_call (GEN_SERVER (f->server), test_message ("get", 0),
+                                                 TEST_CALL_TIMEOUT_MS, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (g_variant_get_int64 (reply), ==, 0);
+  }
+}
+
+static void
 service_export_twice (Fixture *f)
 {
   g_autoptr(RemoteCounter) other = g_object_new (remote_counter_get_type (), NULL);
@@ -1343,6 +1376,7 @@ main (int   argc,
   add_both ("timeout", fixture_set_up, test_timeout);
   add_both ("not-running", fixture_set_up, test_stopped_server);
   add_both ("unexport", fixture_set_up, test_unexport);
+  add_both ("unexport-pending", fixture_set_up, test_unexport_pending);
   add_both ("export-rules", fixture_set_up, test_export_rules);
   add_both ("monitor-stop", fixture_set_up, test_monitor_stop);
   add_both ("peer-vanishes", fixture_set_up, test_peer_vanishes);
