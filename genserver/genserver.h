@@ -16,5 +16,7 @@
 #include <genserver/gen-request.h>
 #include <genserver/gen-group.h>
 #include <genserver/gen-start.h>
+#include <genserver/gen-export.h>
+#include <genserver/gen-remote.h>
 
 #undef __GENSERVER_INSIDE__

@@ -219,3 +219,45 @@ export const Statem = GObject.registerClass({
 export function sendRequest(server, message, timeoutMs = DEFAULT_TIMEOUT, options = {}) {
     return call(server, message, timeoutMs, options);
 }
+
+// D-Bus: Gen.Remote ----------------------------------------------------------
+// Kept in a block of its own. cast(), call() and callSync() above take a
+// Gen.Remote as well as a Gen.Server: a remote server has the same
+// get_cast_type(), get_call_type(), cast() and call_async().
+
+if (!Gen.Remote.prototype.call_async.__genPromisified) {
+    Gio._promisify(Gen.Remote.prototype, 'call_async', 'call_finish');
+    Gen.Remote.prototype.call_async.__genPromisified = true;
+}
+
+/**
+ * Reaches a server exported by another process (Gen.Server.export()).
+ *
+ *   const counter = GenServer.remote(connection, null, '/org/example/Counter');
+ *   GenServer.cast(counter, {action: 'increment'});
+ *   const count = await GenServer.call(counter, {action: 'get_count'});
+ *
+ * @param {Gio.DBusConnection} connection to a bus, or peer-to-peer
+ * @param {string|null} busName the server process's bus name; null
+ *   peer-to-peer
+ * @param {string} objectPath where the server is exported
+ * @returns {Gen.Remote} the remote server
+ */
+export function remote(connection, busName, objectPath) {
+    return Gen.Remote.new_sync(connection, busName, objectPath, null);
+}
+
+/**
+ * Resolves once a remote server is down, with why: null for a normal stop,
+ * the GLib.Error of its stop otherwise, or a Gen.ServerError.STOPPED error
+ * whose message starts with "noconnection" when the peer or its bus name
+ * vanished. Like Gen.Remote.monitor(), on this thread's main context.
+ *
+ * @param {Gen.Remote} remoteServer the remote server
+ * @returns {Promise<GLib.Error|null>} the reason
+ */
+export function down(remoteServer) {
+    return new Promise(resolve => {
+        remoteServer.monitor((_remote, reason) => resolve(reason));
+    });
+}

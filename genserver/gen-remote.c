@@ -1,0 +1,1143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "gen-dbus-private.h"
+#include "gen-remote.h"
+
+/**
+ * GenRemote:
+ *
+ * A server of another process, exported there with
+ * [method@Gen.Server.export] and reached over D-Bus: on a message bus, or
+ * peer-to-peer over a [class@Gio.DBusServer] connection.
+ *
+ * A remote offers the calls of a local [class@Gen.Server]:
+ * [method@Gen.Remote.call], [method@Gen.Remote.call_async],
+ * [method@Gen.Remote.cast] and [method@Gen.Remote.monitor]. Its message
+ * types are read when it is made, so a wrong message is refused in the
+ * caller with %GEN_SERVER_ERROR_INVALID_MESSAGE, as locally, and the
+ * server's errors arrive with their %GEN_SERVER_ERROR domain and code.
+ * The failures that only a distance brings are mapped into that domain
+ * too: a call to a server that is not there is
+ * %GEN_SERVER_ERROR_NOT_RUNNING, a call whose peer vanished before the
+ * answer is %GEN_SERVER_ERROR_STOPPED, a call whose D-Bus timeout ran out
+ * is %GEN_SERVER_ERROR_TIMEOUT.
+ *
+ * ```c
+ * g_autoptr(GenRemote) counter = NULL;
+ * g_autoptr(GVariant) count = NULL;
+ *
+ * counter = gen_remote_new_sync (bus, "org.example.Counter", "/org/example/Counter",
+ *                                NULL, &error);
+ * if (counter != NULL)
+ *   count = gen_remote_call (counter, g_variant_new ("(si)", "get", 0),
+ *                            GEN_SERVER_DEFAULT_TIMEOUT, &error);
+ * ```
+ *
+ * A remote can be used from any thread. Its monitors hear of the server's
+ * stops through D-Bus signals, which arrive on the thread-default
+ * [struct@GLib.MainContext] of the thread that made the remote: that
+ * context must be iterated for monitors to be told.
+ *
+ * Since: 1.0
+ */
+
+typedef enum
+{
+  MONITOR_WATCHING, /* waiting for the server to go down */
+  MONITOR_FIRED,    /* it did: the notice is on its way */
+  MONITOR_DONE,     /* delivered or demonitored */
+} MonitorState;
+
+typedef struct
+{
+  gint ref_count; /* atomic */
+
+  /* Immutable. */
+  guint id;
+  GenRemoteMonitorFunc func;
+  gpointer user_data;
+  GDestroyNotify destroy;
+  GMainContext *context; /* owned: where func runs */
+
+  /* The watch's lock. */
+  MonitorState state;
+  GSource *source;   /* owned, once fired */
+  GenRemote *remote; /* owned, once fired */
+  GError *reason;    /* owned, once fired */
+} RemoteMonitor;
+
+/* What the D-Bus signal handlers share with the remote. Kept apart from
+ * the remote and reference counted, because GDBus may still run a handler
+ * on another thread while the remote is being finalized. */
+typedef struct
+{
+  gint ref_count; /* atomic */
+
+  /* Immutable. */
+  GWeakRef remote;        /* the GenRemote */
+  gchar *owner;           /* owned: the bus name's unique owner, or NULL */
+
+  GMutex lock;
+  GHashTable *monitors; /* lock: id → RemoteMonitor (owned reference) */
+  GError *down;         /* lock, owned: set once the peer or its name vanished */
+} RemoteWatch;
+
+struct _GenRemote
+{
+  GObject parent_instance;
+
+  /* Immutable once made. */
+  GDBusConnection *connection; /* owned */
+  gchar *bus_name;             /* owned; NULL peer-to-peer */
+  gchar *object_path;          /* owned */
+  gchar *name;                 /* owned: the server's type name */
+  gchar *cast_type;            /* owned; NULL: any */
+  gchar *call_type;            /* owned; NULL: any */
+  guint64 max_message_size;
+  RemoteWatch *watch;          /* owned reference */
+  guint stopped_id;            /* signal subscription */
+  guint owner_id;              /* signal subscription, or 0 */
+  gulong closed_id;            /* on the connection */
+};
+
+G_DEFINE_FINAL_TYPE (GenRemote, gen_remote, G_TYPE_OBJECT)
+
+/* Monitors --------------------------------------------------------------- */
+
+static RemoteMonitor *
+remote_monitor_ref (RemoteMonitor *monitor)
+{
+  g_atomic_int_inc (&monitor->ref_count);
+  return monitor;
+}
+
+static void
+remote_monitor_unref (gpointer data)
+{
+  RemoteMonitor *monitor = data;
+
+  if (!g_atomic_int_dec_and_test (&monitor->ref_count))
+    return;
+
+  if (monitor->destroy != NULL)
+    monitor->destroy (monitor->user_data);
+  g_clear_pointer (&monitor->source, g_source_unref);
+  g_clear_pointer (&monitor->context, g_main_context_unref);
+  g_clear_object (&monitor->remote);
+  g_clear_error (&monitor->reason);
+  g_free (monitor);
+}
+
+static RemoteWatch *
+remote_watch_ref (RemoteWatch *watch)
+{
+  g_atomic_int_inc (&watch->ref_count);
+  return watch;
+}
+
+static void
+remote_watch_unref (gpointer data)
+{
+  RemoteWatch *watch = data;
+
+  if (!g_atomic_int_dec_and_test (&watch->ref_count))
+    return;
+
+  g_weak_ref_clear (&watch->remote);
+  g_hash_table_unref (watch->monitors);
+  g_clear_error (&watch->down);
+  g_free (watch->owner);
+  g_mutex_clear (&watch->lock);
+  g_free (watch);
+}
+
+typedef struct
+{
+  RemoteWatch *watch;   /* owned reference */
+  RemoteMonitor *monitor; /* owned reference */
+} Delivery;
+
+static void
+delivery_free (gpointer data)
+{
+  Delivery *delivery = data;
+
+  remote_watch_unref (delivery->watch);
+  remote_monitor_unref (delivery->monitor);
+  g_free (delivery);
+}
+
+static gboolean
+remote_monitor_deliver_cb (gpointer data)
+{
+  Delivery *delivery = data;
+  RemoteMonitor *monitor = delivery->monitor;
+  gboolean deliver;
+
+  g_mutex_lock (&delivery->watch->lock);
+  deliver = monitor->state == MONITOR_FIRED;
+  if (deliver)
+    {
+      monitor->state = MONITOR_DONE;
+      g_hash_table_remove (delivery->watch->monitors, GUINT_TO_POINTER (monitor->id));
+    }
+  g_mutex_unlock (&delivery->watch->lock);
+
+  if (deliver)
+    monitor->func (monitor->remote, monitor->reason, monitor->user_data);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends @monitor's notice with @reason, unless it was sent or removed
+ * already. The watch's lock is held. */
+static void
+remote_monitor_fire_locked (RemoteWatch   *watch,
+                            RemoteMonitor *monitor,
+                            const GError  *reason)
+{
+  Delivery *delivery;
+
+  if (monitor->state != MONITOR_WATCHING)
+    return;
+
+  monitor->remote = g_weak_ref_get (&watch->remote);
+  if (monitor->remote == NULL)
+    return; /* nobody is left to tell */
+
+  monitor->state = MONITOR_FIRED;
+  monitor->reason = reason ? g_error_copy (reason) : NULL;
+
+  delivery = g_new0 (Delivery, 1);
+  delivery->watch = remote_watch_ref (watch);
+  delivery->monitor = remote_monitor_ref (monitor);
+  monitor->source = g_idle_source_new ();
+  g_source_set_priority (monitor->source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (monitor->source, remote_monitor_deliver_cb, delivery, delivery_free);
+  g_source_set_static_name (monitor->source, "[genserver] remote monitor");
+  /* Under the lock: a demonitor() that wins destroys it only after this. */
+  g_source_attach (monitor->source, monitor->context);
+}
+
+static void
+remote_watch_fire (RemoteWatch  *watch,
+                   const GError *reason,
+                   gboolean      for_good)
+{
+  GHashTableIter iter;
+  RemoteMonitor *monitor;
+
+  g_mutex_lock (&watch->lock);
+  if (for_good && watch->down == NULL)
+    watch->down = g_error_copy (reason);
+  g_hash_table_iter_init (&iter, watch->monitors);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &monitor))
+    remote_monitor_fire_locked (watch, monitor, reason);
+  g_mutex_unlock (&watch->lock);
+}
+
+static void
+remote_stopped_cb (GDBusConnection *connection,
+                   const gchar     *sender,
+                   const gchar     *object_path,
+                   const gchar     *interface_name,
+                   const gchar     *signal_name,
+                   GVariant        *parameters,
+                   gpointer         data)
+{
+  g_autoptr(GError) reason = NULL;
+  const gchar *domain, *message;
+  gint code;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(sis)")))
+    return;
+
+  g_variant_get (parameters, "(&si&s)", &domain, &code, &message);
+  if (domain[0] != '\0')
+    reason = g_error_new_literal (g_quark_from_string (domain), code, message);
+  remote_watch_fire (data, reason, FALSE);
+}
+
+static void
+remote_owner_changed_cb (GDBusConnection *connection,
+                         const gchar     *sender,
+                         const gchar     *object_path,
+                         const gchar     *interface_name,
+                         const gchar     *signal_name,
+                         GVariant        *parameters,
+                         gpointer         data)
+{
+  RemoteWatch *watch = data;
+  g_autoptr(GError) reason = NULL;
+  const gchar *name, *old_owner, *new_owner;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(sss)")))
+    return;
+
+  g_variant_get (parameters, "(&s&s&s)", &name, &old_owner, &new_owner);
+  if (g_strcmp0 (new_owner, watch->owner) == 0)
+    return;
+
+  reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+                        "noconnection: the bus name %s vanished", name);
+  remote_watch_fire (watch, reason, TRUE);
+}
+
+static void
+remote_connection_closed_cb (GDBusConnection *connection,
+                             gboolean         remote_peer_vanished,
+                             GError          *error,
+                             gpointer         data)
+{
+  g_autoptr(GError) reason = NULL;
+
+  reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+                        "noconnection: the connection to the server was closed%s%s",
+                        error ? ": " : "", error ? error->message : "");
+  remote_watch_fire (data, reason, TRUE);
+}
+
+/* Errors ----------------------------------------------------------------- */
+
+/* Maps what GDBus says about the way to the server into GEN_SERVER_ERROR,
+ * so that a caller handles a remote as it handles a local server. Errors
+ * from the server itself keep their domain and code. Takes @error. */
+static GError *
+remote_error (GenRemote *self,
+              GError    *error,
+              gint       timeout_ms)
+{
+  GError *mapped = NULL;
+
+  if (g_dbus_error_is_remote_error (error))
+    g_dbus_error_strip_remote_error (error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+                          "%s did not answer within %d ms", self->name, timeout_ms);
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED))
+    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+                          "the connection to %s was lost before it answered: %s",
+                          self->name, error->message);
+  else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE))
+    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
+                          "%s is not exported at %s any more: %s",
+                          self->name, self->object_path, error->message);
+
+  if (mapped == NULL)
+    return error;
+  g_error_free (error);
+  return mapped;
+}
+
+static gboolean
+remote_check_message (GenRemote    *self,
+                      const gchar  *type_string,
+                      const gchar  *what,
+                      GVariant     *message,
+                      GError      **error)
+{
+  if (type_string != NULL &&
+      !g_variant_is_of_type (message, G_VARIANT_TYPE (type_string)))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "%s expects %s messages of type “%s”, got “%s”",
+                   self->name, what, type_string, g_variant_get_type_string (message));
+      return FALSE;
+    }
+
+  return gen_dbus_check_wire_type_internal (message, "message", error) &&
+         gen_dbus_check_size_internal (message, self->max_message_size, error);
+}
+
+static gboolean
+remote_check_connection (GenRemote  *self,
+                         GError    **error)
+{
+  if (!g_dbus_connection_is_closed (self->connection))
+    return TRUE;
+
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
+               "the connection to %s is closed", self->name);
+  return FALSE;
+}
+
+/* GDBus reads -1 as its default of 25 s, and G_MAXINT as no timeout. */
+static gint
+dbus_timeout (gint timeout_ms)
+{
+  return timeout_ms < 0 ? G_MAXINT : timeout_ms;
+}
+
+/* The object ------------------------------------------------------------- */
+
+static void
+gen_remote_finalize (GObject *object)
+{
+  GenRemote *self = GEN_REMOTE (object);
+
+  g_dbus_connection_signal_unsubscribe (self->connection, self->stopped_id);
+  if (self->owner_id != 0)
+    g_dbus_connection_signal_unsubscribe (self->connection, self->owner_id);
+  g_signal_handler_disconnect (self->connection, self->closed_id);
+
+  g_clear_pointer (&self->watch, remote_watch_unref);
+  g_clear_object (&self->connection);
+  g_free (self->bus_name);
+  g_free (self->object_path);
+  g_free (self->name);
+  g_free (self->cast_type);
+  g_free (self->call_type);
+
+  G_OBJECT_CLASS (gen_remote_parent_class)->finalize (object);
+}
+
+static void
+gen_remote_class_init (GenRemoteClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = gen_remote_finalize;
+}
+
+static void
+gen_remote_init (GenRemote *self)
+{
+}
+
+static gchar *
+type_property (GVariant    *properties,
+               const gchar *name)
+{
+  const gchar *type_string = NULL;
+
+  if (!g_variant_lookup (properties, name, "&s", &type_string) || type_string[0] == '\0')
+    return NULL;
+  return g_strdup (type_string);
+}
+
+/**
+ * gen_remote_new_sync:
+ * @connection: a #GDBusConnection: to a message bus, or peer-to-peer
+ * @bus_name: (nullable): the bus name of the server's process, unique or
+ *   well-known; %NULL for a peer-to-peer connection
+ * @object_path: the object path the server was exported at
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for an error
+ *
+ * Reaches the server exported at @object_path by the process that owns
+ * @bus_name (see [method@Gen.Server.export]), and reads what it declares:
+ * its name, message types and message size limit.
+ *
+ * The remote's monitors are told when the server stops, and when the
+ * connection closes or @bus_name loses the owner it had now. They hear of
+ * it on the thread-default [struct@GLib.MainContext] of the calling thread,
+ * which must be iterated.
+ *
+ * ```c
+ * g_autoptr(GDBusConnection) peer =
+ *   g_dbus_connection_new_for_address_sync ("unix:path=/run/user/1000/counter",
+ *                                           G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
+ *                                           NULL, NULL, &error);
+ * g_autoptr(GenRemote) counter = gen_remote_new_sync (peer, NULL, "/org/example/Counter",
+ *                                                     NULL, &error);
+ * ```
+ *
+ * Returns: (transfer full): the remote server, or %NULL with
+ *   %GEN_SERVER_ERROR_NOT_FOUND if nothing is exported there, or another
+ *   error
+ *
+ * Since: 1.0
+ */
+GenRemote *
+gen_remote_new_sync (GDBusConnection  *connection,
+                     const gchar      *bus_name,
+                     const gchar      *object_path,
+                     GCancellable     *cancellable,
+                     GError          **error)
+{
+  g_autoptr(GenRemote) self = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) properties = NULL;
+  g_autofree gchar *owner = NULL;
+  GError *local_error = NULL;
+  const gchar *name = NULL;
+
+  g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), NULL);
+  g_return_val_if_fail (bus_name == NULL || g_dbus_is_name (bus_name), NULL);
+  g_return_val_if_fail (object_path != NULL && g_variant_is_object_path (object_path), NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  gen_dbus_error_ensure_internal ();
+
+  /* The owner first, so that a vanishing after this is noticed. */
+  if (bus_name != NULL && !g_dbus_is_unique_name (bus_name))
+    {
+      reply = g_dbus_connection_call_sync (connection, "org.freedesktop.DBus",
+                                           "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                           "GetNameOwner", g_variant_new ("(s)", bus_name),
+                                           G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE,
+                                           -1, cancellable, &local_error);
+      if (reply == NULL)
+        {
+          g_dbus_error_strip_remote_error (local_error);
+          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+                       "no process owns %s: %s", bus_name, local_error->message);
+          g_error_free (local_error);
+          return NULL;
+        }
+      g_variant_get (reply, "(s)", &owner);
+      g_clear_pointer (&reply, g_variant_unref);
+    }
+  else
+    {
+      owner = g_strdup (bus_name);
+    }
+
+  self = g_object_new (GEN_TYPE_REMOTE, NULL);
+  self->connection = g_object_ref (connection);
+  self->bus_name = g_strdup (bus_name);
+  self->object_path = g_strdup (object_path);
+  self->name = g_strdup (object_path); /* until the server says */
+
+  self->watch = g_new0 (RemoteWatch, 1);
+  self->watch->ref_count = 1;
+  g_weak_ref_init (&self->watch->remote, self);
+  g_mutex_init (&self->watch->lock);
+  self->watch->monitors = g_hash_table_new_full (NULL, NULL, NULL, remote_monitor_unref);
+  self->watch->owner = g_strdup (owner);
+
+  /* Subscribed before the properties are read: a stop after that is
+   * heard. */
+  self->stopped_id =
+    g_dbus_connection_signal_subscribe (connection, owner, GEN_DBUS_INTERFACE, "Stopped",
+                                        object_path, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                        remote_stopped_cb, remote_watch_ref (self->watch),
+                                        remote_watch_unref);
+  if (bus_name != NULL)
+    self->owner_id =
+      g_dbus_connection_signal_subscribe (connection, "org.freedesktop.DBus",
+                                          "org.freedesktop.DBus", "NameOwnerChanged",
+                                          "/org/freedesktop/DBus", bus_name,
+                                          G_DBUS_SIGNAL_FLAGS_NONE,
+                                          remote_owner_changed_cb,
+                                          remote_watch_ref (self->watch),
+                                          remote_watch_unref);
+  self->closed_id = g_signal_connect_data (connection, "closed",
+                                           G_CALLBACK (remote_connection_closed_cb),
+                                           remote_watch_ref (self->watch),
+                                           (GClosureNotify) (void (*) (void)) remote_watch_unref,
+                                           G_CONNECT_DEFAULT);
+
+  reply = g_dbus_connection_call_sync (connection, bus_name, object_path,
+                                       "org.freedesktop.DBus.Properties", "GetAll",
+                                       g_variant_new ("(s)", GEN_DBUS_INTERFACE),
+                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                                       -1, cancellable, &local_error);
+  if (reply == NULL)
+    {
+      if (g_dbus_error_is_remote_error (local_error))
+        g_dbus_error_strip_remote_error (local_error);
+      if (local_error->domain == G_DBUS_ERROR)
+        {
+          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+                       "no server is exported at %s: %s", object_path, local_error->message);
+          g_error_free (local_error);
+        }
+      else
+        {
+          g_propagate_error (error, local_error);
+        }
+      return NULL;
+    }
+
+  properties = g_variant_get_child_value (reply, 0);
+  if (!g_variant_lookup (properties, "Name", "&s", &name) ||
+      !g_variant_lookup (properties, "MaxMessageSize", "t", &self->max_message_size))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+                   "the object at %s is not a server", object_path);
+      return NULL;
+    }
+  g_free (self->name);
+  self->name = g_strdup (name);
+  self->cast_type = type_property (properties, "CastType");
+  self->call_type = type_property (properties, "CallType");
+  if ((self->cast_type != NULL && !g_variant_type_string_is_valid (self->cast_type)) ||
+      (self->call_type != NULL && !g_variant_type_string_is_valid (self->call_type)))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_TYPE,
+                   "%s declares message types that are not GVariant types", self->name);
+      return NULL;
+    }
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * gen_remote_new_for_name:
+ * @connection: a #GDBusConnection: to a message bus, or peer-to-peer
+ * @bus_name: (nullable): the bus name of the registry's process; %NULL for
+ *   a peer-to-peer connection
+ * @registry_path: the object path the registry was exported at with
+ *   [method@Gen.Registry.export]
+ * @name: the name the server is registered under
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for an error
+ *
+ * Reaches the server registered as @name in a registry of another process,
+ * as [ctor@Gen.Remote.new_sync] reaches an exported server. The name is
+ * resolved by the registry for every message: after a restart, the remote
+ * reaches the new instance.
+ *
+ * ```c
+ * g_autoptr(GenRemote) worker = gen_remote_new_for_name (bus, "org.example.Service",
+ *                                                        "/org/example/Names", "worker",
+ *                                                        NULL, &error);
+ * ```
+ *
+ * Returns: (transfer full): the remote server, or %NULL with
+ *   %GEN_SERVER_ERROR_NOT_FOUND if no server holds the name, or another
+ *   error
+ *
+ * Since: 1.0
+ */
+GenRemote *
+gen_remote_new_for_name (GDBusConnection  *connection,
+                         const gchar      *bus_name,
+                         const gchar      *registry_path,
+                         const gchar      *name,
+                         GCancellable     *cancellable,
+                         GError          **error)
+{
+  g_autofree gchar *node = NULL;
+  g_autofree gchar *object_path = NULL;
+
+  g_return_val_if_fail (registry_path != NULL && g_variant_is_object_path (registry_path), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  node = g_dbus_escape_object_path (name);
+  object_path = g_str_equal (registry_path, "/") ?
+                g_strconcat ("/", node, NULL) :
+                g_strconcat (registry_path, "/", node, NULL);
+  return gen_remote_new_sync (connection, bus_name, object_path, cancellable, error);
+}
+
+/* Calls ------------------------------------------------------------------ */
+
+static GVariant *
+unpack_reply (GVariant *reply)
+{
+  GVariant *inner = NULL;
+
+  g_variant_get (reply, "(v)", &inner);
+  return inner;
+}
+
+/**
+ * gen_remote_call:
+ * @self: a #GenRemote
+ * @message: the request; a floating reference is sunk
+ * @timeout_ms: how long to wait for the reply, in milliseconds, or a
+ *   negative number to wait as long as it takes
+ * @error: return location for an error
+ *
+ * Calls the remote server's `handle_call` with @message and waits for the
+ * reply, as [method@Gen.Server.call] does locally. @timeout_ms travels with
+ * the request: a request still in the server's mailbox when it runs out is
+ * never handled, and a late reply is dropped.
+ *
+ * ```c
+ * g_autoptr(GVariant) count = gen_remote_call (counter, g_variant_new ("(si)", "get", 0),
+ *                                              GEN_SERVER_DEFAULT_TIMEOUT, &error);
+ * ```
+ *
+ * Returns: (transfer full): the reply, or %NULL with the handler's error,
+ *   %GEN_SERVER_ERROR_INVALID_MESSAGE (refused in the caller),
+ *   %GEN_SERVER_ERROR_TIMEOUT, %GEN_SERVER_ERROR_NOT_RUNNING,
+ *   %GEN_SERVER_ERROR_STOPPED, ...
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_remote_call (GenRemote  *self,
+                 GVariant   *message,
+                 gint        timeout_ms,
+                 GError    **error)
+{
+  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (GEN_IS_REMOTE (self), NULL);
+  g_return_val_if_fail (message != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  owned_message = g_variant_ref_sink (message);
+  if (!remote_check_message (self, self->call_type, "call", owned_message, error) ||
+      !remote_check_connection (self, error))
+    return NULL;
+
+  reply = g_dbus_connection_call_sync (self->connection, self->bus_name, self->object_path,
+                                       GEN_DBUS_INTERFACE, "Call",
+                                       g_variant_new ("(vi)", owned_message, timeout_ms),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE,
+                                       dbus_timeout (timeout_ms), NULL, &local_error);
+  if (reply == NULL)
+    {
+      g_propagate_error (error, remote_error (self, local_error, timeout_ms));
+      return NULL;
+    }
+
+  return unpack_reply (reply);
+}
+
+static void
+remote_call_done_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      data)
+{
+  g_autoptr(GTask) task = data;
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
+    g_task_return_error (task, remote_error (g_task_get_source_object (task), error,
+                                             GPOINTER_TO_INT (g_task_get_task_data (task))));
+  else
+    g_task_return_pointer (task, unpack_reply (reply), (GDestroyNotify) g_variant_unref);
+}
+
+/**
+ * gen_remote_call_async:
+ * @self: a #GenRemote
+ * @message: the request; a floating reference is sunk
+ * @timeout_ms: how long to wait for the reply, in milliseconds, or a
+ *   negative number to wait as long as it takes
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the result
+ * @user_data: data for @callback
+ *
+ * Calls the remote server without blocking, as
+ * [method@Gen.Server.call_async] does locally. @callback runs on the
+ * thread-default [struct@GLib.MainContext] of the calling thread, from a
+ * later iteration; get the result there with
+ * [method@Gen.Remote.call_finish].
+ *
+ * ```c
+ * gen_remote_call_async (counter, g_variant_new ("(si)", "get", 0),
+ *                        GEN_SERVER_DEFAULT_TIMEOUT, NULL, count_cb, app);
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+gen_remote_call_async (GenRemote           *self,
+                       GVariant            *message,
+                       gint                 timeout_ms,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (GEN_IS_REMOTE (self));
+  g_return_if_fail (message != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  owned_message = g_variant_ref_sink (message);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, gen_remote_call_async);
+  g_task_set_name (task, "[genserver] remote call");
+  g_task_set_task_data (task, GINT_TO_POINTER (timeout_ms), NULL);
+
+  if (!remote_check_message (self, self->call_type, "call", owned_message, &error) ||
+      !remote_check_connection (self, &error))
+    {
+      /* GTask completes it from a later iteration: never inside this call. */
+      g_task_return_error (task, error);
+      return;
+    }
+
+  g_dbus_connection_call (self->connection, self->bus_name, self->object_path,
+                          GEN_DBUS_INTERFACE, "Call",
+                          g_variant_new ("(vi)", owned_message, timeout_ms),
+                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE,
+                          dbus_timeout (timeout_ms), cancellable,
+                          remote_call_done_cb, g_steal_pointer (&task));
+}
+
+/**
+ * gen_remote_call_finish:
+ * @self: a #GenRemote
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for an error
+ *
+ * Finishes a call started with [method@Gen.Remote.call_async].
+ *
+ * Returns: (transfer full): the reply, or %NULL with an error as for
+ *   [method@Gen.Remote.call], or %G_IO_ERROR_CANCELLED
+ *
+ * Since: 1.0
+ */
+GVariant *
+gen_remote_call_finish (GenRemote     *self,
+                        GAsyncResult  *result,
+                        GError       **error)
+{
+  g_return_val_if_fail (GEN_IS_REMOTE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gen_remote_call_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * gen_remote_cast:
+ * @self: a #GenRemote
+ * @message: the message; a floating reference is sunk
+ * @error: return location for an error
+ *
+ * Sends @message to the remote server's `handle_cast`, as a D-Bus method
+ * call that expects no reply: it never waits for the server. As with
+ * Erlang's casts to another node, a message that reaches a server that
+ * stopped is lost without a word; a monitor tells you that the server is
+ * down.
+ *
+ * ```c
+ * gen_remote_cast (counter, g_variant_new ("(si)", "add", 1), &error);
+ * ```
+ *
+ * Returns: %TRUE if the message was sent, %FALSE with
+ *   %GEN_SERVER_ERROR_INVALID_MESSAGE (refused in the caller) or
+ *   %GEN_SERVER_ERROR_NOT_RUNNING if the connection is closed
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_remote_cast (GenRemote  *self,
+                 GVariant   *message,
+                 GError    **error)
+{
+  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GDBusMessage) dbus_message = NULL;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (GEN_IS_REMOTE (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  owned_message = g_variant_ref_sink (message);
+  if (!remote_check_message (self, self->cast_type, "cast", owned_message, error) ||
+      !remote_check_connection (self, error))
+    return FALSE;
+
+  /* Sent as a message rather than through g_dbus_connection_call(), which
+   * would say nothing of a connection found closed. */
+  dbus_message = g_dbus_message_new_method_call (self->bus_name, self->object_path,
+                                                 GEN_DBUS_INTERFACE, "Cast");
+  g_dbus_message_set_body (dbus_message, g_variant_new ("(v)", owned_message));
+  g_dbus_message_set_flags (dbus_message, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
+  if (!g_dbus_connection_send_message (self->connection, dbus_message,
+                                       G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, &local_error))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
+                   "cannot send to %s: %s", self->name, local_error->message);
+      g_error_free (local_error);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Monitoring ------------------------------------------------------------- */
+
+typedef struct
+{
+  RemoteWatch *watch; /* owned reference */
+  guint monitor_id;
+} RunningCheck;
+
+static void
+remote_running_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  RunningCheck *check = data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) running = NULL;
+  g_autoptr(GError) error = NULL;
+  RemoteMonitor *monitor;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply != NULL)
+    g_variant_get (reply, "(v)", &running);
+
+  if (running == NULL || !g_variant_is_of_type (running, G_VARIANT_TYPE_BOOLEAN) ||
+      !g_variant_get_boolean (running))
+    {
+      g_autoptr(GError) reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
+                                              "the server is not running");
+
+      g_mutex_lock (&check->watch->lock);
+      monitor = g_hash_table_lookup (check->watch->monitors,
+                                     GUINT_TO_POINTER (check->monitor_id));
+      if (monitor != NULL)
+        remote_monitor_fire_locked (check->watch, monitor, reason);
+      g_mutex_unlock (&check->watch->lock);
+    }
+
+  remote_watch_unref (check->watch);
+  g_free (check);
+}
+
+static guint
+next_monitor_id (void)
+{
+  static gint last_id;
+  guint id;
+
+  do
+    id = (guint) g_atomic_int_add (&last_id, 1) + 1;
+  while (id == 0);
+
+  return id;
+}
+
+/**
+ * gen_remote_monitor:
+ * @self: a #GenRemote
+ * @func: (scope notified) (closure user_data) (destroy destroy): called once
+ *   when the server is down
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data once the monitor is done
+ *
+ * Asks to be told when the remote server goes down, as
+ * [method@Gen.Server.monitor] does locally: @func runs once, on the
+ * thread-default [struct@GLib.MainContext] of the calling thread, with the
+ * reason of the server's stop (%NULL for a normal one), or, like Erlang's
+ * `noconnection`, with a %GEN_SERVER_ERROR_STOPPED reason when the
+ * connection closes or the bus name loses its owner.
+ *
+ * A server that is not running when the monitor is set up is reported at
+ * once with %GEN_SERVER_ERROR_NOT_RUNNING (Erlang's `noproc`); finding
+ * that out takes a round trip to the server.
+ *
+ * ```c
+ * gen_remote_monitor (counter, counter_down_cb, app, NULL);
+ * ```
+ *
+ * Returns: the monitor's id, for [method@Gen.Remote.demonitor]; never 0
+ *
+ * Since: 1.0
+ */
+guint
+gen_remote_monitor (GenRemote            *self,
+                    GenRemoteMonitorFunc  func,
+                    gpointer              user_data,
+                    GDestroyNotify        destroy)
+{
+  RemoteWatch *watch;
+  RemoteMonitor *monitor;
+  RunningCheck *check;
+  gboolean down;
+  guint id;
+
+  g_return_val_if_fail (GEN_IS_REMOTE (self), 0);
+  g_return_val_if_fail (func != NULL, 0);
+
+  watch = self->watch;
+  monitor = g_new0 (RemoteMonitor, 1);
+  monitor->ref_count = 1;
+  monitor->id = id = next_monitor_id ();
+  monitor->func = func;
+  monitor->user_data = user_data;
+  monitor->destroy = destroy;
+  monitor->context = g_main_context_ref_thread_default ();
+  monitor->state = MONITOR_WATCHING;
+
+  g_mutex_lock (&watch->lock);
+  g_hash_table_insert (watch->monitors, GUINT_TO_POINTER (id), monitor);
+  down = watch->down != NULL;
+  if (down)
+    remote_monitor_fire_locked (watch, monitor, watch->down);
+  g_mutex_unlock (&watch->lock);
+
+  if (down)
+    return id;
+
+  /* Asked after the monitor is in place, and answered in order with the
+   * Stopped signal: a stop either comes as a signal before the answer, or
+   * the answer says the server is not running. */
+  check = g_new0 (RunningCheck, 1);
+  check->watch = remote_watch_ref (watch);
+  check->monitor_id = id;
+  g_dbus_connection_call (self->connection, self->bus_name, self->object_path,
+                          "org.freedesktop.DBus.Properties", "Get",
+                          g_variant_new ("(ss)", GEN_DBUS_INTERFACE, "Running"),
+                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                          remote_running_cb, check);
+  return id;
+}
+
+/**
+ * gen_remote_demonitor:
+ * @self: a #GenRemote
+ * @monitor_id: an id from [method@Gen.Remote.monitor]
+ *
+ * Removes a monitor. Once this returns %TRUE, its function will never run.
+ *
+ * Returns: %TRUE if the monitor was removed, %FALSE if its function already
+ *   ran (or is running), or the id is not one of @self's monitors
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_remote_demonitor (GenRemote *self,
+                      guint      monitor_id)
+{
+  RemoteWatch *watch;
+  RemoteMonitor *monitor;
+  GSource *source = NULL;
+
+  g_return_val_if_fail (GEN_IS_REMOTE (self), FALSE);
+
+  watch = self->watch;
+  g_mutex_lock (&watch->lock);
+  monitor = g_hash_table_lookup (watch->monitors, GUINT_TO_POINTER (monitor_id));
+  if (monitor == NULL || monitor->state == MONITOR_DONE)
+    {
+      g_mutex_unlock (&watch->lock);
+      return FALSE;
+    }
+  monitor->state = MONITOR_DONE;
+  if (monitor->source != NULL)
+    source = g_source_ref (monitor->source);
+  g_hash_table_steal (watch->monitors, GUINT_TO_POINTER (monitor_id));
+  g_mutex_unlock (&watch->lock);
+
+  if (source != NULL)
+    {
+      g_source_destroy (source);
+      g_source_unref (source);
+    }
+  remote_monitor_unref (monitor);
+
+  return TRUE;
+}
+
+/* Accessors -------------------------------------------------------------- */
+
+/**
+ * gen_remote_get_connection:
+ * @self: a #GenRemote
+ *
+ * Gets the connection the remote server is reached through.
+ *
+ * Returns: (transfer none): the connection
+ *
+ * Since: 1.0
+ */
+GDBusConnection *
+gen_remote_get_connection (GenRemote *self)
+{
+  g_return_val_if_fail (GEN_IS_REMOTE (self), NULL);
+  return self->connection;
+}
+
+/**
+ * gen_remote_get_bus_name:
+ * @self: a #GenRemote
+ *
+ * Gets the bus name given to [ctor@Gen.Remote.new_sync].
+ *
+ * Returns: (nullable): the bus name, or %NULL peer-to-peer
+ *
+ * Since: 1.0
+ */
+const gchar *
+gen_remote_get_bus_name (GenRemote *self)
+{
+  g_return_val_if_fail (GEN_IS_REMOTE (self), NULL);
+  return self->bus_name;
+}
+
+/**
+ * gen_remote_get_object_path:
+ * @self: a #GenRemote
+ *
+ * Gets the object path the server is exported at.
+ *
+ * Returns: the object path
+ *
+ * Since: 1.0
+ */
+const gchar *
+gen_remote_get_object_path (GenRemote *self)
+{
+  g_return_val_if_fail (GEN_IS_REMOTE (self), NULL);
+  return self->object_path;
+}
+
+/**
+ * gen_remote_get_name:
+ * @self: a #GenRemote
+ *
+ * Gets the remote server's type name, as its errors name it.
+ *
+ * Returns: the name
+ *
+ * Since: 1.0
+ */
+const gchar *
+gen_remote_get_name (GenRemote *self)
+{
+  g_return_val_if_fail (GEN_IS_REMOTE (self), NULL);
+  return self->name;
+}
+
+/**
+ * gen_remote_get_cast_type:
+ * @self: a #GenRemote
+ *
+ * Gets the type the remote server's cast messages must have, as its
+ * [property@Gen.Server:cast-type] says.
+ *
+ * Returns: (nullable): the type string, or %NULL for any type
+ *
+ * Since: 1.0
+ */
+const gchar *
+gen_remote_get_cast_type (GenRemote *self)
+{
+  g_return_val_if_fail (GEN_IS_REMOTE (self), NULL);
+  return self->cast_type;
+}
+
+/**
+ * gen_remote_get_call_type:
+ * @self: a #GenRemote
+ *
+ * Gets the type the remote server's call requests must have, as its
+ * [property@Gen.Server:call-type] says.
+ *
+ * Returns: (nullable): the type string, or %NULL for any type
+ *
+ * Since: 1.0
+ */
+const gchar *
+gen_remote_get_call_type (GenRemote *self)
+{
+  g_return_val_if_fail (GEN_IS_REMOTE (self), NULL);
+  return self->call_type;
+}
