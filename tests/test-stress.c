@@ -264,7 +264,7 @@ stress_server_handle_call (GenServer  *server,
     }
   if (casts_before != NO_CHECK && self->next_seq[sender] != casts_before)
     {
-      stress_fail ("sender %u: call after cast %u handled when cast %u was due",
+      stress_fail ("sender %u: call sent after %u casts handled after only %u",
                    sender, casts_before, self->next_seq[sender]);
       g_atomic_int_inc (&stress.violations);
     }
