@@ -52,8 +52,10 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 
 status=0
+# meson's timeout for a target is 600 s: stretched for longer runs.
 meson test -C "$build" --suite fuzz --suite fuzzing --logbase testlog-fuzzing \
-  --print-errorlogs --test-args="-max_total_time=$seconds" || status=$?
+  --print-errorlogs --test-args="-max_total_time=$seconds" \
+  --timeout-multiplier=$((seconds / 300 + 1)) || status=$?
 
 # How much each target ran: libFuzzer's final statistics.
 awk '/^test:/ { name = $NF }
