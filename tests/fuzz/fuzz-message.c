@@ -10,11 +10,18 @@
 
 static GenServer *servers[4]; /* started once; never stopped */
 static GMainContext *context;
+static gint context_owned;    /* atomic boolean */
 
+/* Owns the context for good, from before the server on it starts: else
+ * start() would run init on this program's thread, which the server would
+ * then take for the one that runs its context, and a call from there could
+ * be refused as CALLING_SELF whenever the context is between iterations. */
 static gpointer
 context_thread_main (gpointer data)
 {
+  g_main_context_acquire (context);
   g_main_context_push_thread_default (context);
+  g_atomic_int_set (&context_owned, TRUE);
   for (;;)
     g_main_context_iteration (context, TRUE);
   return NULL;
@@ -30,6 +37,8 @@ LLVMFuzzerInitialize (int    *argc,
 
   context = g_main_context_new ();
   g_thread_unref (g_thread_new ("context", context_thread_main, NULL));
+  while (!g_atomic_int_get (&context_owned))
+    g_thread_yield ();
 
   /* Any type, on its own thread and on a context another thread runs; a
    * typed one; and GenServer itself, with its default handlers. */
