@@ -105,7 +105,6 @@ pool_enqueue_server (GenServer *server)
   pool_enqueue (gen_server_get_private (server)->scheduler, server);
 }
 
-
 static gboolean
 pool_has_work (gpointer data)
 {
