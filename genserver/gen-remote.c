@@ -883,8 +883,18 @@ remote_running_cb (GObject      *source,
   if (reply != NULL)
     g_variant_get (reply, "(v)", &running);
 
-  if (running == NULL || !g_variant_is_of_type (running, G_VARIANT_TYPE_BOOLEAN) ||
-      !g_variant_get_boolean (running))
+  /* A round trip that failed because the peer went away meanwhile says
+   * nothing of the server: the connection's or the name's watch reports
+   * that, as noconnection. */
+  if (reply == NULL &&
+      (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
+       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED)))
+    ;
+  else if (running == NULL || !g_variant_is_of_type (running, G_VARIANT_TYPE_BOOLEAN) ||
+           !g_variant_get_boolean (running))
     {
       g_autoptr(GError) reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
                                               "the server is not running");
