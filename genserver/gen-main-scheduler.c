@@ -76,6 +76,14 @@ mailbox_source_dispatch (GSource     *source,
   g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
   g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
 
+  /* Suspended: the source stays, not due, until a resume, a status
+   * request or a stop makes it due again. */
+  if (gen_run_hold_internal (self))
+    {
+      g_atomic_pointer_set (&priv->handler_thread, NULL);
+      return G_SOURCE_CONTINUE;
+    }
+
   running = gen_run_continues (self);
   if (running && gen_mailbox_length (&priv->mailbox) == 0)
     {

@@ -275,6 +275,8 @@ gen_server_start (GenServer  *self,
 
   gen_timers_open (&priv->timers);
 
+  __atomic_store_n (&priv->started_at, g_get_monotonic_time (), __ATOMIC_RELAXED);
+
   if (!priv->kind->start (self, owned_args, &local_error))
     {
       gen_monitors_fire_internal (self, local_error);
@@ -282,6 +284,8 @@ gen_server_start (GenServer  *self,
       g_propagate_error (error, local_error);
       return FALSE;
     }
+
+  gen_trace_lifecycle_internal (self, "started", NULL);
 
   /* init succeeded: the server ran, even if another thread stopped it
    * since. */
@@ -663,6 +667,7 @@ gen_server_call (GenServer  *self,
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
                    "%s did not answer within %d ms", server_name (self), timeout_ms);
+      __atomic_fetch_add (&priv->n_calls_timed_out, 1, __ATOMIC_RELAXED);
       gen_call_unref (call);
       return NULL;
     }
@@ -774,11 +779,19 @@ gen_server_call_finish (GenServer     *self,
                         GAsyncResult  *result,
                         GError       **error)
 {
+  GError *local_error = NULL;
+  GVariant *reply;
+
   g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gen_server_call_async, NULL);
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  reply = g_task_propagate_pointer (G_TASK (result), &local_error);
+  if (g_error_matches (local_error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT))
+    __atomic_fetch_add (&gen_server_get_private (self)->n_calls_timed_out, 1, __ATOMIC_RELAXED);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  return reply;
 }
 
 /**
@@ -1371,6 +1384,9 @@ gen_server_finalize (GObject *object)
   g_clear_pointer (&priv->timer_service, gen_timer_service_unref);
   g_clear_error (&priv->construct_error);
   g_clear_error (&priv->crash_reason);
+  g_clear_pointer (&priv->crash_message, g_variant_unref);
+  g_clear_pointer (&priv->last_crash, g_free);
+  g_assert (g_queue_is_empty (&priv->system_queue));
   gen_timers_clear (&priv->timers);
   gen_mailbox_clear (&priv->mailbox);
   g_mutex_clear (&priv->lock);
@@ -1577,6 +1593,7 @@ gen_server_init (GenServer *self)
   gen_timers_init (&priv->timers);
   priv->idle_timeout_ms = -1;
   g_queue_init (&priv->continues);
+  g_queue_init (&priv->system_queue);
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->cond);
   priv->status = GEN_STATUS_STOPPED;
