@@ -402,11 +402,16 @@ static gchar *
 print_bounded (GVariant *message)
 {
   g_autofree gchar *text = g_variant_print (message, TRUE);
+  const gchar *end;
 
   if (strlen (text) <= TRACE_MESSAGE_MAX)
     return g_steal_pointer (&text);
-  /* Cut on a character boundary: the field stays valid UTF-8. */
-  return g_strconcat (g_utf8_substring (text, 0, g_utf8_strlen (text, TRACE_MESSAGE_MAX - 3)), "…", NULL);
+  /* Cut on a character boundary, with room for the ellipsis (3 bytes):
+   * the field stays valid UTF-8 and within the bound. */
+  end = text + TRACE_MESSAGE_MAX - 3;
+  while (end > text && (*end & 0xC0) == 0x80)
+    end--;
+  return g_strdup_printf ("%.*s…", (int) (end - text), text);
 }
 
 void

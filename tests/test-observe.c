@@ -714,15 +714,19 @@ test_trace_on (void)
   g_autoptr(GPtrArray) calls = NULL;
   g_autoptr(GPtrArray) replies = NULL;
   g_autofree gchar *address = g_strdup_printf ("%p", (gpointer) server);
-  g_autofree gchar *long_text = g_strnfill (1000, 'x');
+  g_autoptr(GString) long_text = g_string_new (NULL);
   const gchar *text;
+
+  /* Two bytes a character: the cut must not split one. */
+  for (guint i = 0; i < 500; i++)
+    g_string_append (long_text, "é");
 
   records_clear ();
   test_start_ok (server, NULL);
   gen_server_set_trace (GEN_SERVER (server), TRUE);
   g_assert_true (gen_server_get_trace (GEN_SERVER (server)));
   cast_ok (server, "add", 3);
-  g_assert_true (gen_server_cast (GEN_SERVER (server), g_variant_new ("(ss)", long_text, "end"), NULL));
+  g_assert_true (gen_server_cast (GEN_SERVER (server), g_variant_new ("(ss)", long_text->str, "end"), NULL));
   g_assert_cmpint (call_get (server), ==, 3);
 
   casts = records_find ("GEN_KIND", "cast");
@@ -741,7 +745,8 @@ test_trace_on (void)
   /* The printed message is bounded. */
   text = g_hash_table_lookup (casts->pdata[1], "GEN_TEXT");
   g_assert_cmpuint (strlen (text), <=, 256);
-  g_assert_true (g_str_has_prefix (text, "('xxxx"));
+  g_assert_true (g_str_has_prefix (text, "('éééé"));
+  g_assert_true (g_str_has_suffix (text, "…"));
   g_assert_true (g_utf8_validate (text, -1, NULL));
 
   g_assert_cmpstr (g_hash_table_lookup (calls->pdata[0], "GEN_TEXT"), ==, "('get', int64 0)");
