@@ -497,6 +497,104 @@ test_status_context_owner (void)
   test_stop_ok (server);
 }
 
+/* A supervisor's state: its children, with how often each restarted. */
+typedef struct
+{
+  GenSupervisor *supervisor;
+  guint restarts;
+} SupervisorWait;
+
+/* The state's row for child @id: its status and restarts. */
+static gboolean
+supervisor_child_state (GenSupervisor *supervisor,
+                        const gchar   *id,
+                        const gchar  **status_out,
+                        guint         *restarts_out)
+{
+  static gchar status_copy[16];
+  g_autoptr(GVariant) status = gen_server_get_status (GEN_SERVER (supervisor));
+  g_autoptr(GVariant) state = g_variant_lookup_value (status, "state", G_VARIANT_TYPE_VARIANT);
+  g_autoptr(GVariant) children = NULL;
+  GVariantIter iter;
+  const gchar *child_id, *type, *child_status;
+  guint restarts;
+
+  g_assert_nonnull (state);
+  children = g_variant_get_variant (state);
+  g_assert_cmpstr (g_variant_get_type_string (children), ==, "a(sssu)");
+  g_variant_iter_init (&iter, children);
+  while (g_variant_iter_next (&iter, "(&s&s&su)", &child_id, &type, &child_status, &restarts))
+    {
+      if (!g_str_equal (child_id, id))
+        continue;
+      g_assert_cmpstr (type, ==, "TestObserved");
+      g_strlcpy (status_copy, child_status, sizeof status_copy);
+      *status_out = status_copy;
+      *restarts_out = restarts;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+child_b_restarted (gpointer data)
+{
+  SupervisorWait *wait = data;
+  const gchar *status;
+  guint restarts;
+
+  g_assert_true (supervisor_child_state (wait->supervisor, "b", &status, &restarts));
+  return restarts >= wait->restarts && g_str_equal (status, "running");
+}
+
+static void
+test_status_supervisor (void)
+{
+  g_autoptr(GenSupervisor) supervisor = gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 5, 5000);
+  g_autoptr(GenChildSpec) a = gen_child_spec_new ("a", test_observed_get_type (), NULL);
+  g_autoptr(GenChildSpec) b = gen_child_spec_new ("b", test_observed_get_type (), NULL);
+  g_autoptr(GenServer) child = NULL;
+  SupervisorWait wait = { supervisor, 1 };
+  const gchar *status;
+  guint restarts;
+
+  g_assert_true (gen_server_start (GEN_SERVER (supervisor), NULL, NULL));
+  g_assert_true (gen_supervisor_start_child (supervisor, a, NULL));
+  g_assert_true (gen_supervisor_start_child (supervisor, b, NULL));
+
+  g_assert_true (supervisor_child_state (supervisor, "a", &status, &restarts));
+  g_assert_cmpstr (status, ==, "running");
+  g_assert_cmpuint (restarts, ==, 0);
+
+  records_clear ();
+  child = gen_supervisor_get_child (supervisor, "b");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestObserved crashed: crashed on purpose*");
+  cast_ok (child, "crash", 0);
+  test_wait_until (child_b_restarted, &wait);
+  g_test_assert_expected_messages ();
+
+  g_assert_true (supervisor_child_state (supervisor, "a", &status, &restarts));
+  g_assert_cmpuint (restarts, ==, 0);
+
+  /* The restart is in the lifecycle log. */
+  {
+    g_autoptr(GPtrArray) all = records_find ("GLIB_DOMAIN", "Gen");
+    gboolean found = FALSE;
+
+    for (guint i = 0; i < all->len; i++)
+      {
+        const gchar *message = g_hash_table_lookup (all->pdata[i], "MESSAGE");
+
+        if (message != NULL && g_str_has_prefix (message, "GenSupervisor ") &&
+            strstr (message, "restarted child “b”") != NULL)
+          found = TRUE;
+      }
+    g_assert_true (found);
+  }
+
+  test_stop_ok (supervisor);
+}
+
 /* Suspend and resume ------------------------------------------------------ */
 
 static gboolean
@@ -808,6 +906,7 @@ main (int    argc,
   g_test_add_func ("/observe/status/busy-and-timed-out", test_status_busy_and_timed_out);
   g_test_add_func ("/observe/status/crash", test_status_crash);
   g_test_add_func ("/observe/status/context-owner", test_status_context_owner);
+  g_test_add_func ("/observe/status/supervisor", test_status_supervisor);
   g_test_add_func ("/observe/suspend/resume", test_suspend_resume);
   g_test_add_func ("/observe/suspend/resume-context", test_suspend_resume_context);
   g_test_add_func ("/observe/suspend/resume-pool", test_suspend_resume_pool);
