@@ -171,6 +171,61 @@ request_state (GenServer *self)
   return state;
 }
 
+GParamSpec *gen_server_run_status_pspec_internal;
+
+/* The notification source holds the server weakly: a stopped server whose
+ * context nobody iterates is not kept alive by it. */
+typedef struct
+{
+  GSource source;
+  GWeakRef server;
+} NotifySource;
+
+static gboolean
+notify_source_dispatch (GSource     *source,
+                        GSourceFunc  callback,
+                        gpointer     user_data)
+{
+  g_autoptr(GenServer) self = g_weak_ref_get (&((NotifySource *) source)->server);
+
+  if (self != NULL)
+    {
+      /* Cleared first: a change during the handlers schedules another. */
+      g_atomic_int_set (&gen_server_get_private (self)->notify_pending, 0);
+      g_object_notify_by_pspec (G_OBJECT (self), gen_server_run_status_pspec_internal);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+notify_source_finalize (GSource *source)
+{
+  g_weak_ref_clear (&((NotifySource *) source)->server);
+}
+
+static GSourceFuncs notify_source_funcs = {
+  .dispatch = notify_source_dispatch,
+  .finalize = notify_source_finalize,
+};
+
+void
+gen_observe_status_changed_internal (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+  GSource *source;
+
+  if (!g_atomic_int_compare_and_exchange (&priv->notify_pending, 0, 1))
+    return;
+
+  source = g_source_new (&notify_source_funcs, sizeof (NotifySource));
+  g_weak_ref_init (&((NotifySource *) source)->server, self);
+  g_source_set_static_name (source, "[genserver] run-status");
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_ready_time (source, 0);
+  g_source_attach (source, priv->notify_context);
+  g_source_unref (source);
+}
+
 static const gchar *
 status_name (GenServer *self)
 {
@@ -318,7 +373,8 @@ gen_server_suspend (GenServer *self)
 {
   g_return_if_fail (GEN_IS_SERVER (self));
 
-  g_atomic_int_set (&gen_server_get_private (self)->suspended, TRUE);
+  if (g_atomic_int_compare_and_exchange (&gen_server_get_private (self)->suspended, FALSE, TRUE))
+    gen_observe_status_changed_internal (self);
 }
 
 /**
@@ -341,7 +397,31 @@ gen_server_resume (GenServer *self)
   priv = gen_server_get_private (self);
   /* Cleared before the poke, which the holder's last look relies on. */
   if (g_atomic_int_compare_and_exchange (&priv->suspended, TRUE, FALSE))
-    gen_mailbox_poke (&priv->mailbox);
+    {
+      gen_mailbox_poke (&priv->mailbox);
+      gen_observe_status_changed_internal (self);
+    }
+}
+
+/**
+ * gen_server_get_run_status:
+ * @self: a #GenServer
+ *
+ * Gets the [property@Gen.Server:run-status]: `"stopped"`, `"starting"`,
+ * `"running"`, `"suspended"` or `"stopping"`, the `status` of
+ * [method@Gen.Server.get_status]. From any thread; it may be stale by the
+ * time you read it.
+ *
+ * Returns: the status, a static string
+ *
+ * Since: 1.0
+ */
+const gchar *
+gen_server_get_run_status (GenServer *self)
+{
+  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
+
+  return status_name (self);
 }
 
 /**

@@ -113,6 +113,11 @@ typedef struct
   /* Handler thread only: the message whose handler crashed, for the crash
    * record. Owned. */
   GVariant *crash_message;
+  /* Where notify::run-status is emitted: the thread-default context when
+   * the server was made. Owned; immutable. `notify_pending` (atomic) is 1
+   * while a notification source is attached there. */
+  GMainContext *notify_context;
+  gint notify_pending;
 } GenServerPrivate;
 
 GenServerPrivate *gen_server_get_private (GenServer *self);
@@ -202,6 +207,12 @@ void         gen_trace_record_internal   (GenServer    *self,
 void         gen_trace_crash_internal    (GenServer    *self,
                                           const GError *reason,
                                           GVariant     *handling);
+/* The status changed: notify::run-status, on `notify_context`. Any
+ * thread. */
+void         gen_observe_status_changed_internal (GenServer *self);
+/* For the run-status property. */
+extern GParamSpec *gen_server_run_status_pspec_internal;
+
 /* start, stop, crash: a debug line, for G_MESSAGES_DEBUG=Gen. */
 void         gen_trace_lifecycle_internal (GenServer   *self,
                                            const gchar *event,

@@ -112,6 +112,7 @@ enum {
   PROP_MAIN_CONTEXT,
   PROP_SCHEDULER,
   PROP_IDLE_TIMEOUT,
+  PROP_RUN_STATUS,
   N_PROPS
 };
 
@@ -171,6 +172,8 @@ gen_server_set_status_internal (GenServer *self,
     priv->finished_run = priv->run;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
+
+  gen_observe_status_changed_internal (self);
 }
 
 static void
@@ -266,6 +269,7 @@ gen_server_start (GenServer  *self,
   stale_thread = g_steal_pointer (&priv->thread);
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
+  gen_observe_status_changed_internal (self);
 
   gen_monitors_open_internal (self);
 
@@ -361,6 +365,7 @@ gen_server_stop (GenServer  *self,
   run = priv->run;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
+  gen_observe_status_changed_internal (self);
 
   priv->kind->drive_stop (self, timeout_ms < 0);
 
@@ -1386,6 +1391,7 @@ gen_server_finalize (GObject *object)
   g_clear_error (&priv->crash_reason);
   g_clear_pointer (&priv->crash_message, g_variant_unref);
   g_clear_pointer (&priv->last_crash, g_free);
+  g_clear_pointer (&priv->notify_context, g_main_context_unref);
   g_assert (g_queue_is_empty (&priv->system_queue));
   gen_timers_clear (&priv->timers);
   gen_mailbox_clear (&priv->mailbox);
@@ -1419,6 +1425,9 @@ gen_server_get_property (GObject    *object,
       break;
     case PROP_IDLE_TIMEOUT:
       g_value_set_int (value, gen_server_get_idle_timeout (self));
+      break;
+    case PROP_RUN_STATUS:
+      g_value_set_string (value, gen_server_get_run_status (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1581,7 +1590,33 @@ gen_server_class_init (GenServerClass *klass)
                        G_PARAM_EXPLICIT_NOTIFY |
                        G_PARAM_STATIC_STRINGS));
 
+  /**
+   * GenServer:run-status:
+   *
+   * Where the server is in its life, as [method@Gen.Server.get_run_status]
+   * tells it: for a GTK application to show, bound or watched, with no
+   * threading code of its own. Its notifications are emitted on the
+   * thread-default [struct@GLib.MainContext] of the thread that made the
+   * server (GTK's main context, for a server made on the main thread),
+   * from a source attached there, whichever thread the change happened on.
+   * Changes close together may come as one notification; the value read
+   * then is the latest.
+   *
+   * ```c
+   * g_object_bind_property (server, "run-status", label, "label", G_BINDING_SYNC_CREATE);
+   * ```
+   *
+   * Since: 1.0
+   */
+  properties[PROP_RUN_STATUS] =
+    g_param_spec_string ("run-status", NULL, NULL,
+                         "stopped",
+                         (G_PARAM_READABLE |
+                          G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS));
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
+  gen_server_run_status_pspec_internal = properties[PROP_RUN_STATUS];
 }
 
 static void
@@ -1597,4 +1632,5 @@ gen_server_init (GenServer *self)
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->cond);
   priv->status = GEN_STATUS_STOPPED;
+  priv->notify_context = g_main_context_ref_thread_default ();
 }

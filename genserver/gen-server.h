@@ -351,5 +351,7 @@ void          gen_server_set_trace           (GenServer            *self,
                                               gboolean              trace);
 GEN_AVAILABLE_IN_ALL
 gboolean      gen_server_get_trace           (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+const gchar  *gen_server_get_run_status      (GenServer            *self);
 
 G_END_DECLS

@@ -782,6 +782,122 @@ test_resume_twice (void)
   test_stop_ok (server);
 }
 
+/* run-status --------------------------------------------------------------- */
+
+/* What notify::run-status handlers saw; the lock because the test thread
+ * reads it while the loop thread writes it. */
+typedef struct
+{
+  GMutex lock;
+  GPtrArray *seen;    /* gchar *: the values, in order */
+  GThread *thread;    /* where the last notification ran */
+  guint wrong_thread; /* notifications off the loop's thread */
+  GThread *expected;
+  gpointer made;      /* the server, made on the loop's thread */
+} StatusNotes;
+
+static void
+run_status_cb (GObject    *object,
+               GParamSpec *pspec,
+               gpointer    data)
+{
+  StatusNotes *notes = data;
+  g_autofree gchar *value = NULL;
+
+  g_object_get (object, "run-status", &value, NULL);
+  g_mutex_lock (&notes->lock);
+  g_ptr_array_add (notes->seen, g_steal_pointer (&value));
+  if (g_thread_self () != notes->expected)
+    notes->wrong_thread++;
+  g_mutex_unlock (&notes->lock);
+}
+
+static gboolean
+notes_last_is (StatusNotes *notes,
+               const gchar *value)
+{
+  gboolean result;
+
+  g_mutex_lock (&notes->lock);
+  result = notes->seen->len > 0 && g_str_equal (notes->seen->pdata[notes->seen->len - 1], value);
+  g_mutex_unlock (&notes->lock);
+  return result;
+}
+
+static gboolean notes_running (gpointer data) { return notes_last_is (data, "running"); }
+static gboolean notes_suspended (gpointer data) { return notes_last_is (data, "suspended"); }
+static gboolean notes_stopped (gpointer data) { return notes_last_is (data, "stopped"); }
+
+static gboolean
+make_server_cb (gpointer data)
+{
+  StatusNotes *notes = data;
+  gpointer server = g_object_new (test_observed_get_type (), NULL);
+
+  g_mutex_lock (&notes->lock);
+  notes->made = server;
+  g_mutex_unlock (&notes->lock);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+notes_made (gpointer data)
+{
+  StatusNotes *notes = data;
+  gboolean made;
+
+  g_mutex_lock (&notes->lock);
+  made = notes->made != NULL;
+  g_mutex_unlock (&notes->lock);
+  return made;
+}
+
+static void
+test_run_status_notifications (void)
+{
+  TestLoop loop;
+  StatusNotes notes = { 0, };
+  TestObserved *server;
+
+  g_mutex_init (&notes.lock);
+  notes.seen = g_ptr_array_new_with_free_func (g_free);
+  test_loop_start (&loop);
+  notes.expected = loop.thread;
+
+  /* Made on the loop's thread, whose default context is the loop's:
+   * that context gets the notifications. */
+  {
+    GSource *source = g_idle_source_new ();
+
+    g_source_set_callback (source, make_server_cb, &notes, NULL);
+    g_source_attach (source, loop.context);
+    g_source_unref (source);
+  }
+  test_wait_until ((TestPredicate) notes_made, &notes);
+  server = notes.made;
+  g_assert_cmpstr (gen_server_get_run_status (GEN_SERVER (server)), ==, "stopped");
+  g_signal_connect (server, "notify::run-status", G_CALLBACK (run_status_cb), &notes);
+
+  test_start_ok (server, NULL);
+  test_wait_until ((TestPredicate) notes_running, &notes);
+  gen_server_suspend (GEN_SERVER (server));
+  test_wait_until ((TestPredicate) notes_suspended, &notes);
+  gen_server_resume (GEN_SERVER (server));
+  test_wait_until ((TestPredicate) notes_running, &notes);
+  test_stop_ok (server);
+  test_wait_until ((TestPredicate) notes_stopped, &notes);
+
+  g_mutex_lock (&notes.lock);
+  g_assert_cmpuint (notes.wrong_thread, ==, 0);
+  g_mutex_unlock (&notes.lock);
+
+  g_signal_handlers_disconnect_by_data (server, &notes);
+  g_object_unref (server);
+  test_loop_stop (&loop);
+  g_ptr_array_unref (notes.seen);
+  g_mutex_clear (&notes.lock);
+}
+
 /* Trace ------------------------------------------------------------------ */
 
 static void
@@ -914,6 +1030,7 @@ main (int    argc,
   g_test_add_func ("/observe/suspend/stop-context", test_stop_suspended_context);
   g_test_add_func ("/observe/suspend/stop-pool", test_stop_suspended_pool);
   g_test_add_func ("/observe/suspend/resume-twice", test_resume_twice);
+  g_test_add_func ("/observe/run-status/notifications", test_run_status_notifications);
   g_test_add_func ("/observe/trace/off-is-silent", test_trace_off_is_silent);
   g_test_add_func ("/observe/trace/on", test_trace_on);
   g_test_add_func ("/observe/trace/lifecycle", test_lifecycle_log);

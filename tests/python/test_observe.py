@@ -128,3 +128,23 @@ def test_trace_switch(server):
     assert server.get_status().unpack()['trace'] is True
     server.set_trace(False)
     assert server.get_status().unpack()['trace'] is False
+
+
+def test_run_status_notifies_on_the_creating_context():
+    from conftest import run_loop_until
+
+    server = Observed()  # made here: the default context gets the notifications
+    seen = []
+    server.connect('notify::run-status',
+                   lambda obj, _pspec: seen.append((obj.props.run_status, threading.get_ident())))
+    assert server.get_run_status() == 'stopped'
+
+    server.start()
+    run_loop_until(lambda: seen and seen[-1][0] == 'running')
+    server.suspend()
+    run_loop_until(lambda: seen[-1][0] == 'suspended')
+    server.resume()
+    run_loop_until(lambda: seen[-1][0] == 'running')
+    server.stop()
+    run_loop_until(lambda: seen[-1][0] == 'stopped')
+    assert {thread for _, thread in seen} == {threading.get_ident()}
