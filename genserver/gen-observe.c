@@ -190,8 +190,11 @@ notify_source_dispatch (GSource     *source,
 
   if (self != NULL)
     {
+      GenServerPrivate *priv = gen_server_get_private (self);
+
       /* Cleared first: a change during the handlers schedules another. */
-      g_atomic_int_set (&gen_server_get_private (self)->notify_pending, 0);
+      if (g_atomic_pointer_compare_and_exchange (&priv->notify_source, source, NULL))
+        g_source_unref (source);
       g_object_notify_by_pspec (G_OBJECT (self), gen_server_run_status_pspec_internal);
     }
   return G_SOURCE_REMOVE;
@@ -214,7 +217,12 @@ gen_observe_status_changed_internal (GenServer *self)
   GenServerPrivate *priv = gen_server_get_private (self);
   GSource *source;
 
-  if (!g_atomic_int_compare_and_exchange (&priv->notify_pending, 0, 1))
+  /* Nobody watches (most servers): no source. A handler connected later
+   * reads the value as it connects (G_BINDING_SYNC_CREATE). */
+  if (g_atomic_pointer_get (&priv->notify_source) != NULL ||
+      !g_signal_has_handler_pending (self, g_signal_lookup ("notify", G_TYPE_OBJECT),
+                                     g_param_spec_get_name_quark (gen_server_run_status_pspec_internal),
+                                     TRUE))
     return;
 
   source = g_source_new (&notify_source_funcs, sizeof (NotifySource));
@@ -222,8 +230,27 @@ gen_observe_status_changed_internal (GenServer *self)
   g_source_set_static_name (source, "[genserver] run-status");
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_ready_time (source, 0);
+  if (!g_atomic_pointer_compare_and_exchange (&priv->notify_source, NULL, source))
+    {
+      /* Another change scheduled one meanwhile: it tells this one too. */
+      g_source_unref (source);
+      return;
+    }
+  /* The field's reference, then the context's. */
   g_source_attach (source, priv->notify_context);
-  g_source_unref (source);
+}
+
+void
+gen_observe_clear_internal (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+  GSource *source = g_atomic_pointer_exchange (&priv->notify_source, NULL);
+
+  if (source != NULL)
+    {
+      g_source_destroy (source);
+      g_source_unref (source);
+    }
 }
 
 static const gchar *

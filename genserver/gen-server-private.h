@@ -114,10 +114,12 @@ typedef struct
    * record. Owned. */
   GVariant *crash_message;
   /* Where notify::run-status is emitted: the thread-default context when
-   * the server was made. Owned; immutable. `notify_pending` (atomic) is 1
-   * while a notification source is attached there. */
+   * the server was made. Owned; immutable. `notify_source` (atomic, a
+   * reference of its own) is the notification source attached there and
+   * not dispatched yet, or NULL; finalize destroys it, so that a context
+   * nobody iterates keeps nothing of a server that is gone. */
   GMainContext *notify_context;
-  gint notify_pending;
+  GSource *notify_source;
 } GenServerPrivate;
 
 GenServerPrivate *gen_server_get_private (GenServer *self);
@@ -210,6 +212,8 @@ void         gen_trace_crash_internal    (GenServer    *self,
 /* The status changed: notify::run-status, on `notify_context`. Any
  * thread. */
 void         gen_observe_status_changed_internal (GenServer *self);
+/* Finalize: drops a notification not delivered yet. */
+void         gen_observe_clear_internal (GenServer *self);
 /* For the run-status property. */
 extern GParamSpec *gen_server_run_status_pspec_internal;
 

@@ -1391,6 +1391,7 @@ gen_server_finalize (GObject *object)
   g_clear_error (&priv->crash_reason);
   g_clear_pointer (&priv->crash_message, g_variant_unref);
   g_clear_pointer (&priv->last_crash, g_free);
+  gen_observe_clear_internal (self);
   g_clear_pointer (&priv->notify_context, g_main_context_unref);
   g_assert (g_queue_is_empty (&priv->system_queue));
   gen_timers_clear (&priv->timers);

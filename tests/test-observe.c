@@ -898,6 +898,36 @@ test_run_status_notifications (void)
   g_mutex_clear (&notes.lock);
 }
 
+static void
+count_cb (GObject    *object,
+          GParamSpec *pspec,
+          gpointer    data)
+{
+  (*(guint *) data)++;
+}
+
+/* A notification nobody delivered goes with the server: a context that is
+ * never iterated keeps nothing of it. */
+static void
+test_run_status_pending_dropped (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  TestObserved *server;
+  guint notified = 0;
+
+  g_main_context_push_thread_default (context);
+  server = g_object_new (test_observed_get_type (), NULL);
+  g_main_context_pop_thread_default (context);
+  g_signal_connect (server, "notify::run-status", G_CALLBACK (count_cb), &notified);
+
+  test_start_ok (server, NULL);
+  test_stop_ok (server);
+  g_object_unref (server);
+
+  g_assert_false (g_main_context_iteration (context, FALSE));
+  g_assert_cmpuint (notified, ==, 0);
+}
+
 /* Trace ------------------------------------------------------------------ */
 
 static void
@@ -1031,6 +1061,7 @@ main (int    argc,
   g_test_add_func ("/observe/suspend/stop-pool", test_stop_suspended_pool);
   g_test_add_func ("/observe/suspend/resume-twice", test_resume_twice);
   g_test_add_func ("/observe/run-status/notifications", test_run_status_notifications);
+  g_test_add_func ("/observe/run-status/pending-dropped", test_run_status_pending_dropped);
   g_test_add_func ("/observe/trace/off-is-silent", test_trace_off_is_silent);
   g_test_add_func ("/observe/trace/on", test_trace_on);
   g_test_add_func ("/observe/trace/lifecycle", test_lifecycle_log);
