@@ -604,8 +604,12 @@ gen_trace_lifecycle_internal (GenServer    *self,
                               const gchar  *event,
                               const GError *reason)
 {
-  if (reason != NULL)
-    g_debug ("%s %p %s: %s", gen_server_name_internal (self), (gpointer) self, event, reason->message);
-  else
-    g_debug ("%s %p %s", gen_server_name_internal (self), (gpointer) self, event);
+  /* Structured, not g_debug(): in GLib 2.74, g_log() reads the list of
+   * g_test_expect_message() unlocked, which a crash warning on a server
+   * thread writes at the same moment. */
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "GEN_SERVER", gen_server_name_internal (self),
+                    "GEN_LIFECYCLE", event,
+                    "MESSAGE", "%s %p %s%s%s", gen_server_name_internal (self), (gpointer) self, event,
+                    reason != NULL ? ": " : "", reason != NULL ? reason->message : "");
 }

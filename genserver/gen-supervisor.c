@@ -261,8 +261,9 @@ child_start (GenSupervisor  *self,
   if (child->generation != 0)
     {
       child->restarts++;
-      g_debug ("%s %p restarted child “%s”", G_OBJECT_TYPE_NAME (self), (gpointer) self,
-               gen_child_spec_get_id (spec));
+      g_autofree gchar *event = g_strdup_printf ("restarted child “%s”", gen_child_spec_get_id (spec));
+
+      gen_trace_lifecycle_internal (GEN_SERVER (self), event, NULL);
     }
   child->generation = hook->generation;
   set_child_server (self, child, g_steal_pointer (&server));

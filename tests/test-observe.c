@@ -55,30 +55,6 @@ record_writer (GLogLevelFlags   log_level,
   return G_LOG_WRITER_HANDLED;
 }
 
-/* g_test_init() routes g_log() (g_debug and the like) to a handler of
- * its own, not to the writer: the lifecycle lines are caught here. */
-static GLogFunc test_default_handler;
-
-static void
-record_log_handler (const gchar    *log_domain,
-                    GLogLevelFlags  log_level,
-                    const gchar    *message,
-                    gpointer        user_data)
-{
-  if (g_strcmp0 (log_domain, "Gen") == 0)
-    {
-      GHashTable *record = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-
-      g_hash_table_insert (record, g_strdup ("GLIB_DOMAIN"), g_strdup (log_domain));
-      g_hash_table_insert (record, g_strdup ("MESSAGE"), g_strdup (message));
-      g_hash_table_insert (record, g_strdup ("LEVEL"), g_strdup_printf ("%d", log_level & G_LOG_LEVEL_MASK));
-      g_mutex_lock (&records_lock);
-      g_ptr_array_add (records, record);
-      g_mutex_unlock (&records_lock);
-    }
-  test_default_handler (log_domain, log_level, message, user_data);
-}
-
 static void
 records_clear (void)
 {
@@ -1045,7 +1021,6 @@ main (int    argc,
 
   records = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
   g_log_set_writer_func (record_writer, NULL, NULL);
-  test_default_handler = g_log_set_default_handler (record_log_handler, NULL);
 
   g_test_add_func ("/observe/status/stopped", test_status_stopped);
   g_test_add_func ("/observe/status/counters", test_status_counters);
