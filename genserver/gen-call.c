@@ -7,6 +7,10 @@
 #include "gen-server.h"
 #include "gen-spin-private.h"
 
+#ifdef HAVE_SYSPROF
+# include <sysprof-capture.h>
+#endif
+
 GenCall *
 gen_call_new (GVariant    *message,
               const gchar *server_name)
@@ -127,9 +131,31 @@ call_done (gpointer data)
   return gen_call_is_final (data);
 }
 
+static gboolean gen_call_wait_unmarked (GenCall *call,
+                                        gint64   deadline);
+
+/* A caller's wait is a Sysprof mark when a profiler listens. */
 gboolean
 gen_call_wait (GenCall *call,
                gint64   deadline)
+{
+#ifdef HAVE_SYSPROF
+  if (sysprof_collector_is_active ())
+    {
+      gint64 begin = SYSPROF_CAPTURE_CURRENT_TIME;
+      gboolean final = gen_call_wait_unmarked (call, deadline);
+
+      sysprof_collector_mark (begin, SYSPROF_CAPTURE_CURRENT_TIME - begin,
+                              "genserver", "call wait", call->server_name);
+      return final;
+    }
+#endif
+  return gen_call_wait_unmarked (call, deadline);
+}
+
+static gboolean
+gen_call_wait_unmarked (GenCall *call,
+                        gint64   deadline)
 {
   gboolean blocking;
 

@@ -159,4 +159,17 @@ gpointer  gen_mailbox_pop_wait   (GenMailbox          *mailbox,
  * a mailbox served by a thread of its own. */
 void      gen_mailbox_wake_idle  (gpointer             mailbox);
 
+/* Puts back @n items popped with gen_mailbox_pop_batch(), at the head and
+ * in their order: a server suspended in the middle of a batch. Even when
+ * the mailbox stopped accepting. */
+void      gen_mailbox_unpop      (GenMailbox          *mailbox,
+                                  gpointer            *items,
+                                  guint                n);
+
+/* Sleeps until `pushes` differs from @seen (read before the caller's last
+ * look at what it waits for): a push, a poke or the stop marker. For a
+ * thread that serves this mailbox alone and has nothing to pop. */
+void      gen_mailbox_sleep      (GenMailbox          *mailbox,
+                                  gint                 seen);
+
 G_END_DECLS

@@ -297,7 +297,8 @@ typedef struct
 } PopWait;
 
 /* Tries the queue only when `pushes` moved: a push the try misses bumps it
- * afterwards. */
+ * afterwards. A move with nothing to pop is a poke, which ends the wait
+ * too: the spin must not swallow it. */
 static gboolean
 pop_wait_poll (gpointer data)
 {
@@ -308,8 +309,9 @@ pop_wait_poll (gpointer data)
     {
       wait->seen = pushes;
       wait->item = gen_mailbox_try_pop (wait->mailbox);
+      return TRUE;
     }
-  return wait->item != NULL;
+  return FALSE;
 }
 
 gpointer
@@ -344,4 +346,32 @@ gen_mailbox_pop_wait (GenMailbox *mailbox,
 
   /* NULL at the deadline, or after gen_mailbox_poke(). */
   return gen_mailbox_try_pop (mailbox);
+}
+
+void
+gen_mailbox_unpop (GenMailbox *mailbox,
+                   gpointer   *items,
+                   guint       n)
+{
+  g_async_queue_lock (mailbox->queue);
+  while (n > 0)
+    g_async_queue_push_front_unlocked (mailbox->queue, items[--n]);
+  g_async_queue_unlock (mailbox->queue);
+}
+
+void
+gen_mailbox_sleep (GenMailbox *mailbox,
+                   gint        seen)
+{
+  /* The protocol of gen_mailbox_pop_wait(), without the pop. */
+  g_mutex_lock (&mailbox->idle_lock);
+  for (;;)
+    {
+      g_atomic_int_set (&mailbox->idle, TRUE);
+      if (g_atomic_int_get (&mailbox->pushes) != seen)
+        break;
+      g_cond_wait (&mailbox->idle_cond, &mailbox->idle_lock);
+    }
+  g_atomic_int_set (&mailbox->idle, FALSE);
+  g_mutex_unlock (&mailbox->idle_lock);
 }

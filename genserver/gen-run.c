@@ -10,6 +10,69 @@
 #include "gen-scheduler-private.h"
 #include "gen-server-private.h"
 
+#ifdef HAVE_SYSPROF
+# include <sysprof-capture.h>
+#endif
+
+/* A counter of handled messages: only the handler thread writes it, so a
+ * relaxed load and store do (no locked instruction); readers on other
+ * threads never see a torn value. */
+#define COUNT_HANDLED(field) \
+  __atomic_store_n (&(field), __atomic_load_n (&(field), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
+
+/* What a handler's trace record and profiler mark need: taken only when
+ * one of them is on, for one atomic read (and, with Sysprof, its own
+ * check) per message otherwise. */
+typedef struct
+{
+  gboolean traced;
+  gint64 begin;       /* monotonic µs */
+#ifdef HAVE_SYSPROF
+  gint64 mark_begin;  /* Sysprof's clock, ns; 0 when no profiler listens */
+#endif
+} Observation;
+
+static inline void
+observe_begin (GenServer   *self,
+               Observation *observation)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  observation->traced = G_UNLIKELY (g_atomic_int_get (&priv->trace));
+  observation->begin = observation->traced ? g_get_monotonic_time () : 0;
+#ifdef HAVE_SYSPROF
+  observation->mark_begin = sysprof_collector_is_active () ? SYSPROF_CAPTURE_CURRENT_TIME : 0;
+#endif
+}
+
+static inline void
+observe_end (GenServer    *self,
+             Observation  *observation,
+             const gchar  *kind,
+             GVariant     *message)
+{
+  if (G_UNLIKELY (observation->traced))
+    gen_trace_record_internal (self, kind, message, NULL, observation->begin);
+#ifdef HAVE_SYSPROF
+  if (observation->mark_begin != 0)
+    sysprof_collector_mark (observation->mark_begin,
+                            SYSPROF_CAPTURE_CURRENT_TIME - observation->mark_begin,
+                            "genserver", kind, gen_server_name_internal (self));
+#endif
+}
+
+/* Keeps the message whose handler set @error, for the crash record. */
+static void
+note_crash_message (GenServer *self,
+                    GError    *error,
+                    GVariant  *message)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  if (error != NULL && priv->crash_reason == NULL && priv->crash_message == NULL)
+    priv->crash_message = g_variant_ref (message);
+}
+
 /* An error from any handler but handle_call is a crash. */
 static void
 note_crash (GenServer *self,
@@ -36,9 +99,15 @@ static void
 handle_cast_item (GenServer *self,
                   GVariant  *message)
 {
+  GenServerPrivate *priv = gen_server_get_private (self);
   GError *error = NULL;
+  Observation observation;
 
+  observe_begin (self, &observation);
   GEN_SERVER_GET_CLASS (self)->handle_cast (self, message, &error);
+  COUNT_HANDLED (priv->n_casts);
+  observe_end (self, &observation, "cast", message);
+  note_crash_message (self, error, message);
   note_crash (self, error);
 }
 
@@ -46,9 +115,15 @@ static void
 handle_info_message (GenServer *self,
                      GVariant  *message)
 {
+  GenServerPrivate *priv = gen_server_get_private (self);
   GError *error = NULL;
+  Observation observation;
 
+  observe_begin (self, &observation);
   GEN_SERVER_GET_CLASS (self)->handle_info (self, message, &error);
+  COUNT_HANDLED (priv->n_infos);
+  observe_end (self, &observation, "info", message);
+  note_crash_message (self, error, message);
   note_crash (self, error);
 }
 
@@ -60,16 +135,20 @@ handle_call_item (GenServer *self,
   GVariant *reply;
   GError *error = NULL;
   gboolean deferred;
+  Observation observation;
 
   /* A call whose caller gave up while it was queued is never run. */
   if (!gen_call_begin_running (call))
     return;
 
+  observe_begin (self, &observation);
   priv->current_call = call;
   reply = GEN_SERVER_GET_CLASS (self)->handle_call (self, call->message, &error);
   deferred = priv->reply_taken;
   priv->current_call = NULL;
   priv->reply_taken = FALSE;
+  COUNT_HANDLED (priv->n_calls);
+  observe_end (self, &observation, "call", call->message);
 
   if (deferred)
     {
@@ -99,6 +178,9 @@ handle_call_item (GenServer *self,
   if (reply != NULL)
     g_variant_take_ref (reply);
 
+  if (G_UNLIKELY (observation.traced))
+    gen_trace_record_internal (self, "reply", reply, error, observation.begin);
+
   gen_call_answer (call, reply, error);
 }
 
@@ -120,8 +202,12 @@ gen_run_continues (GenServer *self)
          (message = g_queue_pop_head (&priv->continues)) != NULL)
     {
       GError *error = NULL;
+      Observation observation;
 
+      observe_begin (self, &observation);
       GEN_SERVER_GET_CLASS (self)->handle_continue (self, message, &error);
+      observe_end (self, &observation, "continue", message);
+      note_crash_message (self, error, message);
       note_crash (self, error);
       g_variant_unref (message);
     }
@@ -189,8 +275,22 @@ gen_run_handle_batch (GenServer *self,
     batch[n++] = first;
   n += gen_mailbox_pop_batch (&priv->mailbox, &batch[n], max - n);
 
+  gen_run_hold_internal (self);
+
   for (guint i = 0; i < n; i++)
     {
+      /* Suspended: what was not begun goes back, unless a stop came,
+       * which finishes the server without handling it. */
+      if (G_UNLIKELY (g_atomic_int_get (&priv->suspended)))
+        {
+          if (g_atomic_int_get (&priv->status) != GEN_STATUS_RUNNING)
+            {
+              gen_run_finish (self, &batch[i], n - i);
+              return FALSE;
+            }
+          gen_mailbox_unpop (&priv->mailbox, &batch[i], n - i);
+          return TRUE;
+        }
       if (!handle_item (self, batch[i]))
         {
           gen_run_finish (self, &batch[i + 1], n - i - 1);
@@ -207,7 +307,8 @@ gen_run_idle_deadline (GenServer *self)
   GenServerPrivate *priv = gen_server_get_private (self);
   gint idle_timeout_ms = g_atomic_int_get (&priv->idle_timeout_ms);
 
-  if (idle_timeout_ms < 0 || priv->idle_fired)
+  /* A suspended server does not time out; resuming it looks again. */
+  if (idle_timeout_ms < 0 || priv->idle_fired || g_atomic_int_get (&priv->suspended))
     return -1;
   return priv->last_activity + (gint64) idle_timeout_ms * 1000;
 }
@@ -248,6 +349,12 @@ gen_run_slice (GenServer *self,
    * handler further up its stack, whose handler thread stays this one. */
   g_assert (g_atomic_pointer_get (&priv->handler_thread) == NULL);
   g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
+
+  if (gen_run_hold_internal (self))
+    {
+      g_atomic_pointer_set (&priv->handler_thread, NULL);
+      return GEN_RUN_IDLE;
+    }
 
   running = gen_run_continues (self);
   if (running && gen_mailbox_length (&priv->mailbox) == 0)
@@ -293,8 +400,14 @@ gen_run_finish (GenServer *self,
   if (reason == NULL)
     reason = g_steal_pointer (&stop_reason);
 
+  /* The warning stays a g_warning, which g_test_expect_message() sees;
+   * the structured record carries the fields. */
   if (reason != NULL)
-    g_warning ("%s crashed: %s", gen_server_name_internal (self), reason->message);
+    {
+      g_warning ("%s crashed: %s", gen_server_name_internal (self), reason->message);
+      gen_trace_crash_internal (self, reason, priv->crash_message);
+    }
+  g_clear_pointer (&priv->crash_message, g_variant_unref);
 
   gen_mailbox_close (&priv->mailbox, FALSE, FALSE);
   g_mutex_lock (&priv->lock);
@@ -312,6 +425,11 @@ gen_run_finish (GenServer *self,
   GEN_SERVER_GET_CLASS (self)->terminate (self, reason);
 
   priv->stop_requested = FALSE;
+  /* A server starts again not suspended; who asked for its status now
+   * hears it stopped. */
+  g_atomic_int_set (&priv->suspended, FALSE);
+  gen_run_refuse_system_internal (self);
+  gen_trace_lifecycle_internal (self, reason != NULL ? "crashed" : "stopped", reason);
 
   if (priv->kind->run_ended != NULL)
     priv->kind->run_ended (self);
@@ -364,6 +482,9 @@ gen_run_init (GenServer  *self,
   g_queue_clear_full (&priv->continues, (GDestroyNotify) g_variant_unref);
   priv->stop_requested = FALSE;
   g_clear_error (&priv->crash_reason);
+  g_clear_pointer (&priv->crash_message, g_variant_unref);
+  gen_run_refuse_system_internal (self);
+  gen_trace_lifecycle_internal (self, "failed to start", local_error);
   g_propagate_error (error, local_error);
   return FALSE;
 }

@@ -358,8 +358,10 @@ gen_run_flag_release (GenServer    *server,
       arm_idle_deadline (server);
       g_atomic_int_set (&priv->run_flag, 0);
       /* A push that saw the flag still set relies on this look. (The
-       * continues are the handlers' own: only the owner adds to them.) */
-      if (gen_mailbox_length (&priv->mailbox) > 0)
+       * continues are the handlers' own: only the owner adds to them.)
+       * So do a resume, a stop and a status request, which change what
+       * it looks at before they wake the server. */
+      if (gen_run_wants_turn_internal (server))
         gen_run_flag_wake (server);
       break;
 

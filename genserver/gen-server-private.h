@@ -93,6 +93,34 @@ typedef struct
   gboolean reply_taken;    /* gen_server_take_reply() took its handle */
   gint64 last_activity;    /* monotonic µs of the last handled message */
   gboolean idle_fired;     /* the idle timeout fired since that message */
+
+  /* Observability; see gen-observe.c. The counters of handled messages
+   * are written by the handler thread only and read by anyone, both with
+   * relaxed atomics: a plain store on the hot path, never a torn read.
+   * `n_calls_timed_out` is added to by callers (atomic add). */
+  guint64 n_casts;
+  guint64 n_calls;
+  guint64 n_infos;
+  guint64 n_calls_timed_out;
+  gint64 started_at;       /* atomic: monotonic µs of the last start, 0 before */
+  gchar *last_crash;       /* owned; under `lock` */
+  gint trace;              /* atomic: gen_server_set_trace() */
+  gint suspended;          /* atomic: gen_server_suspend() */
+  /* Status requests (GenCall *, owned) for format_status, which the
+   * handler thread answers before any mail, also while suspended; under
+   * `lock`, with `n_system` (atomic) its length for a lock-free look. */
+  GQueue system_queue;
+  gint n_system;
+  /* Handler thread only: the message whose handler crashed, for the crash
+   * record. Owned. */
+  GVariant *crash_message;
+  /* Where notify::run-status is emitted: the thread-default context when
+   * the server was made. Owned; immutable. `notify_source` (atomic, a
+   * reference of its own) is the notification source attached there and
+   * not dispatched yet, or NULL; finalize destroys it, so that a context
+   * nobody iterates keeps nothing of a server that is gone. */
+  GMainContext *notify_context;
+  GSource *notify_source;
 } GenServerPrivate;
 
 GenServerPrivate *gen_server_get_private (GenServer *self);
@@ -158,6 +186,42 @@ GenRunResult gen_run_slice         (GenServer  *self,
                                     guint       budget);
 /* Whether the mailbox or the continues hold work. */
 gboolean     gen_run_has_work      (GenServer  *self);
+
+/* Observability; see gen-observe.c. On the handler thread. */
+
+/* Answers the status requests waiting, then says whether the server must
+ * hold: suspended and not stopping. A scheduler calls it before it takes
+ * mail, and again when woken while holding. */
+gboolean     gen_run_hold_internal       (GenServer  *self);
+/* Whether a server that let go of its handlers must be run again: mail it
+ * may handle, or status requests. Any thread. */
+gboolean     gen_run_wants_turn_internal (GenServer  *self);
+/* Answers the status requests left when the run ends. */
+void         gen_run_refuse_system_internal (GenServer *self);
+/* A trace record for a handled message (@kind "cast", "call", "info",
+ * "continue", or "reply" for a call's answer), handled from @begin
+ * (monotonic µs); @message may be NULL. Only if tracing is on. */
+void         gen_trace_record_internal   (GenServer    *self,
+                                          const gchar  *kind,
+                                          GVariant     *message,
+                                          const GError *error,
+                                          gint64        begin);
+/* The structured record of a crash, the message being handled if known. */
+void         gen_trace_crash_internal    (GenServer    *self,
+                                          const GError *reason,
+                                          GVariant     *handling);
+/* The status changed: notify::run-status, on `notify_context`. Any
+ * thread. */
+void         gen_observe_status_changed_internal (GenServer *self);
+/* Finalize: drops a notification not delivered yet. */
+void         gen_observe_clear_internal (GenServer *self);
+/* For the run-status property. */
+extern GParamSpec *gen_server_run_status_pspec_internal;
+
+/* start, stop, crash: a debug line, for G_MESSAGES_DEBUG=Gen. */
+void         gen_trace_lifecycle_internal (GenServer   *self,
+                                           const gchar *event,
+                                           const GError *reason);
 
 /* Monitors and exit hooks; see gen-monitor.c. */
 

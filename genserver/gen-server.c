@@ -114,6 +114,7 @@ enum {
   PROP_IDLE_TIMEOUT,
   PROP_MAILBOX_CAPACITY,
   PROP_MAILBOX_POLICY,
+  PROP_RUN_STATUS,
   N_PROPS
 };
 
@@ -173,6 +174,8 @@ gen_server_set_status_internal (GenServer *self,
     priv->finished_run = priv->run;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
+
+  gen_observe_status_changed_internal (self);
 }
 
 static void
@@ -268,6 +271,7 @@ gen_server_start (GenServer  *self,
   stale_thread = g_steal_pointer (&priv->thread);
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
+  gen_observe_status_changed_internal (self);
 
   gen_monitors_open_internal (self);
 
@@ -277,6 +281,8 @@ gen_server_start (GenServer  *self,
 
   gen_timers_open (&priv->timers);
 
+  __atomic_store_n (&priv->started_at, g_get_monotonic_time (), __ATOMIC_RELAXED);
+
   if (!priv->kind->start (self, owned_args, &local_error))
     {
       gen_monitors_fire_internal (self, local_error);
@@ -284,6 +290,8 @@ gen_server_start (GenServer  *self,
       g_propagate_error (error, local_error);
       return FALSE;
     }
+
+  gen_trace_lifecycle_internal (self, "started", NULL);
 
   /* init succeeded: the server ran, even if another thread stopped it
    * since. */
@@ -359,6 +367,7 @@ gen_server_stop (GenServer  *self,
   run = priv->run;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
+  gen_observe_status_changed_internal (self);
 
   priv->kind->drive_stop (self, timeout_ms < 0);
 
@@ -759,6 +768,7 @@ gen_server_call (GenServer  *self,
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
                    "%s did not answer within %d ms", server_name (self), timeout_ms);
+      __atomic_fetch_add (&priv->n_calls_timed_out, 1, __ATOMIC_RELAXED);
       gen_call_unref (call);
       return NULL;
     }
@@ -878,11 +888,19 @@ gen_server_call_finish (GenServer     *self,
                         GAsyncResult  *result,
                         GError       **error)
 {
+  GError *local_error = NULL;
+  GVariant *reply;
+
   g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gen_server_call_async, NULL);
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  reply = g_task_propagate_pointer (G_TASK (result), &local_error);
+  if (g_error_matches (local_error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT))
+    __atomic_fetch_add (&gen_server_get_private (self)->n_calls_timed_out, 1, __ATOMIC_RELAXED);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  return reply;
 }
 
 /**
@@ -1518,6 +1536,11 @@ gen_server_finalize (GObject *object)
   g_clear_pointer (&priv->timer_service, gen_timer_service_unref);
   g_clear_error (&priv->construct_error);
   g_clear_error (&priv->crash_reason);
+  g_clear_pointer (&priv->crash_message, g_variant_unref);
+  g_clear_pointer (&priv->last_crash, g_free);
+  gen_observe_clear_internal (self);
+  g_clear_pointer (&priv->notify_context, g_main_context_unref);
+  g_assert (g_queue_is_empty (&priv->system_queue));
   gen_timers_clear (&priv->timers);
   gen_mailbox_clear (&priv->mailbox);
   g_mutex_clear (&priv->lock);
@@ -1556,6 +1579,9 @@ gen_server_get_property (GObject    *object,
       break;
     case PROP_IDLE_TIMEOUT:
       g_value_set_int (value, gen_server_get_idle_timeout (self));
+      break;
+    case PROP_RUN_STATUS:
+      g_value_set_string (value, gen_server_get_run_status (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1774,7 +1800,33 @@ gen_server_class_init (GenServerClass *klass)
                        G_PARAM_EXPLICIT_NOTIFY |
                        G_PARAM_STATIC_STRINGS));
 
+  /**
+   * GenServer:run-status:
+   *
+   * Where the server is in its life, as [method@Gen.Server.get_run_status]
+   * tells it: for a GTK application to show, bound or watched, with no
+   * threading code of its own. Its notifications are emitted on the
+   * thread-default [struct@GLib.MainContext] of the thread that made the
+   * server (GTK's main context, for a server made on the main thread),
+   * from a source attached there, whichever thread the change happened on.
+   * Changes close together may come as one notification; the value read
+   * then is the latest.
+   *
+   * ```c
+   * g_object_bind_property (server, "run-status", label, "label", G_BINDING_SYNC_CREATE);
+   * ```
+   *
+   * Since: 1.0
+   */
+  properties[PROP_RUN_STATUS] =
+    g_param_spec_string ("run-status", NULL, NULL,
+                         "stopped",
+                         (G_PARAM_READABLE |
+                          G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS));
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
+  gen_server_run_status_pspec_internal = properties[PROP_RUN_STATUS];
 }
 
 static void
@@ -1786,7 +1838,9 @@ gen_server_init (GenServer *self)
   gen_timers_init (&priv->timers);
   priv->idle_timeout_ms = -1;
   g_queue_init (&priv->continues);
+  g_queue_init (&priv->system_queue);
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->cond);
   priv->status = GEN_STATUS_STOPPED;
+  priv->notify_context = g_main_context_ref_thread_default ();
 }

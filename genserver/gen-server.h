@@ -135,6 +135,8 @@ typedef void (*GenServerMonitorFunc) (GenServer    *server,
  * @terminate: cleans up when the server stops
  * @handle_continue: runs work scheduled with [method@Gen.Server.continue],
  *   before the next message from the mailbox
+ * @format_status: summarises the server's state for
+ *   [method@Gen.Server.get_status]
  *
  * The class structure for [class@Gen.Server]. Every handler runs on the
  * server's own thread (or on the thread that iterates its
@@ -219,6 +221,33 @@ typedef void (*GenServerMonitorFunc) (GenServer    *server,
  *
  * Since: 1.0
  */
+/**
+ * GenServerClass::format_status:
+ * @self: the server
+ *
+ * Summarises the server's state for the `state` entry of
+ * [method@Gen.Server.get_status], as OTP's `format_status/1` does: a
+ * subclass returns what a person debugging it wants to see (a count, the
+ * size of a table), not necessarily all of it. Optional: without it, the
+ * snapshot has no `state`.
+ *
+ * It runs on the server's handler thread, between two messages (also
+ * while the server is suspended), so it reads the state as the handlers
+ * do, with no lock. It must not block.
+ *
+ * ```c
+ * static GVariant *
+ * my_counter_format_status (GenServer *server)
+ * {
+ *   return g_variant_new ("(x)", MY_COUNTER (server)->count);
+ * }
+ * ```
+ *
+ * Returns: (nullable) (transfer full): the summary; a floating reference is
+ *   sunk
+ *
+ * Since: 1.0
+ */
 struct _GenServerClass
 {
   GObjectClass parent_class;
@@ -241,8 +270,10 @@ struct _GenServerClass
                                 GVariant  *message,
                                 GError   **error);
 
+  GVariant *(*format_status) (GenServer *self);
+
   /*< private >*/
-  gpointer _reserved[15];
+  gpointer _reserved[14];
 };
 
 GEN_AVAILABLE_IN_ALL
@@ -337,5 +368,18 @@ void          gen_server_class_set_cast_type (GenServerClass       *klass,
 GEN_AVAILABLE_IN_ALL
 void          gen_server_class_set_call_type (GenServerClass       *klass,
                                               const gchar          *type_string);
+GEN_AVAILABLE_IN_ALL
+GVariant     *gen_server_get_status          (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+void          gen_server_suspend             (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+void          gen_server_resume              (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+void          gen_server_set_trace           (GenServer            *self,
+                                              gboolean              trace);
+GEN_AVAILABLE_IN_ALL
+gboolean      gen_server_get_trace           (GenServer            *self);
+GEN_AVAILABLE_IN_ALL
+const gchar  *gen_server_get_run_status      (GenServer            *self);
 
 G_END_DECLS

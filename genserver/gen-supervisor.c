@@ -96,6 +96,7 @@ typedef struct
   /* Supervisor thread only. */
   guint watch_id;      /* the exit hook on `server` */
   guint64 generation;  /* which start of the child `server` is */
+  guint restarts;      /* starts after the first; supervisor thread only */
 } Child;
 
 struct _GenSupervisor
@@ -280,6 +281,13 @@ child_start (GenSupervisor  *self,
     }
 
   child->watch_id = watch_id;
+  if (child->generation != 0)
+    {
+      g_autofree gchar *event = g_strdup_printf ("restarted child “%s”", gen_child_spec_get_id (spec));
+
+      child->restarts++;
+      gen_trace_lifecycle_internal (GEN_SERVER (self), event, NULL);
+    }
   child->generation = generation;
   set_child_server (self, child, g_steal_pointer (&server));
   return TRUE;
@@ -908,6 +916,29 @@ gen_supervisor_terminate (GenServer    *server,
 
 /* GObject ---------------------------------------------------------------- */
 
+/* The `state` of get_status: each child's id, type, status and restarts,
+ * an a(sssu). On the supervisor's thread, which alone writes the list. */
+static GVariant *
+gen_supervisor_format_status (GenServer *server)
+{
+  GenSupervisor *self = GEN_SUPERVISOR (server);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sssu)"));
+  for (guint i = 0; i < self->children->len; i++)
+    {
+      Child *child = g_ptr_array_index (self->children, i);
+
+      g_variant_builder_add (&builder, "(sssu)",
+                             gen_child_spec_get_id (child->spec),
+                             g_type_name (gen_child_spec_get_server_type (child->spec)),
+                             child->server != NULL && gen_server_is_running (child->server) ?
+                             "running" : "stopped",
+                             child->restarts);
+    }
+  return g_variant_builder_end (&builder);
+}
+
 static void
 gen_supervisor_finalize (GObject *object)
 {
@@ -995,6 +1026,7 @@ gen_supervisor_class_init (GenSupervisorClass *klass)
   server_class->handle_call = gen_supervisor_handle_call;
   server_class->handle_info = gen_supervisor_handle_info;
   server_class->terminate = gen_supervisor_terminate;
+  server_class->format_status = gen_supervisor_format_status;
 
   /**
    * GenSupervisor:strategy:

@@ -92,8 +92,22 @@ server_thread_main (gpointer data)
 
   for (;;)
     {
-      gint64 deadline = gen_run_idle_deadline (self);
-      gpointer item = gen_mailbox_pop_wait (&priv->mailbox, deadline);
+      gint64 deadline;
+      gpointer item;
+
+      if (gen_run_hold_internal (self))
+        {
+          gint seen = g_atomic_int_get (&priv->mailbox.pushes);
+
+          /* A resume, a status request or a stop after this second look
+           * moves `pushes` past `seen`. */
+          if (gen_run_hold_internal (self))
+            gen_mailbox_sleep (&priv->mailbox, seen);
+          continue;
+        }
+
+      deadline = gen_run_idle_deadline (self);
+      item = gen_mailbox_pop_wait (&priv->mailbox, deadline);
 
       if (item != NULL)
         {
