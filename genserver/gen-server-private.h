@@ -130,6 +130,24 @@ GenReply    *gen_reply_new_internal (const gchar *server_name,
 
 const gchar *gen_server_name_internal (GenServer *self);
 gboolean     gen_server_is_handler_thread_internal (GenServer *self);
+/* For the API files of a server's concepts (gen-call.c, gen-timer.c). */
+gboolean     gen_server_check_message_type_internal (GenServer           *self,
+                                                     const GVariantType  *expected,
+                                                     const gchar         *what,
+                                                     GVariant            *message,
+                                                     GError             **error);
+/* Queues @item (the caller's reference, kept on failure) as a cast, call or
+ * info; see gen-server.c. */
+gboolean     gen_server_queue_item_internal (GenServer  *self,
+                                             gpointer    item,
+                                             gboolean    wake,
+                                             gint64      deadline,
+                                             GError    **error);
+/* Whether a synchronous call from this thread would wait for itself. */
+gboolean     gen_server_would_call_self_internal (GenServer *self);
+void         gen_server_set_not_running_error_internal (GenServer  *self,
+                                                        GError    **error);
+
 /* Sets the status under `lock` and broadcasts `cond`; a run that ends
  * (STOPPED) is recorded as finished. */
 void         gen_server_set_status_internal (GenServer *self,

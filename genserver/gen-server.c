@@ -154,9 +154,9 @@ gen_server_is_handler_thread_internal (GenServer *self)
   return server_is_handler_thread (self);
 }
 
-static void
-set_not_running_error (GenServer  *self,
-                       GError    **error)
+void
+gen_server_set_not_running_error_internal (GenServer  *self,
+                                           GError    **error)
 {
   g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
                "%s is not running", server_name (self));
@@ -185,12 +185,12 @@ set_status (GenServer *self,
   gen_server_set_status_internal (self, status);
 }
 
-static gboolean
-check_message_type (GenServer           *self,
-                    const GVariantType  *expected,
-                    const gchar         *what,
-                    GVariant            *message,
-                    GError             **error)
+gboolean
+gen_server_check_message_type_internal (GenServer           *self,
+                                        const GVariantType  *expected,
+                                        const gchar         *what,
+                                        GVariant            *message,
+                                        GError             **error)
 {
   g_autofree gchar *expected_string = NULL;
 
@@ -341,7 +341,7 @@ gen_server_stop (GenServer  *self,
     {
       if (g_atomic_int_get (&priv->status) != GEN_STATUS_RUNNING)
         {
-          set_not_running_error (self, error);
+          gen_server_set_not_running_error_internal (self, error);
           return FALSE;
         }
       priv->stop_requested = TRUE;
@@ -354,7 +354,7 @@ gen_server_stop (GenServer  *self,
   if (priv->status != GEN_STATUS_RUNNING)
     {
       g_mutex_unlock (&priv->lock);
-      set_not_running_error (self, error);
+      gen_server_set_not_running_error_internal (self, error);
       return FALSE;
     }
   /* Closed before anyone can see the server stopping: once
@@ -449,7 +449,7 @@ gen_server_stop_with_reason (GenServer     *self,
     {
       if (g_atomic_int_get (&priv->status) != GEN_STATUS_RUNNING)
         {
-          set_not_running_error (self, error);
+          gen_server_set_not_running_error_internal (self, error);
           return FALSE;
         }
       gen_run_note_crash_internal (self, g_error_copy (reason));
@@ -460,7 +460,7 @@ gen_server_stop_with_reason (GenServer     *self,
 
   if (!gen_server_is_running (self))
     {
-      set_not_running_error (self, error);
+      gen_server_set_not_running_error_internal (self, error);
       return FALSE;
     }
 
@@ -520,24 +520,23 @@ gen_server_is_running (GenServer *self)
   return g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING;
 }
 
-static gboolean would_call_self (GenServer *self);
 
 /* Queues @item (the caller's reference, kept on failure) as a cast, call or
  * info. A bounded item that finds a BLOCK mailbox full waits for room
  * until @deadline (monotonic µs, -1: as long as it takes), unless this
  * thread is the one that would make the room. */
-static gboolean
-queue_item (GenServer  *self,
-            gpointer    item,
-            gboolean    wake,
-            gint64      deadline,
-            GError    **error)
+gboolean
+gen_server_queue_item_internal (GenServer  *self,
+                                gpointer    item,
+                                gboolean    wake,
+                                gint64      deadline,
+                                GError    **error)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
   GenPushResult result;
 
   if (priv->mailbox_policy == GEN_MAILBOX_POLICY_BLOCK && priv->mailbox.capacity != 0 &&
-      GEN_ITEM_KIND (item) != GEN_ITEM_INFO && !would_call_self (self))
+      GEN_ITEM_KIND (item) != GEN_ITEM_INFO && !gen_server_would_call_self_internal (self))
     {
       gboolean blocking = gen_scheduler_block_begin_internal ();
 
@@ -559,7 +558,7 @@ queue_item (GenServer  *self,
       return FALSE;
     case GEN_PUSH_CLOSED:
     default:
-      set_not_running_error (self, error);
+      gen_server_set_not_running_error_internal (self, error);
       return FALSE;
     }
 }
@@ -574,8 +573,8 @@ cast_until (GenServer  *self,
 
   g_variant_ref_sink (message);
 
-  if (!check_message_type (self, priv->cast_type, "cast", message, error) ||
-      !queue_item (self, GEN_ITEM_MAKE (message, GEN_ITEM_CAST), TRUE, deadline, error))
+  if (!gen_server_check_message_type_internal (self, priv->cast_type, "cast", message, error) ||
+      !gen_server_queue_item_internal (self, GEN_ITEM_MAKE (message, GEN_ITEM_CAST), TRUE, deadline, error))
     {
       g_variant_unref (message);
       return FALSE;
@@ -661,35 +660,8 @@ gen_server_cast_with_timeout (GenServer  *self,
                      error);
 }
 
-/* Checks and queues a call, waking the server if @wake. Returns the
- * caller's reference to it, or NULL with @error set. */
-static GenCall *
-call_begin (GenServer  *self,
-            GVariant   *message,
-            gboolean    wake,
-            gint64      deadline,
-            GError    **error)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  GenCall *call;
-
-  if (!check_message_type (self, priv->call_type, "call", message, error))
-    return NULL;
-
-  call = gen_call_new (message, server_name (self));
-
-  if (!queue_item (self, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), wake, deadline, error))
-    {
-      gen_call_unref (call); /* the mailbox's */
-      gen_call_unref (call);
-      return NULL;
-    }
-
-  return call;
-}
-
-static gboolean
-would_call_self (GenServer *self)
+gboolean
+gen_server_would_call_self_internal (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
@@ -697,210 +669,6 @@ would_call_self (GenServer *self)
     return TRUE;
 
   return priv->kind->would_call_self != NULL && priv->kind->would_call_self (self);
-}
-
-/**
- * gen_server_call:
- * @self: a #GenServer
- * @message: the request; a floating reference is sunk
- * @timeout_ms: how long to wait for the reply, in milliseconds, or a
- *   negative number to wait as long as it takes
- *
- * Sends @message to the server's `handle_call` handler and waits for its
- * reply.
- *
- * The call is answered exactly once. It fails with the handler's own error
- * if the handler returned one (the server keeps running), with
- * %GEN_SERVER_ERROR_TIMEOUT if no reply came within @timeout_ms (a request
- * still queued then is never handled, and a late reply is dropped), with
- * %GEN_SERVER_ERROR_STOPPED if the server stopped before answering, with
- * %GEN_SERVER_ERROR_NOT_RUNNING if it is not running, with
- * %GEN_SERVER_ERROR_INVALID_MESSAGE if @message is not of its
- * [property@Gen.Server:call-type], and with %GEN_SERVER_ERROR_CALLING_SELF
- * if called from the thread that runs the server's handlers (use
- * [method@Gen.Server.call_async] there).
- *
- * Returns: (transfer full): the reply
- *
- * Since: 1.0
- */
-GVariant *
-gen_server_call (GenServer  *self,
-                 GVariant   *message,
-                 gint        timeout_ms,
-                 GError    **error)
-{
-  g_autoptr(GVariant) owned_message = NULL;
-  GenServerPrivate *priv;
-  GenCall *call;
-  GVariant *reply = NULL;
-  gboolean hand_off;
-  gint64 deadline;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
-  g_return_val_if_fail (message != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  priv = gen_server_get_instance_private (self);
-  owned_message = g_variant_ref_sink (message);
-  deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  if (would_call_self (self))
-    {
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_CALLING_SELF,
-                   "%s was called synchronously from the thread that runs its "
-                   "handlers, which would wait for itself; use cast or call_async",
-                   server_name (self));
-      return NULL;
-    }
-
-  /* Waiting as long as it takes, the caller may as well run the handler
-   * itself when the kind allows (an idle pool server). */
-  hand_off = timeout_ms < 0 && priv->kind->hand_off != NULL;
-  call = call_begin (self, owned_message, !hand_off, deadline, error);
-  if (call == NULL)
-    return NULL;
-  if (hand_off)
-    priv->kind->hand_off (self, call);
-
-  if (!gen_call_wait (call, deadline) &&
-      gen_call_abandon (call, NULL))
-    {
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
-                   "%s did not answer within %d ms", server_name (self), timeout_ms);
-      __atomic_fetch_add (&priv->n_calls_timed_out, 1, __ATOMIC_RELAXED);
-      gen_call_unref (call);
-      return NULL;
-    }
-
-  /* The server won the race against the deadline: wait out the store. */
-  gen_call_wait (call, -1);
-
-  if (call->error != NULL)
-    g_propagate_error (error, g_steal_pointer (&call->error));
-  else
-    reply = g_steal_pointer (&call->reply);
-
-  gen_call_unref (call);
-  return reply;
-}
-
-/* Async calls ------------------------------------------------------------ */
-
-/**
- * gen_server_call_async:
- * @self: a #GenServer
- * @message: the request; a floating reference is sunk
- * @timeout_ms: how long to wait for the reply, in milliseconds, or a
- *   negative number to wait as long as it takes
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called with the result
- * @user_data: data for @callback
- *
- * Sends @message to the server's `handle_call` handler without blocking.
- * @callback runs on the thread-default [struct@GLib.MainContext] of the
- * calling thread, always from a later iteration of it; get the result there
- * with [method@Gen.Server.call_finish].
- *
- * The call fails as [method@Gen.Server.call] does, except that calling self
- * is allowed: this is how a server on a [property@Gen.Server:main-context]
- * is called from that context's thread. Cancelling @cancellable fails the
- * call with %G_IO_ERROR_CANCELLED, and a request still queued then is never
- * handled.
- *
- * Since: 1.0
- */
-void
-gen_server_call_async (GenServer           *self,
-                       GVariant            *message,
-                       gint                 timeout_ms,
-                       GCancellable        *cancellable,
-                       GAsyncReadyCallback  callback,
-                       gpointer             user_data)
-{
-  g_autoptr(GVariant) owned_message = NULL;
-  g_autoptr(GTask) task = NULL;
-  GenServerPrivate *priv;
-  GError *error = NULL;
-  GenPushResult pushed;
-  GenCall *call;
-
-  g_return_if_fail (GEN_IS_SERVER (self));
-  g_return_if_fail (message != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  priv = gen_server_get_instance_private (self);
-  owned_message = g_variant_ref_sink (message);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, gen_server_call_async);
-  g_task_set_name (task, "[genserver] call");
-  /* The call decides itself whether cancellation won against the reply. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  call = gen_call_new (owned_message, server_name (self));
-
-  if (!check_message_type (self, priv->call_type, "call", owned_message, &error))
-    {
-      /* Still through a source: the callback never runs inside this call. */
-      gen_call_bind_task (call, task, -1, NULL);
-      gen_call_abandon (call, error);
-      gen_call_schedule_completion (call);
-      gen_call_unref (call);
-      return;
-    }
-
-  /* Set up before the call is queued: see gen_call_bind_task(). */
-  gen_call_bind_task (call, task, timeout_ms, cancellable);
-
-  /* Never waits for room: the caller is on a main loop. */
-  pushed = gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), TRUE);
-  if (pushed != GEN_PUSH_OK)
-    {
-      gen_call_unref (call); /* the mailbox's */
-      if (pushed == GEN_PUSH_FULL)
-        g_set_error (&error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL,
-                     "%s’s mailbox is full: %u messages wait in it",
-                     server_name (self), priv->mailbox.capacity);
-      else
-        set_not_running_error (self, &error);
-      /* Unless the timeout or the cancellable made it final already. */
-      if (gen_call_abandon (call, error))
-        gen_call_schedule_completion (call);
-    }
-
-  gen_call_unref (call);
-}
-
-/**
- * gen_server_call_finish:
- * @self: a #GenServer
- * @result: the #GAsyncResult given to the callback
- *
- * Finishes a call started with [method@Gen.Server.call_async].
- *
- * Returns: (transfer full): the reply
- *
- * Since: 1.0
- */
-GVariant *
-gen_server_call_finish (GenServer     *self,
-                        GAsyncResult  *result,
-                        GError       **error)
-{
-  GError *local_error = NULL;
-  GVariant *reply;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gen_server_call_async, NULL);
-
-  reply = g_task_propagate_pointer (G_TASK (result), &local_error);
-  if (g_error_matches (local_error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT))
-    __atomic_fetch_add (&gen_server_get_private (self)->n_calls_timed_out, 1, __ATOMIC_RELAXED);
-  if (local_error != NULL)
-    g_propagate_error (error, local_error);
-  return reply;
 }
 
 /**
@@ -935,91 +703,11 @@ gen_server_send_info (GenServer  *self,
   if (gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (message, GEN_ITEM_INFO), TRUE) != GEN_PUSH_OK)
     {
       g_variant_unref (message);
-      set_not_running_error (self, error);
+      gen_server_set_not_running_error_internal (self, error);
       return FALSE;
     }
 
   return TRUE;
-}
-
-/**
- * gen_server_send_after:
- * @self: a #GenServer
- * @message: the message; a floating reference is sunk
- * @delay_ms: the delay, in milliseconds
- *
- * Sends @message to the server's `handle_info` handler after @delay_ms, as
- * Erlang's `erlang:send_after/3` does. Timers with the same delay fire in
- * the order they were set. A server's timers are cancelled when it stops.
- *
- * Call it from anywhere, including `init` and the handlers (also while the
- * server stops: the timer is then cancelled with the others).
- *
- * Returns: the timer's id, for [method@Gen.Server.cancel_timer], or 0 with
- *   %GEN_SERVER_ERROR_NOT_RUNNING if the server is not running
- *
- * Since: 1.0
- */
-guint
-gen_server_send_after (GenServer  *self,
-                       GVariant   *message,
-                       guint       delay_ms,
-                       GError    **error)
-{
-  GenServerPrivate *priv;
-  gint status;
-  guint id;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), 0);
-  g_return_val_if_fail (message != NULL, 0);
-  g_return_val_if_fail (error == NULL || *error == NULL, 0);
-
-  priv = gen_server_get_instance_private (self);
-  g_variant_ref_sink (message);
-
-  /* A stopping server's own handlers may still set timers: they are
-   * cancelled with the others once the last message is handled. A timer
-   * set while the run ends is refused by the closed table. */
-  status = g_atomic_int_get (&priv->status);
-  if (status == GEN_STATUS_RUNNING || status == GEN_STATUS_STARTING ||
-      (status == GEN_STATUS_STOPPING && server_is_handler_thread (self)))
-    id = gen_timers_add (&priv->timers, G_OBJECT (self), &priv->mailbox,
-                         priv->timer_service, message, delay_ms);
-  else
-    {
-      g_variant_unref (message);
-      id = 0;
-    }
-
-  if (id == 0)
-    set_not_running_error (self, error);
-  return id;
-}
-
-/**
- * gen_server_cancel_timer:
- * @self: a #GenServer
- * @timer_id: an id from [method@Gen.Server.send_after]
- *
- * Cancels a timer. Once this returns %TRUE, the timer's message is never
- * handled, even if the timer had already fired and its message was waiting
- * in the mailbox.
- *
- * Returns: %TRUE if the timer was cancelled, %FALSE if its message was
- *   already handled (or is being handled), or the id is unknown
- *
- * Since: 1.0
- */
-gboolean
-gen_server_cancel_timer (GenServer *self,
-                         guint      timer_id)
-{
-  GenServerPrivate *priv;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
-
-  priv = gen_server_get_instance_private (self);
-  return gen_timers_cancel (&priv->timers, timer_id);
 }
 
 /**
@@ -1051,113 +739,6 @@ gen_server_continue (GenServer *self,
 
   priv = gen_server_get_instance_private (self);
   g_queue_push_tail (&priv->continues, g_variant_ref_sink (message));
-}
-
-/**
- * gen_server_take_reply:
- * @self: a #GenServer
- *
- * Takes the reply handle of the call being handled, to answer it later,
- * from any thread, with [method@Gen.Reply.return_value] or
- * [method@Gen.Reply.return_error]. `handle_call` then returns %NULL
- * without setting an error, and the server goes on with its next message
- * while the caller keeps waiting.
- *
- * Only from inside `handle_call`, once per call.
- *
- * Returns: (transfer full): the reply handle
- *
- * Since: 1.0
- */
-GenReply *
-gen_server_take_reply (GenServer *self)
-{
-  GenServerPrivate *priv;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
-  g_return_val_if_fail (server_is_handler_thread (self), NULL);
-
-  priv = gen_server_get_instance_private (self);
-  g_return_val_if_fail (priv->current_call != NULL, NULL);
-  g_return_val_if_fail (!priv->reply_taken, NULL);
-
-  priv->reply_taken = TRUE;
-  return gen_reply_new_internal (server_name (self), priv->current_call);
-}
-
-/**
- * gen_server_get_idle_timeout:
- * @self: a #GenServer
- *
- * Gets the [property@Gen.Server:idle-timeout].
- *
- * Returns: the idle timeout in milliseconds, or -1 if there is none
- *
- * Since: 1.0
- */
-gint
-gen_server_get_idle_timeout (GenServer *self)
-{
-  GenServerPrivate *priv;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), -1);
-
-  priv = gen_server_get_instance_private (self);
-  return g_atomic_int_get (&priv->idle_timeout_ms);
-}
-
-/**
- * gen_server_set_idle_timeout:
- * @self: a #GenServer
- * @timeout_ms: the idle timeout in milliseconds, or -1 for none
- *
- * Sets the [property@Gen.Server:idle-timeout]. From the server's own
- * handlers it applies as soon as the handler returns; from another thread,
- * a server with a thread of its own applies it when its next message comes.
- *
- * Since: 1.0
- */
-void
-gen_server_set_idle_timeout (GenServer *self,
-                             gint       timeout_ms)
-{
-  GenServerPrivate *priv;
-
-  g_return_if_fail (GEN_IS_SERVER (self));
-  g_return_if_fail (timeout_ms >= -1);
-
-  priv = gen_server_get_instance_private (self);
-  if (g_atomic_int_get (&priv->idle_timeout_ms) == timeout_ms)
-    return;
-  g_atomic_int_set (&priv->idle_timeout_ms, timeout_ms);
-
-  /* A server on a context or a pool re-arms its deadline at its next turn,
-   * which this causes; a thread of its own, once it next wakes. */
-  if (!server_is_handler_thread (self))
-    gen_mailbox_poke (&priv->mailbox);
-
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
-}
-
-/**
- * gen_server_is_idle_timeout:
- * @message: a message given to `handle_info`
- *
- * Whether @message is the one `handle_info` gets when the server's
- * [property@Gen.Server:idle-timeout] expires: the string
- * `"gen-server.idle-timeout"`.
- *
- * Returns: %TRUE for the idle timeout message
- *
- * Since: 1.0
- */
-gboolean
-gen_server_is_idle_timeout (GVariant *message)
-{
-  g_return_val_if_fail (message != NULL, FALSE);
-
-  return g_variant_is_of_type (message, G_VARIANT_TYPE_STRING) &&
-         g_str_equal (g_variant_get_string (message, NULL), GEN_IDLE_TIMEOUT_MESSAGE);
 }
 
 /**

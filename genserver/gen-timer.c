@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include "gen-scheduler-private.h"
+#include "gen-server-private.h"
 #include "gen-timer-private.h"
 
 /* Timer services ---------------------------------------------------------- */
@@ -351,3 +353,161 @@ gen_timers_claim (GenTimers *timers,
 
   return live;
 }
+
+/* The timer API ----------------------------------------------------------- */
+
+/**
+ * gen_server_send_after:
+ * @self: a #GenServer
+ * @message: the message; a floating reference is sunk
+ * @delay_ms: the delay, in milliseconds
+ *
+ * Sends @message to the server's `handle_info` handler after @delay_ms, as
+ * Erlang's `erlang:send_after/3` does. Timers with the same delay fire in
+ * the order they were set. A server's timers are cancelled when it stops.
+ *
+ * Call it from anywhere, including `init` and the handlers (also while the
+ * server stops: the timer is then cancelled with the others).
+ *
+ * Returns: the timer's id, for [method@Gen.Server.cancel_timer], or 0 with
+ *   %GEN_SERVER_ERROR_NOT_RUNNING if the server is not running
+ *
+ * Since: 1.0
+ */
+guint
+gen_server_send_after (GenServer  *self,
+                       GVariant   *message,
+                       guint       delay_ms,
+                       GError    **error)
+{
+  GenServerPrivate *priv;
+  gint status;
+  guint id;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), 0);
+  g_return_val_if_fail (message != NULL, 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  priv = gen_server_get_private (self);
+  g_variant_ref_sink (message);
+
+  /* A stopping server's own handlers may still set timers: they are
+   * cancelled with the others once the last message is handled. A timer
+   * set while the run ends is refused by the closed table. */
+  status = g_atomic_int_get (&priv->status);
+  if (status == GEN_STATUS_RUNNING || status == GEN_STATUS_STARTING ||
+      (status == GEN_STATUS_STOPPING && gen_server_is_handler_thread_internal (self)))
+    id = gen_timers_add (&priv->timers, G_OBJECT (self), &priv->mailbox,
+                         priv->timer_service, message, delay_ms);
+  else
+    {
+      g_variant_unref (message);
+      id = 0;
+    }
+
+  if (id == 0)
+    gen_server_set_not_running_error_internal (self, error);
+  return id;
+}
+
+/**
+ * gen_server_cancel_timer:
+ * @self: a #GenServer
+ * @timer_id: an id from [method@Gen.Server.send_after]
+ *
+ * Cancels a timer. Once this returns %TRUE, the timer's message is never
+ * handled, even if the timer had already fired and its message was waiting
+ * in the mailbox.
+ *
+ * Returns: %TRUE if the timer was cancelled, %FALSE if its message was
+ *   already handled (or is being handled), or the id is unknown
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_server_cancel_timer (GenServer *self,
+                         guint      timer_id)
+{
+  GenServerPrivate *priv;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
+
+  priv = gen_server_get_private (self);
+  return gen_timers_cancel (&priv->timers, timer_id);
+}
+
+/**
+ * gen_server_get_idle_timeout:
+ * @self: a #GenServer
+ *
+ * Gets the [property@Gen.Server:idle-timeout].
+ *
+ * Returns: the idle timeout in milliseconds, or -1 if there is none
+ *
+ * Since: 1.0
+ */
+gint
+gen_server_get_idle_timeout (GenServer *self)
+{
+  GenServerPrivate *priv;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), -1);
+
+  priv = gen_server_get_private (self);
+  return g_atomic_int_get (&priv->idle_timeout_ms);
+}
+
+/**
+ * gen_server_set_idle_timeout:
+ * @self: a #GenServer
+ * @timeout_ms: the idle timeout in milliseconds, or -1 for none
+ *
+ * Sets the [property@Gen.Server:idle-timeout]. From the server's own
+ * handlers it applies as soon as the handler returns; from another thread,
+ * a server with a thread of its own applies it when its next message comes.
+ *
+ * Since: 1.0
+ */
+void
+gen_server_set_idle_timeout (GenServer *self,
+                             gint       timeout_ms)
+{
+  GenServerPrivate *priv;
+
+  g_return_if_fail (GEN_IS_SERVER (self));
+  g_return_if_fail (timeout_ms >= -1);
+
+  priv = gen_server_get_private (self);
+  if (g_atomic_int_get (&priv->idle_timeout_ms) == timeout_ms)
+    return;
+  g_atomic_int_set (&priv->idle_timeout_ms, timeout_ms);
+
+  /* A server on a context or a pool re-arms its deadline at its next turn,
+   * which this causes; a thread of its own, once it next wakes. */
+  if (!gen_server_is_handler_thread_internal (self))
+    gen_mailbox_poke (&priv->mailbox);
+
+  g_object_notify (G_OBJECT (self), "idle-timeout");
+}
+
+/**
+ * gen_server_is_idle_timeout:
+ * @message: a message given to `handle_info`
+ *
+ * Whether @message is the one `handle_info` gets when the server's
+ * [property@Gen.Server:idle-timeout] expires: the string
+ * `"gen-server.idle-timeout"`.
+ *
+ * Returns: %TRUE for the idle timeout message
+ *
+ * Since: 1.0
+ */
+gboolean
+gen_server_is_idle_timeout (GVariant *message)
+{
+  g_return_val_if_fail (message != NULL, FALSE);
+
+  return g_variant_is_of_type (message, G_VARIANT_TYPE_STRING) &&
+         g_str_equal (g_variant_get_string (message, NULL), GEN_IDLE_TIMEOUT_MESSAGE);
+}
+
