@@ -338,6 +338,19 @@ call_begin (GenServer  *self,
  * if called from the thread that runs the server's handlers (use
  * [method@Gen.Server.call_async] there).
  *
+ * ```c
+ * g_autoptr(GError) error = NULL;
+ * g_autoptr(GVariant) count = gen_server_call (counter, g_variant_new ("()"),
+ *                                              GEN_SERVER_DEFAULT_TIMEOUT, &error);
+ *
+ * if (count == NULL && g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT))
+ *   g_printerr ("the counter is busy\n");
+ * ```
+ *
+ * ```python
+ * count = counter.call(())          # 5 s by default, in seconds
+ * ```
+ *
  * Returns: (transfer full): the reply
  *
  * Since: 1.0
@@ -425,6 +438,27 @@ gen_server_call (GenServer  *self,
  * is called from that context's thread. Cancelling @cancellable fails the
  * call with %G_IO_ERROR_CANCELLED, and a request still queued then is never
  * handled.
+ *
+ * ```c
+ * static void
+ * count_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *   g_autoptr(GVariant) count = gen_server_call_finish (GEN_SERVER (source), result, &error);
+ *   ...
+ * }
+ *
+ * gen_server_call_async (counter, g_variant_new ("()"), GEN_SERVER_DEFAULT_TIMEOUT,
+ *                        NULL, count_cb, NULL);
+ * ```
+ *
+ * ```python
+ * count = await counter.acall(())
+ * ```
+ *
+ * ```js
+ * const count = await GenServer.call(counter, []);
+ * ```
  *
  * Since: 1.0
  */

@@ -220,6 +220,17 @@ gen_server_check_message_type_internal (GenServer           *self,
  * error and %FALSE is returned; messages sent meanwhile are refused with
  * %GEN_SERVER_ERROR_NOT_RUNNING. A stopped server can be started again.
  *
+ * ```c
+ * g_autoptr(GError) error = NULL;
+ *
+ * if (!gen_server_start (counter, g_variant_new_int32 (40), &error))
+ *   g_printerr ("init failed: %s\n", error->message);
+ * ```
+ *
+ * ```python
+ * counter.start(40)    # raises GLib.Error if init fails
+ * ```
+ *
  * Returns: %TRUE if the server is running
  *
  * Since: 1.0
@@ -315,6 +326,14 @@ gen_server_start (GenServer  *self,
  *
  * If the server does not finish within @timeout_ms, this fails with
  * %GEN_SERVER_ERROR_TIMEOUT; the server still stops when it can.
+ *
+ * ```c
+ * gen_server_stop (counter, -1, NULL);  // handles what was queued first
+ * ```
+ *
+ * ```python
+ * counter.stop()       # 5 s by default; counter.stop(None) waits as long as it takes
+ * ```
  *
  * Returns: %TRUE if the server stopped (or, from inside a handler, will)
  *
@@ -603,6 +622,10 @@ cast_until (GenServer  *self,
  *
  * ```c
  * gen_server_cast (counter, g_variant_new_int32 (2), &error);
+ * ```
+ *
+ * ```python
+ * counter.cast(2)      # packed as the server's cast-type
  * ```
  *
  * Returns: %TRUE if the message was queued
