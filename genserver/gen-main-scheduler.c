@@ -212,7 +212,7 @@ is_thread_default (GMainContext *context)
 
 /* How long start() waits for another thread to run init on its context
  * before it takes a context nobody iterates for its own. */
-#define UNATTENDED_CONTEXT_US (10 * 1000)
+#define UNATTENDED_CONTEXT_US (100 * 1000)
 
 /* The init source when another thread runs the context; or right away. */
 static void
@@ -296,7 +296,7 @@ main_start (GenServer  *self,
       g_source_unref (source);
 
       /* Another thread's context: its thread runs init. Only a context
-       * that nobody iterates for a while is run from here, so that a
+       * that nobody iterates for 100 ms is run from here, so that a
        * thread about to push it as its thread-default finds it free. */
       g_mutex_lock (&request.mutex);
       while (!request.done)

@@ -467,7 +467,14 @@ typedef struct
 {
   GMainContext *context;
   gint running; /* atomic */
+  gint pushed;  /* atomic: the loop's thread has made it its own */
 } LoopThread;
+
+static gboolean
+loop_pushed (gpointer data)
+{
+  return g_atomic_int_get (&((LoopThread *) data)->pushed);
+}
 
 static gpointer
 loop_thread_main (gpointer data)
@@ -475,6 +482,7 @@ loop_thread_main (gpointer data)
   LoopThread *loop = data;
 
   g_main_context_push_thread_default (loop->context);
+  g_atomic_int_set (&loop->pushed, TRUE);
   while (g_atomic_int_get (&loop->running))
     g_main_context_iteration (loop->context, TRUE);
   g_main_context_pop_thread_default (loop->context);
@@ -488,11 +496,13 @@ static void
 test_many_on_one_context (void)
 {
   const guint n = 5000;
-  LoopThread loop = { g_main_context_new (), TRUE };
+  LoopThread loop = { g_main_context_new (), TRUE, FALSE };
   TestLink **servers = g_new (TestLink *, n);
   GThread *thread;
 
+  /* The thread owns its context before anyone starts a server on it. */
   thread = g_thread_new ("loop", loop_thread_main, &loop);
+  test_wait_until (loop_pushed, &loop);
   for (guint i = 0; i < n; i++)
     servers[i] = test_start_ok (g_object_new (test_link_get_type (), "main-context", loop.context, NULL),
                                 NULL);

@@ -91,6 +91,9 @@ def test_suspend_and_resume(server):
     server.suspend()
     for _ in range(3):
         server.cast(GLib.Variant('x', 1))
+    # A server thread that took them in a batch before it saw the suspend
+    # puts them back.
+    wait_until(lambda: server.get_mailbox_length() == 3, "the casts queued")
 
     status = server.get_status().unpack()
     assert status['status'] == 'suspended'
