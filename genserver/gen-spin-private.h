@@ -36,10 +36,6 @@ G_BEGIN_DECLS
 #define GEN_SPIN_SLOW_YIELD_US 20
 #define GEN_SPIN_BACKOFF_US (10 * 1000)
 
-/* How often (ms) the number of runnable threads is looked up: a waiting
- * thread spins only while it is no more than the number of processors. */
-#define GEN_SPIN_SAMPLE_MS 2
-
 /* Whether waits may spin at all: the GEN_SPIN environment variable ("0",
  * "off", "no" or "false" turns it off) or gen_scheduler_set_spinning().
  * Any thread. */

@@ -4,11 +4,6 @@
 
 #include "gen-spin-private.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 /* 1 on, 0 off, -1 not read from the environment yet. Atomic. */
 static gint spin_enabled = -1;
 
@@ -120,57 +115,6 @@ gen_spin_pause_adapt (gboolean succeeded)
     spin_pause_us = MAX (spin_pause_us / 2, 1);
 }
 
-/* Whether a processor is free for a spinning thread: no more threads are
- * runnable right now than there are processors (the thread asking is one
- * of them). Linux says how many are in /proc/loadavg; the answer is read
- * at most every GEN_SPIN_SAMPLE_MS by whichever thread asks, and is
- * always yes where there is no such file. A thread that spins while the
- * one it waits for sits in another processor's run queue behind a busy
- * thread only delays it: sleeping lets the kernel move it here. */
-static gint runnable_sampled_ms;   /* atomic: monotonic ms, wrapping */
-static gint runnable_threads = -1; /* atomic; -1: unknown */
-
-static gint
-read_runnable_threads (void)
-{
-  gchar buffer[128];
-  gssize length;
-  gchar *slash;
-  gint fd = open ("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-
-  if (fd < 0)
-    return -1;
-  length = read (fd, buffer, sizeof buffer - 1);
-  close (fd);
-  if (length <= 0)
-    return -1;
-  buffer[length] = '\0';
-
-  /* "0.52 0.58 0.59 3/467 12345": runnable/total is the fourth field. */
-  slash = strchr (buffer, '/');
-  if (slash == NULL)
-    return -1;
-  while (slash > buffer && g_ascii_isdigit (slash[-1]))
-    slash--;
-  return atoi (slash);
-}
-
-static gboolean
-processor_free (void)
-{
-  guint now_ms = (guint) (g_get_monotonic_time () / 1000);
-  gint runnable;
-
-  if (now_ms - (guint) g_atomic_int_get (&runnable_sampled_ms) >= GEN_SPIN_SAMPLE_MS)
-    {
-      g_atomic_int_set (&runnable_sampled_ms, (gint) now_ms);
-      g_atomic_int_set (&runnable_threads, read_runnable_threads ());
-    }
-
-  runnable = g_atomic_int_get (&runnable_threads);
-  return runnable < 0 || runnable <= (gint) g_get_num_processors ();
-}
-
 /* Until when (monotonic µs) this thread does not spin: a yield of its came
  * back late, so the processors are contended, and spinning would only
  * take time from the thread it waits for (which may then run only after a
@@ -190,7 +134,7 @@ gen_spin_until (gboolean (*done) (gpointer data),
     return done (data);
 
   spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
-  if (spin_until - GEN_SPIN_NS / 1000 < spin_backoff_until || !processor_free ())
+  if (spin_until - GEN_SPIN_NS / 1000 < spin_backoff_until)
     return done (data);
   if (deadline >= 0)
     spin_until = MIN (spin_until, deadline);
