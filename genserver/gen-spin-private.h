@@ -27,15 +27,6 @@ G_BEGIN_DECLS
  */
 #define GEN_SPIN_PAUSE_NS 5000
 
-/*
- * Spinning only pays where a processor is free. A yield that takes longer
- * than this came back after another thread ran: the processors are
- * contended, and the thread stops spinning for GEN_SPIN_BACKOFF_US, going
- * to sleep at once instead, which lets the thread it waits for run.
- */
-#define GEN_SPIN_SLOW_YIELD_US 20
-#define GEN_SPIN_BACKOFF_US (10 * 1000)
-
 /* Whether waits may spin at all: the GEN_SPIN environment variable ("0",
  * "off", "no" or "false" turns it off) or gen_scheduler_set_spinning().
  * Any thread. */

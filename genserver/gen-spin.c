@@ -115,12 +115,6 @@ gen_spin_pause_adapt (gboolean succeeded)
     spin_pause_us = MAX (spin_pause_us / 2, 1);
 }
 
-/* Until when (monotonic µs) this thread does not spin: a yield of its came
- * back late, so the processors are contended, and spinning would only
- * take time from the thread it waits for (which may then run only after a
- * whole time slice of somebody else's). */
-static _Thread_local gint64 spin_backoff_until;
-
 gboolean
 gen_spin_until (gboolean (*done) (gpointer data),
                 gpointer   data,
@@ -134,8 +128,6 @@ gen_spin_until (gboolean (*done) (gpointer data),
     return done (data);
 
   spin_until = g_get_monotonic_time () + GEN_SPIN_NS / 1000;
-  if (spin_until - GEN_SPIN_NS / 1000 < spin_backoff_until)
-    return done (data);
   if (deadline >= 0)
     spin_until = MIN (spin_until, deadline);
 
@@ -163,20 +155,10 @@ gen_spin_until (gboolean (*done) (gpointer data),
   /* No answer yet, or no spinning slot: more threads wait than there are
    * processors, or the other side shares this one. Yielding hands it the
    * processor, and what it does by then costs it no wake-up. */
-  while (!result)
+  while (!result && g_get_monotonic_time () < spin_until)
     {
-      gint64 before = g_get_monotonic_time (), after;
-
-      if (before >= spin_until)
-        break;
       g_thread_yield ();
       result = done (data);
-      after = g_get_monotonic_time ();
-      if (!result && after - before > GEN_SPIN_SLOW_YIELD_US)
-        {
-          spin_backoff_until = after + GEN_SPIN_BACKOFF_US;
-          break;
-        }
     }
 
   return result;
