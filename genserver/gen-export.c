@@ -106,6 +106,8 @@ static const GDBusErrorEntry error_entries[] = {
   { GEN_SERVER_ERROR_NAME_TAKEN, "io.github.genserver.Error.NameTaken" },
   { GEN_SERVER_ERROR_NOT_FOUND, "io.github.genserver.Error.NotFound" },
   { GEN_SERVER_ERROR_TOO_MANY_RESTARTS, "io.github.genserver.Error.TooManyRestarts" },
+  { GEN_SERVER_ERROR_IGNORED, "io.github.genserver.Error.Ignored" },
+  { GEN_SERVER_ERROR_NO_CONNECTION, "io.github.genserver.Error.NoConnection" },
 };
 
 void

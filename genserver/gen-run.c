@@ -475,6 +475,14 @@ gen_run_init (GenServer  *self,
   if (local_error == NULL)
     return TRUE;
 
+  /* 1.0's form of "ignore", still set by inits written for it: one code
+   * for the starter, the monitors and the trace alike. */
+  if (local_error->domain == GEN_SERVER_IGNORE)
+    {
+      local_error->domain = GEN_SERVER_ERROR;
+      local_error->code = GEN_SERVER_ERROR_IGNORED;
+    }
+
   gen_mailbox_close (&priv->mailbox, FALSE, FALSE);
   gen_timers_close (&priv->timers);
   while ((item = gen_mailbox_try_pop (&priv->mailbox)) != NULL)

@@ -77,18 +77,47 @@ G_DEFINE_TYPE_WITH_PRIVATE (GenServer, gen_server, G_TYPE_OBJECT)
 /* Not G_DEFINE_QUARK: its cache is a plain static variable, which two
  * threads making their first error at once (two call timeouts, say) both
  * write: a data race. */
-GQuark
-gen_server_error_quark (void)
+static GQuark
+error_quark_cached (gint       *cache, /* atomic, GQuark */
+                    const char *name)
 {
-  static gint quark; /* atomic, GQuark */
-  GQuark result = (GQuark) g_atomic_int_get (&quark);
+  GQuark result = (GQuark) g_atomic_int_get (cache);
 
   if (G_UNLIKELY (result == 0))
     {
-      result = g_quark_from_static_string ("gen-server-error-quark");
-      g_atomic_int_set (&quark, (gint) result);
+      result = g_quark_from_static_string (name);
+      g_atomic_int_set (cache, (gint) result);
     }
   return result;
+}
+
+GQuark
+gen_server_error_quark (void)
+{
+  static gint quark;
+
+  return error_quark_cached (&quark, "gen-server-error-quark");
+}
+
+/**
+ * gen_server_ignore_quark:
+ *
+ * The quark of the %GEN_SERVER_IGNORE error domain, in which genserver 1.0
+ * reported an ignored start.
+ *
+ * Returns: the quark
+ *
+ * Since: 1.0
+ * Deprecated: 1.2: An ignored start is %GEN_SERVER_ERROR_IGNORED.
+ */
+/* Here, beside the main domain, because the run loop turns an init error
+ * of this domain into GEN_SERVER_ERROR_IGNORED. */
+GQuark
+gen_server_ignore_quark (void)
+{
+  static gint quark;
+
+  return error_quark_cached (&quark, "gen-server-ignore-quark");
 }
 
 /* Where gen_server_class_set_cast_type() and _call_type() keep a class's

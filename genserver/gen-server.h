@@ -59,8 +59,15 @@ G_BEGIN_DECLS
  *   the supervisor has no child with the id
  * @GEN_SERVER_ERROR_TOO_MANY_RESTARTS: a [class@Gen.Supervisor] restarted
  *   its children more often than its intensity allows, and gave up
+ * @GEN_SERVER_ERROR_IGNORED: the server's `init` answered "ignore"
+ *   (Erlang's `ignore`, see [func@Gen.Server.set_ignore]): it did not
+ *   start, and that is not a failure. Since: 1.2
+ * @GEN_SERVER_ERROR_NO_CONNECTION: the connection to a remote server or
+ *   node is gone (Erlang's `noconnection`): whether the server still runs
+ *   is unknown. Since: 1.2
  *
- * Error codes in the %GEN_SERVER_ERROR domain.
+ * Error codes in the %GEN_SERVER_ERROR domain. New codes are appended, so
+ * the numbers of the existing ones never change.
  *
  * Since: 1.0
  */
@@ -79,10 +86,32 @@ typedef enum
   GEN_SERVER_ERROR_NAME_TAKEN,
   GEN_SERVER_ERROR_NOT_FOUND,
   GEN_SERVER_ERROR_TOO_MANY_RESTARTS,
+  GEN_SERVER_ERROR_IGNORED,
+  GEN_SERVER_ERROR_NO_CONNECTION,
 } GenServerError;
 
 GEN_AVAILABLE_IN_ALL
 GQuark gen_server_error_quark (void);
+
+/**
+ * GEN_SERVER_IGNORE:
+ *
+ * The error domain in which genserver 1.0 reported an `init` that answered
+ * "ignore"; its only code is 0.
+ *
+ * [method@Gen.Server.start] now fails with %GEN_SERVER_ERROR_IGNORED
+ * instead, also for an `init` that still sets an error of this domain
+ * (from Python, say). Test for an ignored start with
+ * [func@Gen.Server.is_ignore], which knows both forms, or with
+ * `g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_IGNORED)`.
+ *
+ * Since: 1.0
+ * Deprecated: 1.2: Use %GEN_SERVER_ERROR_IGNORED.
+ */
+#define GEN_SERVER_IGNORE (gen_server_ignore_quark ())
+
+GEN_AVAILABLE_IN_ALL
+GQuark gen_server_ignore_quark (void);
 
 /**
  * GenMailboxPolicy:

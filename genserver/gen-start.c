@@ -7,42 +7,39 @@
 /*
  * Start options: an `init` that answers "ignore", and a start timeout.
  *
- * Both are built on gen_server_start(): "ignore" is an init error of a
- * domain of its own that the supervisor (and links) read as "not started,
- * and that is fine"; the timeout runs the start on a thread of its own and
- * stops the server once its late init returns.
+ * Both are built on gen_server_start(): "ignore" is the init error
+ * GEN_SERVER_ERROR_IGNORED, which the supervisor (and links) read as "not
+ * started, and that is fine"; the timeout runs the start on a thread of
+ * its own and stops the server once its late init returns.
  */
-
-/**
- * gen_server_ignore_quark:
- *
- * The quark of the %GEN_SERVER_IGNORE error domain.
- *
- * Returns: the quark
- *
- * Since: 1.0
- */
-G_DEFINE_QUARK (gen-server-ignore-quark, gen_server_ignore)
 
 /**
  * gen_server_set_ignore:
  * @error: the `error` argument of `init`
  *
  * Answers "ignore" from `init`, as Erlang's `init/1` returning `ignore`:
- * the server does not start ([method@Gen.Server.start] fails with this
- * %GEN_SERVER_IGNORE error, which [func@Gen.Server.is_ignore]
- * recognises), but this is not a failure. A [class@Gen.Supervisor] records
- * such a child as not started, keeps its spec and goes on (its start, or
- * [method@Gen.Supervisor.start_child], succeeds); a link does not pass it
- * on. Monitors are told with this error as the reason. From Python, raise
- * `GLib.Error` of this domain.
+ * the server does not start ([method@Gen.Server.start] fails with
+ * %GEN_SERVER_ERROR_IGNORED), but this is not a failure. A
+ * [class@Gen.Supervisor] records such a child as not started, keeps its
+ * spec and goes on (its start, or [method@Gen.Supervisor.start_child],
+ * succeeds); a link does not pass it on. Monitors are told with this error
+ * as the reason.
+ *
+ * From Python, raise the error yourself:
+ *
+ * ```python
+ * def do_init(self, args):
+ *     raise GLib.Error.new_literal(Gen.server_error_quark(), "not today",
+ *                                  Gen.ServerError.IGNORED)
+ * ```
  *
  * Since: 1.0
  */
 void
 gen_server_set_ignore (GError **error)
 {
-  g_set_error_literal (error, GEN_SERVER_IGNORE, 0, "init answered ignore");
+  g_set_error_literal (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_IGNORED,
+                       "init answered ignore");
 }
 
 /**
@@ -50,7 +47,13 @@ gen_server_set_ignore (GError **error)
  * @error: (nullable): an error
  *
  * Whether @error is the "ignore" answer of an `init` (see
- * [func@Gen.Server.set_ignore]).
+ * [func@Gen.Server.set_ignore]): %GEN_SERVER_ERROR_IGNORED, or an error of
+ * the %GEN_SERVER_IGNORE domain that genserver 1.0 used for it.
+ *
+ * ```c
+ * if (!gen_server_start (server, NULL, &error) && gen_server_is_ignore (error))
+ *   g_debug ("%s chose not to start", G_OBJECT_TYPE_NAME (server));
+ * ```
  *
  * Returns: %TRUE for an "ignore"
  *
@@ -59,7 +62,9 @@ gen_server_set_ignore (GError **error)
 gboolean
 gen_server_is_ignore (const GError *error)
 {
-  return error != NULL && error->domain == GEN_SERVER_IGNORE;
+  return error != NULL &&
+         (g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_IGNORED) ||
+          error->domain == GEN_SERVER_IGNORE);
 }
 
 typedef struct

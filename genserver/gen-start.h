@@ -9,18 +9,6 @@
 
 G_BEGIN_DECLS
 
-/**
- * GEN_SERVER_IGNORE:
- *
- * The error domain of an `init` that answers "ignore" (Erlang's `ignore`):
- * see [func@Gen.Server.set_ignore]. Its only code is 0.
- *
- * Since: 1.0
- */
-#define GEN_SERVER_IGNORE (gen_server_ignore_quark ())
-
-GEN_AVAILABLE_IN_ALL
-GQuark    gen_server_ignore_quark        (void);
 GEN_AVAILABLE_IN_ALL
 void      gen_server_set_ignore          (GError       **error);
 GEN_AVAILABLE_IN_ALL

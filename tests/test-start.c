@@ -33,6 +33,9 @@ test_starter_init_server (GenServer  *server,
     test_gate_pass (&gate);
   else if (g_str_equal (how, "ignore"))
     gen_server_set_ignore (error);
+  else if (g_str_equal (how, "ignore-1.0"))
+    /* What an init written for genserver 1.0 (or a binding) may still set. */
+    g_set_error_literal (error, GEN_SERVER_IGNORE, 0, "old-style ignore");
   else if (g_str_equal (how, "ignore-once") && g_atomic_int_dec_and_test (&ignores_left))
     gen_server_set_ignore (error);
   else if (g_str_equal (how, "link-ignore"))
@@ -110,7 +113,8 @@ test_start_timeout (void)
   test_stop_ok (slow);
 }
 
-/* ignore: start fails with the ignore error, distinct from a failure. */
+/* ignore: start fails with GEN_SERVER_ERROR_IGNORED, distinct from a
+ * failure (gen_server_SUITE start: init returning ignore). */
 static void
 test_start_ignore (void)
 {
@@ -118,8 +122,8 @@ test_start_ignore (void)
   g_autoptr(GError) error = NULL;
 
   g_assert_false (gen_server_start (GEN_SERVER (starter), g_variant_new_string ("ignore"), &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_IGNORED);
   g_assert_true (gen_server_is_ignore (error));
-  g_assert_error (error, GEN_SERVER_IGNORE, 0);
   g_assert_false (gen_server_is_running (GEN_SERVER (starter)));
   g_assert_false (gen_server_is_ignore (NULL));
   {
@@ -127,6 +131,22 @@ test_start_ignore (void)
 
     g_assert_false (gen_server_is_ignore (other));
   }
+}
+
+/* An init that still answers in 1.0's GEN_SERVER_IGNORE domain: the start
+ * fails with the one code all the same, and the old test still works. */
+static void
+test_start_ignore_1_0_domain (void)
+{
+  g_autoptr(TestStarter) starter = g_object_new (test_starter_get_type (), NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) legacy = g_error_new_literal (GEN_SERVER_IGNORE, 0, "old-style ignore");
+
+  g_assert_false (gen_server_start (GEN_SERVER (starter), g_variant_new_string ("ignore-1.0"), &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_IGNORED);
+  g_assert_cmpstr (error->message, ==, "old-style ignore");
+  g_assert_true (gen_server_is_ignore (legacy));
+  g_assert_false (gen_server_is_running (GEN_SERVER (starter)));
 }
 
 /* A supervisor records an ignoring child as not started and goes on;
@@ -192,6 +212,7 @@ main (int   argc,
 
   g_test_add_func ("/start/timeout", test_start_timeout);
   g_test_add_func ("/start/ignore", test_start_ignore);
+  g_test_add_func ("/start/ignore-1.0-domain", test_start_ignore_1_0_domain);
   g_test_add_func ("/start/supervisor-ignore", test_supervisor_ignore);
   g_test_add_func ("/start/link-ignore", test_link_ignore);
 
