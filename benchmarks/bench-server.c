@@ -547,6 +547,37 @@ bench_call_rtt_on (guint     n,
   return result;
 }
 
+/* While a thread keeps one processor busy, one client calls 1,000 servers
+ * of their own threads in turn, so that each call finds its server idle
+ * (asleep, past its spinning) since the round before: microseconds per
+ * call. */
+#define WAKE_SERVERS 1000
+
+static gdouble
+bench_call_wake_1000_busy (guint n)
+{
+  g_autofree GenServer **servers = g_new0 (GenServer *, WAKE_SERVERS);
+  GThread *burner;
+  gint64 start;
+  gdouble elapsed;
+
+  for (guint i = 0; i < WAKE_SERVERS; i++)
+    servers[i] = counter_start ();
+  g_atomic_int_set (&burning, TRUE);
+  burner = g_thread_new ("bench-burner", burner_main, NULL);
+
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n; i++)
+    counter_call (servers[i % WAKE_SERVERS], 1);
+  elapsed = (gdouble) (g_get_monotonic_time () - start);
+
+  g_atomic_int_set (&burning, FALSE);
+  g_thread_join (burner);
+  for (guint i = 0; i < WAKE_SERVERS; i++)
+    counter_stop (servers[i]);
+  return elapsed / n;
+}
+
 /* @n pool servers started, called once each without a deadline and
  * stopped: seconds, and the resident memory they added while all were
  * alive, in bytes per server. */
@@ -879,6 +910,8 @@ main (int    argc,
     }
   if (selected ("call_rtt_busy"))
     report ("genserver", "call_rtt_busy", BENCH (bench_call_rtt_on, calls, ON_THREAD, TRUE), "us");
+  if (selected ("call_wake_1000_busy"))
+    report ("genserver", "call_wake_1000_busy", BENCH (bench_call_wake_1000_busy, calls), "us");
   if (selected ("call_rtt_pool"))
     {
       report ("genserver", "call_rtt_pool", BENCH (bench_call_rtt_on, calls, ON_POOL, FALSE), "us");

@@ -11,6 +11,8 @@
 %%   erl -noshell -pa "$OUT" -s gs_bench main quick -s init stop
 %%
 %% The scale argument is `quick' (a few seconds) or `full' (default: quick).
+%% Names of workloads after it run only those, as bench-server's --only does
+%% (`-s gs_bench main quick call_rtt_busy').
 %% benchmarks/compare.py does all of this by itself.
 %%
 %% stdout carries exactly one line per metric, "erlang <metric> <value> <unit>";
@@ -50,8 +52,8 @@ main() ->
     main([quick]).
 
 %% `-s` passes atoms, `-run` passes strings; accept both.
-main([Scale]) when is_list(Scale) ->
-    main([list_to_atom(Scale)]);
+main([Scale | Only]) when is_list(Scale) ->
+    main([list_to_atom(A) || A <- [Scale | Only]]);
 main([]) ->
     main([quick]);
 main(Args) ->
@@ -64,28 +66,41 @@ main(Args) ->
             erlang:halt(1)
     end.
 
-run([Scale]) ->
+run([Scale | Only]) ->
     {Calls, Casts} = sizes(Scale),
     io:format(standard_error,
               "# gs_bench: OTP ~s, ~b schedulers, scale=~s, calls=~b, casts=~b~n",
               [erlang:system_info(otp_release),
                erlang:system_info(schedulers_online), Scale, Calls, Casts]),
+    Selected = fun(Name) -> Only =:= [] orelse lists:member(Name, Only) end,
+    Run = fun(Name, Fun) -> [Fun() || Selected(Name)], ok end,
 
-    report(call_rtt, bench(fun call_rtt/1, Calls), "us"),
-    report(cast_rate_1, bench(fun cast_rate_1/1, Casts), "msg/s"),
-    report(cast_rate_4, bench(fun cast_rate_4/1, Casts), "msg/s"),
-    report(call_8_clients, bench(fun call_8_clients/1, Calls), "calls/s"),
-    {Secs, MiB} = bench(fun scale/1, ?SCALE_SERVERS),
-    report(scale_10k_time, Secs, "s"),
-    report(scale_10k_mem, MiB, "MiB"),
-    report(call_rtt_busy, bench(fun call_rtt_busy/1, Calls), "us"),
-    {Spawn10k, _} = bench(fun spawn_servers/1, ?SCALE_SERVERS),
-    report(spawn_10k_time, Spawn10k, "s"),
-    {Spawn100k, PerServer} = spawn_servers(10 * ?SCALE_SERVERS),
-    report(spawn_100k_time, Spawn100k, "s"),
-    report(mem_per_server, PerServer, "B"),
-    report(cast_rate_1_1000, bench(fun(N) -> cast_rate_many(1, 1000, N) end, Casts), "msg/s"),
-    report(cast_rate_4_1000, bench(fun(N) -> cast_rate_many(4, 1000, N) end, Casts), "msg/s"),
+    [report(call_rtt, bench(fun call_rtt/1, Calls), "us") || Selected(call_rtt)],
+    [report(cast_rate_1, bench(fun cast_rate_1/1, Casts), "msg/s") || Selected(cast_rate_1)],
+    [report(cast_rate_4, bench(fun cast_rate_4/1, Casts), "msg/s") || Selected(cast_rate_4)],
+    [report(call_8_clients, bench(fun call_8_clients/1, Calls), "calls/s")
+     || Selected(call_8_clients)],
+    Run(scale_10k, fun() ->
+                           {Secs, MiB} = bench(fun scale/1, ?SCALE_SERVERS),
+                           report(scale_10k_time, Secs, "s"),
+                           report(scale_10k_mem, MiB, "MiB")
+                   end),
+    [report(call_rtt_busy, bench(fun call_rtt_busy/1, Calls), "us") || Selected(call_rtt_busy)],
+    [report(call_wake_1000_busy, bench(fun call_wake_1000_busy/1, Calls), "us")
+     || Selected(call_wake_1000_busy)],
+    Run(spawn, fun() ->
+                       {Spawn10k, _} = bench(fun spawn_servers/1, ?SCALE_SERVERS),
+                       report(spawn_10k_time, Spawn10k, "s"),
+                       {Spawn100k, PerServer} = spawn_servers(10 * ?SCALE_SERVERS),
+                       report(spawn_100k_time, Spawn100k, "s"),
+                       report(mem_per_server, PerServer, "B")
+               end),
+    Run(cast_rate_pool, fun() ->
+                                report(cast_rate_1_1000, bench(fun(N) -> cast_rate_many(1, 1000, N) end,
+                                                               Casts), "msg/s"),
+                                report(cast_rate_4_1000, bench(fun(N) -> cast_rate_many(4, 1000, N) end,
+                                                               Casts), "msg/s")
+                        end),
     ok.
 
 sizes(quick) -> {10000, 100000};
@@ -192,6 +207,25 @@ call_rtt_busy(N) ->
     Result = call_rtt(N),
     exit(Burner, kill),
     Result.
+
+%% While a process keeps one scheduler busy, one client calls 1,000
+%% servers in turn, so that each call finds its server idle since the
+%% round before; returns microseconds per call.
+call_wake_1000_busy(N) ->
+    Servers = list_to_tuple([start_counter() || _ <- lists:seq(1, 1000)]),
+    Burner = spawn(fun burn/0),
+    T0 = now_us(),
+    ok = call_round_robin(Servers, 0, N),
+    T1 = now_us(),
+    exit(Burner, kill),
+    [gen_server:stop(element(I, Servers)) || I <- lists:seq(1, 1000)],
+    (T1 - T0) / N.
+
+call_round_robin(_Servers, N, N) ->
+    ok;
+call_round_robin(Servers, I, N) ->
+    _ = gen_server:call(element((I rem 1000) + 1, Servers), incr),
+    call_round_robin(Servers, I + 1, N).
 
 burn() ->
     _ = lists:sum(lists:seq(1, 1000)),
