@@ -172,7 +172,7 @@ main (void)
   GenChildSpec *root_children[2];
 
   setlocale (LC_ALL, "");
-  g_log_set_handler ("Gen", G_LOG_LEVEL_WARNING, crash_report, NULL);
+  g_log_set_handler ("Gen", G_LOG_LEVEL_MESSAGE, crash_report, NULL);
 
   /* A supervisor is a child like any other: its start arguments are its
    * own children, its properties come from the spec. */

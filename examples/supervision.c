@@ -126,7 +126,7 @@ main (void)
   gboolean stopped = FALSE;
 
   setlocale (LC_ALL, "");
-  g_log_set_handler ("Gen", G_LOG_LEVEL_WARNING, crash_report, NULL);
+  g_log_set_handler ("Gen", G_LOG_LEVEL_MESSAGE, crash_report, NULL);
 
   spec = gen_child_spec_new ("worker", WORKER_TYPE, NULL);
   gen_child_spec_set_name (spec, "worker");

@@ -184,9 +184,9 @@ test_link_crash_together (void)
   g_assert_cmpuint (gen_server_link (GEN_SERVER (c), GEN_SERVER (b), &error), !=, 0);
   g_assert_no_error (error);
 
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestMember crashed: crashed on purpose*");
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestMember crashed: crashed on purpose*");
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestMember crashed: crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
   cast_ok (c, "crash");   /* c → b → a: the link is two-way */
   wait_stopped (c);
   wait_stopped (b);
@@ -215,8 +215,8 @@ test_link_stop_reasons (void)
 
   test_start_ok (a, NULL);
   g_assert_cmpuint (gen_server_link (GEN_SERVER (a), GEN_SERVER (b), NULL), !=, 0);
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestMember crashed: shut down*");
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestMember crashed: shut down*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: shut down*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: shut down*");
   g_assert_true (gen_server_stop_with_reason (GEN_SERVER (a), reason, -1, NULL));
   wait_stopped (b);
   g_test_assert_expected_messages ();
@@ -243,7 +243,7 @@ test_link_trap_exit (void)
   /* Linking again is the same link. */
   g_assert_cmpuint (gen_server_link (GEN_SERVER (trapper), GEN_SERVER (a), NULL), ==, link_a);
 
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestMember crashed: crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
   cast_ok (a, "crash");
   test_gate_wait_for (&trapper->gate, &trapper->n_exits, 1);
   g_test_assert_expected_messages ();
@@ -281,7 +281,7 @@ test_link_unlink (void)
   g_assert_true (gen_server_unlink (GEN_SERVER (b), GEN_SERVER (a)));
   g_assert_false (gen_server_unlink (GEN_SERVER (a), GEN_SERVER (b)));
 
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestMember crashed: crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
   cast_ok (a, "crash");
   wait_stopped (a);
   g_test_assert_expected_messages ();

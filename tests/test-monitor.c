@@ -275,7 +275,7 @@ test_monitor_crash_reason (void)
       g_autofree gchar *pattern = g_strdup_printf ("*TestProbe crashed: %s*", expected);
       Notice notice = { 0, };
 
-      g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, pattern);
+      g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, pattern);
       probe = probe_start (g_str_equal (crashes[i], "continue") ? "continue-crash" : NULL);
       gen_server_monitor (GEN_SERVER (probe), notice_cb, &notice, NULL);
       if (g_str_equal (crashes[i], "cast"))
@@ -415,7 +415,7 @@ test_monitor_on_own_context (void)
     g_cond_wait (&state.cond, &state.lock);
   g_mutex_unlock (&state.lock);
 
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestProbe crashed: shutting down*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: shutting down*");
   g_assert_true (gen_server_stop_with_reason (GEN_SERVER (probe), reason, -1, NULL));
   g_test_assert_expected_messages ();
   g_thread_join (thread);
@@ -441,7 +441,7 @@ test_stop_reason_from_outside (void)
   Notice notice = { 0, };
 
   gen_server_monitor (GEN_SERVER (probe), notice_cb, &notice, NULL);
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestProbe crashed: too slow*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: too slow*");
   g_assert_true (gen_server_stop_with_reason (GEN_SERVER (probe), reason, -1, &error));
   g_assert_no_error (error);
   g_test_assert_expected_messages ();
@@ -472,7 +472,7 @@ test_stop_reason_from_handler (void)
   Notice notice = { 0, };
 
   gen_server_monitor (GEN_SERVER (probe), notice_cb, &notice, NULL);
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestProbe crashed: stopped on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: stopped on purpose*");
   /* The caller gets its reply first. */
   reply = gen_server_call (GEN_SERVER (probe), g_variant_new_string ("stop-error"),
                            TEST_CALL_TIMEOUT_MS, &error);
@@ -627,7 +627,7 @@ test_monitor_context_server (void)
 
   g_assert_true (gen_server_start (GEN_SERVER (probe), NULL, NULL));
   gen_server_monitor (GEN_SERVER (probe), notice_cb, &crashed, NULL);
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestProbe crashed: cast crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: cast crashed on purpose*");
   g_assert_true (gen_server_cast (GEN_SERVER (probe), g_variant_new_string ("crash"), NULL));
   run_until_count (context, &crashed.count, 1);
   g_test_assert_expected_messages ();

@@ -422,7 +422,7 @@ test_status_crash (void)
 
   records_clear ();
   test_start_ok (server, NULL);
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestObserved crashed: crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestObserved crashed: crashed on purpose*");
   cast_ok (server, "crash", 7);
   test_wait_until (test_not_running, server);
   g_assert_true (gen_server_stop (GEN_SERVER (server), -1, NULL) ||
@@ -544,7 +544,7 @@ test_status_supervisor (void)
 
   records_clear ();
   child = gen_supervisor_get_child (supervisor, "b");
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestObserved crashed: crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestObserved crashed: crashed on purpose*");
   cast_ok (child, "crash", 0);
   test_wait_until (child_b_restarted, &wait);
   g_test_assert_expected_messages ();

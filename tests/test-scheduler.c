@@ -450,7 +450,7 @@ test_supervisor_on_pool (void)
 
   first = gen_supervisor_get_child (supervisor, "worker");
   g_assert_true (gen_server_get_scheduler (first) == pool);
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*crashed on purpose*");
   g_assert_true (gen_server_cast (first, test_message ("crash", 0), NULL));
 
   restarted = (Restarted) { supervisor, first };

@@ -457,7 +457,7 @@ test_statem_crash (void)
   test_start_ok (probe, NULL);
   g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), record_reason, &reason,
                                                NULL, GEN_WATCH_DEFAULT), !=, 0);
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestProbe crashed: failed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: failed on purpose*");
   probe_rule (probe, "boom", "fail");
   cast_ok (probe, "next:internal:boom next:internal:never");
   g_assert_true (gen_server_wait_stopped_internal (GEN_SERVER (probe), -1));
@@ -471,7 +471,7 @@ test_statem_crash (void)
   g_clear_error (&reason);
   test_start_ok (probe, NULL);
   gen_server_watch_internal (GEN_SERVER (probe), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestProbe crashed: failed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: failed on purpose*");
   g_free (call_ok (probe, "reply:yes next:internal:boom"));
   g_assert_true (gen_server_wait_stopped_internal (GEN_SERVER (probe), -1));
   g_test_assert_expected_messages ();
@@ -603,7 +603,7 @@ test_statem_state_enter (void)
     NULL });
 
   gen_server_watch_internal (GEN_SERVER (probe), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestProbe crashed: TestProbe’s state enter call tried to change the state*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: TestProbe’s state enter call tried to change the state*");
   cast_ok (probe, "goto:e");
   g_assert_true (gen_server_wait_stopped_internal (GEN_SERVER (probe), -1));
   g_test_assert_expected_messages ();
@@ -822,7 +822,7 @@ test_statem_supervised (void)
   g_free (call_ok (TEST_PROBE (first), "reply:sync"));
   assert_state (TEST_PROBE (first), "b");
 
-  g_test_expect_message ("Gen", G_LOG_LEVEL_WARNING, "*TestProbe crashed: failed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: failed on purpose*");
   cast_ok (TEST_PROBE (first), "fail");
   g_assert_true (gen_server_wait_stopped_internal (first, -1));
   g_test_assert_expected_messages ();

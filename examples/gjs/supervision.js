@@ -71,7 +71,7 @@ function supervise(Type, name, registry) {
     };
 }
 
-GLib.log_set_handler('Gen', GLib.LogLevelFlags.LEVEL_WARNING,
+GLib.log_set_handler('Gen', GLib.LogLevelFlags.LEVEL_MESSAGE,
     (domain, level, message) => print(`Crash report: ${message}`));
 
 const registry = Gen.Registry.get_default();

@@ -41,7 +41,7 @@ def crash_report(domain, level, message, *user_data):
     print(f"Crash report: {message}", flush=True)
 
 
-GLib.log_set_handler('Gen', GLib.LogLevelFlags.LEVEL_WARNING, crash_report)
+GLib.log_set_handler('Gen', GLib.LogLevelFlags.LEVEL_MESSAGE, crash_report)
 
 registry = Gen.Registry.get_default()
 spec = Gen.ChildSpec.new('worker', Worker.__gtype__, None)

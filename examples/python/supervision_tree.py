@@ -60,7 +60,7 @@ def worker_spec(name):
     return Gen.ChildSpec.new(name, Worker.__gtype__, GLib.Variant('s', name))
 
 
-GLib.log_set_handler('Gen', GLib.LogLevelFlags.LEVEL_WARNING, crash_report)
+GLib.log_set_handler('Gen', GLib.LogLevelFlags.LEVEL_MESSAGE, crash_report)
 
 # A supervisor is a child like any other: its start arguments are its own
 # children, its properties come from the spec.

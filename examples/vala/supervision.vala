@@ -50,7 +50,7 @@ int count_of_worker (Gen.Registry registry) throws Error {
 
 int main () {
     Intl.setlocale (LocaleCategory.ALL, "");
-    Log.set_handler ("Gen", LogLevelFlags.LEVEL_WARNING, (domain, level, message) => {
+    Log.set_handler ("Gen", LogLevelFlags.LEVEL_MESSAGE, (domain, level, message) => {
         print ("Crash report: %s\n", message);
     });
 
