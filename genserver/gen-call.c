@@ -387,7 +387,7 @@ gen_server_call (GenServer  *self,
 
   /* Waiting as long as it takes, the caller may as well run the handler
    * itself when the kind allows (an idle pool server). */
-  hand_off = timeout_ms < 0 && priv->kind->hand_off != NULL;
+  hand_off = timeout_ms < 0 && priv->kind != NULL && priv->kind->hand_off != NULL;
   call = call_begin (self, owned_message, !hand_off, deadline, error);
   if (call == NULL)
     return NULL;

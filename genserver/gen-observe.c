@@ -347,7 +347,7 @@ gen_server_get_status (GenServer *self)
   started_at = __atomic_load_n (&priv->started_at, __ATOMIC_RELAXED);
   if (started_at != 0)
     g_variant_builder_add (&builder, "{sv}", "started-at", g_variant_new_int64 (started_at));
-  g_variant_builder_add (&builder, "{sv}", "scheduler", g_variant_new_string (priv->kind->name));
+  g_variant_builder_add (&builder, "{sv}", "scheduler", g_variant_new_string (priv->kind != NULL ? priv->kind->name : "none"));
   g_variant_builder_add (&builder, "{sv}", "suspended",
                          g_variant_new_boolean (g_atomic_int_get (&priv->suspended)));
   g_variant_builder_add (&builder, "{sv}", "trace",

@@ -287,6 +287,19 @@ gen_server_start (GenServer  *self,
       return FALSE;
     }
 
+  /* gen_server_constructed() chooses how the server runs: a subclass
+   * whose constructed() does not chain up leaves it unset. */
+  if (G_UNLIKELY (priv->kind == NULL))
+    {
+      g_critical ("%s overrides GObject’s constructed() without chaining up; "
+                  "call G_OBJECT_CLASS (parent_class)->constructed (object) "
+                  "from it, first", server_name (self));
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                   "%s cannot start: its constructed() did not chain up",
+                   server_name (self));
+      return FALSE;
+    }
+
   if (server_is_handler_thread (self))
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_ALREADY_RUNNING,
@@ -720,7 +733,9 @@ gen_server_would_call_self_internal (GenServer *self)
   if (server_is_handler_thread (self))
     return TRUE;
 
-  return priv->kind->would_call_self != NULL && priv->kind->would_call_self (self);
+  /* kind is NULL only if constructed() did not chain up (see start). */
+  return priv->kind != NULL && priv->kind->would_call_self != NULL &&
+         priv->kind->would_call_self (self);
 }
 
 /**
