@@ -2,7 +2,7 @@
 
 #include "config.h"
 
-#include "gen-child-spec.h"
+#include "gen-child-spec-private.h"
 #include "gen-enums.h"
 #include "gen-scheduler-private.h"
 #include "gen-server-private.h"
@@ -651,24 +651,23 @@ value_from_variant (GParamSpec  *pspec,
   return FALSE;
 }
 
-GenServer *
-gen_child_spec_instantiate_internal (GenChildSpec  *self,
-                                     GError       **error)
+/* The spec's construct properties for its type, as names (unowned) and
+ * values; FALSE with @error when one does not exist or does not fit. */
+static gboolean
+collect_properties (GenChildSpec  *self,
+                    GObjectClass  *klass,
+                    GPtrArray     *names,
+                    GArray        *values,
+                    GError       **error)
 {
-  g_autoptr(GTypeClass) klass = g_type_class_ref (self->type);
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
-  g_autoptr(GArray) values = g_array_new (FALSE, TRUE, sizeof (GValue));
   GVariantIter iter;
   const gchar *name;
   GVariant *value;
-  GObject *object;
-
-  g_array_set_clear_func (values, (GDestroyNotify) g_value_unset);
 
   g_variant_iter_init (&iter, self->properties);
   while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
     {
-      GParamSpec *pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), name);
+      GParamSpec *pspec = g_object_class_find_property (klass, name);
       GValue converted = G_VALUE_INIT;
 
       if (pspec == NULL)
@@ -677,16 +676,39 @@ gen_child_spec_instantiate_internal (GenChildSpec  *self,
                        "Child “%s”: %s has no property “%s”",
                        self->id, g_type_name (self->type), name);
           g_variant_unref (value);
-          return NULL;
+          return FALSE;
         }
       if (!value_from_variant (pspec, value, &converted, error))
         {
           g_variant_unref (value);
-          return NULL;
+          return FALSE;
         }
       g_ptr_array_add (names, (gpointer) pspec->name);
       g_array_append_val (values, converted);
     }
+  return TRUE;
+}
+
+static GArray *
+values_new (void)
+{
+  GArray *values = g_array_new (FALSE, TRUE, sizeof (GValue));
+
+  g_array_set_clear_func (values, (GDestroyNotify) g_value_unset);
+  return values;
+}
+
+GenServer *
+gen_child_spec_instantiate_internal (GenChildSpec  *self,
+                                     GError       **error)
+{
+  g_autoptr(GTypeClass) klass = g_type_class_ref (self->type);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autoptr(GArray) values = values_new ();
+  GObject *object;
+
+  if (!collect_properties (self, G_OBJECT_CLASS (klass), names, values, error))
+    return NULL;
 
   if (self->scheduler != NULL && g_object_class_find_property (G_OBJECT_CLASS (klass), "scheduler"))
     {
@@ -702,4 +724,23 @@ gen_child_spec_instantiate_internal (GenChildSpec  *self,
                                          (const gchar **) names->pdata,
                                          (const GValue *) values->data);
   return GEN_SERVER (object);
+}
+
+gboolean
+gen_child_spec_check_internal (GenChildSpec  *self,
+                               GError       **error)
+{
+  g_autoptr(GenChildSpec) copy = NULL;
+  g_autoptr(GTypeClass) klass = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autoptr(GArray) values = values_new ();
+
+  /* The variant form is checked field by field when read back: the same
+   * checks as for a spec that comes from a remote caller. */
+  copy = gen_child_spec_new_from_variant (gen_child_spec_to_variant (self), error);
+  if (copy == NULL)
+    return FALSE;
+
+  klass = g_type_class_ref (self->type);
+  return collect_properties (self, G_OBJECT_CLASS (klass), names, values, error);
 }

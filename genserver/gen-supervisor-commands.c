@@ -19,6 +19,7 @@ typedef enum
   COMMAND_START_CHILD_WITH_ARGS,
   COMMAND_REMOVE_CHILD,
   COMMAND_TERMINATE_CHILD,
+  COMMAND_TERMINATE_CHILD_SERVER,
   COMMAND_RESTART_CHILD,
   COMMAND_DELETE_CHILD,
   COMMAND_WHICH_CHILDREN,
@@ -45,14 +46,26 @@ lookup_child (GenSupervisor  *self,
   return child;
 }
 
-/* restart_child and delete_child act on a child that is not running. */
+/* restart_child and delete_child act on a child that is not running, and
+ * a simple_one_for_one supervisor keeps no such child: OTP answers them
+ * {error, simple_one_for_one}. */
 static GenSupervisorChild *
 lookup_stopped_child (GenSupervisor  *self,
                       const gchar    *id,
                       guint          *index,
                       GError        **error)
 {
-  GenSupervisorChild *child = lookup_child (self, id, index, error);
+  GenSupervisorChild *child;
+
+  if (self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "%s is simple_one_for_one: its children are not restarted or "
+                   "deleted by id; terminate them instead", G_OBJECT_TYPE_NAME (self));
+      return NULL;
+    }
+
+  child = lookup_child (self, id, index, error);
 
   if (child != NULL && child->server != NULL)
     {
@@ -112,7 +125,21 @@ handle_remove_child (GenSupervisor  *self,
   return g_variant_new_boolean (TRUE);
 }
 
-/* Erlang's supervisor:terminate_child/2. */
+static GVariant *
+terminate_child_at (GenSupervisor      *self,
+                    GenSupervisorChild *child,
+                    guint               index)
+{
+  gen_supervisor_engine_stop_child (self, child);
+  /* A temporary child is never restarted: its spec goes with it; so does
+   * a simple_one_for_one child's, made from the template. */
+  if (gen_child_spec_get_restart (child->spec) == GEN_CHILD_RESTART_TEMPORARY ||
+      self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE)
+    gen_supervisor_engine_remove_child_at (self, index);
+  return g_variant_new_boolean (TRUE);
+}
+
+/* Erlang's supervisor:terminate_child/2, by id. */
 static GVariant *
 handle_terminate_child (GenSupervisor  *self,
                         GVariant       *arg,
@@ -121,15 +148,29 @@ handle_terminate_child (GenSupervisor  *self,
   guint index;
   GenSupervisorChild *child = lookup_child (self, g_variant_get_string (arg, NULL), &index, error);
 
-  if (child == NULL)
-    return NULL;
-  gen_supervisor_engine_stop_child (self, child);
-  /* A temporary child is never restarted: its spec goes with it; so does
-   * a simple_one_for_one child's, made from the template. */
-  if (gen_child_spec_get_restart (child->spec) == GEN_CHILD_RESTART_TEMPORARY ||
-      self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE)
-    gen_supervisor_engine_remove_child_at (self, index);
-  return g_variant_new_boolean (TRUE);
+  return child != NULL ? terminate_child_at (self, child, index) : NULL;
+}
+
+/* supervisor:terminate_child/2 by pid, the way to name a
+ * simple_one_for_one child: the argument is the server's address, only
+ * ever compared with the children's, never followed. */
+static GVariant *
+handle_terminate_child_server (GenSupervisor  *self,
+                               GVariant       *arg,
+                               GError        **error)
+{
+  guintptr address = (guintptr) g_variant_get_uint64 (arg);
+
+  for (guint i = 0; i < self->children->len; i++)
+    {
+      GenSupervisorChild *child = g_ptr_array_index (self->children, i);
+
+      if (child->server != NULL && (guintptr) child->server == address)
+        return terminate_child_at (self, child, i);
+    }
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+               "%s has no running child of that instance", G_OBJECT_TYPE_NAME (self));
+  return NULL;
 }
 
 /* Erlang's supervisor:restart_child/2. */
@@ -197,7 +238,7 @@ handle_count_children (GenSupervisor  *self,
                        GVariant       *arg,
                        GError        **error)
 {
-  GVariantDict dict;
+  GVariantBuilder builder;
   guint active = 0;
   guint supervisors = 0;
 
@@ -211,12 +252,16 @@ handle_count_children (GenSupervisor  *self,
         supervisors++;
     }
 
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "specs", "u", self->children->len);
-  g_variant_dict_insert (&dict, "active", "u", active);
-  g_variant_dict_insert (&dict, "supervisors", "u", supervisors);
-  g_variant_dict_insert (&dict, "workers", "u", self->children->len - supervisors);
-  return g_variant_dict_end (&dict);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{su}"));
+  /* simple_one_for_one has one spec, its template, however many children
+   * it made from it, as in OTP. */
+  g_variant_builder_add (&builder, "{su}", "specs",
+                         self->strategy == GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE ?
+                         1 : self->children->len);
+  g_variant_builder_add (&builder, "{su}", "active", active);
+  g_variant_builder_add (&builder, "{su}", "supervisors", supervisors);
+  g_variant_builder_add (&builder, "{su}", "workers", self->children->len - supervisors);
+  return g_variant_builder_end (&builder);
 }
 
 static const struct
@@ -229,6 +274,7 @@ static const struct
   [COMMAND_START_CHILD_WITH_ARGS] = { "start-child-with-args", "mv", handle_start_child_with_args },
   [COMMAND_REMOVE_CHILD] = { "remove-child", "s", handle_remove_child },
   [COMMAND_TERMINATE_CHILD] = { "terminate-child", "s", handle_terminate_child },
+  [COMMAND_TERMINATE_CHILD_SERVER] = { "terminate-child-server", "t", handle_terminate_child_server },
   [COMMAND_RESTART_CHILD] = { "restart-child", "s", handle_restart_child },
   [COMMAND_DELETE_CHILD] = { "delete-child", "s", handle_delete_child },
   [COMMAND_WHICH_CHILDREN] = { "which-children", NULL, handle_which_children },
@@ -432,6 +478,50 @@ gen_supervisor_terminate_child (GenSupervisor  *self,
 }
 
 /**
+ * gen_supervisor_terminate_child_server:
+ * @self: a #GenSupervisor
+ * @child: a running child of @self
+ * @error: return location for an error
+ *
+ * Stops a child named by its running instance rather than its id, as
+ * Erlang's `supervisor:terminate_child/2` given a pid: the way to stop one
+ * child of a %GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE supervisor,
+ * whose spec then goes with it. Otherwise as
+ * [method@Gen.Supervisor.terminate_child]. Fails with
+ * %GEN_SERVER_ERROR_NOT_FOUND if @child is not a running child of @self
+ * (it stopped, or was restarted as another instance), or as
+ * [method@Gen.Server.call] fails.
+ *
+ * ```c
+ * g_autofree gchar *id = gen_supervisor_start_child_with_args (pool, NULL, &error);
+ * g_autoptr(GenServer) conn = gen_supervisor_get_child (pool, id);
+ *
+ * gen_supervisor_terminate_child_server (pool, conn, &error);
+ * ```
+ *
+ * Returns: %TRUE if the child is stopped
+ *
+ * Since: 1.2
+ */
+gboolean
+gen_supervisor_terminate_child_server (GenSupervisor  *self,
+                                       GenServer      *child,
+                                       GError        **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (GEN_IS_SUPERVISOR (self), FALSE);
+  g_return_val_if_fail (GEN_IS_SERVER (child), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* @child stays alive while the caller holds it, so its address names
+   * no other server meanwhile. */
+  reply = command_call (self, COMMAND_TERMINATE_CHILD_SERVER,
+                        g_variant_new_uint64 ((guint64) (guintptr) child), error);
+  return reply != NULL;
+}
+
+/**
  * gen_supervisor_restart_child:
  * @self: a #GenSupervisor
  * @id: the id of a child that is not running
@@ -440,7 +530,10 @@ gen_supervisor_terminate_child (GenSupervisor  *self,
  * ([method@Gen.Supervisor.terminate_child]) or that stopped and was not
  * restarted (a transient child's normal stop), with a fresh instance from
  * its spec: Erlang's `supervisor:restart_child/2`. Fails with
- * %GEN_SERVER_ERROR_NOT_FOUND if there is no such child,
+ * %GEN_SERVER_ERROR_INVALID_MESSAGE on a
+ * %GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE supervisor (OTP's
+ * `{error, simple_one_for_one}`), %GEN_SERVER_ERROR_NOT_FOUND if there is
+ * no such child,
  * %GEN_SERVER_ERROR_ALREADY_RUNNING if it runs, with the child's init
  * error, or as [method@Gen.Server.call] fails.
  *
@@ -466,8 +559,11 @@ gen_supervisor_restart_child (GenSupervisor  *self,
  * @id: the id of a child that is not running
  *
  * Forgets the spec of a child that is not running: Erlang's
- * `supervisor:delete_child/2`. Fails with %GEN_SERVER_ERROR_NOT_FOUND if
- * there is no such child, %GEN_SERVER_ERROR_ALREADY_RUNNING if it runs
+ * `supervisor:delete_child/2`. Fails with
+ * %GEN_SERVER_ERROR_INVALID_MESSAGE on a
+ * %GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE supervisor (OTP's
+ * `{error, simple_one_for_one}`: terminating such a child forgets it),
+ * %GEN_SERVER_ERROR_NOT_FOUND if there is no such child, %GEN_SERVER_ERROR_ALREADY_RUNNING if it runs
  * (terminate it first, or use [method@Gen.Supervisor.remove_child], which
  * does both), or as [method@Gen.Server.call] fails.
  *
@@ -566,10 +662,12 @@ gen_supervisor_which_children_status (GenSupervisor  *self,
  * @error: return location for an error
  *
  * Counts the supervisor's children, asked of its thread, as Erlang's
- * `supervisor:count_children/1`: a dictionary of `u` values, `specs` (all
- * children, running or not), `active` (running), `supervisors` and
- * `workers` (children whose type is, or is not, a [class@Gen.Supervisor],
- * running or not).
+ * `supervisor:count_children/1`: an `a{su}` dictionary, `specs` (all
+ * children, running or not; always 1, the template, for a
+ * %GEN_SUPERVISOR_STRATEGY_SIMPLE_ONE_FOR_ONE supervisor), `active`
+ * (running), `supervisors` and `workers` (children whose type is, or is
+ * not, a [class@Gen.Supervisor], running or not). Before 1.2 it was an
+ * `a{sv}` of `u` values; g_variant_lookup() with `"u"` reads both.
  *
  * ```c
  * g_autoptr(GVariant) counts = gen_supervisor_count_children (supervisor, &error);

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include "gen-child-spec-private.h"
 #include "gen-enums.h"
 #include "gen-supervisor-private.h"
 
@@ -415,6 +416,62 @@ gen_supervisor_build_args (GenChildSpec **children,
   for (guint i = 0; i < n_children; i++)
     g_variant_builder_add_value (&builder, gen_child_spec_to_variant (children[i]));
   return g_variant_builder_end (&builder);
+}
+
+/**
+ * gen_supervisor_check_child_specs:
+ * @specs: (array length=n_specs): the specs to check
+ * @n_specs: how many
+ * @error: return location for an error
+ *
+ * Says why specs would not start, before anything starts, as Erlang's
+ * `supervisor:check_childspecs/1`: each spec's fields (a GenServer type, a
+ * non-empty id, a shutdown timeout of -1 or more, a significant child
+ * that is not permanent), its construct properties against its type
+ * (each one exists and takes a value of the spec's type), and ids given
+ * twice. Runs on the calling thread and starts nothing.
+ *
+ * ```c
+ * GenChildSpec *children[] = { logger, worker };
+ *
+ * if (!gen_supervisor_check_child_specs (children, G_N_ELEMENTS (children), &error))
+ *   g_printerr ("Bad child spec: %s\n", error->message);
+ * ```
+ *
+ * ```python
+ * Gen.Supervisor.check_child_specs([logger, worker])  # raises GLib.Error
+ * ```
+ *
+ * Returns: %TRUE if the specs are fine; %FALSE with
+ *   %GEN_SERVER_ERROR_INVALID_MESSAGE (a spec's fields or properties) or
+ *   %GEN_SERVER_ERROR_NAME_TAKEN (an id given twice) otherwise
+ *
+ * Since: 1.2
+ */
+gboolean
+gen_supervisor_check_child_specs (GenChildSpec **specs,
+                                  guint          n_specs,
+                                  GError       **error)
+{
+  g_autoptr(GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
+
+  g_return_val_if_fail (specs != NULL || n_specs == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  for (guint i = 0; i < n_specs; i++)
+    {
+      const gchar *id = gen_child_spec_get_id (specs[i]);
+
+      if (!gen_child_spec_check_internal (specs[i], error))
+        return FALSE;
+      if (!g_hash_table_add (ids, (gpointer) id))
+        {
+          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NAME_TAKEN,
+                       "Two children have the id “%s”", id);
+          return FALSE;
+        }
+    }
+  return TRUE;
 }
 
 /**

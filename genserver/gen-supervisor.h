@@ -91,6 +91,14 @@ gboolean               gen_supervisor_terminate_child (GenSupervisor          *s
                                                        const gchar            *id,
                                                        GError                **error);
 GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_terminate_child_server (GenSupervisor   *self,
+                                                              GenServer       *child,
+                                                              GError         **error);
+GEN_AVAILABLE_IN_ALL
+gboolean               gen_supervisor_check_child_specs (GenChildSpec        **specs,
+                                                         guint                 n_specs,
+                                                         GError              **error);
+GEN_AVAILABLE_IN_ALL
 gboolean               gen_supervisor_restart_child   (GenSupervisor          *self,
                                                        const gchar            *id,
                                                        GError                **error);

@@ -1065,6 +1065,8 @@ test_count_children (void)
 
   counts = gen_supervisor_count_children (supervisor, &error);
   g_assert_no_error (error);
+  /* The type its documentation gives. */
+  g_assert_cmpstr (g_variant_get_type_string (counts), ==, "a{su}");
   g_assert_cmpuint (count_of (counts, "specs"), ==, 3);
   g_assert_cmpuint (count_of (counts, "active"), ==, 2);
   g_assert_cmpuint (count_of (counts, "supervisors"), ==, 1);
@@ -1144,6 +1146,124 @@ test_simple_one_for_one (void)
   seen = events_wait (5);
   g_assert_cmpstr (seen, ==, "start:x,start:y,stop:x,start:x,stop:y");
   supervisor_stop (supervisor);
+}
+
+/* supervisor_SUITE count_simple_one_for_one: specs is 1, the template,
+ * before any child and after; active and workers count the children. */
+static void
+test_count_simple_one_for_one (void)
+{
+  g_autoptr(GenSupervisor) supervisor = simple_supervisor_start (NULL, 0);
+  g_autoptr(GVariant) before = NULL;
+  g_autoptr(GVariant) after = NULL;
+  g_autoptr(GError) error = NULL;
+
+  before = gen_supervisor_count_children (supervisor, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_of (before, "specs"), ==, 1);
+  g_assert_cmpuint (count_of (before, "active"), ==, 0);
+  g_assert_cmpuint (count_of (before, "workers"), ==, 0);
+
+  for (guint i = 0; i < 3; i++)
+    g_free (gen_supervisor_start_child_with_args (supervisor, g_variant_new_string ("n"), &error));
+  g_assert_no_error (error);
+  after = gen_supervisor_count_children (supervisor, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_of (after, "specs"), ==, 1);
+  g_assert_cmpuint (count_of (after, "active"), ==, 3);
+  g_assert_cmpuint (count_of (after, "workers"), ==, 3);
+  g_assert_cmpuint (count_of (after, "supervisors"), ==, 0);
+  supervisor_stop (supervisor);
+}
+
+/* supervisor_SUITE sofo_restart_child / sofo_delete_child: restart_child
+ * and delete_child on simple_one_for_one are errors of their own (OTP's
+ * {error, simple_one_for_one}); terminate_child by instance stops a child
+ * and forgets it (simple_one_for_one's terminate_child with a pid). */
+static void
+test_simple_one_for_one_commands (void)
+{
+  g_autoptr(GenSupervisor) supervisor = simple_supervisor_start (NULL, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GenServer) child = NULL;
+  g_autofree gchar *id = NULL;
+  g_autofree gchar *seen = NULL;
+  g_auto(GStrv) ids = NULL;
+
+  events_clear ();
+  id = gen_supervisor_start_child_with_args (supervisor, g_variant_new_string ("x"), &error);
+  g_assert_no_error (error);
+  child = child_of (supervisor, id);
+
+  g_assert_false (gen_supervisor_restart_child (supervisor, id, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "simple_one_for_one"));
+  g_clear_error (&error);
+  g_assert_false (gen_supervisor_delete_child (supervisor, id, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "simple_one_for_one"));
+  g_clear_error (&error);
+  g_assert_true (gen_server_is_running (child));
+
+  g_assert_true (gen_supervisor_terminate_child_server (supervisor, child, &error));
+  g_assert_no_error (error);
+  g_assert_false (gen_server_is_running (child));
+  ids = gen_supervisor_dup_child_ids (supervisor);
+  g_assert_cmpstrv (ids, ((const gchar *[]) { NULL }));
+
+  /* Not a child any more: not found. */
+  g_assert_false (gen_supervisor_terminate_child_server (supervisor, child, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND);
+
+  seen = events_wait (2);
+  g_assert_cmpstr (seen, ==, "start:x,stop:x");
+  supervisor_stop (supervisor);
+}
+
+/* supervisor_SUITE sup_start_fail / check_childspecs: a spec checker that
+ * says why a spec is wrong before anything starts. */
+static void
+test_check_child_specs (void)
+{
+  g_autoptr(GenChildSpec) a = worker_spec ("a", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) b = worker_spec ("b", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) twin = worker_spec ("a", GEN_CHILD_RESTART_TEMPORARY);
+  g_autoptr(GenChildSpec) unknown = worker_spec ("u", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) mistyped = worker_spec ("m", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GenChildSpec) significant = worker_spec ("s", GEN_CHILD_RESTART_PERMANENT);
+  g_autoptr(GError) error = NULL;
+
+  events_clear ();
+  g_assert_true (gen_supervisor_check_child_specs ((GenChildSpec *[]) { a, b }, 2, &error));
+  g_assert_no_error (error);
+  g_assert_true (gen_supervisor_check_child_specs (NULL, 0, &error));
+
+  g_assert_false (gen_supervisor_check_child_specs ((GenChildSpec *[]) { a, b, twin }, 3, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NAME_TAKEN);
+  g_assert_nonnull (strstr (error->message, "“a”"));
+  g_clear_error (&error);
+
+  gen_child_spec_add_property (unknown, "no-such-property", g_variant_new_int32 (1));
+  g_assert_false (gen_supervisor_check_child_specs (&unknown, 1, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "no-such-property"));
+  g_clear_error (&error);
+
+  gen_child_spec_add_property (mistyped, "label", g_variant_new ("(ii)", 1, 2));
+  g_assert_false (gen_supervisor_check_child_specs (&mistyped, 1, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "label"));
+  g_clear_error (&error);
+
+  gen_child_spec_set_significant (significant, TRUE);
+  g_assert_false (gen_supervisor_check_child_specs (&significant, 1, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "significant"));
+
+  /* Nothing started. */
+  g_mutex_lock (&events_lock);
+  g_assert_cmpuint (events->len, ==, 0);
+  g_mutex_unlock (&events_lock);
 }
 
 /* Extra arguments are appended to the template's: tuples are joined. */
@@ -1338,6 +1458,9 @@ main (int    argc,
   g_test_add_func ("/supervisor/count-children", test_count_children);
   g_test_add_func ("/supervisor/simple-one-for-one", test_simple_one_for_one);
   g_test_add_func ("/supervisor/simple-one-for-one-args", test_simple_one_for_one_args);
+  g_test_add_func ("/supervisor/count-simple-one-for-one", test_count_simple_one_for_one);
+  g_test_add_func ("/supervisor/simple-one-for-one-commands", test_simple_one_for_one_commands);
+  g_test_add_func ("/supervisor/check-child-specs", test_check_child_specs);
   g_test_add_func ("/supervisor/auto-shutdown", test_auto_shutdown);
   g_test_add_func ("/supervisor/significant-validation", test_significant_validation);
 
