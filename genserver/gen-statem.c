@@ -34,7 +34,8 @@
  *   [method@Gen.Statem.set_timeout] (named, cancelled only by you) and
  *   [method@Gen.Statem.set_event_timeout] (cancelled by any event) arm
  *   timeouts, which arrive as events of their own type; a negative time
- *   cancels one;
+ *   cancels one, and a time of 0 comes before any message still in the
+ *   mailbox;
  * - [method@Gen.Statem.repeat_state] runs the state enter call again
  *   without changing state.
  *
@@ -97,7 +98,8 @@ typedef struct
  * that gen_server_cancel_timer() cancelled never arrives). */
 typedef struct
 {
-  guint timer_id;    /* 0: not armed */
+  guint timer_id;    /* 0: no timer runs */
+  gboolean zero;     /* armed with 0 ms: waits in the t0q, not in a timer */
   guint64 token;
   GVariant *content; /* owned, nullable when not armed */
 } Timeout;
@@ -157,6 +159,11 @@ typedef struct
   Timeout state_timeout;
   Timeout event_timeout;
   GHashTable *timeouts;     /* name (owned) → Timeout (owned) */
+  /* Timeout (unowned: one of the above), armed with 0 ms, in the order
+   * armed: Erlang's t0q. They come before the next mailbox message, after
+   * the inserted and postponed events, without a timer, so that nothing
+   * that arrives meanwhile can overtake them. */
+  GQueue t0q;
   guint64 last_token;
   const gchar *timeout_name; /* unowned: of the event being handled */
 } GenStatemPrivate;
@@ -250,7 +257,14 @@ static void
 timeout_clear (Timeout *timeout)
 {
   timeout->timer_id = 0;
+  timeout->zero = FALSE;
   g_clear_pointer (&timeout->content, g_variant_unref);
+}
+
+static gboolean
+timeout_is_armed (Timeout *timeout)
+{
+  return timeout->timer_id != 0 || timeout->zero;
 }
 
 static void
@@ -326,8 +340,12 @@ static void
 timeout_cancel (GenStatem *self,
                 Timeout   *timeout)
 {
+  GenStatemPrivate *priv = gen_statem_get_instance_private (self);
+
   if (timeout->timer_id != 0)
     gen_server_cancel_timer (GEN_SERVER (self), timeout->timer_id);
+  if (timeout->zero)
+    g_queue_remove (&priv->t0q, timeout);
   timeout_clear (timeout);
 }
 
@@ -346,6 +364,13 @@ timeout_arm (GenStatem *self,
     return;
 
   timeout->token = ++priv->last_token;
+  if (timeout_ms == 0)
+    {
+      timeout->zero = TRUE;
+      timeout->content = g_variant_ref (content);
+      g_queue_push_tail (&priv->t0q, timeout);
+      return;
+    }
   timeout->timer_id = gen_server_send_after (GEN_SERVER (self),
                                              g_variant_new ("(st)", TIMER_TAG, timeout->token),
                                              (guint) timeout_ms, &error);
@@ -382,7 +407,7 @@ apply_timeouts (GenStatem *self)
               g_hash_table_insert (priv->timeouts, g_strdup (action->name), timeout);
             }
           timeout_arm (self, timeout, action->timeout_ms, action->content);
-          if (timeout->timer_id == 0)
+          if (!timeout_is_armed (timeout))
             g_hash_table_remove (priv->timeouts, action->name);
           break;
         default:
@@ -390,6 +415,41 @@ apply_timeouts (GenStatem *self)
         }
     }
   g_ptr_array_set_size (priv->actions.timeouts, 0);
+}
+
+/* The event of @timeout, which fired: it is disarmed (a generic one
+ * forgotten). */
+static Event *
+timeout_fire (GenStatem *self,
+              Timeout   *timeout)
+{
+  GenStatemPrivate *priv = gen_statem_get_instance_private (self);
+  GHashTableIter iter;
+  gpointer name;
+  gpointer value;
+  Event *event;
+
+  if (timeout->zero)
+    g_queue_remove (&priv->t0q, timeout);
+
+  if (timeout == &priv->state_timeout || timeout == &priv->event_timeout)
+    {
+      event = event_new (timeout == &priv->state_timeout ?
+                         GEN_STATEM_EVENT_STATE_TIMEOUT : GEN_STATEM_EVENT_EVENT_TIMEOUT,
+                         timeout->content, NULL, NULL);
+      timeout_clear (timeout);
+      return event;
+    }
+
+  g_hash_table_iter_init (&iter, priv->timeouts);
+  while (g_hash_table_iter_next (&iter, &name, &value))
+    if (value == timeout)
+      {
+        event = event_new (GEN_STATEM_EVENT_TIMEOUT, timeout->content, NULL, name);
+        g_hash_table_iter_remove (&iter);
+        return event;
+      }
+  g_assert_not_reached ();
 }
 
 /* The event of a timer message, or NULL if @message is not one of the
@@ -402,9 +462,7 @@ timeout_event_take (GenStatem *self,
   const gchar *tag;
   guint64 token;
   GHashTableIter iter;
-  gpointer name;
   Timeout *timeout;
-  Event *event;
 
   if (!g_variant_is_of_type (message, G_VARIANT_TYPE ("(st)")))
     return NULL;
@@ -413,26 +471,13 @@ timeout_event_take (GenStatem *self,
     return NULL;
 
   if (priv->state_timeout.timer_id != 0 && priv->state_timeout.token == token)
-    {
-      event = event_new (GEN_STATEM_EVENT_STATE_TIMEOUT, priv->state_timeout.content, NULL, NULL);
-      timeout_clear (&priv->state_timeout);
-      return event;
-    }
+    return timeout_fire (self, &priv->state_timeout);
   if (priv->event_timeout.timer_id != 0 && priv->event_timeout.token == token)
-    {
-      event = event_new (GEN_STATEM_EVENT_EVENT_TIMEOUT, priv->event_timeout.content, NULL, NULL);
-      timeout_clear (&priv->event_timeout);
-      return event;
-    }
+    return timeout_fire (self, &priv->event_timeout);
   g_hash_table_iter_init (&iter, priv->timeouts);
-  while (g_hash_table_iter_next (&iter, &name, (gpointer *) &timeout))
-    {
-      if (timeout->token != token)
-        continue;
-      event = event_new (GEN_STATEM_EVENT_TIMEOUT, timeout->content, NULL, name);
-      g_hash_table_iter_remove (&iter);
-      return event;
-    }
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &timeout))
+    if (timeout->timer_id != 0 && timeout->token == token)
+      return timeout_fire (self, timeout);
 
   return NULL;
 }
@@ -498,7 +543,9 @@ insert_next_events (GenStatem *self)
     g_queue_push_head (&priv->pending, event);
 }
 
-/* Runs the state enter call for entering the current state from @old.
+/* Runs the state enter call for entering the current state from @old,
+ * again as long as it asks for repeat_state (Erlang runs a state enter
+ * call that returns repeat_state again, with the same previous state).
  * Returns the crash, if any. */
 static GError *
 run_enter (GenStatem *self,
@@ -506,29 +553,37 @@ run_enter (GenStatem *self,
 {
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
   g_autoptr(GVariant) state = g_variant_ref (current_state (self));
-  g_autoptr(GVariant) next = NULL;
-  Event enter = { GEN_STATEM_EVENT_ENTER, old, NULL, NULL };
-  GError *error = NULL;
+  gboolean repeat;
 
-  actions_begin (self, &enter);
-  next = GEN_STATEM_GET_CLASS (self)->handle_event (self, GEN_STATEM_EVENT_ENTER,
-                                                    old, state, &error);
-  actions_end (self);
-  if (next != NULL)
-    g_variant_take_ref (next);
-
-  if (error == NULL && next != NULL && !g_variant_equal (next, state))
-    error = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-                         "%s’s state enter call tried to change the state", statem_name (self));
-  if (error != NULL)
+  do
     {
-      actions_drop (self);
-      return error;
-    }
+      g_autoptr(GVariant) next = NULL;
+      Event enter = { GEN_STATEM_EVENT_ENTER, old, NULL, NULL };
+      GError *error = NULL;
 
-  run_replies (self, NULL);
-  apply_timeouts (self);
-  priv->actions.repeat_state = FALSE;
+      actions_begin (self, &enter);
+      next = GEN_STATEM_GET_CLASS (self)->handle_event (self, GEN_STATEM_EVENT_ENTER,
+                                                        old, state, &error);
+      actions_end (self);
+      if (next != NULL)
+        g_variant_take_ref (next);
+
+      if (error == NULL && next != NULL && !g_variant_equal (next, state))
+        error = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                             "%s’s state enter call tried to change the state", statem_name (self));
+      if (error != NULL)
+        {
+          actions_drop (self);
+          return error;
+        }
+
+      repeat = priv->actions.repeat_state;
+      priv->actions.repeat_state = FALSE;
+      run_replies (self, NULL);
+      apply_timeouts (self);
+    }
+  while (repeat && gen_server_is_running (GEN_SERVER (self)));
+
   return NULL;
 }
 
@@ -617,16 +672,28 @@ handle_one (GenStatem *self,
   return NULL;
 }
 
-/* Handles the inserted and retried events, until none is left or the
- * server must stop. Returns the crash, if any. */
+/* The next event that comes before the mailbox: an inserted or retried
+ * one, else a zero timeout; NULL when the mailbox is next. */
+static Event *
+next_internal_event (GenStatem *self)
+{
+  GenStatemPrivate *priv = gen_statem_get_instance_private (self);
+  Event *event = g_queue_pop_head (&priv->pending);
+
+  if (event == NULL && priv->t0q.length > 0)
+    event = timeout_fire (self, g_queue_peek_head (&priv->t0q));
+  return event;
+}
+
+/* Handles the inserted and retried events, then the zero timeouts, until
+ * none is left or the server must stop. Returns the crash, if any. */
 static GError *
 drain_pending (GenStatem *self)
 {
-  GenStatemPrivate *priv = gen_statem_get_instance_private (self);
   Event *event;
 
   while (gen_server_is_running (GEN_SERVER (self)) &&
-         (event = g_queue_pop_head (&priv->pending)) != NULL)
+         (event = next_internal_event (self)) != NULL)
     {
       GError *error = handle_one (self, event);
 
@@ -663,6 +730,7 @@ reset_run (GenStatem *self)
   while ((event = g_queue_pop_head (&priv->postponed)) != NULL)
     event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
   /* The server cancelled the timers themselves. */
+  g_queue_clear (&priv->t0q);
   timeout_clear (&priv->state_timeout);
   timeout_clear (&priv->event_timeout);
   g_hash_table_remove_all (priv->timeouts);
@@ -714,7 +782,7 @@ gen_statem_init_server (GenServer  *server,
   apply_timeouts (self);
   /* The first enter call and the inserted events run once the machine
    * runs, before any message from the mailbox, as in Erlang. */
-  if (priv->state_enter || priv->pending.length > 0)
+  if (priv->state_enter || priv->pending.length > 0 || priv->t0q.length > 0)
     {
       priv->initial_pending = TRUE;
       gen_server_continue (server, g_variant_new ("()"));
@@ -960,6 +1028,7 @@ gen_statem_init (GenStatem *self)
   g_queue_init (&priv->actions.next_events);
   g_queue_init (&priv->pending);
   g_queue_init (&priv->postponed);
+  g_queue_init (&priv->t0q);
   priv->timeouts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, timeout_free);
 }
 
@@ -1318,7 +1387,9 @@ gen_statem_set_event_timeout (GenStatem *self,
  * The repeat_state action: when `handle_event` keeps the state, runs the
  * state enter call again as if the state had been entered anew (postponed
  * events stay postponed and the state timeout keeps running, since the
- * state did not change). Without state enter calls, it does nothing.
+ * state did not change). From a state enter call, it runs that enter call
+ * again at once, with the same previous state. Without state enter calls,
+ * it does nothing.
  *
  * Only from inside `handle_event`.
  *

@@ -20,6 +20,7 @@ struct _TestProbe
   GHashTable *rules;      /* label → commands, owned; set before start */
   GPtrArray *held;        /* GenReply, owned; server thread only */
   GVariant *self_call;    /* the error code of a call to itself */
+  guint enters;           /* state enter calls so far; server thread only */
 };
 
 G_DECLARE_FINAL_TYPE (TestProbe, test_probe, TEST, PROBE, GenStatem)
@@ -118,6 +119,15 @@ probe_run (TestProbe    *self,
         gen_statem_next_event (statem, parse_type (w[1]), g_variant_new_string (w[2]));
       else if (g_str_equal (w[0], "repeat"))
         gen_statem_repeat_state (statem);
+      else if (g_str_equal (w[0], "repeat-below") && n == 2)
+        {
+          /* A counter kept in the machine's data, as OTP's state_enter
+           * case keeps N. */
+          if (self->enters < (guint) atoi (w[1]))
+            gen_statem_repeat_state (statem);
+        }
+      else if (g_str_equal (w[0], "send-self") && n == 2)
+        g_assert_true (gen_server_send_info (GEN_SERVER (self), g_variant_new_string (w[1]), NULL));
       else if (g_str_equal (w[0], "gate"))
         test_gate_pass (&self->gate);
       else if (g_str_equal (w[0], "await-timer"))
@@ -196,6 +206,8 @@ test_probe_handle_event (GenStatem           *statem,
     }
   probe_log (self, entry);
 
+  if (type == GEN_STATEM_EVENT_ENTER)
+    self->enters++;
   if (type == GEN_STATEM_EVENT_ENTER)
     {
       g_autofree gchar *key = g_strconcat ("enter:", state_name, NULL);
@@ -622,6 +634,79 @@ test_statem_state_enter (void)
   }
 }
 
+/* gen_statem_SUITE state_enter: repeat_state from a state enter call runs
+ * the enter call again, with the same previous state, so a counter in the
+ * data climbs with each repeat; its timeouts are the last ones set. */
+static void
+test_statem_enter_repeat_state (void)
+{
+  g_autoptr(TestProbe) probe = probe_new (TRUE);
+  g_autofree gchar *reply = NULL;
+
+  probe_rule (probe, "enter:w", "repeat-below:4 event-timeout:0:et state-timeout:0:st");
+  test_start_ok (probe, NULL);
+  cast_ok (probe, "goto:w");
+  reply = call_ok (probe, "reply:done");
+
+  assert_log (probe, (const gchar *[]) {
+    "init",
+    "a/enter/a",
+    "a/cast/goto:w",
+    "w/enter/a",
+    "w/enter/a",
+    "w/enter/a",
+    "w/event_timeout/et",
+    "w/state_timeout/st",
+    "w/call/reply:done",
+    NULL });
+  g_assert_cmpuint (probe->enters, ==, 4);
+
+  test_stop_ok (probe);
+}
+
+/* gen_statem_SUITE state_timeout and event_order: a zero timeout comes
+ * before any external event not yet received (here an info message the
+ * same handler sent to itself), in the order set, after the inserted
+ * events; an inserted or retried event cancels a zero event timeout. */
+static void
+test_statem_zero_timeout (void)
+{
+  g_autoptr(TestProbe) probe = probe_new (FALSE);
+  g_autofree gchar *reply = NULL;
+
+  test_start_ok (probe, NULL);
+  /* Each step waits for the last, so that only the machine's own message
+   * and its zero timeouts compete. */
+  cast_ok (probe, "send-self:m1 event-timeout:0:et1");
+  test_gate_wait_for (&probe->gate, &probe->log_length, 4);
+  cast_ok (probe, "send-self:m2 state-timeout:0:st2 timeout:g:0:g2 next:internal:i2");
+  test_gate_wait_for (&probe->gate, &probe->log_length, 9);
+  probe_rule (probe, "p", "postpone-unless:b");
+  cast_ok (probe, "p");
+  cast_ok (probe, "goto:b next:internal:i3 event-timeout:0:et3");
+  /* et3, were it not cancelled, would come before this call. */
+  reply = call_ok (probe, "reply:done");
+
+  assert_log (probe, (const gchar *[]) {
+    "init",
+    "a/cast/send-self:m1 event-timeout:0:et1",
+    "a/event_timeout/et1",
+    "a/info/m1",
+    "a/cast/send-self:m2 state-timeout:0:st2 timeout:g:0:g2 next:internal:i2",
+    "a/internal/i2",
+    "a/state_timeout/st2",
+    "a/timeout:g/g2",
+    "a/info/m2",
+    "a/cast/p",
+    "a/cast/goto:b next:internal:i3 event-timeout:0:et3",
+    "b/internal/i3",
+    "b/cast/p",
+    "b/call/reply:done",
+    NULL });
+
+  test_stop_ok (probe);
+}
+
 /* Queues @first and @second while the machine waits at the gate, so that
  * nothing (a timer's message) can come between them; then lets it go and
  * closes the gate again once it passed. */
@@ -659,7 +744,8 @@ test_statem_state_timeout (void)
   test_gate_wait_for (&probe->gate, &probe->log_length, 3);
 
   /* The second cast waits until st2's message is in the mailbox. */
-  cast_pair_behind_gate (probe, "state-timeout:0:st2", "await-timer goto:b");
+  /* 1 ms, not 0: a zero timeout waits in no mailbox (see zero-timeout). */
+  cast_pair_behind_gate (probe, "state-timeout:1:st2", "await-timer goto:b");
   reply = call_ok (probe, "reply:done");
 
   cast_ok (probe, "state-timeout:0:st3 state-timeout:-1:x");
@@ -671,7 +757,7 @@ test_statem_state_timeout (void)
     "a/cast/state-timeout:0:st1",
     "a/state_timeout/st1",
     "a/cast/gate",
-    "a/cast/state-timeout:0:st2",
+    "a/cast/state-timeout:1:st2",
     "a/cast/await-timer goto:b",
     "b/call/reply:done",
     "b/cast/state-timeout:0:st3 state-timeout:-1:x",
@@ -693,7 +779,7 @@ test_statem_event_timeout (void)
   cast_ok (probe, "event-timeout:0:et1");
   test_gate_wait_for (&probe->gate, &probe->log_length, 3);
 
-  cast_pair_behind_gate (probe, "event-timeout:0:et2", "any");
+  cast_pair_behind_gate (probe, "event-timeout:1:et2", "any");
   reply = call_ok (probe, "reply:done");
 
   assert_log (probe, (const gchar *[]) {
@@ -701,7 +787,7 @@ test_statem_event_timeout (void)
     "a/cast/event-timeout:0:et1",
     "a/event_timeout/et1",
     "a/cast/gate",
-    "a/cast/event-timeout:0:et2",
+    "a/cast/event-timeout:1:et2",
     "a/cast/any",
     "a/call/reply:done",
     NULL });
@@ -718,20 +804,20 @@ test_statem_generic_timeout (void)
   g_autofree gchar *reply = NULL;
 
   test_start_ok (probe, NULL);
-  cast_pair_behind_gate (probe, "timeout:t1:0:g1", "await-timer goto:b");
+  cast_pair_behind_gate (probe, "timeout:t1:1:g1", "await-timer goto:b");
   test_gate_wait_for (&probe->gate, &probe->log_length, 5);
 
-  cast_pair_behind_gate (probe, "timeout:t2:0:g2", "await-timer timeout:t2:-1:x");
+  cast_pair_behind_gate (probe, "timeout:t2:1:g2", "await-timer timeout:t2:-1:x");
   reply = call_ok (probe, "reply:done");
 
   assert_log (probe, (const gchar *[]) {
     "init",
     "a/cast/gate",
-    "a/cast/timeout:t1:0:g1",
+    "a/cast/timeout:t1:1:g1",
     "a/cast/await-timer goto:b",
     "b/timeout:t1/g1",
     "b/cast/gate",
-    "b/cast/timeout:t2:0:g2",
+    "b/cast/timeout:t2:1:g2",
     "b/cast/await-timer timeout:t2:-1:x",
     "b/call/reply:done",
     NULL });
@@ -853,6 +939,8 @@ main (int   argc,
   g_test_add_func ("/statem/postpone-stop", test_statem_postpone_stop);
   g_test_add_func ("/statem/next-event", test_statem_next_event);
   g_test_add_func ("/statem/state-enter", test_statem_state_enter);
+  g_test_add_func ("/statem/enter-repeat-state", test_statem_enter_repeat_state);
+  g_test_add_func ("/statem/zero-timeout", test_statem_zero_timeout);
   g_test_add_func ("/statem/state-timeout", test_statem_state_timeout);
   g_test_add_func ("/statem/event-timeout", test_statem_event_timeout);
   g_test_add_func ("/statem/generic-timeout", test_statem_generic_timeout);

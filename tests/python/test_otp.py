@@ -2,8 +2,10 @@
 """The OTP layer's newer forms from Python, each named after the case of
 Erlang/OTP's own suites that it ports."""
 
+import warnings
+
 import pytest
-from conftest import assert_gen_error
+from conftest import assert_gen_error, wait_until
 
 from gi.repository import Gen, GLib
 
@@ -11,12 +13,16 @@ from gi.repository import Gen, GLib
 class Ignoring(Gen.Server):
     """Answers Erlang's ignore from init, in the form args names."""
 
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        old_domain = Gen.Server.ignore_quark()  # deprecated since 1.2
+
     def do_init(self, args):
         if args.unpack() == 'ignored':
             raise GLib.Error.new_literal(Gen.server_error_quark(), 'not today',
                                          Gen.ServerError.IGNORED)
         # What code written for genserver 1.0 raises.
-        raise GLib.Error.new_literal(Gen.Server.ignore_quark(), 'not today either', 0)
+        raise GLib.Error.new_literal(Ignoring.old_domain, 'not today either', 0)
 
 
 @pytest.mark.parametrize('form', ['ignored', '1.0-domain'])
@@ -78,3 +84,64 @@ def test_check_child_specs():
     with pytest.raises(GLib.Error) as excinfo:
         Gen.Supervisor.check_child_specs([bad])
     assert 'no-such-property' in assert_gen_error(excinfo, Gen.ServerError.INVALID_MESSAGE).message
+
+
+class Machine(Gen.Statem):
+    """Logs each event as (state, event type, content) and runs the
+    commands its content names."""
+
+    state_enter = True
+
+    def do_init_state(self, args):
+        self.log = []
+        self.enters = 0
+        return 'a'
+
+    def do_handle_event(self, event_type, content, state):
+        state = state.unpack()
+        content = content.unpack()
+        self.log.append((state, event_type.value_nick, content))
+        if event_type == Gen.StatemEventType.ENTER:
+            self.enters += 1
+            if state == 'w' and self.enters < 4:
+                self.repeat_state()
+                self.set_event_timeout(0, 'et')
+            return None
+        if content == 'goto-w':
+            return 'w'
+        if content == 'zero':
+            self.send_info('mine')
+            self.set_event_timeout(0, 'z')
+        if event_type == Gen.StatemEventType.CALL:
+            self.reply(len(self.log))
+        return None
+
+
+def test_state_enter_repeat_state():
+    # gen_statem_SUITE state_enter: repeat_state from an enter call runs it
+    # again, with the same previous state; the counter climbs.
+    machine = Machine()
+    machine.start()
+    try:
+        machine.cast('goto-w')
+        machine.call('sync')
+        assert machine.enters == 4
+        assert machine.log[:6] == [('a', 'enter', 'a'), ('a', 'cast', 'goto-w'),
+                                   ('w', 'enter', 'a'), ('w', 'enter', 'a'),
+                                   ('w', 'enter', 'a'), ('w', 'event-timeout', 'et')]
+    finally:
+        machine.stop()
+
+
+def test_zero_event_timeout_before_external_events():
+    # gen_statem_SUITE state_timeout: a zero timeout comes before a message
+    # the same handler sent to the machine itself.
+    machine = Machine()
+    machine.start()
+    try:
+        machine.cast('zero')
+        wait_until(lambda: ('a', 'info', 'mine') in machine.log, "the message to itself")
+        assert machine.log[1:4] == [('a', 'cast', 'zero'), ('a', 'event-timeout', 'z'),
+                                    ('a', 'info', 'mine')]
+    finally:
+        machine.stop()
