@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "gen-call-private.h"
+#include "gen-reply-private.h"
 #include "gen-scheduler-private.h"
 #include "gen-server-private.h"
 #include "gen-spin-private.h"
@@ -165,7 +166,7 @@ gen_call_wait_unmarked (GenCall *call,
 
   /* A pool worker about to sleep lets its pool run others meanwhile: the
    * callee may be queued behind this very worker (see gen-scheduler.c). */
-  blocking = gen_scheduler_block_begin_internal ();
+  blocking = gen_spin_block_begin ();
 
   g_mutex_lock (&call->mutex);
   g_atomic_int_set (&call->sleeping, TRUE);
@@ -180,7 +181,7 @@ gen_call_wait_unmarked (GenCall *call,
   g_mutex_unlock (&call->mutex);
 
   if (blocking)
-    gen_scheduler_block_end_internal ();
+    gen_spin_block_end ();
 
   return gen_call_is_final (call);
 }
@@ -302,12 +303,12 @@ call_begin (GenServer  *self,
   GenServerPrivate *priv = gen_server_get_private (self);
   GenCall *call;
 
-  if (!gen_server_check_message_type_internal (self, priv->call_type, "call", message, error))
+  if (!gen_server_check_message_type (self, priv->call_type, "call", message, error))
     return NULL;
 
-  call = gen_call_new (message, gen_server_name_internal (self));
+  call = gen_call_new (message, gen_server_name (self));
 
-  if (!gen_server_queue_item_internal (self, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), wake, deadline, error))
+  if (!gen_server_queue_item (self, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), wake, deadline, error))
     {
       gen_call_unref (call); /* the mailbox's */
       gen_call_unref (call);
@@ -376,12 +377,12 @@ gen_server_call (GenServer  *self,
   owned_message = g_variant_ref_sink (message);
   deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
-  if (gen_server_would_call_self_internal (self))
+  if (gen_server_would_call_self (self))
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_CALLING_SELF,
                    "%s was called synchronously from the thread that runs its "
                    "handlers, which would wait for itself; use cast or call_async",
-                   gen_server_name_internal (self));
+                   gen_server_name (self));
       return NULL;
     }
 
@@ -398,7 +399,7 @@ gen_server_call (GenServer  *self,
       gen_call_abandon (call, NULL))
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
-                   "%s did not answer within %d ms", gen_server_name_internal (self), timeout_ms);
+                   "%s did not answer within %d ms", gen_server_name (self), timeout_ms);
       __atomic_fetch_add (&priv->n_calls_timed_out, 1, __ATOMIC_RELAXED);
       gen_call_unref (call);
       return NULL;
@@ -490,9 +491,9 @@ gen_server_call_async (GenServer           *self,
   /* The call decides itself whether cancellation won against the reply. */
   g_task_set_check_cancellable (task, FALSE);
 
-  call = gen_call_new (owned_message, gen_server_name_internal (self));
+  call = gen_call_new (owned_message, gen_server_name (self));
 
-  if (!gen_server_check_message_type_internal (self, priv->call_type, "call", owned_message, &error))
+  if (!gen_server_check_message_type (self, priv->call_type, "call", owned_message, &error))
     {
       /* Still through a source: the callback never runs inside this call. */
       gen_call_bind_task (call, task, -1, NULL);
@@ -513,9 +514,9 @@ gen_server_call_async (GenServer           *self,
       if (pushed == GEN_PUSH_FULL)
         g_set_error (&error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL,
                      "%s’s mailbox is full: %u messages wait in it",
-                     gen_server_name_internal (self), priv->mailbox.capacity);
+                     gen_server_name (self), priv->mailbox.capacity);
       else
-        gen_server_set_not_running_error_internal (self, &error);
+        gen_server_set_not_running_error (self, &error);
       /* Unless the timeout or the cancellable made it final already. */
       if (gen_call_abandon (call, error))
         gen_call_schedule_completion (call);
@@ -577,13 +578,13 @@ gen_server_take_reply (GenServer *self)
   GenServerPrivate *priv;
 
   g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
-  g_return_val_if_fail (gen_server_is_handler_thread_internal (self), NULL);
+  g_return_val_if_fail (gen_server_is_handler_thread (self), NULL);
 
   priv = gen_server_get_private (self);
   g_return_val_if_fail (priv->current_call != NULL, NULL);
   g_return_val_if_fail (!priv->reply_taken, NULL);
 
   priv->reply_taken = TRUE;
-  return gen_reply_new_internal (gen_server_name_internal (self), priv->current_call);
+  return gen_reply_new (gen_server_name (self), priv->current_call);
 }
 

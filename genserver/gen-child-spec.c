@@ -3,9 +3,8 @@
 #include "config.h"
 
 #include "gen-child-spec-private.h"
+#include "gen-core-private.h"
 #include "gen-enums.h"
-#include "gen-scheduler-private.h"
-#include "gen-server-private.h"
 #include "gen-supervisor.h"
 
 /**
@@ -216,7 +215,7 @@ gen_child_spec_new_from_variant (GVariant  *variant,
     {
       GVariantDict dict;
 
-      scheduler = gen_scheduler_lookup_internal (scheduler_id);
+      scheduler = gen_scheduler_lookup (scheduler_id);
       if (scheduler == NULL)
         {
           g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
@@ -590,7 +589,7 @@ gen_child_spec_to_variant (GenChildSpec *self)
       GVariantDict dict;
 
       g_variant_dict_init (&dict, self->properties);
-      g_variant_dict_insert (&dict, SCHEDULER_KEY, "t", self->scheduler->id);
+      g_variant_dict_insert (&dict, SCHEDULER_KEY, "t", gen_scheduler_get_id (self->scheduler));
       properties = g_variant_dict_end (&dict);
     }
 
@@ -699,8 +698,8 @@ values_new (void)
 }
 
 GenServer *
-gen_child_spec_instantiate_internal (GenChildSpec  *self,
-                                     GError       **error)
+gen_child_spec_instantiate (GenChildSpec  *self,
+                            GError       **error)
 {
   g_autoptr(GTypeClass) klass = g_type_class_ref (self->type);
   g_autoptr(GPtrArray) names = g_ptr_array_new ();
@@ -727,8 +726,8 @@ gen_child_spec_instantiate_internal (GenChildSpec  *self,
 }
 
 gboolean
-gen_child_spec_check_internal (GenChildSpec  *self,
-                               GError       **error)
+gen_child_spec_check (GenChildSpec  *self,
+                      GError       **error)
 {
   g_autoptr(GenChildSpec) copy = NULL;
   g_autoptr(GTypeClass) klass = NULL;

@@ -4,9 +4,9 @@
 
 #include <unistd.h>
 
+#include "gen-core-private.h"
 #include "gen-dbus-private.h"
 #include "gen-resources.h"
-#include "gen-server-private.h"
 
 /*
  * Servers exported on D-Bus.
@@ -111,7 +111,7 @@ static const GDBusErrorEntry error_entries[] = {
 };
 
 void
-gen_dbus_error_ensure_internal (void)
+gen_dbus_error_ensure (void)
 {
   static gsize registered;
 
@@ -122,7 +122,7 @@ gen_dbus_error_ensure_internal (void)
 }
 
 GDBusInterfaceInfo *
-gen_dbus_interface_info_internal (void)
+gen_dbus_interface_info (void)
 {
   static gsize info; /* GDBusInterfaceInfo */
 
@@ -149,9 +149,9 @@ gen_dbus_interface_info_internal (void)
 }
 
 gboolean
-gen_dbus_check_wire_type_internal (GVariant     *message,
-                                   const gchar  *what,
-                                   GError      **error)
+gen_dbus_check_wire_type (GVariant     *message,
+                          const gchar  *what,
+                          GError      **error)
 {
   const gchar *type_string = g_variant_get_type_string (message);
 
@@ -165,9 +165,9 @@ gen_dbus_check_wire_type_internal (GVariant     *message,
 }
 
 gboolean
-gen_dbus_check_size_internal (GVariant     *message,
-                              guint64       max_size,
-                              GError      **error)
+gen_dbus_check_size (GVariant     *message,
+                     guint64       max_size,
+                     GError      **error)
 {
   gsize size = g_variant_get_size (message);
 
@@ -253,8 +253,8 @@ export_connection_closed_cb (GDBusConnection *connection,
 /* Calls from the wire ---------------------------------------------------- */
 
 void
-gen_dbus_return_error_internal (GDBusMethodInvocation *invocation,
-                                GError                *error)
+gen_dbus_return_error (GDBusMethodInvocation *invocation,
+                       GError                *error)
 {
   g_dbus_method_invocation_return_gerror (invocation, error);
   g_error_free (error);
@@ -279,13 +279,13 @@ export_call_done_cb (GObject      *source,
           g_set_error (&error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
                        "%s was unexported before it answered", G_OBJECT_TYPE_NAME (server));
         }
-      gen_dbus_return_error_internal (invocation, error);
+      gen_dbus_return_error (invocation, error);
       return;
     }
 
-  if (!gen_dbus_check_wire_type_internal (reply, "reply", &error))
+  if (!gen_dbus_check_wire_type (reply, "reply", &error))
     {
-      gen_dbus_return_error_internal (invocation, error);
+      gen_dbus_return_error (invocation, error);
       return;
     }
 
@@ -293,12 +293,12 @@ export_call_done_cb (GObject      *source,
 }
 
 void
-gen_dbus_server_method_call_internal (GenServer             *server,
-                                      guint64                max_message_size,
-                                      GCancellable          *cancellable,
-                                      const gchar           *method_name,
-                                      GVariant              *parameters,
-                                      GDBusMethodInvocation *invocation)
+gen_dbus_server_method_call (GenServer             *server,
+                             guint64                max_message_size,
+                             GCancellable          *cancellable,
+                             const gchar           *method_name,
+                             GVariant              *parameters,
+                             GDBusMethodInvocation *invocation)
 {
   g_autoptr(GVariant) message = NULL;
   GError *error = NULL;
@@ -306,9 +306,9 @@ gen_dbus_server_method_call_internal (GenServer             *server,
   /* GDBus already refused unknown methods and arguments of the wrong
    * signature: only (v) and (vi) come this far. */
   g_variant_get_child (parameters, 0, "v", &message);
-  if (!gen_dbus_check_size_internal (message, max_message_size, &error))
+  if (!gen_dbus_check_size (message, max_message_size, &error))
     {
-      gen_dbus_return_error_internal (invocation, error);
+      gen_dbus_return_error (invocation, error);
       return;
     }
 
@@ -328,13 +328,13 @@ gen_dbus_server_method_call_internal (GenServer             *server,
     /* Not sent if the caller asked for no reply, as remote casts do. */
     g_dbus_method_invocation_return_value (invocation, NULL);
   else
-    gen_dbus_return_error_internal (invocation, error);
+    gen_dbus_return_error (invocation, error);
 }
 
 GVariant *
-gen_dbus_server_property_internal (GenServer   *server,
-                                   guint64      max_message_size,
-                                   const gchar *property_name)
+gen_dbus_server_property (GenServer   *server,
+                          guint64      max_message_size,
+                          const gchar *property_name)
 {
   const gchar *type_string;
 
@@ -372,8 +372,8 @@ export_method_call (GDBusConnection       *connection,
       return;
     }
 
-  gen_dbus_server_method_call_internal (server, export->max_message_size, export->cancellable,
-                                        method_name, parameters, invocation);
+  gen_dbus_server_method_call (server, export->max_message_size, export->cancellable,
+                               method_name, parameters, invocation);
 }
 
 static GVariant *
@@ -395,7 +395,7 @@ export_get_property (GDBusConnection  *connection,
       return NULL;
     }
 
-  return gen_dbus_server_property_internal (server, export->max_message_size, property_name);
+  return gen_dbus_server_property (server, export->max_message_size, property_name);
 }
 
 static const GDBusInterfaceVTable export_vtable = {
@@ -419,9 +419,9 @@ export_stopped_cb (GenServer    *server,
     }
   /* Armed before the signal goes: a remote that restarts the server on
    * hearing it must not find the next run unwatched. */
-  export->watch_id = gen_server_watch_internal (server, export_stopped_cb,
-                                                export_ref (export), export_unref,
-                                                GEN_WATCH_NEXT_RUN);
+  export->watch_id = gen_monitor_watch (server, export_stopped_cb,
+                                        export_ref (export), export_unref,
+                                        GEN_WATCH_NEXT_RUN);
   g_mutex_unlock (&export_lock);
 
   /* An error here means the connection closed: nobody is left to tell. */
@@ -536,7 +536,7 @@ gen_server_export_full (GenServer        *self,
   g_return_val_if_fail (object_path != NULL && g_variant_is_object_path (object_path), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  gen_dbus_error_ensure_internal ();
+  gen_dbus_error_ensure ();
 
   g_mutex_lock (&export_lock);
 
@@ -583,7 +583,7 @@ gen_server_export_full (GenServer        *self,
 
   export->registration_id =
     g_dbus_connection_register_object (connection, object_path,
-                                       gen_dbus_interface_info_internal (),
+                                       gen_dbus_interface_info (),
                                        &export_vtable, export_ref (export), export_unref,
                                        error);
   if (export->registration_id == 0)
@@ -594,9 +594,9 @@ gen_server_export_full (GenServer        *self,
     }
   export->exported = TRUE;
 
-  export->watch_id = gen_server_watch_internal (self, export_stopped_cb,
-                                                export_ref (export), export_unref,
-                                                GEN_WATCH_NEXT_RUN);
+  export->watch_id = gen_monitor_watch (self, export_stopped_cb,
+                                        export_ref (export), export_unref,
+                                        GEN_WATCH_NEXT_RUN);
   export->closed_id = g_signal_connect_data (connection, "closed",
                                              G_CALLBACK (export_connection_closed_cb),
                                              export_ref (export),

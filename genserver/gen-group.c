@@ -2,9 +2,9 @@
 
 #include "config.h"
 
+#include "gen-core-private.h"
 #include "gen-group.h"
 #include "gen-request.h"
-#include "gen-server-private.h"
 
 /**
  * GenGroup:
@@ -354,9 +354,9 @@ gen_group_join (GenGroup     *self,
   member->server = g_object_ref (server);
   /* First, as a registry name is: a restarted server joins afresh. Under
    * the lock, so that the hook waits until the member is in. */
-  member->watch_id = gen_server_watch_internal (server, member_server_stopped,
-                                                member_ref (member), member_unref,
-                                                GEN_WATCH_FIRST);
+  member->watch_id = gen_monitor_watch (server, member_server_stopped,
+                                        member_ref (member), member_unref,
+                                        GEN_WATCH_FIRST);
   if (member->watch_id == 0)
     {
       g_mutex_unlock (&self->lock);

@@ -2,15 +2,15 @@
 
 #include "config.h"
 
+#include "gen-core-private.h"
 #include "gen-link.h"
-#include "gen-server-private.h"
 #include "gen-start.h"
 
 /*
  * Links: Erlang's link/1, unlink/1 and trap_exit.
  *
  * A link joins the current runs of two servers. It is an exit hook on each
- * (gen_server_watch_internal()), so it ends with either run: whichever
+ * (gen_monitor_watch()), so it ends with either run: whichever
  * server finishes first breaks the link, removes the hook on the other one
  * and tells it. Every link's state is under one process-wide lock, held
  * only for bookkeeping, never while a hook, a stop or a send runs.
@@ -210,16 +210,16 @@ gen_server_link (GenServer  *self,
   /* Under the lock, so that a hook that fires at once waits until the link
    * is complete (hooks never take a monitor table's lock while they run,
    * so this cannot deadlock). */
-  link->hook_a = gen_server_watch_internal (self, link_exited, link_ref (link),
-                                            link_unref, GEN_WATCH_DEFAULT);
+  link->hook_a = gen_monitor_watch (self, link_exited, link_ref (link),
+                                    link_unref, GEN_WATCH_DEFAULT);
   if (link->hook_a == 0)
     {
       link_unref (link); /* the hook's */
       set_not_running (error, self);
       goto fail;
     }
-  link->hook_b = gen_server_watch_internal (other, link_exited, link_ref (link),
-                                            link_unref, GEN_WATCH_DEFAULT);
+  link->hook_b = gen_monitor_watch (other, link_exited, link_ref (link),
+                                    link_unref, GEN_WATCH_DEFAULT);
   if (link->hook_b == 0)
     {
       link_unref (link);

@@ -38,7 +38,7 @@ extern GenEnvelope gen_stop_envelope;
 #define GEN_ITEM_STOP_MARKER GEN_ITEM_MAKE (&gen_stop_envelope, GEN_ITEM_ENVELOPE)
 
 /* Releases the mailbox's reference to what @item points to. */
-void gen_item_drop (gpointer item);
+void gen_run_drop_item (gpointer item);
 
 /* Told after a push that the mailbox has something new; runs on the
  * pushing thread, outside the mailbox's lock. @data was given to

@@ -10,7 +10,7 @@
 GenEnvelope gen_stop_envelope = { GEN_ENVELOPE_STOP };
 
 void
-gen_item_drop (gpointer item)
+gen_run_drop_item (gpointer item)
 {
   GenEnvelope *envelope;
 
@@ -95,7 +95,7 @@ gen_mailbox_clear (GenMailbox *mailbox)
   gpointer item;
 
   while ((item = g_async_queue_try_pop (mailbox->queue)) != NULL)
-    gen_item_drop (item);
+    gen_run_drop_item (item);
   g_async_queue_unref (mailbox->queue);
   g_mutex_clear (&mailbox->idle_lock);
   g_cond_clear (&mailbox->idle_cond);

@@ -235,7 +235,7 @@ run_init_on_context (GenServer       *self,
 
   if (ok)
     {
-      gen_server_set_status_internal (self, GEN_STATUS_RUNNING);
+      gen_run_set_status (self, GEN_STATUS_RUNNING);
       /* Continues run in the context's next dispatch. */
       gen_run_flag_release (self, gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE);
     }
@@ -246,7 +246,7 @@ run_init_on_context (GenServer       *self,
       g_object_unref (self); /* the run's own */
     }
 
-  gen_start_request_complete (request, error);
+  gen_scheduler_start_request_complete (request, error);
 }
 
 static gboolean
@@ -267,7 +267,7 @@ main_start (GenServer  *self,
   GenStartRequest request;
   gboolean ok;
 
-  gen_start_request_init (&request, self, args);
+  gen_scheduler_start_request_init (&request, self, args);
 
   /* Held from here to the end of init, so that nothing queued meanwhile
    * runs before it. */
@@ -316,8 +316,8 @@ main_start (GenServer  *self,
       g_mutex_unlock (&request.mutex);
     }
 
-  ok = gen_start_request_wait (&request, error);
-  gen_start_request_clear (&request);
+  ok = gen_scheduler_start_request_wait (&request, error);
+  gen_scheduler_start_request_clear (&request);
   return ok;
 }
 

@@ -13,7 +13,7 @@
  *
  * A monitor is either public (gen_server_monitor(): its callback runs on
  * the monitoring thread's thread-default context, through a GSource) or an
- * internal exit hook (gen_server_watch_internal(): run synchronously where
+ * internal exit hook (gen_monitor_watch(): run synchronously where
  * the server finishes, for the registry and supervisors, which must know
  * before anybody else).
  *
@@ -189,7 +189,7 @@ monitor_send_locked (Monitor   *monitor,
 }
 
 void
-gen_monitors_open_internal (GenServer *self)
+gen_monitor_open (GenServer *self)
 {
   MonitorTable *table = monitor_table_get (self);
 
@@ -200,8 +200,8 @@ gen_monitors_open_internal (GenServer *self)
 }
 
 void
-gen_monitors_fire_internal (GenServer    *self,
-                            const GError *reason)
+gen_monitor_fire (GenServer    *self,
+                  const GError *reason)
 {
   MonitorTable *table = monitor_table_get (self);
   g_autoptr(GPtrArray) hooks = g_ptr_array_new_with_free_func ((GDestroyNotify) monitor_unref);
@@ -249,8 +249,8 @@ gen_monitors_fire_internal (GenServer    *self,
 }
 
 void
-gen_monitors_set_stop_reason_internal (GenServer    *self,
-                                       const GError *reason)
+gen_monitor_set_stop_reason (GenServer    *self,
+                             const GError *reason)
 {
   MonitorTable *table = monitor_table_get (self);
 
@@ -261,7 +261,7 @@ gen_monitors_set_stop_reason_internal (GenServer    *self,
 }
 
 GError *
-gen_monitors_take_stop_reason_internal (GenServer *self)
+gen_monitor_take_stop_reason (GenServer *self)
 {
   MonitorTable *table = monitor_table_get (self);
   GError *reason;
@@ -292,11 +292,11 @@ monitor_new (GenServerMonitorFunc  func,
 }
 
 guint
-gen_server_watch_internal (GenServer            *self,
-                           GenServerMonitorFunc  func,
-                           gpointer              user_data,
-                           GDestroyNotify        destroy,
-                           GenWatchFlags         flags)
+gen_monitor_watch (GenServer            *self,
+                   GenServerMonitorFunc  func,
+                   gpointer              user_data,
+                   GDestroyNotify        destroy,
+                   GenWatchFlags         flags)
 {
   MonitorTable *table = monitor_table_get (self);
   Monitor *monitor;

@@ -42,7 +42,7 @@ format_state (GenServer *self)
 }
 
 gboolean
-gen_run_hold_internal (GenServer *self)
+gen_run_hold (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
 
@@ -79,7 +79,7 @@ gen_run_hold_internal (GenServer *self)
 }
 
 gboolean
-gen_run_wants_turn_internal (GenServer *self)
+gen_run_wants_turn (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
 
@@ -92,7 +92,7 @@ gen_run_wants_turn_internal (GenServer *self)
 }
 
 void
-gen_run_refuse_system_internal (GenServer *self)
+gen_run_refuse_system (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
   GenCall *call;
@@ -104,7 +104,7 @@ gen_run_refuse_system_internal (GenServer *self)
       gen_call_answer (call, NULL,
                        g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
                                     "%s stopped before giving its status",
-                                    gen_server_name_internal (self)));
+                                    gen_server_name (self)));
       gen_call_unref (call);
     }
   g_mutex_unlock (&priv->lock);
@@ -125,7 +125,7 @@ request_state (GenServer *self)
 
   /* Inside a handler, or on the thread that owns the server's context:
    * no other thread can be running the handlers. */
-  if (gen_server_is_handler_thread_internal (self))
+  if (gen_server_is_handler_thread (self))
     return format_state (self);
   if (priv->main_context != NULL && g_main_context_acquire (priv->main_context))
     {
@@ -135,7 +135,7 @@ request_state (GenServer *self)
     }
 
   request = g_variant_ref_sink (g_variant_new_string ("gen-server.format-status"));
-  call = gen_call_new (request, gen_server_name_internal (self));
+  call = gen_call_new (request, gen_server_name (self));
 
   g_mutex_lock (&priv->lock);
   if (priv->status != GEN_STATUS_RUNNING)
@@ -171,7 +171,7 @@ request_state (GenServer *self)
   return state;
 }
 
-GParamSpec *gen_server_run_status_pspec_internal;
+GParamSpec *gen_run_status_pspec;
 
 /* The notification source holds the server weakly: a stopped server whose
  * context nobody iterates is not kept alive by it. */
@@ -195,7 +195,7 @@ notify_source_dispatch (GSource     *source,
       /* Cleared first: a change during the handlers schedules another. */
       if (g_atomic_pointer_compare_and_exchange (&priv->notify_source, source, NULL))
         g_source_unref (source);
-      g_object_notify_by_pspec (G_OBJECT (self), gen_server_run_status_pspec_internal);
+      g_object_notify_by_pspec (G_OBJECT (self), gen_run_status_pspec);
     }
   return G_SOURCE_REMOVE;
 }
@@ -212,7 +212,7 @@ static GSourceFuncs notify_source_funcs = {
 };
 
 void
-gen_observe_status_changed_internal (GenServer *self)
+gen_run_notify_status (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
   GSource *source;
@@ -221,7 +221,7 @@ gen_observe_status_changed_internal (GenServer *self)
    * reads the value as it connects (G_BINDING_SYNC_CREATE). */
   if (g_atomic_pointer_get (&priv->notify_source) != NULL ||
       !g_signal_has_handler_pending (self, g_signal_lookup ("notify", G_TYPE_OBJECT),
-                                     g_param_spec_get_name_quark (gen_server_run_status_pspec_internal),
+                                     g_param_spec_get_name_quark (gen_run_status_pspec),
                                      TRUE))
     return;
 
@@ -241,7 +241,7 @@ gen_observe_status_changed_internal (GenServer *self)
 }
 
 void
-gen_observe_clear_internal (GenServer *self)
+gen_run_clear_notify (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
   GSource *source = g_atomic_pointer_exchange (&priv->notify_source, NULL);
@@ -401,7 +401,7 @@ gen_server_suspend (GenServer *self)
   g_return_if_fail (GEN_IS_SERVER (self));
 
   if (g_atomic_int_compare_and_exchange (&gen_server_get_private (self)->suspended, FALSE, TRUE))
-    gen_observe_status_changed_internal (self);
+    gen_run_notify_status (self);
 }
 
 /**
@@ -426,7 +426,7 @@ gen_server_resume (GenServer *self)
   if (g_atomic_int_compare_and_exchange (&priv->suspended, TRUE, FALSE))
     {
       gen_mailbox_poke (&priv->mailbox);
-      gen_observe_status_changed_internal (self);
+      gen_run_notify_status (self);
     }
 }
 
@@ -522,11 +522,11 @@ print_bounded (GVariant *message)
 }
 
 void
-gen_trace_record_internal (GenServer    *self,
-                           const gchar  *kind,
-                           GVariant     *message,
-                           const GError *error,
-                           gint64        begin)
+gen_trace_record (GenServer    *self,
+                  const gchar  *kind,
+                  GVariant     *message,
+                  const GError *error,
+                  gint64        begin)
 {
   g_autofree gchar *text = NULL;
   gchar address[32];
@@ -536,7 +536,7 @@ gen_trace_record_internal (GenServer    *self,
     { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
     { "PRIORITY", "5", -1 },
     { "MESSAGE", NULL, -1 },
-    { "GEN_SERVER", gen_server_name_internal (self), -1 },
+    { "GEN_SERVER", gen_server_name (self), -1 },
     { "GEN_SERVER_ADDRESS", address, -1 },
     { "GEN_KIND", kind, -1 },
     { "GEN_TEXT", NULL, -1 },
@@ -555,16 +555,16 @@ gen_trace_record_internal (GenServer    *self,
   g_snprintf (address, sizeof address, "%p", (gpointer) self);
   g_snprintf (handling, sizeof handling, "%" G_GINT64_FORMAT, elapsed);
   line = g_strdup_printf ("%s %s %s %s (%" G_GINT64_FORMAT " µs)",
-                          gen_server_name_internal (self), address, kind, text, elapsed);
+                          gen_server_name (self), address, kind, text, elapsed);
   fields[2].value = line;
   fields[6].value = text;
   g_log_structured_array (G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS (fields));
 }
 
 void
-gen_trace_crash_internal (GenServer    *self,
-                          const GError *reason,
-                          GVariant     *handling)
+gen_trace_crash (GenServer    *self,
+                 const GError *reason,
+                 GVariant     *handling)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
   g_autofree gchar *text = handling != NULL ? print_bounded (handling) : g_strdup ("");
@@ -575,7 +575,7 @@ gen_trace_crash_internal (GenServer    *self,
     { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
     { "PRIORITY", "7", -1 },
     { "MESSAGE", NULL, -1 },
-    { "GEN_SERVER", gen_server_name_internal (self), -1 },
+    { "GEN_SERVER", gen_server_name (self), -1 },
     { "GEN_SERVER_ADDRESS", address, -1 },
     { "GEN_KIND", "crash", -1 },
     { "GEN_ERROR_DOMAIN", g_quark_to_string (reason->domain), -1 },
@@ -592,7 +592,7 @@ gen_trace_crash_internal (GenServer    *self,
   g_snprintf (address, sizeof address, "%p", (gpointer) self);
   g_snprintf (code, sizeof code, "%d", reason->code);
   line = g_strdup_printf ("%s %s crashed (%s %d: %s) handling %s",
-                          gen_server_name_internal (self), address,
+                          gen_server_name (self), address,
                           g_quark_to_string (reason->domain), reason->code, reason->message,
                           handling != NULL ? text : "no message");
   fields[2].value = line;
@@ -600,16 +600,16 @@ gen_trace_crash_internal (GenServer    *self,
 }
 
 void
-gen_trace_lifecycle_internal (GenServer    *self,
-                              const gchar  *event,
-                              const GError *reason)
+gen_trace_lifecycle (GenServer    *self,
+                     const gchar  *event,
+                     const GError *reason)
 {
   /* Structured, not g_debug(): in GLib 2.74, g_log() reads the list of
    * g_test_expect_message() unlocked, which a crash warning on a server
    * thread writes at the same moment. */
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                    "GEN_SERVER", gen_server_name_internal (self),
+                    "GEN_SERVER", gen_server_name (self),
                     "GEN_LIFECYCLE", event,
-                    "MESSAGE", "%s %p %s%s%s", gen_server_name_internal (self), (gpointer) self, event,
+                    "MESSAGE", "%s %p %s%s%s", gen_server_name (self), (gpointer) self, event,
                     reason != NULL ? ": " : "", reason != NULL ? reason->message : "");
 }

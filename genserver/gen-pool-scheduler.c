@@ -21,7 +21,7 @@
  * could not give up while running the handler itself.
  *
  * A worker that blocks in a call, a start or a stop tells the pool
- * (gen_scheduler_block_begin_internal()), which then starts another worker
+ * (gen_spin_block_begin()), which then starts another worker
  * if servers wait and fewer than n_workers are unblocked: a chain of
  * synchronous calls deeper than the pool still completes. Extra workers
  * end as soon as they find nothing to do while enough others are
@@ -173,7 +173,7 @@ worker_main (gpointer data)
 }
 
 gboolean
-gen_scheduler_block_begin_internal (void)
+gen_spin_block_begin (void)
 {
   GenScheduler *pool = current_pool;
 
@@ -189,7 +189,7 @@ gen_scheduler_block_begin_internal (void)
 }
 
 void
-gen_scheduler_block_end_internal (void)
+gen_spin_block_end (void)
 {
   GenScheduler *pool = current_pool;
 
@@ -257,7 +257,7 @@ pool_start (GenServer  *self,
       return FALSE;
     }
 
-  gen_server_set_status_internal (self, GEN_STATUS_RUNNING);
+  gen_run_set_status (self, GEN_STATUS_RUNNING);
   /* Continues run after start() returned, as on a thread of its own. */
   gen_run_flag_release (self, gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE);
   return TRUE;

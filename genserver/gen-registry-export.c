@@ -2,8 +2,8 @@
 
 #include "config.h"
 
+#include "gen-core-private.h"
 #include "gen-dbus-private.h"
-#include "gen-server-private.h"
 
 /*
  * Registries exported on D-Bus.
@@ -129,8 +129,8 @@ registry_export_watch (RegistryExport *export,
       watch->object_path = g_strdup (object_path);
       g_hash_table_insert (export->watched, server, watch);
       /* Refused (and freed at once, which removes it) if it is not running. */
-      gen_server_watch_internal (server, name_watch_stopped_cb, watch, name_watch_free,
-                                 GEN_WATCH_DEFAULT);
+      gen_monitor_watch (server, name_watch_stopped_cb, watch, name_watch_free,
+                         GEN_WATCH_DEFAULT);
     }
   g_mutex_unlock (&watch_lock);
 }
@@ -175,12 +175,12 @@ registry_method_call (GDBusConnection       *connection,
   server = registry_export_lookup (export, object_path, &error);
   if (server == NULL)
     {
-      gen_dbus_return_error_internal (invocation, error);
+      gen_dbus_return_error (invocation, error);
       return;
     }
-  gen_dbus_server_method_call_internal (server, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE,
-                                        export->cancellable, method_name, parameters,
-                                        invocation);
+  gen_dbus_server_method_call (server, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE,
+                               export->cancellable, method_name, parameters,
+                               invocation);
 }
 
 static GVariant *
@@ -198,8 +198,8 @@ registry_get_property (GDBusConnection  *connection,
   if (server == NULL)
     return NULL;
   registry_export_watch (export, server, object_path);
-  return gen_dbus_server_property_internal (server, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE,
-                                            property_name);
+  return gen_dbus_server_property (server, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE,
+                                   property_name);
 }
 
 static const GDBusInterfaceVTable registry_vtable = {
@@ -237,7 +237,7 @@ registry_introspect (GDBusConnection *connection,
   if (node == NULL)
     return NULL;
   interfaces = g_new0 (GDBusInterfaceInfo *, 2);
-  interfaces[0] = g_dbus_interface_info_ref (gen_dbus_interface_info_internal ());
+  interfaces[0] = g_dbus_interface_info_ref (gen_dbus_interface_info ());
   return interfaces;
 }
 
@@ -360,7 +360,7 @@ gen_registry_export (GenRegistry      *self,
   g_return_val_if_fail (object_path != NULL && g_variant_is_object_path (object_path), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  gen_dbus_error_ensure_internal ();
+  gen_dbus_error_ensure ();
 
   g_mutex_lock (&export_lock);
   exports = g_object_get_qdata (G_OBJECT (self), registry_exports_quark ());

@@ -2,9 +2,9 @@
 
 #include "config.h"
 
+#include "gen-core-private.h"
 #include "gen-registry.h"
 #include "gen-request.h"
-#include "gen-server-private.h"
 
 /**
  * GenRegistry:
@@ -265,9 +265,9 @@ gen_registry_register (GenRegistry  *self,
 
   /* Under the lock, so that the hook cannot look before the entry is in;
    * the hook itself runs outside the server's monitor lock. */
-  entry->watch_id = gen_server_watch_internal (server, entry_server_stopped,
-                                               entry_ref (entry), entry_unref,
-                                               GEN_WATCH_FIRST);
+  entry->watch_id = gen_monitor_watch (server, entry_server_stopped,
+                                       entry_ref (entry), entry_unref,
+                                       GEN_WATCH_FIRST);
   if (entry->watch_id == 0)
     {
       g_mutex_unlock (&self->lock);

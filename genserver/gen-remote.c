@@ -354,8 +354,8 @@ remote_check_message (GenRemote    *self,
       return FALSE;
     }
 
-  return gen_dbus_check_wire_type_internal (message, "message", error) &&
-         gen_dbus_check_size_internal (message, self->max_message_size, error);
+  return gen_dbus_check_wire_type (message, "message", error) &&
+         gen_dbus_check_size (message, self->max_message_size, error);
 }
 
 static gboolean
@@ -475,7 +475,7 @@ gen_remote_new_sync (GDBusConnection  *connection,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  gen_dbus_error_ensure_internal ();
+  gen_dbus_error_ensure ();
 
   /* The owner first, so that a vanishing after this is noticed. */
   if (bus_name != NULL && !g_dbus_is_unique_name (bus_name))

@@ -2,8 +2,9 @@
 
 #include "config.h"
 
-#include "gen-reply.h"
-#include "gen-server-private.h"
+#include "gen-call-private.h"
+#include "gen-reply-private.h"
+#include "gen-server.h"
 
 /**
  * GenReply:
@@ -87,8 +88,8 @@ struct _GenReply
 G_DEFINE_FINAL_TYPE (GenReply, gen_reply, G_TYPE_OBJECT)
 
 GenReply *
-gen_reply_new_internal (const gchar *server_name,
-                        GenCall     *call)
+gen_reply_new (const gchar *server_name,
+               GenCall     *call)
 {
   GenReply *self = g_object_new (GEN_TYPE_REPLY, NULL);
 

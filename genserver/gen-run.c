@@ -52,12 +52,12 @@ observe_end (GenServer    *self,
              GVariant     *message)
 {
   if (G_UNLIKELY (observation->traced))
-    gen_trace_record_internal (self, kind, message, NULL, observation->begin);
+    gen_trace_record (self, kind, message, NULL, observation->begin);
 #ifdef HAVE_SYSPROF
   if (observation->mark_begin != 0)
     sysprof_collector_mark (observation->mark_begin,
                             SYSPROF_CAPTURE_CURRENT_TIME - observation->mark_begin,
-                            "genserver", kind, gen_server_name_internal (self));
+                            "genserver", kind, gen_server_name (self));
 #endif
 }
 
@@ -89,8 +89,8 @@ note_crash (GenServer *self,
 }
 
 void
-gen_run_note_crash_internal (GenServer *self,
-                             GError    *error)
+gen_run_note_crash (GenServer *self,
+                    GError    *error)
 {
   note_crash (self, error);
 }
@@ -155,7 +155,7 @@ handle_call_item (GenServer *self,
       /* The GenReply answers; anything returned here is a mistake. */
       if (reply != NULL || error != NULL)
         g_critical ("%s’s handle_call took the reply handle and also returned "
-                    "a reply or an error; it is ignored", gen_server_name_internal (self));
+                    "a reply or an error; it is ignored", gen_server_name (self));
       if (reply != NULL)
         g_variant_unref (g_variant_take_ref (reply));
       g_clear_error (&error);
@@ -165,21 +165,21 @@ handle_call_item (GenServer *self,
   if (reply != NULL && error != NULL)
     {
       g_critical ("%s’s handle_call returned a reply and set an error; "
-                  "the error wins: %s", gen_server_name_internal (self), error->message);
+                  "the error wins: %s", gen_server_name (self), error->message);
       g_clear_pointer (&reply, g_variant_unref);
     }
   else if (reply == NULL && error == NULL)
     {
       error = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
                            "%s’s handle_call returned neither a reply nor an error",
-                           gen_server_name_internal (self));
+                           gen_server_name (self));
     }
 
   if (reply != NULL)
     g_variant_take_ref (reply);
 
   if (G_UNLIKELY (observation.traced))
-    gen_trace_record_internal (self, "reply", reply, error, observation.begin);
+    gen_trace_record (self, "reply", reply, error, observation.begin);
 
   gen_call_answer (call, reply, error);
 }
@@ -242,14 +242,14 @@ handle_item (GenServer *self,
       if (envelope->kind == GEN_ENVELOPE_STOP)
         return FALSE;
       /* A timer's message is handled only if it was not cancelled. */
-      if (gen_timers_claim (&priv->timers, (GenTimer *) envelope))
+      if (gen_timer_table_claim (&priv->timers, (GenTimer *) envelope))
         handle_info_message (self, gen_timer_get_message ((GenTimer *) envelope));
       break;
     default:
       g_assert_not_reached ();
     }
 
-  gen_item_drop (item);
+  gen_run_drop_item (item);
 
   if (g_atomic_int_get (&priv->idle_timeout_ms) >= 0)
     {
@@ -275,7 +275,7 @@ gen_run_handle_batch (GenServer *self,
     batch[n++] = first;
   n += gen_mailbox_pop_batch (&priv->mailbox, &batch[n], max - n);
 
-  gen_run_hold_internal (self);
+  gen_run_hold (self);
 
   for (guint i = 0; i < n; i++)
     {
@@ -350,7 +350,7 @@ gen_run_slice (GenServer *self,
   g_assert (g_atomic_pointer_get (&priv->handler_thread) == NULL);
   g_atomic_pointer_set (&priv->handler_thread, g_thread_self ());
 
-  if (gen_run_hold_internal (self))
+  if (gen_run_hold (self))
     {
       g_atomic_pointer_set (&priv->handler_thread, NULL);
       return GEN_RUN_IDLE;
@@ -393,7 +393,7 @@ gen_run_finish (GenServer *self,
 {
   GenServerPrivate *priv = gen_server_get_private (self);
   g_autoptr(GError) reason = g_steal_pointer (&priv->crash_reason);
-  g_autoptr(GError) stop_reason = gen_monitors_take_stop_reason_internal (self);
+  g_autoptr(GError) stop_reason = gen_monitor_take_stop_reason (self);
   gpointer item;
 
   /* A crash wins over the reason of a stop that came meanwhile. */
@@ -407,8 +407,8 @@ gen_run_finish (GenServer *self,
    * the structured record carries the fields. */
   if (reason != NULL)
     {
-      g_message ("%s crashed: %s", gen_server_name_internal (self), reason->message);
-      gen_trace_crash_internal (self, reason, priv->crash_message);
+      g_message ("%s crashed: %s", gen_server_name (self), reason->message);
+      gen_trace_crash (self, reason, priv->crash_message);
     }
   g_clear_pointer (&priv->crash_message, g_variant_unref);
 
@@ -418,11 +418,11 @@ gen_run_finish (GenServer *self,
     g_atomic_int_set (&priv->status, GEN_STATUS_STOPPING);
   g_mutex_unlock (&priv->lock);
 
-  gen_timers_close (&priv->timers);
+  gen_timer_table_close (&priv->timers);
   for (guint i = 0; i < n_leftover; i++)
-    gen_run_refuse_item_internal (self, leftover[i], GEN_SERVER_ERROR_STOPPED);
+    gen_run_refuse_item (self, leftover[i], GEN_SERVER_ERROR_STOPPED);
   while ((item = gen_mailbox_try_pop (&priv->mailbox)) != NULL)
-    gen_run_refuse_item_internal (self, item, GEN_SERVER_ERROR_STOPPED);
+    gen_run_refuse_item (self, item, GEN_SERVER_ERROR_STOPPED);
   g_queue_clear_full (&priv->continues, (GDestroyNotify) g_variant_unref);
 
   GEN_SERVER_GET_CLASS (self)->terminate (self, reason);
@@ -431,8 +431,8 @@ gen_run_finish (GenServer *self,
   /* A server starts again not suspended; who asked for its status now
    * hears it stopped. */
   g_atomic_int_set (&priv->suspended, FALSE);
-  gen_run_refuse_system_internal (self);
-  gen_trace_lifecycle_internal (self, reason != NULL ? "crashed" : "stopped", reason);
+  gen_run_refuse_system (self);
+  gen_trace_lifecycle (self, reason != NULL ? "crashed" : "stopped", reason);
 
   if (priv->kind->run_ended != NULL)
     priv->kind->run_ended (self);
@@ -440,14 +440,14 @@ gen_run_finish (GenServer *self,
   g_atomic_pointer_set (&priv->handler_thread, NULL);
   /* Before the status changes, so that a name registered by the server is
    * free again by the time stop() returns. */
-  gen_monitors_fire_internal (self, reason);
-  gen_server_set_status_internal (self, GEN_STATUS_STOPPED);
+  gen_monitor_fire (self, reason);
+  gen_run_set_status (self, GEN_STATUS_STOPPED);
 }
 
 void
-gen_run_refuse_item_internal (GenServer      *self,
-                              gpointer        item,
-                              GenServerError  code)
+gen_run_refuse_item (GenServer      *self,
+                     gpointer        item,
+                     GenServerError  code)
 {
   gen_mailbox_release (&gen_server_get_private (self)->mailbox, item);
 
@@ -456,10 +456,10 @@ gen_run_refuse_item_internal (GenServer      *self,
                      code == GEN_SERVER_ERROR_STOPPED ?
                      g_error_new (GEN_SERVER_ERROR, code,
                                   "%s stopped before answering the call",
-                                  gen_server_name_internal (self)) :
+                                  gen_server_name (self)) :
                      g_error_new (GEN_SERVER_ERROR, code,
-                                  "%s is not running", gen_server_name_internal (self)));
-  gen_item_drop (item);
+                                  "%s is not running", gen_server_name (self)));
+  gen_run_drop_item (item);
 }
 
 gboolean
@@ -487,15 +487,15 @@ gen_run_init (GenServer  *self,
     }
 
   gen_mailbox_close (&priv->mailbox, FALSE, FALSE);
-  gen_timers_close (&priv->timers);
+  gen_timer_table_close (&priv->timers);
   while ((item = gen_mailbox_try_pop (&priv->mailbox)) != NULL)
-    gen_run_refuse_item_internal (self, item, GEN_SERVER_ERROR_NOT_RUNNING);
+    gen_run_refuse_item (self, item, GEN_SERVER_ERROR_NOT_RUNNING);
   g_queue_clear_full (&priv->continues, (GDestroyNotify) g_variant_unref);
   priv->stop_requested = FALSE;
   g_clear_error (&priv->crash_reason);
   g_clear_pointer (&priv->crash_message, g_variant_unref);
-  gen_run_refuse_system_internal (self);
-  gen_trace_lifecycle_internal (self, "failed to start", local_error);
+  gen_run_refuse_system (self);
+  gen_trace_lifecycle (self, "failed to start", local_error);
   g_propagate_error (error, local_error);
   return FALSE;
 }

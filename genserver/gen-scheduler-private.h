@@ -65,7 +65,7 @@ struct _GenScheduler
   GObject parent_instance;
 
   guint n_workers;               /* immutable: how many run at once */
-  guint64 id;                    /* immutable: for gen_scheduler_lookup_internal() */
+  guint64 id;                    /* immutable: for gen_scheduler_lookup() */
   GenTimerService *timers;       /* owned; immutable */
 
   /* `lock` protects all below but `n_queued`; workers with nothing to do
@@ -93,18 +93,18 @@ typedef struct
   GError *error;     /* written before done; owned by the starter */
 } GenStartRequest;
 
-void     gen_start_request_init     (GenStartRequest *request,
-                                     GenServer       *server,
-                                     GVariant        *args);
-void     gen_start_request_clear    (GenStartRequest *request);
+void     gen_scheduler_start_request_init     (GenStartRequest *request,
+                                               GenServer       *server,
+                                               GVariant        *args);
+void     gen_scheduler_start_request_clear    (GenStartRequest *request);
 /* On the thread that ran init: @error (owned) is its result. The
  * request may be gone once this returns. */
-void     gen_start_request_complete (GenStartRequest *request,
-                                     GError          *error);
+void     gen_scheduler_start_request_complete (GenStartRequest *request,
+                                               GError          *error);
 /* On the starter's thread: waits for complete(); returns whether init
  * succeeded, with @error set if not. */
-gboolean gen_start_request_wait     (GenStartRequest *request,
-                                     GError         **error);
+gboolean gen_scheduler_start_request_wait     (GenStartRequest *request,
+                                               GError         **error);
 
 /*
  * The run flag (GenServerPrivate.run_flag), shared by the kinds whose
@@ -129,13 +129,13 @@ void     gen_run_flag_run_ended (GenServer      *server);
 
 /* A pool by its id, which identifies it where an object cannot go: in a
  * GenChildSpec's variant form. NULL if there is none (any more). */
-GenScheduler *gen_scheduler_lookup_internal (guint64 id);
+GenScheduler *gen_scheduler_lookup (guint64 id);
 
 /* Told that the current thread is about to block waiting for a call, a
  * start or a stop. If it is a pool worker, the pool may start another
  * worker meanwhile, so that a server queued behind it still runs. Returns
  * whether block_end must follow. Any thread. */
-gboolean gen_scheduler_block_begin_internal (void);
-void     gen_scheduler_block_end_internal   (void);
+gboolean gen_spin_block_begin (void);
+void     gen_spin_block_end   (void);
 
 G_END_DECLS

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include "gen-core-private.h"
 #include "gen-scheduler-private.h"
 #include "gen-spin-private.h"
 
@@ -77,7 +78,7 @@ static GHashTable *pools;
 static guint64 last_pool_id;
 
 GenScheduler *
-gen_scheduler_lookup_internal (guint64 id)
+gen_scheduler_lookup (guint64 id)
 {
   GenScheduler *pool = NULL;
   GWeakRef *ref;
@@ -89,6 +90,12 @@ gen_scheduler_lookup_internal (guint64 id)
   g_mutex_unlock (&pools_lock);
 
   return pool;
+}
+
+guint64
+gen_scheduler_get_id (GenScheduler *self)
+{
+  return self->id;
 }
 
 static void
@@ -361,7 +368,7 @@ gen_run_flag_release (GenServer    *server,
        * continues are the handlers' own: only the owner adds to them.)
        * So do a resume, a stop and a status request, which change what
        * it looks at before they wake the server. */
-      if (gen_run_wants_turn_internal (server))
+      if (gen_run_wants_turn (server))
         gen_run_flag_wake (server);
       break;
 

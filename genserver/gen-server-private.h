@@ -2,13 +2,19 @@
 #pragma once
 
 #include "gen-call-private.h"
+#include "gen-core-private.h"
 #include "gen-mailbox-private.h"
-#include "gen-reply.h"
 #include "gen-scheduler.h"
 #include "gen-server.h"
 #include "gen-timer-private.h"
 
 G_BEGIN_DECLS
+
+/*
+ * The server's private struct and the core's own functions: for the core
+ * alone (run, trace, monitors, the scheduler kinds, gen-server.c and the
+ * public API built on it). The layers above include gen-core-private.h.
+ */
 
 typedef enum
 {
@@ -68,7 +74,7 @@ typedef struct
   GThread *context_thread;
 
   /* Timers of the current run; see gen-timer-private.h. */
-  GenTimers timers;
+  GenTimerTable timers;
 
   /* Milliseconds without a message before handle_info gets the idle
    * timeout, or -1. Atomic: set from any thread. */
@@ -125,33 +131,31 @@ typedef struct
 
 GenServerPrivate *gen_server_get_private (GenServer *self);
 
-GenReply    *gen_reply_new_internal (const gchar *server_name,
-                                     GenCall     *call);
-
-const gchar *gen_server_name_internal (GenServer *self);
-gboolean     gen_server_is_handler_thread_internal (GenServer *self);
+/* gen-server.c */
+const gchar *gen_server_name                  (GenServer  *self);
+gboolean     gen_server_is_handler_thread     (GenServer  *self);
+void         gen_server_set_not_running_error (GenServer  *self,
+                                               GError    **error);
+/* Whether a synchronous call from this thread would wait for itself. */
+gboolean     gen_server_would_call_self       (GenServer  *self);
 /* For the API files of a server's concepts (gen-call.c, gen-timer.c). */
-gboolean     gen_server_check_message_type_internal (GenServer           *self,
-                                                     const GVariantType  *expected,
-                                                     const gchar         *what,
-                                                     GVariant            *message,
-                                                     GError             **error);
+gboolean     gen_server_check_message_type    (GenServer           *self,
+                                               const GVariantType  *expected,
+                                               const gchar         *what,
+                                               GVariant            *message,
+                                               GError             **error);
 /* Queues @item (the caller's reference, kept on failure) as a cast, call or
  * info; see gen-server.c. */
-gboolean     gen_server_queue_item_internal (GenServer  *self,
-                                             gpointer    item,
-                                             gboolean    wake,
-                                             gint64      deadline,
-                                             GError    **error);
-/* Whether a synchronous call from this thread would wait for itself. */
-gboolean     gen_server_would_call_self_internal (GenServer *self);
-void         gen_server_set_not_running_error_internal (GenServer  *self,
-                                                        GError    **error);
+gboolean     gen_server_queue_item            (GenServer  *self,
+                                               gpointer    item,
+                                               gboolean    wake,
+                                               gint64      deadline,
+                                               GError    **error);
 
 /* Sets the status under `lock` and broadcasts `cond`; a run that ends
  * (STOPPED) is recorded as finished. */
-void         gen_server_set_status_internal (GenServer *self,
-                                             GenStatus  status);
+void         gen_run_set_status    (GenServer  *self,
+                                    GenStatus   status);
 
 /* A run of a server: its handlers, from init to terminate, whichever kind
  * of scheduler drives them; see gen-run.c. All of these run on the thread
@@ -183,12 +187,12 @@ void         gen_run_finish        (GenServer  *self,
 
 /* Drops an item that will never be handled; a call in it is answered with
  * @code (STOPPED or NOT_RUNNING), so that no caller waits in vain. */
-void         gen_run_refuse_item_internal (GenServer      *self,
-                                           gpointer        item,
-                                           GenServerError  code);
+void         gen_run_refuse_item   (GenServer      *self,
+                                    gpointer        item,
+                                    GenServerError  code);
 /* Records a crash (@error owned; the first one wins). */
-void         gen_run_note_crash_internal  (GenServer      *self,
-                                           GError         *error);
+void         gen_run_note_crash    (GenServer      *self,
+                                    GError         *error);
 
 typedef enum
 {
@@ -205,88 +209,53 @@ GenRunResult gen_run_slice         (GenServer  *self,
 /* Whether the mailbox or the continues hold work. */
 gboolean     gen_run_has_work      (GenServer  *self);
 
-/* Observability; see gen-observe.c. On the handler thread. */
+/* Status requests; see gen-observe.c. On the handler thread. */
 
 /* Answers the status requests waiting, then says whether the server must
  * hold: suspended and not stopping. A scheduler calls it before it takes
  * mail, and again when woken while holding. */
-gboolean     gen_run_hold_internal       (GenServer  *self);
+gboolean     gen_run_hold          (GenServer  *self);
 /* Whether a server that let go of its handlers must be run again: mail it
  * may handle, or status requests. Any thread. */
-gboolean     gen_run_wants_turn_internal (GenServer  *self);
+gboolean     gen_run_wants_turn    (GenServer  *self);
 /* Answers the status requests left when the run ends. */
-void         gen_run_refuse_system_internal (GenServer *self);
+void         gen_run_refuse_system (GenServer  *self);
+
+/* The status changed: notify::run-status, on `notify_context`. Any
+ * thread. */
+void         gen_run_notify_status (GenServer  *self);
+/* Finalize: drops a notification not delivered yet. */
+void         gen_run_clear_notify  (GenServer  *self);
+/* For the run-status property. */
+extern GParamSpec *gen_run_status_pspec;
+
+/* The trace; see gen-observe.c. */
+
 /* A trace record for a handled message (@kind "cast", "call", "info",
  * "continue", or "reply" for a call's answer), handled from @begin
  * (monotonic µs); @message may be NULL. Only if tracing is on. */
-void         gen_trace_record_internal   (GenServer    *self,
-                                          const gchar  *kind,
-                                          GVariant     *message,
-                                          const GError *error,
-                                          gint64        begin);
+void         gen_trace_record      (GenServer    *self,
+                                    const gchar  *kind,
+                                    GVariant     *message,
+                                    const GError *error,
+                                    gint64        begin);
 /* The structured record of a crash, the message being handled if known. */
-void         gen_trace_crash_internal    (GenServer    *self,
-                                          const GError *reason,
-                                          GVariant     *handling);
-/* The status changed: notify::run-status, on `notify_context`. Any
- * thread. */
-void         gen_observe_status_changed_internal (GenServer *self);
-/* Finalize: drops a notification not delivered yet. */
-void         gen_observe_clear_internal (GenServer *self);
-/* For the run-status property. */
-extern GParamSpec *gen_server_run_status_pspec_internal;
+void         gen_trace_crash       (GenServer    *self,
+                                    const GError *reason,
+                                    GVariant     *handling);
 
-/* start, stop, crash: a debug line, for G_MESSAGES_DEBUG=Gen. */
-void         gen_trace_lifecycle_internal (GenServer   *self,
-                                           const gchar *event,
-                                           const GError *reason);
-
-/* Monitors and exit hooks; see gen-monitor.c. */
+/* Monitors; see gen-monitor.c. */
 
 /* A run of @self begins (start() was called): monitors added from now on
  * wait for its end. */
-void      gen_monitors_open_internal       (GenServer    *self);
+void         gen_monitor_open             (GenServer    *self);
 /* The run ended with @reason (NULL: normal): tells every monitor. On the
  * thread that finished the server, before it is marked stopped. */
-void      gen_monitors_fire_internal       (GenServer    *self,
-                                            const GError *reason);
+void         gen_monitor_fire             (GenServer    *self,
+                                           const GError *reason);
 /* The reason given to gen_server_stop_with_reason() from outside. */
-void      gen_monitors_set_stop_reason_internal  (GenServer    *self,
-                                                  const GError *reason);
-GError   *gen_monitors_take_stop_reason_internal (GenServer    *self);
-
-/* An exit hook: @func runs synchronously, on the thread that finishes the
- * server (its own thread, or the starter's when init fails), when the
- * current run ends, before any public monitor is told. It must not block on
- * the server. With GEN_WATCH_NEXT_RUN, the hook may be added to a stopped
- * server and waits for the end of the next run (a start that fails ends it
- * too); without, it is refused (0) unless a run is under way. Hooks with
- * GEN_WATCH_FIRST run before the others: the registry releases names before
- * a supervisor hears of the stop and restarts the server. Removed with
- * gen_server_demonitor(). */
-typedef enum
-{
-  GEN_WATCH_DEFAULT  = 0,
-  GEN_WATCH_NEXT_RUN = 1 << 0,
-  GEN_WATCH_FIRST    = 1 << 1,
-} GenWatchFlags;
-
-guint     gen_server_watch_internal        (GenServer            *self,
-                                            GenServerMonitorFunc  func,
-                                            gpointer              user_data,
-                                            GDestroyNotify        destroy,
-                                            GenWatchFlags         flags);
-
-/* Waits until @self is stopped (its own stop, a crash, anybody's stop
- * under way), for at most @timeout_ms (negative: forever). Returns whether
- * it is stopped. Not from the server's own handler thread. */
-gboolean  gen_server_wait_stopped_internal (GenServer            *self,
-                                            gint                  timeout_ms);
-
-/* A fresh instance of the spec's type with its properties; see
- * gen-child-spec.c. */
-typedef struct _GenChildSpec GenChildSpec;
-GenServer *gen_child_spec_instantiate_internal (GenChildSpec  *self,
-                                                GError       **error);
+void         gen_monitor_set_stop_reason  (GenServer    *self,
+                                           const GError *reason);
+GError      *gen_monitor_take_stop_reason (GenServer    *self);
 
 G_END_DECLS

@@ -164,7 +164,7 @@ server_name (GenServer *self)
 }
 
 const gchar *
-gen_server_name_internal (GenServer *self)
+gen_server_name (GenServer *self)
 {
   return G_OBJECT_TYPE_NAME (self);
 }
@@ -178,22 +178,22 @@ server_is_handler_thread (GenServer *self)
 }
 
 gboolean
-gen_server_is_handler_thread_internal (GenServer *self)
+gen_server_is_handler_thread (GenServer *self)
 {
   return server_is_handler_thread (self);
 }
 
 void
-gen_server_set_not_running_error_internal (GenServer  *self,
-                                           GError    **error)
+gen_server_set_not_running_error (GenServer  *self,
+                                  GError    **error)
 {
   g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
                "%s is not running", server_name (self));
 }
 
 void
-gen_server_set_status_internal (GenServer *self,
-                                GenStatus  status)
+gen_run_set_status (GenServer *self,
+                    GenStatus  status)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
@@ -204,22 +204,22 @@ gen_server_set_status_internal (GenServer *self,
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
 
-  gen_observe_status_changed_internal (self);
+  gen_run_notify_status (self);
 }
 
 static void
 set_status (GenServer *self,
             GenStatus  status)
 {
-  gen_server_set_status_internal (self, status);
+  gen_run_set_status (self, status);
 }
 
 gboolean
-gen_server_check_message_type_internal (GenServer           *self,
-                                        const GVariantType  *expected,
-                                        const gchar         *what,
-                                        GVariant            *message,
-                                        GError             **error)
+gen_server_check_message_type (GenServer           *self,
+                               const GVariantType  *expected,
+                               const gchar         *what,
+                               GVariant            *message,
+                               GError             **error)
 {
   g_autofree gchar *expected_string = NULL;
 
@@ -324,27 +324,27 @@ gen_server_start (GenServer  *self,
   stale_thread = g_steal_pointer (&priv->thread);
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
-  gen_observe_status_changed_internal (self);
+  gen_run_notify_status (self);
 
-  gen_monitors_open_internal (self);
+  gen_monitor_open (self);
 
   /* The previous run's thread has marked itself stopped and is exiting. */
   if (stale_thread != NULL)
     g_thread_join (stale_thread);
 
-  gen_timers_open (&priv->timers);
+  gen_timer_table_open (&priv->timers);
 
   __atomic_store_n (&priv->started_at, g_get_monotonic_time (), __ATOMIC_RELAXED);
 
   if (!priv->kind->start (self, owned_args, &local_error))
     {
-      gen_monitors_fire_internal (self, local_error);
+      gen_monitor_fire (self, local_error);
       set_status (self, GEN_STATUS_STOPPED);
       g_propagate_error (error, local_error);
       return FALSE;
     }
 
-  gen_trace_lifecycle_internal (self, "started", NULL);
+  gen_trace_lifecycle (self, "started", NULL);
 
   /* init succeeded: the server ran, even if another thread stopped it
    * since. */
@@ -402,7 +402,7 @@ gen_server_stop (GenServer  *self,
     {
       if (g_atomic_int_get (&priv->status) != GEN_STATUS_RUNNING)
         {
-          gen_server_set_not_running_error_internal (self, error);
+          gen_server_set_not_running_error (self, error);
           return FALSE;
         }
       priv->stop_requested = TRUE;
@@ -415,7 +415,7 @@ gen_server_stop (GenServer  *self,
   if (priv->status != GEN_STATUS_RUNNING)
     {
       g_mutex_unlock (&priv->lock);
-      gen_server_set_not_running_error_internal (self, error);
+      gen_server_set_not_running_error (self, error);
       return FALSE;
     }
   /* Closed before anyone can see the server stopping: once
@@ -428,11 +428,11 @@ gen_server_stop (GenServer  *self,
   run = priv->run;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
-  gen_observe_status_changed_internal (self);
+  gen_run_notify_status (self);
 
   priv->kind->drive_stop (self, timeout_ms < 0);
 
-  blocking = gen_scheduler_block_begin_internal ();
+  blocking = gen_spin_block_begin ();
   g_mutex_lock (&priv->lock);
   while (priv->finished_run < run)
     {
@@ -447,7 +447,7 @@ gen_server_stop (GenServer  *self,
     {
       g_mutex_unlock (&priv->lock);
       if (blocking)
-        gen_scheduler_block_end_internal ();
+        gen_spin_block_end ();
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
                    "%s did not stop within %d ms", server_name (self), timeout_ms);
       return FALSE;
@@ -459,7 +459,7 @@ gen_server_stop (GenServer  *self,
     g_thread_join (thread);
 
   if (blocking)
-    gen_scheduler_block_end_internal ();
+    gen_spin_block_end ();
 
   return TRUE;
 }
@@ -510,10 +510,10 @@ gen_server_stop_with_reason (GenServer     *self,
     {
       if (g_atomic_int_get (&priv->status) != GEN_STATUS_RUNNING)
         {
-          gen_server_set_not_running_error_internal (self, error);
+          gen_server_set_not_running_error (self, error);
           return FALSE;
         }
-      gen_run_note_crash_internal (self, g_error_copy (reason));
+      gen_run_note_crash (self, g_error_copy (reason));
       gen_mailbox_close (&priv->mailbox, FALSE, FALSE);
       set_status (self, GEN_STATUS_STOPPING);
       return TRUE;
@@ -521,18 +521,18 @@ gen_server_stop_with_reason (GenServer     *self,
 
   if (!gen_server_is_running (self))
     {
-      gen_server_set_not_running_error_internal (self, error);
+      gen_server_set_not_running_error (self, error);
       return FALSE;
     }
 
   /* Read by gen_run_finish(), which clears it whatever the outcome. */
-  gen_monitors_set_stop_reason_internal (self, reason);
+  gen_monitor_set_stop_reason (self, reason);
   return gen_server_stop (self, timeout_ms, error);
 }
 
 gboolean
-gen_server_wait_stopped_internal (GenServer *self,
-                                  gint       timeout_ms)
+gen_server_wait_stopped (GenServer *self,
+                         gint       timeout_ms)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
   gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
@@ -541,7 +541,7 @@ gen_server_wait_stopped_internal (GenServer *self,
 
   g_assert (!server_is_handler_thread (self));
 
-  blocking = gen_scheduler_block_begin_internal ();
+  blocking = gen_spin_block_begin ();
   g_mutex_lock (&priv->lock);
   while (priv->status != GEN_STATUS_STOPPED)
     {
@@ -553,7 +553,7 @@ gen_server_wait_stopped_internal (GenServer *self,
   stopped = priv->status == GEN_STATUS_STOPPED;
   g_mutex_unlock (&priv->lock);
   if (blocking)
-    gen_scheduler_block_end_internal ();
+    gen_spin_block_end ();
 
   return stopped;
 }
@@ -587,23 +587,23 @@ gen_server_is_running (GenServer *self)
  * until @deadline (monotonic µs, -1: as long as it takes), unless this
  * thread is the one that would make the room. */
 gboolean
-gen_server_queue_item_internal (GenServer  *self,
-                                gpointer    item,
-                                gboolean    wake,
-                                gint64      deadline,
-                                GError    **error)
+gen_server_queue_item (GenServer  *self,
+                       gpointer    item,
+                       gboolean    wake,
+                       gint64      deadline,
+                       GError    **error)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
   GenPushResult result;
 
   if (priv->mailbox_policy == GEN_MAILBOX_POLICY_BLOCK && priv->mailbox.capacity != 0 &&
-      GEN_ITEM_KIND (item) != GEN_ITEM_INFO && !gen_server_would_call_self_internal (self))
+      GEN_ITEM_KIND (item) != GEN_ITEM_INFO && !gen_server_would_call_self (self))
     {
-      gboolean blocking = gen_scheduler_block_begin_internal ();
+      gboolean blocking = gen_spin_block_begin ();
 
       result = gen_mailbox_push_wait (&priv->mailbox, item, wake, deadline);
       if (blocking)
-        gen_scheduler_block_end_internal ();
+        gen_spin_block_end ();
     }
   else
     result = gen_mailbox_push (&priv->mailbox, item, wake);
@@ -619,7 +619,7 @@ gen_server_queue_item_internal (GenServer  *self,
       return FALSE;
     case GEN_PUSH_CLOSED:
     default:
-      gen_server_set_not_running_error_internal (self, error);
+      gen_server_set_not_running_error (self, error);
       return FALSE;
     }
 }
@@ -634,8 +634,8 @@ cast_until (GenServer  *self,
 
   g_variant_ref_sink (message);
 
-  if (!gen_server_check_message_type_internal (self, priv->cast_type, "cast", message, error) ||
-      !gen_server_queue_item_internal (self, GEN_ITEM_MAKE (message, GEN_ITEM_CAST), TRUE, deadline, error))
+  if (!gen_server_check_message_type (self, priv->cast_type, "cast", message, error) ||
+      !gen_server_queue_item (self, GEN_ITEM_MAKE (message, GEN_ITEM_CAST), TRUE, deadline, error))
     {
       g_variant_unref (message);
       return FALSE;
@@ -726,7 +726,7 @@ gen_server_cast_with_timeout (GenServer  *self,
 }
 
 gboolean
-gen_server_would_call_self_internal (GenServer *self)
+gen_server_would_call_self (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
@@ -770,7 +770,7 @@ gen_server_send_info (GenServer  *self,
   if (gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (message, GEN_ITEM_INFO), TRUE) != GEN_PUSH_OK)
     {
       g_variant_unref (message);
-      gen_server_set_not_running_error_internal (self, error);
+      gen_server_set_not_running_error (self, error);
       return FALSE;
     }
 
@@ -1186,10 +1186,10 @@ gen_server_finalize (GObject *object)
   g_clear_error (&priv->crash_reason);
   g_clear_pointer (&priv->crash_message, g_variant_unref);
   g_clear_pointer (&priv->last_crash, g_free);
-  gen_observe_clear_internal (self);
+  gen_run_clear_notify (self);
   g_clear_pointer (&priv->notify_context, g_main_context_unref);
   g_assert (g_queue_is_empty (&priv->system_queue));
-  gen_timers_clear (&priv->timers);
+  gen_timer_table_clear (&priv->timers);
   gen_mailbox_clear (&priv->mailbox);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->cond);
@@ -1474,7 +1474,7 @@ gen_server_class_init (GenServerClass *klass)
                           G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
-  gen_server_run_status_pspec_internal = properties[PROP_RUN_STATUS];
+  gen_run_status_pspec = properties[PROP_RUN_STATUS];
 }
 
 static void
@@ -1483,7 +1483,7 @@ gen_server_init (GenServer *self)
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
   gen_mailbox_init (&priv->mailbox);
-  gen_timers_init (&priv->timers);
+  gen_timer_table_init (&priv->timers);
   priv->idle_timeout_ms = -1;
   g_queue_init (&priv->continues);
   g_queue_init (&priv->system_queue);

@@ -41,15 +41,15 @@ void     gen_spin_end            (void);
 /* Callers have a budget of their own, one processor short of the machine,
  * so that however many callers wait, one processor is left for the servers
  * that will answer them (at least one). */
-gboolean gen_caller_spin_begin   (void);
-void     gen_caller_spin_end     (void);
+gboolean gen_spin_caller_begin   (void);
+void     gen_spin_caller_end     (void);
 
 /* The busy part of this thread's next spin, in µs, and how it adapts. */
 gint     gen_spin_pause_us       (void);
 void     gen_spin_pause_adapt    (gboolean succeeded);
 
 static inline void
-gen_cpu_relax (void)
+gen_spin_relax (void)
 {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause ();

@@ -70,7 +70,7 @@ gen_spin_end (void)
 static gint caller_spinners;
 
 gboolean
-gen_caller_spin_begin (void)
+gen_spin_caller_begin (void)
 {
   static gsize max_caller_spinners;
 
@@ -87,7 +87,7 @@ gen_caller_spin_begin (void)
 }
 
 void
-gen_caller_spin_end (void)
+gen_spin_caller_end (void)
 {
   gen_spin_end ();
   g_atomic_int_dec_and_test (&caller_spinners);
@@ -131,7 +131,7 @@ gen_spin_until (gboolean (*done) (gpointer data),
   if (deadline >= 0)
     spin_until = MIN (spin_until, deadline);
 
-  if (caller ? gen_caller_spin_begin () : gen_spin_begin ())
+  if (caller ? gen_spin_caller_begin () : gen_spin_begin ())
     {
       gint64 pause_until = MIN (spin_until, g_get_monotonic_time () + spin_pause_us);
 
@@ -139,14 +139,14 @@ gen_spin_until (gboolean (*done) (gpointer data),
         {
           for (guint i = 0; i < 64 && !result; i++)
             {
-              gen_cpu_relax ();
+              gen_spin_relax ();
               result = done (data);
             }
         }
       while (!result && g_get_monotonic_time () < pause_until);
 
       if (caller)
-        gen_caller_spin_end ();
+        gen_spin_caller_end ();
       else
         gen_spin_end ();
       gen_spin_pause_adapt (result);

@@ -2,8 +2,8 @@
 
 #include "config.h"
 
+#include "gen-core-private.h"
 #include "gen-statem.h"
-#include "gen-server-private.h"
 
 /**
  * GenStatem:
@@ -775,7 +775,7 @@ gen_statem_init_server (GenServer  *server,
       return;
     }
 
-  gen_server_watch_internal (server, statem_exited, NULL, NULL, GEN_WATCH_DEFAULT);
+  gen_monitor_watch (server, statem_exited, NULL, NULL, GEN_WATCH_DEFAULT);
 
   set_state (self, state);
   insert_next_events (self);

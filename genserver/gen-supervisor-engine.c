@@ -2,8 +2,9 @@
 
 #include "config.h"
 
+#include "gen-child-spec-private.h"
+#include "gen-core-private.h"
 #include "gen-registry.h"
-#include "gen-server-private.h"
 #include "gen-start.h"
 #include "gen-supervisor-private.h"
 
@@ -122,7 +123,7 @@ gen_supervisor_engine_start_child (GenSupervisor       *self,
 
   g_assert (child->server == NULL);
 
-  server = gen_child_spec_instantiate_internal (spec, error);
+  server = gen_child_spec_instantiate (spec, error);
   if (server == NULL)
     return FALSE;
 
@@ -132,8 +133,8 @@ gen_supervisor_engine_start_child (GenSupervisor       *self,
   hook->generation = generation = ++self->last_generation;
   /* Armed before start, so that even a child that stops right after init
    * is seen, with its real reason. */
-  watch_id = gen_server_watch_internal (server, exit_hook_cb, hook, exit_hook_free,
-                                        GEN_WATCH_NEXT_RUN);
+  watch_id = gen_monitor_watch (server, exit_hook_cb, hook, exit_hook_free,
+                                GEN_WATCH_NEXT_RUN);
 
   if (!gen_server_start (server, gen_child_spec_get_args (spec), &local_error) &&
       gen_server_is_ignore (local_error))
@@ -172,7 +173,7 @@ gen_supervisor_engine_start_child (GenSupervisor       *self,
       g_autofree gchar *event = g_strdup_printf ("restarted child “%s”", gen_child_spec_get_id (spec));
 
       child->restarts++;
-      gen_trace_lifecycle_internal (GEN_SERVER (self), event, NULL);
+      gen_trace_lifecycle (GEN_SERVER (self), event, NULL);
     }
   child->generation = generation;
   set_child_server (self, child, g_steal_pointer (&server));
@@ -203,7 +204,7 @@ gen_supervisor_engine_stop_child (GenSupervisor      *self,
    * all the same, so that children stop in reverse order. */
   if ((!gen_server_stop (server, timeout_ms, &error) &&
        g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT)) ||
-      !gen_server_wait_stopped_internal (server, timeout_ms))
+      !gen_server_wait_stopped (server, timeout_ms))
     g_warning ("%s: child “%s” did not stop within %d ms; it is left to stop on its own",
                G_OBJECT_TYPE_NAME (self), gen_child_spec_get_id (child->spec), timeout_ms);
 }

@@ -462,7 +462,7 @@ gen_supervisor_check_child_specs (GenChildSpec **specs,
     {
       const gchar *id = gen_child_spec_get_id (specs[i]);
 
-      if (!gen_child_spec_check_internal (specs[i], error))
+      if (!gen_child_spec_check (specs[i], error))
         return FALSE;
       if (!g_hash_table_add (ids, (gpointer) id))
         {

@@ -8,9 +8,9 @@
 #include "gen-scheduler-private.h"
 
 void
-gen_start_request_init (GenStartRequest *request,
-                        GenServer       *server,
-                        GVariant        *args)
+gen_scheduler_start_request_init (GenStartRequest *request,
+                                  GenServer       *server,
+                                  GVariant        *args)
 {
   g_mutex_init (&request->mutex);
   g_cond_init (&request->cond);
@@ -21,7 +21,7 @@ gen_start_request_init (GenStartRequest *request,
 }
 
 void
-gen_start_request_clear (GenStartRequest *request)
+gen_scheduler_start_request_clear (GenStartRequest *request)
 {
   g_assert (request->error == NULL);
   g_mutex_clear (&request->mutex);
@@ -29,8 +29,8 @@ gen_start_request_clear (GenStartRequest *request)
 }
 
 void
-gen_start_request_complete (GenStartRequest *request,
-                            GError          *error)
+gen_scheduler_start_request_complete (GenStartRequest *request,
+                                      GError          *error)
 {
   g_mutex_lock (&request->mutex);
   request->error = error;
@@ -40,10 +40,10 @@ gen_start_request_complete (GenStartRequest *request,
 }
 
 gboolean
-gen_start_request_wait (GenStartRequest  *request,
-                        GError          **error)
+gen_scheduler_start_request_wait (GenStartRequest  *request,
+                                  GError          **error)
 {
-  gboolean blocking = gen_scheduler_block_begin_internal ();
+  gboolean blocking = gen_spin_block_begin ();
 
   g_mutex_lock (&request->mutex);
   while (!request->done)
@@ -51,7 +51,7 @@ gen_start_request_wait (GenStartRequest  *request,
   g_mutex_unlock (&request->mutex);
 
   if (blocking)
-    gen_scheduler_block_end_internal ();
+    gen_spin_block_end ();
 
   if (request->error != NULL)
     {
@@ -74,13 +74,13 @@ server_thread_main (gpointer data)
   if (!gen_run_init (self, request->args, &error))
     {
       g_atomic_pointer_set (&priv->handler_thread, NULL);
-      gen_start_request_complete (request, error);
+      gen_scheduler_start_request_complete (request, error);
       g_object_unref (self);
       return NULL;
     }
 
-  gen_server_set_status_internal (self, GEN_STATUS_RUNNING);
-  gen_start_request_complete (request, NULL);
+  gen_run_set_status (self, GEN_STATUS_RUNNING);
+  gen_scheduler_start_request_complete (request, NULL);
   request = NULL; /* the starter may have returned */
 
   if (!gen_run_continues (self))
@@ -95,13 +95,13 @@ server_thread_main (gpointer data)
       gint64 deadline;
       gpointer item;
 
-      if (gen_run_hold_internal (self))
+      if (gen_run_hold (self))
         {
           gint seen = g_atomic_int_get (&priv->mailbox.pushes);
 
           /* A resume, a status request or a stop after this second look
            * moves `pushes` past `seen`. */
-          if (gen_run_hold_internal (self))
+          if (gen_run_hold (self))
             gen_mailbox_sleep (&priv->mailbox, seen);
           continue;
         }
@@ -137,7 +137,7 @@ thread_start (GenServer  *self,
   GThread *thread;
   gboolean ok;
 
-  gen_start_request_init (&request, self, args);
+  gen_scheduler_start_request_init (&request, self, args);
   gen_mailbox_open (&priv->mailbox, gen_mailbox_wake_idle, &priv->mailbox);
 
   g_object_ref (self); /* owned by the thread */
@@ -146,12 +146,12 @@ thread_start (GenServer  *self,
     {
       g_object_unref (self);
       gen_mailbox_close (&priv->mailbox, FALSE, FALSE);
-      gen_timers_close (&priv->timers);
+      gen_timer_table_close (&priv->timers);
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
                    "Could not start a thread for %s: %s",
-                   gen_server_name_internal (self), thread_error->message);
+                   gen_server_name (self), thread_error->message);
       g_clear_error (&thread_error);
-      gen_start_request_clear (&request);
+      gen_scheduler_start_request_clear (&request);
       return FALSE;
     }
 
@@ -159,7 +159,7 @@ thread_start (GenServer  *self,
   priv->thread = thread;
   g_mutex_unlock (&priv->lock);
 
-  ok = gen_start_request_wait (&request, error);
+  ok = gen_scheduler_start_request_wait (&request, error);
   if (!ok)
     {
       g_mutex_lock (&priv->lock);
@@ -169,7 +169,7 @@ thread_start (GenServer  *self,
         g_thread_join (thread);
     }
 
-  gen_start_request_clear (&request);
+  gen_scheduler_start_request_clear (&request);
   return ok;
 }
 

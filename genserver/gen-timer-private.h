@@ -50,29 +50,29 @@ typedef struct
   GMutex lock;
   GHashTable *table;  /* lock; id → GenTimer (owned) */
   gboolean open;      /* lock; FALSE outside a run */
-} GenTimers;
+} GenTimerTable;
 
-void             gen_timers_init                (GenTimers       *timers);
-void             gen_timers_clear               (GenTimers       *timers);
+void             gen_timer_table_init           (GenTimerTable   *timers);
+void             gen_timer_table_clear          (GenTimerTable   *timers);
 /* A run begins: timers may be set. */
-void             gen_timers_open                (GenTimers       *timers);
+void             gen_timer_table_open           (GenTimerTable   *timers);
 /* A run ends: cancels every timer; none may be set until the next open. */
-void             gen_timers_close               (GenTimers       *timers);
+void             gen_timer_table_close          (GenTimerTable   *timers);
 
 /* Sets a timer that queues @message (owned) in @mailbox after @delay_ms,
  * its source on @service. @server is kept alive while the timer is set.
  * Returns its id, or 0 (and drops @message) if the timers are closed. */
-guint            gen_timers_add                 (GenTimers       *timers,
+guint            gen_timer_table_add            (GenTimerTable   *timers,
                                                  GObject         *server,
                                                  GenMailbox      *mailbox,
                                                  GenTimerService *service,
                                                  GVariant        *message,
                                                  guint            delay_ms);
-gboolean         gen_timers_cancel              (GenTimers       *timers,
+gboolean         gen_timer_table_cancel         (GenTimerTable   *timers,
                                                  guint            id);
 /* The handler thread takes a fired @timer from the mailbox: TRUE if it
  * was not cancelled meanwhile, and then its message must be handled. */
-gboolean         gen_timers_claim               (GenTimers       *timers,
+gboolean         gen_timer_table_claim          (GenTimerTable   *timers,
                                                  GenTimer        *timer);
 
 G_END_DECLS

@@ -148,7 +148,7 @@ struct _GenTimer
   GenEnvelope envelope;      /* GEN_ENVELOPE_TIMER */
   gint ref_count;            /* atomic */
   guint id;                  /* immutable */
-  GenTimers *timers;         /* unowned: lives in the server; immutable */
+  GenTimerTable *timers;     /* unowned: lives in the server; immutable */
   GObject *server;           /* owned; immutable */
   GenMailbox *mailbox;       /* unowned: lives in the server; immutable */
   GenTimerService *service;  /* owned; immutable */
@@ -216,14 +216,14 @@ timer_source_done (gpointer data)
 }
 
 void
-gen_timers_init (GenTimers *timers)
+gen_timer_table_init (GenTimerTable *timers)
 {
   g_mutex_init (&timers->lock);
   timers->table = g_hash_table_new (NULL, NULL);
 }
 
 void
-gen_timers_clear (GenTimers *timers)
+gen_timer_table_clear (GenTimerTable *timers)
 {
   g_assert (g_hash_table_size (timers->table) == 0);
   g_hash_table_unref (timers->table);
@@ -231,7 +231,7 @@ gen_timers_clear (GenTimers *timers)
 }
 
 void
-gen_timers_open (GenTimers *timers)
+gen_timer_table_open (GenTimerTable *timers)
 {
   g_mutex_lock (&timers->lock);
   timers->open = TRUE;
@@ -239,7 +239,7 @@ gen_timers_open (GenTimers *timers)
 }
 
 void
-gen_timers_close (GenTimers *timers)
+gen_timer_table_close (GenTimerTable *timers)
 {
   GHashTableIter iter;
   GPtrArray *cancelled = g_ptr_array_new ();
@@ -266,12 +266,12 @@ gen_timers_close (GenTimers *timers)
 }
 
 guint
-gen_timers_add (GenTimers       *timers,
-                GObject         *server,
-                GenMailbox      *mailbox,
-                GenTimerService *service,
-                GVariant        *message,
-                guint            delay_ms)
+gen_timer_table_add (GenTimerTable   *timers,
+                     GObject         *server,
+                     GenMailbox      *mailbox,
+                     GenTimerService *service,
+                     GVariant        *message,
+                     guint            delay_ms)
 {
   static guint last_timer_id;
   GenTimer *timer;
@@ -311,8 +311,8 @@ gen_timers_add (GenTimers       *timers,
 }
 
 gboolean
-gen_timers_cancel (GenTimers *timers,
-                   guint      id)
+gen_timer_table_cancel (GenTimerTable *timers,
+                        guint          id)
 {
   GenTimer *timer;
 
@@ -334,8 +334,8 @@ gen_timers_cancel (GenTimers *timers,
 }
 
 gboolean
-gen_timers_claim (GenTimers *timers,
-                  GenTimer  *timer)
+gen_timer_table_claim (GenTimerTable *timers,
+                       GenTimer      *timer)
 {
   gboolean live;
 
@@ -396,9 +396,9 @@ gen_server_send_after (GenServer  *self,
    * set while the run ends is refused by the closed table. */
   status = g_atomic_int_get (&priv->status);
   if (status == GEN_STATUS_RUNNING || status == GEN_STATUS_STARTING ||
-      (status == GEN_STATUS_STOPPING && gen_server_is_handler_thread_internal (self)))
-    id = gen_timers_add (&priv->timers, G_OBJECT (self), &priv->mailbox,
-                         priv->timer_service, message, delay_ms);
+      (status == GEN_STATUS_STOPPING && gen_server_is_handler_thread (self)))
+    id = gen_timer_table_add (&priv->timers, G_OBJECT (self), &priv->mailbox,
+                              priv->timer_service, message, delay_ms);
   else
     {
       g_variant_unref (message);
@@ -406,7 +406,7 @@ gen_server_send_after (GenServer  *self,
     }
 
   if (id == 0)
-    gen_server_set_not_running_error_internal (self, error);
+    gen_server_set_not_running_error (self, error);
   return id;
 }
 
@@ -433,7 +433,7 @@ gen_server_cancel_timer (GenServer *self,
   g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
 
   priv = gen_server_get_private (self);
-  return gen_timers_cancel (&priv->timers, timer_id);
+  return gen_timer_table_cancel (&priv->timers, timer_id);
 }
 
 /**
@@ -484,7 +484,7 @@ gen_server_set_idle_timeout (GenServer *self,
 
   /* A server on a context or a pool re-arms its deadline at its next turn,
    * which this causes; a thread of its own, once it next wakes. */
-  if (!gen_server_is_handler_thread_internal (self))
+  if (!gen_server_is_handler_thread (self))
     gen_mailbox_poke (&priv->mailbox);
 
   g_object_notify (G_OBJECT (self), "idle-timeout");

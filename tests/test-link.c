@@ -3,7 +3,7 @@
 #include <genserver/genserver.h>
 
 #include "test-common.h"
-#include "genserver/gen-server-private.h"
+#include "genserver/gen-core-private.h"
 
 /* Links and trapping exits. A member server crashes on the cast "crash",
  * traps exits when started with "trap", and records the exit messages it
@@ -50,7 +50,7 @@ test_member_init_server (GenServer  *server,
   g_mutex_lock (&self->gate.lock);
   self->stopped = FALSE;
   g_mutex_unlock (&self->gate.lock);
-  gen_server_watch_internal (server, member_stopped, NULL, NULL, GEN_WATCH_DEFAULT);
+  gen_monitor_watch (server, member_stopped, NULL, NULL, GEN_WATCH_DEFAULT);
   gen_server_set_trap_exit (server, args != NULL && g_str_equal (g_variant_get_string (args, NULL), "trap"));
 }
 
@@ -147,7 +147,7 @@ wait_stopped (TestMember *member)
       break;
   g_assert_true (member->stopped);
   g_mutex_unlock (&member->gate.lock);
-  g_assert_true (gen_server_wait_stopped_internal (GEN_SERVER (member), -1));
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (member), -1));
 }
 
 /* Messages from one thread are handled in order: once this info is seen,

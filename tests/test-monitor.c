@@ -3,7 +3,7 @@
 #include <genserver/genserver.h>
 
 #include "test-common.h"
-#include "genserver/gen-server-private.h"
+#include "genserver/gen-core-private.h"
 
 /* Stop reasons, crashes and monitors. A probe server is steered by string
  * messages and records what terminate saw. */
@@ -536,8 +536,8 @@ test_monitor_init_failure (void)
   Notice hook = { 0, };
   Notice notice = { 0, };
 
-  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), notice_cb, &hook, NULL, GEN_WATCH_DEFAULT), ==, 0);
-  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), notice_cb, &hook, NULL, GEN_WATCH_NEXT_RUN), !=, 0);
+  g_assert_cmpuint (gen_monitor_watch (GEN_SERVER (probe), notice_cb, &hook, NULL, GEN_WATCH_DEFAULT), ==, 0);
+  g_assert_cmpuint (gen_monitor_watch (GEN_SERVER (probe), notice_cb, &hook, NULL, GEN_WATCH_NEXT_RUN), !=, 0);
   g_assert_false (gen_server_start (GEN_SERVER (probe), g_variant_new_string ("fail"), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
   g_assert_cmpuint (probe->terminate_count, ==, 0);
@@ -563,7 +563,7 @@ test_exit_hook (void)
   g_autoptr(TestProbe) probe = probe_start (NULL);
   Notice hook = { 0, };
 
-  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), notice_cb, &hook, notice_destroyed, GEN_WATCH_DEFAULT), !=, 0);
+  g_assert_cmpuint (gen_monitor_watch (GEN_SERVER (probe), notice_cb, &hook, notice_destroyed, GEN_WATCH_DEFAULT), !=, 0);
   gen_server_stop (GEN_SERVER (probe), -1, NULL);
   g_assert_cmpuint (hook.count, ==, 1);
   g_assert_true (hook.destroyed);
@@ -598,8 +598,8 @@ test_exit_hook_order (void)
 
       g_object_set_data (G_OBJECT (probe), "next-mark", (gpointer) "1");
       for (i = 0; i < round; i++)
-        gen_server_watch_internal (GEN_SERVER (probe), record_hook, last, NULL, GEN_WATCH_DEFAULT);
-      gen_server_watch_internal (GEN_SERVER (probe), record_hook, order, NULL, GEN_WATCH_FIRST);
+        gen_monitor_watch (GEN_SERVER (probe), record_hook, last, NULL, GEN_WATCH_DEFAULT);
+      gen_monitor_watch (GEN_SERVER (probe), record_hook, order, NULL, GEN_WATCH_FIRST);
       gen_server_stop (GEN_SERVER (probe), -1, NULL);
       /* The first hook saw the first mark. */
       g_assert_cmpstr (order->str, ==, "1");

@@ -3,7 +3,7 @@
 #include <genserver/genserver.h>
 
 #include "test-common.h"
-#include "genserver/gen-server-private.h"
+#include "genserver/gen-core-private.h"
 
 /* Start options: a start timeout, and an init that answers "ignore". A
  * starter's init does what its start argument says: "slow" waits at the
@@ -91,8 +91,8 @@ test_start_timeout (void)
   g_assert_true (gen_server_is_running (GEN_SERVER (quick)));
   test_stop_ok (quick);
 
-  g_assert_true (gen_server_watch_internal (GEN_SERVER (slow), record_reason, &reason, NULL,
-                                            GEN_WATCH_NEXT_RUN) != 0);
+  g_assert_true (gen_monitor_watch (GEN_SERVER (slow), record_reason, &reason, NULL,
+                                    GEN_WATCH_NEXT_RUN) != 0);
   g_assert_false (gen_server_start_with_timeout (GEN_SERVER (slow), g_variant_new_string ("slow"),
                                                  0, &error));
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
@@ -103,7 +103,7 @@ test_start_timeout (void)
   test_gate_open (&gate);
   /* The stop is asked for by the start's thread once init returned; the
    * exit hook has run by the time the server is marked stopped. */
-  g_assert_true (gen_server_wait_stopped_internal (GEN_SERVER (slow), -1));
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (slow), -1));
   g_test_assert_expected_messages ();
   g_assert_error (reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
 

@@ -3,7 +3,7 @@
 #include <genserver/genserver.h>
 
 #include "test-common.h"
-#include "genserver/gen-server-private.h"
+#include "genserver/gen-core-private.h"
 
 /* GenStatem. The test machine is scripted by its events: every event's
  * content is a string of space-separated commands ("goto:b reply:ok"),
@@ -467,12 +467,12 @@ test_statem_crash (void)
   g_autoptr(GError) reason = NULL;
 
   test_start_ok (probe, NULL);
-  g_assert_cmpuint (gen_server_watch_internal (GEN_SERVER (probe), record_reason, &reason,
-                                               NULL, GEN_WATCH_DEFAULT), !=, 0);
+  g_assert_cmpuint (gen_monitor_watch (GEN_SERVER (probe), record_reason, &reason,
+                                       NULL, GEN_WATCH_DEFAULT), !=, 0);
   g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: failed on purpose*");
   probe_rule (probe, "boom", "fail");
   cast_ok (probe, "next:internal:boom next:internal:never");
-  g_assert_true (gen_server_wait_stopped_internal (GEN_SERVER (probe), -1));
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (probe), -1));
   g_test_assert_expected_messages ();
   g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
   assert_log (probe, (const gchar *[]) { "init", "a/cast/next:internal:boom next:internal:never",
@@ -482,10 +482,10 @@ test_statem_crash (void)
    * call itself was answered. */
   g_clear_error (&reason);
   test_start_ok (probe, NULL);
-  gen_server_watch_internal (GEN_SERVER (probe), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
+  gen_monitor_watch (GEN_SERVER (probe), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
   g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: failed on purpose*");
   g_free (call_ok (probe, "reply:yes next:internal:boom"));
-  g_assert_true (gen_server_wait_stopped_internal (GEN_SERVER (probe), -1));
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (probe), -1));
   g_test_assert_expected_messages ();
   g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
 }
@@ -614,10 +614,10 @@ test_statem_state_enter (void)
     "d/enter/c",
     NULL });
 
-  gen_server_watch_internal (GEN_SERVER (probe), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
+  gen_monitor_watch (GEN_SERVER (probe), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
   g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: TestProbe’s state enter call tried to change the state*");
   cast_ok (probe, "goto:e");
-  g_assert_true (gen_server_wait_stopped_internal (GEN_SERVER (probe), -1));
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (probe), -1));
   g_test_assert_expected_messages ();
   g_assert_error (reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
 
@@ -883,7 +883,7 @@ test_statem_is_a_server (void)
   g_assert_cmpstr (g_variant_get_string (reply, NULL), ==, "by-name");
 
   cast_ok (probe, "stop next:internal:never");
-  g_assert_true (gen_server_wait_stopped_internal (GEN_SERVER (probe), -1));
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (probe), -1));
   g_assert_null (gen_registry_lookup (registry, "door"));
   assert_log (probe, (const gchar *[]) { "init", "a/call/postpone-unless:z", "a/call/call-self",
                                           "a/call/reply:by-name", "a/cast/stop next:internal:never",
@@ -910,7 +910,7 @@ test_statem_supervised (void)
 
   g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: failed on purpose*");
   cast_ok (TEST_PROBE (first), "fail");
-  g_assert_true (gen_server_wait_stopped_internal (first, -1));
+  g_assert_true (gen_server_wait_stopped (first, -1));
   g_test_assert_expected_messages ();
 
   /* The restart happens on the supervisor's thread: a call to it returns

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "gen-scheduler.h"
+#include "gen-server.h"
+
+G_BEGIN_DECLS
+
+/*
+ * What the layers above the core (statem, supervisor, child specs,
+ * registry, group, D-Bus, nodes, the observer) may use of it besides the
+ * public API. They include this header and never gen-server-private.h:
+ * the server's private struct, its mailbox and its run belong to the core
+ * (see doc/threading.md for the layers).
+ */
+
+/* An exit hook: @func runs synchronously, on the thread that finishes the
+ * server (its own thread, or the starter's when init fails), when the
+ * current run ends, before any public monitor is told. It must not block on
+ * the server. With GEN_WATCH_NEXT_RUN, the hook may be added to a stopped
+ * server and waits for the end of the next run (a start that fails ends it
+ * too); without, it is refused (0) unless a run is under way. Hooks with
+ * GEN_WATCH_FIRST run before the others: the registry releases names before
+ * a supervisor hears of the stop and restarts the server. Removed with
+ * gen_server_demonitor(). See gen-monitor.c. */
+typedef enum
+{
+  GEN_WATCH_DEFAULT  = 0,
+  GEN_WATCH_NEXT_RUN = 1 << 0,
+  GEN_WATCH_FIRST    = 1 << 1,
+} GenWatchFlags;
+
+guint         gen_monitor_watch       (GenServer            *self,
+                                       GenServerMonitorFunc  func,
+                                       gpointer              user_data,
+                                       GDestroyNotify        destroy,
+                                       GenWatchFlags         flags);
+
+/* Waits until @self is stopped (its own stop, a crash, anybody's stop
+ * under way), for at most @timeout_ms (negative: forever). Returns whether
+ * it is stopped. Not from the server's own handler thread. See
+ * gen-server.c. */
+gboolean      gen_server_wait_stopped (GenServer            *self,
+                                       gint                  timeout_ms);
+
+/* A debug line for G_MESSAGES_DEBUG=Gen: @event ("started", "stopped",
+ * "crashed", ...) of @self, with @reason if any. See gen-observe.c. */
+void          gen_trace_lifecycle     (GenServer            *self,
+                                       const gchar          *event,
+                                       const GError         *reason);
+
+/* A pool by its id, which identifies it where an object cannot go: in a
+ * GenChildSpec's variant form. NULL if there is none (any more). See
+ * gen-scheduler.c. */
+GenScheduler *gen_scheduler_lookup    (guint64               id);
+/* The id gen_scheduler_lookup() knows @self by. */
+guint64       gen_scheduler_get_id    (GenScheduler         *self);
+
+G_END_DECLS
