@@ -24,7 +24,9 @@ with open(os.path.join(scratch, 'app.c'), 'w') as f:
             'int main (void) { return gen_server_get_type () == 0; }\n')
 
 build = os.path.join(scratch, 'build')
-setup = subprocess.run(['meson', 'setup', build, scratch],
+# Where genserver is installed, dependency() would find it through
+# pkg-config and never use the subproject this checks.
+setup = subprocess.run(['meson', 'setup', '--force-fallback-for=genserver-1', build, scratch],
                        capture_output=True, text=True)
 if setup.returncode != 0:
     sys.exit(f'meson setup failed:\n{setup.stdout}\n{setup.stderr}')
