@@ -382,6 +382,181 @@ void test_call_async () {
     }
 }
 
+/* Every vfunc of Gen.Server overridden, each leaving a trace in `log`
+ * (handler thread only until the server stopped). */
+class Everything : Gen.Server {
+    public string log = "";
+    public Mutex mutex;
+    public bool terminated; /* mutex */
+
+    public override void init (Variant? args) throws Error {
+        log += "init ";
+        @continue (new Variant.string ("after init"));
+    }
+
+    public override void handle_continue (Variant message) throws Error {
+        log += "continue(%s) ".printf (message.get_string ());
+    }
+
+    public override void handle_cast (Variant message) throws Error {
+        log += "cast ";
+    }
+
+    public override void handle_info (Variant message) throws Error {
+        log += "info ";
+    }
+
+    public override Variant? handle_call (Variant message) throws Error {
+        return new Variant.string (log);
+    }
+
+    public override Variant? format_status () {
+        return new Variant.int32 (log.length);
+    }
+
+    public override void terminate (Error? reason) {
+        mutex.lock ();
+        terminated = true;
+        mutex.unlock ();
+    }
+}
+
+/* Both vfuncs of Gen.Statem: a switch that is off or on; a call toggles
+ * it and answers the state it left. */
+class Switch : Gen.Statem {
+    public override Variant? init_state (Variant? args) throws Error {
+        return new Variant.string ("off");
+    }
+
+    public override Variant? handle_event (Gen.StatemEventType event_type, Variant event_content,
+                                           Variant state) throws Error {
+        if (event_type != Gen.StatemEventType.CALL)
+            return null;
+        reply (take_reply (), state);
+        return new Variant.string (state.get_string () == "off" ? "on" : "off");
+    }
+}
+
+/* Runs the default main context until @done says so, failing the test
+ * at the deadline instead of hanging. */
+void run_until (owned SourceFunc done) {
+    var timed_out = false;
+    var deadline = Timeout.add (DEADLINE_MS, () => {
+        timed_out = true;
+        return Source.REMOVE;
+    });
+    while (!done () && !timed_out)
+        MainContext.default ().iteration (true);
+    if (!timed_out)
+        Source.remove (deadline);
+    assert_false (timed_out);
+}
+
+void test_every_vfunc () {
+    var server = new Everything ();
+    var statem = new Switch ();
+    try {
+        server.start (null);
+        server.cast (new Variant.string ("c"));
+        server.send_info (new Variant.string ("i"));
+        var log = "init continue(after init) cast info ";
+        assert_cmpstr (server.call (new Variant.string ("log"), DEADLINE_MS).get_string (),
+                       CompareOperator.EQ, log);
+        /* format_status's answer, as the status's "state" (a variant). */
+        var state = server.get_status ().lookup_value ("state", VariantType.VARIANT);
+        assert_cmpint (state.get_variant ().get_int32 (), CompareOperator.EQ, log.length);
+        server.stop (-1);
+
+        statem.start (null);
+        assert_cmpstr (statem.call (new Variant.string ("toggle"), DEADLINE_MS).get_string (),
+                       CompareOperator.EQ, "off");
+        assert_cmpstr (statem.call (new Variant.string ("toggle"), DEADLINE_MS).get_string (),
+                       CompareOperator.EQ, "on");
+        statem.stop (-1);
+    } catch (Error error) {
+        assert_no_error (error);
+    }
+    server.mutex.lock ();
+    assert_true (server.terminated);
+    server.mutex.unlock ();
+}
+
+/* A lambda for each monitor: of a server, of a group, of a remote. */
+void test_monitor_lambdas () {
+    var counter = start_counter ();
+    string? server_reason = null;
+    var server_told = false;
+    counter.monitor ((server, reason) => {
+        server_told = true;
+        server_reason = reason == null ? null : reason.message;
+    });
+
+    var groups = new Gen.Group ();
+    string[] changes = {};
+    groups.monitor ("workers", (self, group, server, joined) => {
+        changes += "%s %s".printf (group, joined ? "joined" : "left");
+    });
+
+    try {
+        groups.join ("workers", counter);
+        Test.expect_message ("Gen", LogLevelFlags.LEVEL_MESSAGE, "*crashed: crashed on purpose");
+        counter.cast (new Variant ("(si)", "crash", 0));
+    } catch (Error error) {
+        assert_no_error (error);
+    }
+    run_until (() => server_told && changes.length == 2);
+    Test.assert_expected_messages ();
+    assert_cmpstr (server_reason, CompareOperator.EQ, "crashed on purpose");
+    assert_cmpstr (changes[0], CompareOperator.EQ, "workers joined");
+    assert_cmpstr (changes[1], CompareOperator.EQ, "workers left");
+}
+
+void test_remote_monitor_lambda () {
+    var service_path = Environment.get_variable ("GEN_TEST_REMOTE_SERVER");
+    if (service_path == null) {
+        Test.skip ("GEN_TEST_REMOTE_SERVER is not set");
+        return;
+    }
+    try {
+        var dir = DirUtils.make_tmp ("genserver-vala-XXXXXX");
+        var address = "unix:path=%s/socket".printf (dir);
+        var service = new Subprocess (SubprocessFlags.STDIN_PIPE | SubprocessFlags.STDOUT_PIPE,
+                                      service_path, "--serve", address);
+        var output = new DataInputStream (service.get_stdout_pipe ());
+        assert_cmpstr (output.read_line_utf8 (), CompareOperator.EQ, "ready");
+        var connection = new DBusConnection.for_address_sync (
+            address, DBusConnectionFlags.AUTHENTICATION_CLIENT);
+        var remote = new Gen.Remote.sync (connection, null, "/io/github/genserver/Test/Counter");
+
+        string? reason_message = null;
+        var told = false;
+        remote.monitor ((remote, reason) => {
+            told = true;
+            reason_message = reason == null ? null : reason.message;
+        });
+        assert_true (remote.call (new Variant ("(sx)", "get", (int64) 0), DEADLINE_MS).get_int64 () == 0);
+        Variant? async_reply = null;
+        remote.call_async.begin (new Variant ("(sx)", "add", (int64) 2), DEADLINE_MS, null, (obj, result) => {
+            try {
+                async_reply = remote.call_async.end (result);
+            } catch (Error error) {
+                GLib.error ("call_async: %s", error.message);
+            }
+        });
+        run_until (() => async_reply != null);
+        assert_true (async_reply.get_int64 () == 2);
+        service.force_exit ();
+        run_until (() => told);
+        assert_true (reason_message.has_prefix ("noconnection"));
+
+        service.wait ();
+        FileUtils.unlink (dir + "/socket");
+        DirUtils.remove (dir);
+    } catch (Error error) {
+        assert_no_error (error);
+    }
+}
+
 int main (string[] args) {
     Test.init (ref args);
     Test.add_func ("/vala/start-stop", test_start_stop);
@@ -395,5 +570,8 @@ int main (string[] args) {
     Test.add_func ("/vala/calling-self-and-stop-inside", test_calling_self_and_stop_inside);
     Test.add_func ("/vala/call-async", test_call_async);
     Test.add_func ("/vala/info-and-deferred-reply", test_info_and_deferred_reply);
+    Test.add_func ("/vala/every-vfunc", test_every_vfunc);
+    Test.add_func ("/vala/monitor-lambdas", test_monitor_lambdas);
+    Test.add_func ("/vala/remote-monitor-lambda", test_remote_monitor_lambda);
     return Test.run ();
 }
