@@ -2,8 +2,8 @@
 
 #include "config.h"
 
-#include "gen-core-private.h"
 #include "gen-dbus-private.h"
+#include "gen-core-private.h"
 
 /*
  * Registries exported on D-Bus.
@@ -18,18 +18,7 @@
 
 typedef struct
 {
-  gint ref_count; /* atomic */
-
-  /* Immutable. */
-  GWeakRef registry;           /* the GenRegistry */
-  GDBusConnection *connection; /* owned */
-  gchar *object_path;          /* owned */
-  GCancellable *cancellable;   /* owned: cancelled when the export ends */
-
-  /* export_lock. */
-  gboolean exported;
-  guint registration_id;
-  gulong closed_id;
+  GenDBusExport parent;
 
   /* watch_lock: the servers whose next stop is signalled, GenServer (not
    * owned: removed by the hook's destroy notify) → NameWatch. */
@@ -43,44 +32,9 @@ typedef struct
   gchar *object_path;     /* owned: the name's node */
 } NameWatch;
 
-/* Protects every RegistryExport's mutable fields but `watched`, and the
- * registries' lists of exports (qdata, GPtrArrays of owned
- * RegistryExports). */
-static GMutex export_lock;
-
 /* Protects `watched`. Taken before a server's monitor lock; hooks' destroy
  * notifies take it alone. */
 static GMutex watch_lock;
-
-static RegistryExport *
-registry_export_ref (RegistryExport *export)
-{
-  g_atomic_int_inc (&export->ref_count);
-  return export;
-}
-
-static void
-registry_export_unref (gpointer data)
-{
-  RegistryExport *export = data;
-
-  if (!g_atomic_int_dec_and_test (&export->ref_count))
-    return;
-
-  g_assert (!export->exported);
-  g_weak_ref_clear (&export->registry);
-  g_clear_object (&export->connection);
-  g_clear_object (&export->cancellable);
-  g_hash_table_unref (export->watched);
-  g_free (export->object_path);
-  g_free (export);
-}
-
-static GQuark
-registry_exports_quark (void)
-{
-  return g_quark_from_static_string ("gen-registry-exports");
-}
 
 static void
 name_watch_free (gpointer data)
@@ -92,7 +46,7 @@ name_watch_free (gpointer data)
     g_hash_table_remove (watch->export->watched, watch->server);
   g_mutex_unlock (&watch_lock);
 
-  registry_export_unref (watch->export);
+  gen_dbus_export_unref (watch->export);
   g_free (watch->object_path);
   g_free (watch);
 }
@@ -104,44 +58,43 @@ name_watch_stopped_cb (GenServer    *server,
 {
   NameWatch *watch = data;
 
-  g_dbus_connection_emit_signal (watch->export->connection, NULL, watch->object_path,
-                                 GEN_DBUS_INTERFACE, "Stopped",
-                                 g_variant_new ("(sis)",
-                                                reason ? g_quark_to_string (reason->domain) : "",
-                                                reason ? reason->code : 0,
-                                                reason ? reason->message : ""),
-                                 NULL);
+  gen_dbus_emit_stopped (watch->export->parent.connection, watch->object_path, reason);
 }
 
 static void
-registry_export_watch (RegistryExport *export,
-                       GenServer      *server,
-                       const gchar    *object_path)
+registry_export_watch (GenDBusExport *parent,
+                       GenServer     *server,
+                       const gchar   *object_path)
 {
-  NameWatch *watch;
+  RegistryExport *export = (RegistryExport *) parent;
+  NameWatch *watch = NULL;
 
   g_mutex_lock (&watch_lock);
   if (!g_hash_table_contains (export->watched, server))
     {
       watch = g_new0 (NameWatch, 1);
-      watch->export = registry_export_ref (export);
+      watch->export = gen_dbus_export_ref (export);
       watch->server = server;
       watch->object_path = g_strdup (object_path);
       g_hash_table_insert (export->watched, server, watch);
-      /* Refused (and freed at once, which removes it) if it is not running. */
-      gen_monitor_watch (server, name_watch_stopped_cb, watch, name_watch_free,
-                         GEN_WATCH_DEFAULT);
     }
   g_mutex_unlock (&watch_lock);
+
+  /* Outside watch_lock, which the hook's destroy notify takes. Refused if
+   * the server stopped meanwhile: nothing is left to signal then. */
+  if (watch != NULL &&
+      gen_monitor_watch (server, name_watch_stopped_cb, watch, name_watch_free,
+                                 GEN_WATCH_DEFAULT) == 0)
+    name_watch_free (watch);
 }
 
 /* The server registered under the name of @object_path's node, or NULL. */
 static GenServer *
-registry_export_lookup (RegistryExport  *export,
-                        const gchar     *object_path,
-                        GError         **error)
+registry_export_lookup (GenDBusExport  *export,
+                        const gchar    *object_path,
+                        GError        **error)
 {
-  g_autoptr(GenRegistry) registry = g_weak_ref_get (&export->registry);
+  g_autoptr(GenRegistry) registry = g_weak_ref_get (&export->owner);
   g_autofree gchar *name = NULL;
   const gchar *node;
   GenServer *server = NULL;
@@ -159,52 +112,16 @@ registry_export_lookup (RegistryExport  *export,
 }
 
 static void
-registry_method_call (GDBusConnection       *connection,
-                      const gchar           *sender,
-                      const gchar           *object_path,
-                      const gchar           *interface_name,
-                      const gchar           *method_name,
-                      GVariant              *parameters,
-                      GDBusMethodInvocation *invocation,
-                      gpointer               data)
+registry_export_finalize (GenDBusExport *parent)
 {
-  RegistryExport *export = data;
-  g_autoptr(GenServer) server = NULL;
-  GError *error = NULL;
-
-  server = registry_export_lookup (export, object_path, &error);
-  if (server == NULL)
-    {
-      gen_dbus_return_error (invocation, error);
-      return;
-    }
-  gen_dbus_server_method_call (server, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE,
-                               export->cancellable, method_name, parameters,
-                               invocation);
+  g_hash_table_unref (((RegistryExport *) parent)->watched);
 }
 
-static GVariant *
-registry_get_property (GDBusConnection  *connection,
-                       const gchar      *sender,
-                       const gchar      *object_path,
-                       const gchar      *interface_name,
-                       const gchar      *property_name,
-                       GError          **error,
-                       gpointer          data)
-{
-  RegistryExport *export = data;
-  g_autoptr(GenServer) server = registry_export_lookup (export, object_path, error);
-
-  if (server == NULL)
-    return NULL;
-  registry_export_watch (export, server, object_path);
-  return gen_dbus_server_property (server, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE,
-                                   property_name);
-}
-
-static const GDBusInterfaceVTable registry_vtable = {
-  .method_call = registry_method_call,
-  .get_property = registry_get_property,
+static const GenDBusExportClass registry_export_class = {
+  .list_name = "gen-registry-exports",
+  .lookup = registry_export_lookup,
+  .properties_read = registry_export_watch,
+  .finalize = registry_export_finalize,
 };
 
 static gchar **
@@ -213,8 +130,8 @@ registry_enumerate (GDBusConnection *connection,
                     const gchar     *object_path,
                     gpointer         data)
 {
-  RegistryExport *export = data;
-  g_autoptr(GenRegistry) registry = g_weak_ref_get (&export->registry);
+  GenDBusExport *export = data;
+  g_autoptr(GenRegistry) registry = g_weak_ref_get (&export->owner);
   g_auto(GStrv) names = registry ? gen_registry_dup_names (registry) : NULL;
   GPtrArray *nodes = g_ptr_array_new ();
 
@@ -253,7 +170,7 @@ registry_dispatch (GDBusConnection *connection,
   if (node == NULL)
     return NULL;
   *out_user_data = data;
-  return &registry_vtable;
+  return &gen_dbus_export_vtable;
 }
 
 static const GDBusSubtreeVTable registry_subtree_vtable = {
@@ -261,60 +178,6 @@ static const GDBusSubtreeVTable registry_subtree_vtable = {
   .introspect = registry_introspect,
   .dispatch = registry_dispatch,
 };
-
-/* The caller holds a reference to @export and export_lock. @registry is
- * NULL when it is being finalized. */
-static void
-registry_export_end_locked (RegistryExport *export,
-                            GenRegistry    *registry)
-{
-  if (!export->exported)
-    return;
-  export->exported = FALSE;
-
-  g_dbus_connection_unregister_subtree (export->connection, export->registration_id);
-  export->registration_id = 0;
-  g_signal_handler_disconnect (export->connection, export->closed_id);
-  export->closed_id = 0;
-  g_cancellable_cancel (export->cancellable);
-
-  if (registry != NULL)
-    {
-      GPtrArray *exports = g_object_get_qdata (G_OBJECT (registry), registry_exports_quark ());
-
-      if (exports != NULL)
-        g_ptr_array_remove (exports, export);
-    }
-}
-
-static void
-registry_exports_free (gpointer data)
-{
-  GPtrArray *exports = data;
-
-  g_mutex_lock (&export_lock);
-  for (guint i = 0; i < exports->len; i++)
-    registry_export_end_locked (g_ptr_array_index (exports, i), NULL);
-  g_mutex_unlock (&export_lock);
-
-  g_ptr_array_unref (exports);
-}
-
-static void
-registry_connection_closed_cb (GDBusConnection *connection,
-                               gboolean         remote_peer_vanished,
-                               GError          *error,
-                               gpointer         data)
-{
-  RegistryExport *export = registry_export_ref (data);
-  g_autoptr(GenRegistry) registry = g_weak_ref_get (&export->registry);
-
-  g_mutex_lock (&export_lock);
-  registry_export_end_locked (export, registry);
-  g_mutex_unlock (&export_lock);
-
-  registry_export_unref (export);
-}
 
 /**
  * gen_registry_export:
@@ -352,8 +215,8 @@ gen_registry_export (GenRegistry      *self,
                      const gchar      *object_path,
                      GError          **error)
 {
-  GPtrArray *exports;
   RegistryExport *export;
+  gboolean registered;
 
   g_return_val_if_fail (GEN_IS_REGISTRY (self), FALSE);
   g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), FALSE);
@@ -362,53 +225,23 @@ gen_registry_export (GenRegistry      *self,
 
   gen_dbus_error_ensure ();
 
-  g_mutex_lock (&export_lock);
-  exports = g_object_get_qdata (G_OBJECT (self), registry_exports_quark ());
-  for (guint i = 0; exports != NULL && i < exports->len; i++)
-    if (((RegistryExport *) g_ptr_array_index (exports, i))->connection == connection)
-      {
-        g_mutex_unlock (&export_lock);
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                     "the registry is already exported on this connection");
-        return FALSE;
-      }
-
-  export = g_new0 (RegistryExport, 1);
-  export->ref_count = 1;
-  g_weak_ref_init (&export->registry, self);
-  export->connection = g_object_ref (connection);
-  export->object_path = g_strdup (object_path);
-  export->cancellable = g_cancellable_new ();
-  export->watched = g_hash_table_new (NULL, NULL);
-
-  export->registration_id =
-    g_dbus_connection_register_subtree (connection, object_path, &registry_subtree_vtable,
-                                        G_DBUS_SUBTREE_FLAGS_NONE,
-                                        registry_export_ref (export), registry_export_unref,
-                                        error);
-  if (export->registration_id == 0)
+  gen_dbus_export_lock ();
+  if (gen_dbus_export_find_locked (&registry_export_class, self, connection) != NULL)
     {
-      g_mutex_unlock (&export_lock);
-      registry_export_unref (export);
+      gen_dbus_export_unlock ();
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   "the registry is already exported on this connection");
       return FALSE;
     }
-  export->exported = TRUE;
-  export->closed_id = g_signal_connect_data (connection, "closed",
-                                             G_CALLBACK (registry_connection_closed_cb),
-                                             registry_export_ref (export),
-                                             (GClosureNotify) (void (*) (void)) registry_export_unref,
-                                             G_CONNECT_DEFAULT);
 
-  if (exports == NULL)
-    {
-      exports = g_ptr_array_new_with_free_func (registry_export_unref);
-      g_object_set_qdata_full (G_OBJECT (self), registry_exports_quark (),
-                               exports, registry_exports_free);
-    }
-  g_ptr_array_add (exports, export);
-  g_mutex_unlock (&export_lock);
+  export = gen_dbus_export_new (&registry_export_class, sizeof (RegistryExport), self,
+                                connection, object_path, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE);
+  export->watched = g_hash_table_new (NULL, NULL);
+  registered = gen_dbus_export_register_locked (&export->parent, self,
+                                                &registry_subtree_vtable, error);
+  gen_dbus_export_unlock ();
 
-  return TRUE;
+  return registered;
 }
 
 /**
@@ -432,30 +265,8 @@ gboolean
 gen_registry_unexport (GenRegistry     *self,
                        GDBusConnection *connection)
 {
-  GPtrArray *exports;
-  RegistryExport *found = NULL;
-
   g_return_val_if_fail (GEN_IS_REGISTRY (self), FALSE);
   g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), FALSE);
 
-  g_mutex_lock (&export_lock);
-  exports = g_object_get_qdata (G_OBJECT (self), registry_exports_quark ());
-  for (guint i = 0; exports != NULL && i < exports->len; i++)
-    {
-      RegistryExport *export = g_ptr_array_index (exports, i);
-
-      if (export->connection == connection)
-        {
-          found = registry_export_ref (export);
-          break;
-        }
-    }
-  if (found != NULL)
-    registry_export_end_locked (found, self);
-  g_mutex_unlock (&export_lock);
-
-  if (found == NULL)
-    return FALSE;
-  registry_export_unref (found);
-  return TRUE;
+  return gen_dbus_export_unexport (&registry_export_class, self, connection);
 }

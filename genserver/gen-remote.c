@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "gen-dbus-private.h"
+#include "gen-monitor-private.h"
 #include "gen-remote.h"
 
 /**
@@ -43,31 +44,6 @@
  * Since: 1.0
  */
 
-typedef enum
-{
-  MONITOR_WATCHING, /* waiting for the server to go down */
-  MONITOR_FIRED,    /* it did: the notice is on its way */
-  MONITOR_DONE,     /* delivered or demonitored */
-} MonitorState;
-
-typedef struct
-{
-  gint ref_count; /* atomic */
-
-  /* Immutable. */
-  guint id;
-  GenRemoteMonitorFunc func;
-  gpointer user_data;
-  GDestroyNotify destroy;
-  GMainContext *context; /* owned: where func runs */
-
-  /* The watch's lock. */
-  MonitorState state;
-  GSource *source;   /* owned, once fired */
-  GenRemote *remote; /* owned, once fired */
-  GError *reason;    /* owned, once fired */
-} RemoteMonitor;
-
 /* What the D-Bus signal handlers share with the remote. Kept apart from
  * the remote and reference counted, because GDBus may still run a handler
  * on another thread while the remote is being finalized. */
@@ -76,12 +52,9 @@ typedef struct
   gint ref_count; /* atomic */
 
   /* Immutable. */
-  GWeakRef remote;        /* the GenRemote */
-  gchar *owner;           /* owned: the bus name's unique owner, or NULL */
-
-  GMutex lock;
-  GHashTable *monitors; /* lock: id → RemoteMonitor (owned reference) */
-  GError *down;         /* lock, owned: set once the peer or its name vanished */
+  GWeakRef remote;         /* the GenRemote */
+  gchar *owner;            /* owned: the bus name's unique owner, or NULL */
+  GenMonitorSet *monitors; /* owned: down for good once the peer or its name vanished */
 } RemoteWatch;
 
 struct _GenRemote
@@ -106,30 +79,6 @@ G_DEFINE_FINAL_TYPE (GenRemote, gen_remote, G_TYPE_OBJECT)
 
 /* Monitors --------------------------------------------------------------- */
 
-static RemoteMonitor *
-remote_monitor_ref (RemoteMonitor *monitor)
-{
-  g_atomic_int_inc (&monitor->ref_count);
-  return monitor;
-}
-
-static void
-remote_monitor_unref (gpointer data)
-{
-  RemoteMonitor *monitor = data;
-
-  if (!g_atomic_int_dec_and_test (&monitor->ref_count))
-    return;
-
-  if (monitor->destroy != NULL)
-    monitor->destroy (monitor->user_data);
-  g_clear_pointer (&monitor->source, g_source_unref);
-  g_clear_pointer (&monitor->context, g_main_context_unref);
-  g_clear_object (&monitor->remote);
-  g_clear_error (&monitor->reason);
-  g_free (monitor);
-}
-
 static RemoteWatch *
 remote_watch_ref (RemoteWatch *watch)
 {
@@ -146,96 +95,22 @@ remote_watch_unref (gpointer data)
     return;
 
   g_weak_ref_clear (&watch->remote);
-  g_hash_table_unref (watch->monitors);
-  g_clear_error (&watch->down);
+  gen_monitor_set_unref (watch->monitors);
   g_free (watch->owner);
-  g_mutex_clear (&watch->lock);
   g_free (watch);
 }
 
-typedef struct
-{
-  RemoteWatch *watch;   /* owned reference */
-  RemoteMonitor *monitor; /* owned reference */
-} Delivery;
-
-static void
-delivery_free (gpointer data)
-{
-  Delivery *delivery = data;
-
-  remote_watch_unref (delivery->watch);
-  remote_monitor_unref (delivery->monitor);
-  g_free (delivery);
-}
-
-static gboolean
-remote_monitor_deliver_cb (gpointer data)
-{
-  Delivery *delivery = data;
-  RemoteMonitor *monitor = delivery->monitor;
-  gboolean deliver;
-
-  g_mutex_lock (&delivery->watch->lock);
-  deliver = monitor->state == MONITOR_FIRED;
-  if (deliver)
-    {
-      monitor->state = MONITOR_DONE;
-      g_hash_table_remove (delivery->watch->monitors, GUINT_TO_POINTER (monitor->id));
-    }
-  g_mutex_unlock (&delivery->watch->lock);
-
-  if (deliver)
-    monitor->func (monitor->remote, monitor->reason, monitor->user_data);
-
-  return G_SOURCE_REMOVE;
-}
-
-/* Sends @monitor's notice with @reason, unless it was sent or removed
- * already. The watch's lock is held. */
-static void
-remote_monitor_fire_locked (RemoteWatch   *watch,
-                            RemoteMonitor *monitor,
-                            const GError  *reason)
-{
-  Delivery *delivery;
-
-  if (monitor->state != MONITOR_WATCHING)
-    return;
-
-  monitor->remote = g_weak_ref_get (&watch->remote);
-  if (monitor->remote == NULL)
-    return; /* nobody is left to tell */
-
-  monitor->state = MONITOR_FIRED;
-  monitor->reason = reason ? g_error_copy (reason) : NULL;
-
-  delivery = g_new0 (Delivery, 1);
-  delivery->watch = remote_watch_ref (watch);
-  delivery->monitor = remote_monitor_ref (monitor);
-  monitor->source = g_idle_source_new ();
-  g_source_set_priority (monitor->source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (monitor->source, remote_monitor_deliver_cb, delivery, delivery_free);
-  g_source_set_static_name (monitor->source, "[genserver] remote monitor");
-  /* Under the lock: a demonitor() that wins destroys it only after this. */
-  g_source_attach (monitor->source, monitor->context);
-}
-
+/* Tells the monitors that the server is down with @reason; for good (the
+ * peer or its name is gone) if @for_good. */
 static void
 remote_watch_fire (RemoteWatch  *watch,
                    const GError *reason,
                    gboolean      for_good)
 {
-  GHashTableIter iter;
-  RemoteMonitor *monitor;
+  g_autoptr(GenRemote) remote = g_weak_ref_get (&watch->remote);
 
-  g_mutex_lock (&watch->lock);
-  if (for_good && watch->down == NULL)
-    watch->down = g_error_copy (reason);
-  g_hash_table_iter_init (&iter, watch->monitors);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &monitor))
-    remote_monitor_fire_locked (watch, monitor, reason);
-  g_mutex_unlock (&watch->lock);
+  /* Without the remote, nobody is left to tell. */
+  gen_monitor_set_fire (watch->monitors, remote, reason, for_good ? reason : NULL);
 }
 
 static void
@@ -248,16 +123,9 @@ remote_stopped_cb (GDBusConnection *connection,
                    gpointer         data)
 {
   g_autoptr(GError) reason = NULL;
-  const gchar *domain, *message;
-  gint code;
 
-  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(sis)")))
-    return;
-
-  g_variant_get (parameters, "(&si&s)", &domain, &code, &message);
-  if (domain[0] != '\0')
-    reason = g_error_new_literal (g_quark_from_string (domain), code, message);
-  remote_watch_fire (data, reason, FALSE);
+  if (gen_dbus_stopped_reason (parameters, &reason))
+    remote_watch_fire (data, reason, FALSE);
 }
 
 static void
@@ -300,43 +168,6 @@ remote_connection_closed_cb (GDBusConnection *connection,
 }
 
 /* Errors ----------------------------------------------------------------- */
-
-/* Maps what GDBus says about the way to the server into GEN_SERVER_ERROR,
- * so that a caller handles a remote as it handles a local server. Errors
- * from the server itself keep their domain and code. Takes @error. */
-static GError *
-remote_error (GenRemote *self,
-              GError    *error,
-              gint       timeout_ms)
-{
-  GError *mapped = NULL;
-
-  if (g_dbus_error_is_remote_error (error))
-    g_dbus_error_strip_remote_error (error);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
-                          "%s did not answer within %d ms", self->name, timeout_ms);
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
-           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
-           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED))
-    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
-                          "the connection to %s was lost before it answered: %s",
-                          self->name, error->message);
-  else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
-           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
-           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
-           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
-           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE))
-    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
-                          "%s is not exported at %s any more: %s",
-                          self->name, self->object_path, error->message);
-
-  if (mapped == NULL)
-    return error;
-  g_error_free (error);
-  return mapped;
-}
 
 static gboolean
 remote_check_message (GenRemote    *self,
@@ -510,9 +341,8 @@ gen_remote_new_sync (GDBusConnection  *connection,
   self->watch = g_new0 (RemoteWatch, 1);
   self->watch->ref_count = 1;
   g_weak_ref_init (&self->watch->remote, self);
-  g_mutex_init (&self->watch->lock);
-  self->watch->monitors = g_hash_table_new_full (NULL, NULL, NULL, remote_monitor_unref);
   self->watch->owner = g_strdup (owner);
+  self->watch->monitors = gen_monitor_set_new (NULL);
 
   /* Subscribed before the properties are read: a stop after that is
    * heard. */
@@ -632,12 +462,42 @@ gen_remote_new_for_name (GDBusConnection  *connection,
 
 /* Calls ------------------------------------------------------------------ */
 
+/* The parameters of the Call method for @message, which it sinks, or NULL
+ * if the message cannot go. */
 static GVariant *
-unpack_reply (GVariant *reply)
+remote_call_parameters (GenRemote  *self,
+                        GVariant   *message,
+                        gint        timeout_ms,
+                        GError    **error)
+{
+  g_autoptr(GVariant) owned_message = g_variant_ref_sink (message);
+
+  if (!remote_check_message (self, self->call_type, "call", owned_message, error) ||
+      !remote_check_connection (self, error))
+    return NULL;
+  return g_variant_ref_sink (g_variant_new ("(vi)", owned_message, timeout_ms));
+}
+
+/* The reply of a Call method (@reply, NULL with @call_error, which it
+ * takes), unpacked or mapped into GEN_SERVER_ERROR. */
+static GVariant *
+remote_call_result (GenRemote  *self,
+                    GVariant   *reply,
+                    GError     *call_error,
+                    gint        timeout_ms,
+                    GError    **error)
 {
   GVariant *inner = NULL;
 
+  if (reply == NULL)
+    {
+      g_propagate_error (error, gen_dbus_error_from_call (call_error, self->name,
+                                                          self->object_path, timeout_ms));
+      return NULL;
+    }
+
   g_variant_get (reply, "(v)", &inner);
+  g_variant_unref (reply);
   return inner;
 }
 
@@ -672,31 +532,23 @@ gen_remote_call (GenRemote  *self,
                  gint        timeout_ms,
                  GError    **error)
 {
-  g_autoptr(GVariant) owned_message = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) parameters = NULL;
+  GVariant *reply;
   GError *local_error = NULL;
 
   g_return_val_if_fail (GEN_IS_REMOTE (self), NULL);
   g_return_val_if_fail (message != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  owned_message = g_variant_ref_sink (message);
-  if (!remote_check_message (self, self->call_type, "call", owned_message, error) ||
-      !remote_check_connection (self, error))
+  parameters = remote_call_parameters (self, message, timeout_ms, error);
+  if (parameters == NULL)
     return NULL;
 
   reply = g_dbus_connection_call_sync (self->connection, self->bus_name, self->object_path,
-                                       GEN_DBUS_INTERFACE, "Call",
-                                       g_variant_new ("(vi)", owned_message, timeout_ms),
+                                       GEN_DBUS_INTERFACE, "Call", parameters,
                                        G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE,
                                        dbus_timeout (timeout_ms), NULL, &local_error);
-  if (reply == NULL)
-    {
-      g_propagate_error (error, remote_error (self, local_error, timeout_ms));
-      return NULL;
-    }
-
-  return unpack_reply (reply);
+  return remote_call_result (self, reply, local_error, timeout_ms, error);
 }
 
 static void
@@ -705,15 +557,18 @@ remote_call_done_cb (GObject      *source,
                      gpointer      data)
 {
   g_autoptr(GTask) task = data;
-  g_autoptr(GVariant) reply = NULL;
+  GVariant *reply;
+  GVariant *inner;
+  GError *call_error = NULL;
   GError *error = NULL;
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (reply == NULL)
-    g_task_return_error (task, remote_error (g_task_get_source_object (task), error,
-                                             GPOINTER_TO_INT (g_task_get_task_data (task))));
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &call_error);
+  inner = remote_call_result (g_task_get_source_object (task), reply, call_error,
+                              GPOINTER_TO_INT (g_task_get_task_data (task)), &error);
+  if (inner == NULL)
+    g_task_return_error (task, error);
   else
-    g_task_return_pointer (task, unpack_reply (reply), (GDestroyNotify) g_variant_unref);
+    g_task_return_pointer (task, inner, (GDestroyNotify) g_variant_unref);
 }
 
 /**
@@ -747,7 +602,7 @@ gen_remote_call_async (GenRemote           *self,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data)
 {
-  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GVariant) parameters = NULL;
   g_autoptr(GTask) task = NULL;
   GError *error = NULL;
 
@@ -755,14 +610,13 @@ gen_remote_call_async (GenRemote           *self,
   g_return_if_fail (message != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  owned_message = g_variant_ref_sink (message);
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, gen_remote_call_async);
   g_task_set_name (task, "[genserver] remote call");
   g_task_set_task_data (task, GINT_TO_POINTER (timeout_ms), NULL);
 
-  if (!remote_check_message (self, self->call_type, "call", owned_message, &error) ||
-      !remote_check_connection (self, &error))
+  parameters = remote_call_parameters (self, message, timeout_ms, &error);
+  if (parameters == NULL)
     {
       /* GTask completes it from a later iteration: never inside this call. */
       g_task_return_error (task, error);
@@ -770,8 +624,7 @@ gen_remote_call_async (GenRemote           *self,
     }
 
   g_dbus_connection_call (self->connection, self->bus_name, self->object_path,
-                          GEN_DBUS_INTERFACE, "Call",
-                          g_variant_new ("(vi)", owned_message, timeout_ms),
+                          GEN_DBUS_INTERFACE, "Call", parameters,
                           G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE,
                           dbus_timeout (timeout_ms), cancellable,
                           remote_call_done_cb, g_steal_pointer (&task));
@@ -877,7 +730,6 @@ remote_running_cb (GObject      *source,
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) running = NULL;
   g_autoptr(GError) error = NULL;
-  RemoteMonitor *monitor;
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply != NULL)
@@ -887,41 +739,23 @@ remote_running_cb (GObject      *source,
    * nothing of the server: the connection's or the name's watch reports
    * that, as noconnection. */
   if (reply == NULL &&
-      (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
-       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+      (gen_dbus_error_is_lost_peer (error) ||
        g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
-       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
-       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED)))
+       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER)))
     ;
   else if (running == NULL || !g_variant_is_of_type (running, G_VARIANT_TYPE_BOOLEAN) ||
            !g_variant_get_boolean (running))
     {
       g_autoptr(GError) reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
                                               "the server is not running");
+      g_autoptr(GenRemote) remote = g_weak_ref_get (&check->watch->remote);
 
-      g_mutex_lock (&check->watch->lock);
-      monitor = g_hash_table_lookup (check->watch->monitors,
-                                     GUINT_TO_POINTER (check->monitor_id));
-      if (monitor != NULL)
-        remote_monitor_fire_locked (check->watch, monitor, reason);
-      g_mutex_unlock (&check->watch->lock);
+      if (remote != NULL)
+        gen_monitor_set_fire_one (check->watch->monitors, check->monitor_id, remote, reason);
     }
 
   remote_watch_unref (check->watch);
   g_free (check);
-}
-
-static guint
-next_monitor_id (void)
-{
-  static gint last_id;
-  guint id;
-
-  do
-    id = (guint) g_atomic_int_add (&last_id, 1) + 1;
-  while (id == 0);
-
-  return id;
 }
 
 /**
@@ -957,40 +791,23 @@ gen_remote_monitor (GenRemote            *self,
                     gpointer              user_data,
                     GDestroyNotify        destroy)
 {
-  RemoteWatch *watch;
-  RemoteMonitor *monitor;
+  g_autoptr(GMainContext) context = NULL;
   RunningCheck *check;
-  gboolean down;
   guint id;
 
   g_return_val_if_fail (GEN_IS_REMOTE (self), 0);
   g_return_val_if_fail (func != NULL, 0);
 
-  watch = self->watch;
-  monitor = g_new0 (RemoteMonitor, 1);
-  monitor->ref_count = 1;
-  monitor->id = id = next_monitor_id ();
-  monitor->func = func;
-  monitor->user_data = user_data;
-  monitor->destroy = destroy;
-  monitor->context = g_main_context_ref_thread_default ();
-  monitor->state = MONITOR_WATCHING;
-
-  g_mutex_lock (&watch->lock);
-  g_hash_table_insert (watch->monitors, GUINT_TO_POINTER (id), monitor);
-  down = watch->down != NULL;
-  if (down)
-    remote_monitor_fire_locked (watch, monitor, watch->down);
-  g_mutex_unlock (&watch->lock);
-
-  if (down)
-    return id;
+  /* Told at once, from the context, if the peer is gone for good. */
+  context = g_main_context_ref_thread_default ();
+  id = gen_monitor_set_add (self->watch->monitors, (GenMonitorFunc) func, user_data, destroy,
+                            context, GEN_MONITOR_PUBLIC, self);
 
   /* Asked after the monitor is in place, and answered in order with the
    * Stopped signal: a stop either comes as a signal before the answer, or
    * the answer says the server is not running. */
   check = g_new0 (RunningCheck, 1);
-  check->watch = remote_watch_ref (watch);
+  check->watch = remote_watch_ref (self->watch);
   check->monitor_id = id;
   g_dbus_connection_call (self->connection, self->bus_name, self->object_path,
                           "org.freedesktop.DBus.Properties", "Get",
@@ -1016,34 +833,9 @@ gboolean
 gen_remote_demonitor (GenRemote *self,
                       guint      monitor_id)
 {
-  RemoteWatch *watch;
-  RemoteMonitor *monitor;
-  GSource *source = NULL;
-
   g_return_val_if_fail (GEN_IS_REMOTE (self), FALSE);
 
-  watch = self->watch;
-  g_mutex_lock (&watch->lock);
-  monitor = g_hash_table_lookup (watch->monitors, GUINT_TO_POINTER (monitor_id));
-  if (monitor == NULL || monitor->state == MONITOR_DONE)
-    {
-      g_mutex_unlock (&watch->lock);
-      return FALSE;
-    }
-  monitor->state = MONITOR_DONE;
-  if (monitor->source != NULL)
-    source = g_source_ref (monitor->source);
-  g_hash_table_steal (watch->monitors, GUINT_TO_POINTER (monitor_id));
-  g_mutex_unlock (&watch->lock);
-
-  if (source != NULL)
-    {
-      g_source_destroy (source);
-      g_source_unref (source);
-    }
-  remote_monitor_unref (monitor);
-
-  return TRUE;
+  return gen_monitor_set_remove (self->watch->monitors, monitor_id);
 }
 
 /* Accessors -------------------------------------------------------------- */

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "gen-dbus-private.h"
+#include "gen-resources.h"
+
+/*
+ * What the D-Bus files share.
+ *
+ * The export record: one owner (a server, gen-export.c; a registry,
+ * gen-registry-export.c) on one connection at one object path, its
+ * reference counting, its place in the owner's list, its end when the
+ * connection closes; and the one dispatcher of the interface's methods and
+ * properties, which asks the kind of export which server a message goes to.
+ *
+ * Method calls arrive on the thread-default context of the thread that
+ * exported, as for every GDBus object. A Call goes on with
+ * gen_server_call_async(), so that a slow handler never holds that context
+ * up, with the remote caller's own timeout, which the Call method carries:
+ * a request still queued when the caller gave up is never handled, as
+ * locally.
+ *
+ * Errors cross in both directions with their GEN_SERVER_ERROR domain and
+ * code, and what only a distance brings (a vanished peer, a D-Bus timeout)
+ * is mapped into that domain for the remote side (gen-remote.c).
+ */
+
+static GMutex export_lock;
+
+void
+gen_dbus_export_lock (void)
+{
+  g_mutex_lock (&export_lock);
+}
+
+void
+gen_dbus_export_unlock (void)
+{
+  g_mutex_unlock (&export_lock);
+}
+
+/* Errors ----------------------------------------------------------------- */
+
+static const GDBusErrorEntry error_entries[] = {
+  { GEN_SERVER_ERROR_FAILED, "io.github.genserver.Error.Failed" },
+  { GEN_SERVER_ERROR_TIMEOUT, "io.github.genserver.Error.Timeout" },
+  { GEN_SERVER_ERROR_NOT_RUNNING, "io.github.genserver.Error.NotRunning" },
+  { GEN_SERVER_ERROR_ALREADY_RUNNING, "io.github.genserver.Error.AlreadyRunning" },
+  { GEN_SERVER_ERROR_INVALID_MESSAGE, "io.github.genserver.Error.InvalidMessage" },
+  { GEN_SERVER_ERROR_CALLING_SELF, "io.github.genserver.Error.CallingSelf" },
+  { GEN_SERVER_ERROR_MAILBOX_FULL, "io.github.genserver.Error.MailboxFull" },
+  { GEN_SERVER_ERROR_STOPPED, "io.github.genserver.Error.Stopped" },
+  { GEN_SERVER_ERROR_INVALID_TYPE, "io.github.genserver.Error.InvalidType" },
+  { GEN_SERVER_ERROR_NO_REPLY, "io.github.genserver.Error.NoReply" },
+  { GEN_SERVER_ERROR_NAME_TAKEN, "io.github.genserver.Error.NameTaken" },
+  { GEN_SERVER_ERROR_NOT_FOUND, "io.github.genserver.Error.NotFound" },
+  { GEN_SERVER_ERROR_TOO_MANY_RESTARTS, "io.github.genserver.Error.TooManyRestarts" },
+  { GEN_SERVER_ERROR_IGNORED, "io.github.genserver.Error.Ignored" },
+  { GEN_SERVER_ERROR_NO_CONNECTION, "io.github.genserver.Error.NoConnection" },
+};
+
+void
+gen_dbus_error_ensure (void)
+{
+  static gsize registered;
+
+  /* Under the domain's own quark name, so that the quark GDBus hands out on
+   * the receiving side is GEN_SERVER_ERROR. */
+  g_dbus_error_register_error_domain (g_quark_to_string (GEN_SERVER_ERROR), &registered,
+                                      error_entries, G_N_ELEMENTS (error_entries));
+}
+
+gboolean
+gen_dbus_error_is_lost_peer (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED);
+}
+
+GError *
+gen_dbus_error_from_call (GError      *error,
+                          const gchar *name,
+                          const gchar *object_path,
+                          gint         timeout_ms)
+{
+  GError *mapped = NULL;
+
+  if (g_dbus_error_is_remote_error (error))
+    g_dbus_error_strip_remote_error (error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+                          "%s did not answer within %d ms", name, timeout_ms);
+  else if (gen_dbus_error_is_lost_peer (error))
+    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+                          "the connection to %s was lost before it answered: %s",
+                          name, error->message);
+  else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
+           g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE))
+    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
+                          "%s is not exported at %s any more: %s",
+                          name, object_path, error->message);
+
+  if (mapped == NULL)
+    return error;
+  g_error_free (error);
+  return mapped;
+}
+
+/* The interface and what may travel -------------------------------------- */
+
+GDBusInterfaceInfo *
+gen_dbus_interface_info (void)
+{
+  static gsize info; /* GDBusInterfaceInfo */
+
+  if (g_once_init_enter (&info))
+    {
+      g_autoptr(GBytes) xml = NULL;
+      g_autoptr(GDBusNodeInfo) node = NULL;
+      g_autoptr(GError) error = NULL;
+
+      /* Registered by hand: a constructor would be dropped from the static
+       * copy of the library that tests link. */
+      gen_register_resource ();
+      xml = g_resource_lookup_data (gen_get_resource (),
+                                    "/io/github/genserver/io.github.genserver.Server1.xml",
+                                    G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
+      g_assert_no_error (error);
+      node = g_dbus_node_info_new_for_xml (g_bytes_get_data (xml, NULL), &error);
+      g_assert_no_error (error);
+      /* Kept for the life of the process, as GDBus keeps what it is given. */
+      g_once_init_leave (&info,
+                         (gsize) g_dbus_interface_info_ref (g_dbus_node_info_lookup_interface (node, GEN_DBUS_INTERFACE)));
+    }
+  return (GDBusInterfaceInfo *) info;
+}
+
+gboolean
+gen_dbus_check_wire_type (GVariant     *message,
+                          const gchar  *what,
+                          GError      **error)
+{
+  const gchar *type_string = g_variant_get_type_string (message);
+
+  if (strchr (type_string, 'm') == NULL)
+    return TRUE;
+
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+               "a %s of type “%s” cannot travel over D-Bus, which has no maybe types",
+               what, type_string);
+  return FALSE;
+}
+
+gboolean
+gen_dbus_check_size (GVariant     *message,
+                     guint64       max_size,
+                     GError      **error)
+{
+  gsize size = g_variant_get_size (message);
+
+  if (size <= max_size)
+    return TRUE;
+
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+               "a message of %" G_GSIZE_FORMAT " bytes is over the limit of %" G_GUINT64_FORMAT " bytes",
+               size, max_size);
+  return FALSE;
+}
+
+/* The Stopped signal ----------------------------------------------------- */
+
+void
+gen_dbus_emit_stopped (GDBusConnection *connection,
+                       const gchar     *object_path,
+                       const GError    *reason)
+{
+  g_dbus_connection_emit_signal (connection, NULL, object_path,
+                                 GEN_DBUS_INTERFACE, "Stopped",
+                                 g_variant_new ("(sis)",
+                                                reason ? g_quark_to_string (reason->domain) : "",
+                                                reason ? reason->code : 0,
+                                                reason ? reason->message : ""),
+                                 NULL);
+}
+
+gboolean
+gen_dbus_stopped_reason (GVariant  *parameters,
+                         GError   **reason)
+{
+  const gchar *domain, *message;
+  gint code;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(sis)")))
+    return FALSE;
+
+  g_variant_get (parameters, "(&si&s)", &domain, &code, &message);
+  if (domain[0] != '\0')
+    *reason = g_error_new_literal (g_quark_from_string (domain), code, message);
+  return TRUE;
+}
+
+/* Export records --------------------------------------------------------- */
+
+gpointer
+gen_dbus_export_new (const GenDBusExportClass *klass,
+                     gsize                     size,
+                     gpointer                  owner,
+                     GDBusConnection          *connection,
+                     const gchar              *object_path,
+                     guint64                   max_message_size)
+{
+  GenDBusExport *export;
+
+  g_assert (size >= sizeof (GenDBusExport));
+
+  export = g_malloc0 (size);
+  export->klass = klass;
+  export->ref_count = 1;
+  g_weak_ref_init (&export->owner, owner);
+  export->connection = g_object_ref (connection);
+  export->object_path = g_strdup (object_path);
+  export->max_message_size = max_message_size;
+  export->cancellable = g_cancellable_new ();
+  return export;
+}
+
+gpointer
+gen_dbus_export_ref (gpointer data)
+{
+  GenDBusExport *export = data;
+
+  g_atomic_int_inc (&export->ref_count);
+  return export;
+}
+
+void
+gen_dbus_export_unref (gpointer data)
+{
+  GenDBusExport *export = data;
+
+  if (!g_atomic_int_dec_and_test (&export->ref_count))
+    return;
+
+  g_assert (!export->exported);
+  if (export->klass->finalize != NULL)
+    export->klass->finalize (export);
+  g_weak_ref_clear (&export->owner);
+  g_clear_object (&export->connection);
+  g_clear_object (&export->cancellable);
+  g_free (export->object_path);
+  g_free (export);
+}
+
+static GQuark
+export_list_quark (const GenDBusExportClass *klass)
+{
+  return g_quark_from_static_string (klass->list_name);
+}
+
+GenDBusExport *
+gen_dbus_export_find_locked (const GenDBusExportClass *klass,
+                             gpointer                  owner,
+                             GDBusConnection          *connection)
+{
+  GPtrArray *exports = g_object_get_qdata (owner, export_list_quark (klass));
+
+  for (guint i = 0; exports != NULL && i < exports->len; i++)
+    {
+      GenDBusExport *export = g_ptr_array_index (exports, i);
+
+      if (export->connection == connection)
+        return export;
+    }
+  return NULL;
+}
+
+void
+gen_dbus_export_end_locked (GenDBusExport *export,
+                            gpointer       owner)
+{
+  if (!export->exported)
+    return;
+  export->exported = FALSE;
+
+  if (export->subtree)
+    g_dbus_connection_unregister_subtree (export->connection, export->registration_id);
+  else
+    g_dbus_connection_unregister_object (export->connection, export->registration_id);
+  export->registration_id = 0;
+  g_signal_handler_disconnect (export->connection, export->closed_id);
+  export->closed_id = 0;
+  g_cancellable_cancel (export->cancellable);
+
+  if (export->klass->end != NULL)
+    export->klass->end (export, owner);
+
+  if (owner != NULL)
+    {
+      GPtrArray *exports = g_object_get_qdata (owner, export_list_quark (export->klass));
+
+      if (exports != NULL)
+        g_ptr_array_remove (exports, export);
+    }
+}
+
+/* The owner's list of exports, freed when the owner is finalized. */
+static void
+export_list_free (gpointer data)
+{
+  GPtrArray *exports = data;
+
+  g_mutex_lock (&export_lock);
+  for (guint i = 0; i < exports->len; i++)
+    gen_dbus_export_end_locked (g_ptr_array_index (exports, i), NULL);
+  g_mutex_unlock (&export_lock);
+
+  g_ptr_array_unref (exports);
+}
+
+static void
+export_connection_closed_cb (GDBusConnection *connection,
+                             gboolean         remote_peer_vanished,
+                             GError          *error,
+                             gpointer         data)
+{
+  GenDBusExport *export = gen_dbus_export_ref (data);
+  g_autoptr(GObject) owner = g_weak_ref_get (&export->owner);
+
+  /* A closed connection never carries a reply again; ending the export
+   * also drops the reference to the connection. */
+  g_mutex_lock (&export_lock);
+  gen_dbus_export_end_locked (export, owner);
+  g_mutex_unlock (&export_lock);
+
+  gen_dbus_export_unref (export);
+}
+
+gboolean
+gen_dbus_export_register_locked (GenDBusExport             *export,
+                                 gpointer                   owner,
+                                 const GDBusSubtreeVTable  *subtree_vtable,
+                                 GError                   **error)
+{
+  GPtrArray *exports;
+
+  export->subtree = subtree_vtable != NULL;
+  if (export->subtree)
+    export->registration_id =
+      g_dbus_connection_register_subtree (export->connection, export->object_path,
+                                          subtree_vtable, G_DBUS_SUBTREE_FLAGS_NONE,
+                                          gen_dbus_export_ref (export), gen_dbus_export_unref,
+                                          error);
+  else
+    export->registration_id =
+      g_dbus_connection_register_object (export->connection, export->object_path,
+                                         gen_dbus_interface_info (), &gen_dbus_export_vtable,
+                                         gen_dbus_export_ref (export), gen_dbus_export_unref,
+                                         error);
+  if (export->registration_id == 0)
+    {
+      gen_dbus_export_unref (export);
+      return FALSE;
+    }
+
+  export->exported = TRUE;
+  export->closed_id = g_signal_connect_data (export->connection, "closed",
+                                             G_CALLBACK (export_connection_closed_cb),
+                                             gen_dbus_export_ref (export),
+                                             (GClosureNotify) (void (*) (void)) gen_dbus_export_unref,
+                                             G_CONNECT_DEFAULT);
+
+  exports = g_object_get_qdata (owner, export_list_quark (export->klass));
+  if (exports == NULL)
+    {
+      exports = g_ptr_array_new_with_free_func (gen_dbus_export_unref);
+      g_object_set_qdata_full (owner, export_list_quark (export->klass),
+                               exports, export_list_free);
+    }
+  g_ptr_array_add (exports, export);
+  return TRUE;
+}
+
+gboolean
+gen_dbus_export_unexport (const GenDBusExportClass *klass,
+                          gpointer                  owner,
+                          GDBusConnection          *connection)
+{
+  GenDBusExport *found;
+
+  g_mutex_lock (&export_lock);
+  found = gen_dbus_export_find_locked (klass, owner, connection);
+  if (found != NULL)
+    {
+      gen_dbus_export_ref (found);
+      gen_dbus_export_end_locked (found, owner);
+    }
+  g_mutex_unlock (&export_lock);
+
+  if (found == NULL)
+    return FALSE;
+  gen_dbus_export_unref (found);
+  return TRUE;
+}
+
+/* The dispatcher --------------------------------------------------------- */
+
+static void
+return_error (GDBusMethodInvocation *invocation,
+              GError                *error)
+{
+  g_dbus_method_invocation_return_gerror (invocation, error);
+  g_error_free (error);
+}
+
+static void
+export_call_done_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      data)
+{
+  GDBusMethodInvocation *invocation = data;
+  GenServer *server = GEN_SERVER (source);
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+
+  reply = gen_server_call_finish (server, result, &error);
+  if (reply == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_clear_error (&error);
+          g_set_error (&error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+                       "%s was unexported before it answered", G_OBJECT_TYPE_NAME (server));
+        }
+      return_error (invocation, error);
+      return;
+    }
+
+  if (!gen_dbus_check_wire_type (reply, "reply", &error))
+    {
+      return_error (invocation, error);
+      return;
+    }
+
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(v)", reply));
+}
+
+static void
+export_method_call (GDBusConnection       *connection,
+                    const gchar           *sender,
+                    const gchar           *object_path,
+                    const gchar           *interface_name,
+                    const gchar           *method_name,
+                    GVariant              *parameters,
+                    GDBusMethodInvocation *invocation,
+                    gpointer               data)
+{
+  GenDBusExport *export = data;
+  g_autoptr(GenServer) server = NULL;
+  g_autoptr(GVariant) message = NULL;
+  GError *error = NULL;
+
+  server = export->klass->lookup (export, object_path, &error);
+  if (server == NULL)
+    {
+      return_error (invocation, error);
+      return;
+    }
+
+  /* GDBus already refused unknown methods and arguments of the wrong
+   * signature: only (v) and (vi) come this far. */
+  g_variant_get_child (parameters, 0, "v", &message);
+  if (!gen_dbus_check_size (message, export->max_message_size, &error))
+    {
+      return_error (invocation, error);
+      return;
+    }
+
+  if (g_str_equal (method_name, "Call"))
+    {
+      gint timeout_ms;
+
+      g_variant_get_child (parameters, 1, "i", &timeout_ms);
+      gen_server_call_async (server, message, timeout_ms, export->cancellable,
+                             export_call_done_cb, invocation);
+      return;
+    }
+
+  if (g_str_equal (method_name, "Cast") ?
+      gen_server_cast (server, message, &error) :
+      gen_server_send_info (server, message, &error))
+    /* Not sent if the caller asked for no reply, as remote casts do. */
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  else
+    return_error (invocation, error);
+}
+
+static GVariant *
+export_get_property (GDBusConnection  *connection,
+                     const gchar      *sender,
+                     const gchar      *object_path,
+                     const gchar      *interface_name,
+                     const gchar      *property_name,
+                     GError          **error,
+                     gpointer          data)
+{
+  GenDBusExport *export = data;
+  g_autoptr(GenServer) server = NULL;
+  const gchar *type_string;
+
+  server = export->klass->lookup (export, object_path, error);
+  if (server == NULL)
+    return NULL;
+  if (export->klass->properties_read != NULL)
+    export->klass->properties_read (export, server, object_path);
+
+  if (g_str_equal (property_name, "Name"))
+    return g_variant_new_string (G_OBJECT_TYPE_NAME (server));
+  if (g_str_equal (property_name, "MaxMessageSize"))
+    return g_variant_new_uint64 (export->max_message_size);
+  if (g_str_equal (property_name, "Running"))
+    return g_variant_new_boolean (gen_server_is_running (server));
+
+  type_string = g_str_equal (property_name, "CastType") ?
+                gen_server_get_cast_type (server) :
+                gen_server_get_call_type (server);
+  return g_variant_new_string (type_string ? type_string : "");
+}
+
+const GDBusInterfaceVTable gen_dbus_export_vtable = {
+  .method_call = export_method_call,
+  .get_property = export_get_property,
+};
