@@ -59,7 +59,9 @@ struct _GenCall
   GTask *task;
   GSource *timeout_source;
   gulong cancelled_id;
-  gint timeout_ms;
+  gint timeout_ms;        /* immutable once bound */
+  GQuark timeout_domain;  /* immutable once bound */
+  gint timeout_code;      /* immutable once bound */
 };
 
 GenCall  *gen_call_new          (GVariant     *message,
@@ -91,10 +93,14 @@ gboolean  gen_call_wait         (GenCall      *call,
                                  gint64        deadline);
 
 /* Async calls: binds @call to @task (referenced) and sets up its timeout
- * and @cancellable on the task's context, before the call is queued. */
+ * and @cancellable on the task's context, before the call is queued. A
+ * call whose timeout passes fails with @timeout_domain and @timeout_code:
+ * the reply slot knows nothing of whose error codes these are. */
 void      gen_call_bind_task    (GenCall      *call,
                                  GTask        *task,
                                  gint          timeout_ms,
+                                 GQuark        timeout_domain,
+                                 gint          timeout_code,
                                  GCancellable *cancellable);
 
 /* Delivers the final state of an async call on its task's context. Called

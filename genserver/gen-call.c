@@ -3,9 +3,6 @@
 #include "config.h"
 
 #include "gen-call-private.h"
-#include "gen-reply-private.h"
-#include "gen-scheduler-private.h"
-#include "gen-server-private.h"
 #include "gen-spin-private.h"
 
 #ifdef HAVE_SYSPROF
@@ -165,7 +162,8 @@ gen_call_wait_unmarked (GenCall *call,
     return TRUE;
 
   /* A pool worker about to sleep lets its pool run others meanwhile: the
-   * callee may be queued behind this very worker (see gen-scheduler.c). */
+   * callee may be queued behind this very worker (see the blocking hook in
+   * gen-spin-private.h, set by gen-pool-scheduler.c). */
   blocking = gen_spin_block_begin ();
 
   g_mutex_lock (&call->mutex);
@@ -237,7 +235,7 @@ call_timeout_cb (gpointer data)
 {
   GenCall *call = data;
 
-  if (gen_call_abandon (call, g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+  if (gen_call_abandon (call, g_error_new (call->timeout_domain, call->timeout_code,
                                            "%s did not answer within %d ms",
                                            call->server_name, call->timeout_ms)))
     gen_call_schedule_completion (call);
@@ -261,9 +259,13 @@ void
 gen_call_bind_task (GenCall      *call,
                     GTask        *task,
                     gint          timeout_ms,
+                    GQuark        timeout_domain,
+                    gint          timeout_code,
                     GCancellable *cancellable)
 {
   call->task = g_object_ref (task);
+  call->timeout_domain = timeout_domain;
+  call->timeout_code = timeout_code;
 
   /* Under `mutex`: once queued, the reply can be delivered on the task's
    * context by whichever thread runs it, and that delivery tears the
@@ -288,303 +290,3 @@ gen_call_bind_task (GenCall      *call,
                                                 (GDestroyNotify) gen_call_unref);
   g_mutex_unlock (&call->mutex);
 }
-
-/* The call API ------------------------------------------------------------ */
-
-/* Checks and queues a call, waking the server if @wake. Returns the
- * caller's reference to it, or NULL with @error set. */
-static GenCall *
-call_begin (GenServer  *self,
-            GVariant   *message,
-            gboolean    wake,
-            gint64      deadline,
-            GError    **error)
-{
-  GenServerPrivate *priv = gen_server_get_private (self);
-  GenCall *call;
-
-  if (!gen_server_check_message_type (self, priv->call_type, "call", message, error))
-    return NULL;
-
-  call = gen_call_new (message, gen_server_name (self));
-
-  if (!gen_server_queue_item (self, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), wake, deadline, error))
-    {
-      gen_call_unref (call); /* the mailbox's */
-      gen_call_unref (call);
-      return NULL;
-    }
-
-  return call;
-}
-
-/**
- * gen_server_call:
- * @self: a #GenServer
- * @message: the request; a floating reference is sunk
- * @timeout_ms: how long to wait for the reply, in milliseconds, or a
- *   negative number to wait as long as it takes
- *
- * Sends @message to the server's `handle_call` handler and waits for its
- * reply.
- *
- * The call is answered exactly once. It fails with the handler's own error
- * if the handler returned one (the server keeps running), with
- * %GEN_SERVER_ERROR_TIMEOUT if no reply came within @timeout_ms (a request
- * still queued then is never handled, and a late reply is dropped), with
- * %GEN_SERVER_ERROR_STOPPED if the server stopped before answering, with
- * %GEN_SERVER_ERROR_NOT_RUNNING if it is not running, with
- * %GEN_SERVER_ERROR_INVALID_MESSAGE if @message is not of its
- * [property@Gen.Server:call-type], and with %GEN_SERVER_ERROR_CALLING_SELF
- * if called from the thread that runs the server's handlers (use
- * [method@Gen.Server.call_async] there).
- *
- * ```c
- * g_autoptr(GError) error = NULL;
- * g_autoptr(GVariant) count = gen_server_call (counter, g_variant_new ("()"),
- *                                              GEN_SERVER_DEFAULT_TIMEOUT, &error);
- *
- * if (count == NULL && g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT))
- *   g_printerr ("the counter is busy\n");
- * ```
- *
- * ```python
- * count = counter.call(())          # 5 s by default, in seconds
- * ```
- *
- * Returns: (transfer full): the reply
- *
- * Since: 1.0
- */
-GVariant *
-gen_server_call (GenServer  *self,
-                 GVariant   *message,
-                 gint        timeout_ms,
-                 GError    **error)
-{
-  g_autoptr(GVariant) owned_message = NULL;
-  GenServerPrivate *priv;
-  GenCall *call;
-  GVariant *reply = NULL;
-  gboolean hand_off;
-  gint64 deadline;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
-  g_return_val_if_fail (message != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  priv = gen_server_get_private (self);
-  owned_message = g_variant_ref_sink (message);
-  deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  if (gen_server_would_call_self (self))
-    {
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_CALLING_SELF,
-                   "%s was called synchronously from the thread that runs its "
-                   "handlers, which would wait for itself; use cast or call_async",
-                   gen_server_name (self));
-      return NULL;
-    }
-
-  /* Waiting as long as it takes, the caller may as well run the handler
-   * itself when the kind allows (an idle pool server). */
-  hand_off = timeout_ms < 0 && priv->kind != NULL && priv->kind->hand_off != NULL;
-  call = call_begin (self, owned_message, !hand_off, deadline, error);
-  if (call == NULL)
-    return NULL;
-  if (hand_off)
-    priv->kind->hand_off (self, call);
-
-  if (!gen_call_wait (call, deadline) &&
-      gen_call_abandon (call, NULL))
-    {
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
-                   "%s did not answer within %d ms", gen_server_name (self), timeout_ms);
-      __atomic_fetch_add (&priv->n_calls_timed_out, 1, __ATOMIC_RELAXED);
-      gen_call_unref (call);
-      return NULL;
-    }
-
-  /* The server won the race against the deadline: wait out the store. */
-  gen_call_wait (call, -1);
-
-  if (call->error != NULL)
-    g_propagate_error (error, g_steal_pointer (&call->error));
-  else
-    reply = g_steal_pointer (&call->reply);
-
-  gen_call_unref (call);
-  return reply;
-}
-
-/* Async calls ------------------------------------------------------------ */
-
-/**
- * gen_server_call_async:
- * @self: a #GenServer
- * @message: the request; a floating reference is sunk
- * @timeout_ms: how long to wait for the reply, in milliseconds, or a
- *   negative number to wait as long as it takes
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called with the result
- * @user_data: data for @callback
- *
- * Sends @message to the server's `handle_call` handler without blocking.
- * @callback runs on the thread-default [struct@GLib.MainContext] of the
- * calling thread, always from a later iteration of it; get the result there
- * with [method@Gen.Server.call_finish].
- *
- * The call fails as [method@Gen.Server.call] does, except that calling self
- * is allowed: this is how a server on a [property@Gen.Server:main-context]
- * is called from that context's thread. Cancelling @cancellable fails the
- * call with %G_IO_ERROR_CANCELLED, and a request still queued then is never
- * handled.
- *
- * ```c
- * static void
- * count_cb (GObject *source, GAsyncResult *result, gpointer user_data)
- * {
- *   g_autoptr(GError) error = NULL;
- *   g_autoptr(GVariant) count = gen_server_call_finish (GEN_SERVER (source), result, &error);
- *   ...
- * }
- *
- * gen_server_call_async (counter, g_variant_new ("()"), GEN_SERVER_DEFAULT_TIMEOUT,
- *                        NULL, count_cb, NULL);
- * ```
- *
- * ```python
- * count = await counter.acall(())
- * ```
- *
- * ```js
- * const count = await GenServer.call(counter, []);
- * ```
- *
- * Since: 1.0
- */
-void
-gen_server_call_async (GenServer           *self,
-                       GVariant            *message,
-                       gint                 timeout_ms,
-                       GCancellable        *cancellable,
-                       GAsyncReadyCallback  callback,
-                       gpointer             user_data)
-{
-  g_autoptr(GVariant) owned_message = NULL;
-  g_autoptr(GTask) task = NULL;
-  GenServerPrivate *priv;
-  GError *error = NULL;
-  GenPushResult pushed;
-  GenCall *call;
-
-  g_return_if_fail (GEN_IS_SERVER (self));
-  g_return_if_fail (message != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  priv = gen_server_get_private (self);
-  owned_message = g_variant_ref_sink (message);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, gen_server_call_async);
-  g_task_set_name (task, "[genserver] call");
-  /* The call decides itself whether cancellation won against the reply. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  call = gen_call_new (owned_message, gen_server_name (self));
-
-  if (!gen_server_check_message_type (self, priv->call_type, "call", owned_message, &error))
-    {
-      /* Still through a source: the callback never runs inside this call. */
-      gen_call_bind_task (call, task, -1, NULL);
-      gen_call_abandon (call, error);
-      gen_call_schedule_completion (call);
-      gen_call_unref (call);
-      return;
-    }
-
-  /* Set up before the call is queued: see gen_call_bind_task(). */
-  gen_call_bind_task (call, task, timeout_ms, cancellable);
-
-  /* Never waits for room: the caller is on a main loop. */
-  pushed = gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (gen_call_ref (call), GEN_ITEM_CALL), TRUE);
-  if (pushed != GEN_PUSH_OK)
-    {
-      gen_call_unref (call); /* the mailbox's */
-      if (pushed == GEN_PUSH_FULL)
-        g_set_error (&error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL,
-                     "%s’s mailbox is full: %u messages wait in it",
-                     gen_server_name (self), priv->mailbox.capacity);
-      else
-        gen_server_set_not_running_error (self, &error);
-      /* Unless the timeout or the cancellable made it final already. */
-      if (gen_call_abandon (call, error))
-        gen_call_schedule_completion (call);
-    }
-
-  gen_call_unref (call);
-}
-
-/**
- * gen_server_call_finish:
- * @self: a #GenServer
- * @result: the #GAsyncResult given to the callback
- *
- * Finishes a call started with [method@Gen.Server.call_async].
- *
- * Returns: (transfer full): the reply
- *
- * Since: 1.0
- */
-GVariant *
-gen_server_call_finish (GenServer     *self,
-                        GAsyncResult  *result,
-                        GError       **error)
-{
-  GError *local_error = NULL;
-  GVariant *reply;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gen_server_call_async, NULL);
-
-  reply = g_task_propagate_pointer (G_TASK (result), &local_error);
-  if (g_error_matches (local_error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT))
-    __atomic_fetch_add (&gen_server_get_private (self)->n_calls_timed_out, 1, __ATOMIC_RELAXED);
-  if (local_error != NULL)
-    g_propagate_error (error, local_error);
-  return reply;
-}
-
-/**
- * gen_server_take_reply:
- * @self: a #GenServer
- *
- * Takes the reply handle of the call being handled, to answer it later,
- * from any thread, with [method@Gen.Reply.return_value] or
- * [method@Gen.Reply.return_error]. `handle_call` then returns %NULL
- * without setting an error, and the server goes on with its next message
- * while the caller keeps waiting.
- *
- * Only from inside `handle_call`, once per call.
- *
- * Returns: (transfer full): the reply handle
- *
- * Since: 1.0
- */
-GenReply *
-gen_server_take_reply (GenServer *self)
-{
-  GenServerPrivate *priv;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
-  g_return_val_if_fail (gen_server_is_handler_thread (self), NULL);
-
-  priv = gen_server_get_private (self);
-  g_return_val_if_fail (priv->current_call != NULL, NULL);
-  g_return_val_if_fail (!priv->reply_taken, NULL);
-
-  priv->reply_taken = TRUE;
-  return gen_reply_new (gen_server_name (self), priv->current_call);
-}
-

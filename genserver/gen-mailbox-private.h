@@ -8,7 +8,9 @@ G_BEGIN_DECLS
 /* Mailbox items are tagged pointers, so that a cast costs no allocation
  * beyond its message: the two low bits (free in any GVariant, GenCall or
  * Envelope, which malloc aligns to at least 8 bytes) say what the pointer
- * is. The mailbox owns one reference to whatever an item points to.
+ * is. The mailbox owns one reference to whatever an item points to, and
+ * knows only the tags: the function that drops an item is given to
+ * gen_mailbox_init() by the mailbox's owner (gen_run_drop_item()).
  */
 typedef enum
 {
@@ -37,9 +39,6 @@ typedef struct
 extern GenEnvelope gen_stop_envelope;
 #define GEN_ITEM_STOP_MARKER GEN_ITEM_MAKE (&gen_stop_envelope, GEN_ITEM_ENVELOPE)
 
-/* Releases the mailbox's reference to what @item points to. */
-void gen_run_drop_item (gpointer item);
-
 /* Told after a push that the mailbox has something new; runs on the
  * pushing thread, outside the mailbox's lock. @data was given to
  * gen_mailbox_open(). */
@@ -55,6 +54,7 @@ typedef void (*GenMailboxWakeFunc) (gpointer data);
 typedef struct
 {
   GAsyncQueue *queue;          /* owned; lives as long as the mailbox */
+  GDestroyNotify drop_item;    /* immutable: releases an item's reference */
   gboolean accepting;          /* queue lock */
   GenMailboxWakeFunc wake;     /* queue lock; set by gen_mailbox_open() */
   gpointer wake_data;          /* queue lock; unowned */
@@ -94,7 +94,10 @@ typedef enum
   GEN_PUSH_FULL,   /* a bounded item found no room */
 } GenPushResult;
 
-void      gen_mailbox_init       (GenMailbox          *mailbox);
+/* @drop_item releases the mailbox's reference to what an item points to:
+ * for the items still queued when the mailbox is cleared. */
+void      gen_mailbox_init       (GenMailbox          *mailbox,
+                                  GDestroyNotify       drop_item);
 void      gen_mailbox_clear      (GenMailbox          *mailbox);
 
 /* Bounds the casts and calls waiting in the mailbox (0: no bound). Before

@@ -2,41 +2,17 @@
 
 #include "config.h"
 
-#include "gen-call-private.h"
 #include "gen-mailbox-private.h"
 #include "gen-spin-private.h"
-#include "gen-timer-private.h"
 
 GenEnvelope gen_stop_envelope = { GEN_ENVELOPE_STOP };
 
 void
-gen_run_drop_item (gpointer item)
-{
-  GenEnvelope *envelope;
-
-  switch (GEN_ITEM_KIND (item))
-    {
-    case GEN_ITEM_CAST:
-    case GEN_ITEM_INFO:
-      g_variant_unref (GEN_ITEM_POINTER (item));
-      break;
-    case GEN_ITEM_CALL:
-      gen_call_unref (GEN_ITEM_POINTER (item));
-      break;
-    case GEN_ITEM_ENVELOPE:
-      envelope = GEN_ITEM_POINTER (item);
-      if (envelope->kind == GEN_ENVELOPE_TIMER)
-        gen_timer_unref ((GenTimer *) envelope);
-      break;
-    default:
-      g_assert_not_reached ();
-    }
-}
-
-void
-gen_mailbox_init (GenMailbox *mailbox)
+gen_mailbox_init (GenMailbox     *mailbox,
+                  GDestroyNotify  drop_item)
 {
   mailbox->queue = g_async_queue_new ();
+  mailbox->drop_item = drop_item;
   g_mutex_init (&mailbox->idle_lock);
   g_cond_init (&mailbox->idle_cond);
   g_mutex_init (&mailbox->room_lock);
@@ -95,7 +71,7 @@ gen_mailbox_clear (GenMailbox *mailbox)
   gpointer item;
 
   while ((item = g_async_queue_try_pop (mailbox->queue)) != NULL)
-    gen_run_drop_item (item);
+    mailbox->drop_item (item);
   g_async_queue_unref (mailbox->queue);
   g_mutex_clear (&mailbox->idle_lock);
   g_cond_clear (&mailbox->idle_cond);

@@ -21,7 +21,7 @@
  * could not give up while running the handler itself.
  *
  * A worker that blocks in a call, a start or a stop tells the pool
- * (gen_spin_block_begin()), which then starts another worker
+ * through its thread's blocking hook, which then starts another worker
  * if servers wait and fewer than n_workers are unblocked: a chain of
  * synchronous calls deeper than the pool still completes. Extra workers
  * end as soon as they find nothing to do while enough others are
@@ -41,8 +41,6 @@
 /* Workers beyond n_workers that blocked workers may call in. */
 #define MAX_EXTRA_WORKERS 256
 
-/* The pool of the worker running on this thread, if it is one. */
-static _Thread_local GenScheduler *current_pool;
 static _Thread_local guint inline_depth;
 
 static gpointer worker_main (gpointer data);
@@ -111,13 +109,44 @@ pool_has_work (gpointer data)
   return g_atomic_int_get (&((GenScheduler *) data)->n_queued) > 0;
 }
 
+/* The blocking hook of a worker thread (see gen-spin-private.h): a
+ * worker blocked in a call, a start or a stop does not count against
+ * n_workers, and servers waiting meanwhile get another worker. */
+static void
+worker_block_begin (gpointer data)
+{
+  GenScheduler *pool = data;
+
+  g_mutex_lock (&pool->lock);
+  pool->n_blocked++;
+  if (!g_queue_is_empty (&pool->run_queue))
+    wake_worker_locked (pool);
+  g_mutex_unlock (&pool->lock);
+}
+
+static void
+worker_block_end (gpointer data)
+{
+  GenScheduler *pool = data;
+
+  g_mutex_lock (&pool->lock);
+  g_assert (pool->n_blocked > 0);
+  pool->n_blocked--;
+  g_mutex_unlock (&pool->lock);
+}
+
+static const GenBlockHook worker_block_hook = {
+  .begin = worker_block_begin,
+  .end = worker_block_end,
+};
+
 static gpointer
 worker_main (gpointer data)
 {
   GenScheduler *pool = data; /* the thread's own reference */
   gboolean spun = FALSE;     /* spun since it last found work */
 
-  current_pool = pool;
+  gen_spin_set_block_hook (&worker_block_hook, pool);
 
   g_mutex_lock (&pool->lock);
   for (;;)
@@ -167,36 +196,9 @@ worker_main (gpointer data)
   pool->n_threads--;
   g_mutex_unlock (&pool->lock);
 
-  current_pool = NULL;
+  gen_spin_set_block_hook (NULL, NULL);
   g_object_unref (pool);
   return NULL;
-}
-
-gboolean
-gen_spin_block_begin (void)
-{
-  GenScheduler *pool = current_pool;
-
-  if (pool == NULL)
-    return FALSE;
-
-  g_mutex_lock (&pool->lock);
-  pool->n_blocked++;
-  if (!g_queue_is_empty (&pool->run_queue))
-    wake_worker_locked (pool);
-  g_mutex_unlock (&pool->lock);
-  return TRUE;
-}
-
-void
-gen_spin_block_end (void)
-{
-  GenScheduler *pool = current_pool;
-
-  g_mutex_lock (&pool->lock);
-  g_assert (pool->n_blocked > 0);
-  pool->n_blocked--;
-  g_mutex_unlock (&pool->lock);
 }
 
 /* Runs @server on this thread if nobody else does and it is not nested

@@ -215,6 +215,30 @@ gen_run_continues (GenServer *self)
   return should_go_on (self);
 }
 
+void
+gen_run_drop_item (gpointer item)
+{
+  GenEnvelope *envelope;
+
+  switch (GEN_ITEM_KIND (item))
+    {
+    case GEN_ITEM_CAST:
+    case GEN_ITEM_INFO:
+      g_variant_unref (GEN_ITEM_POINTER (item));
+      break;
+    case GEN_ITEM_CALL:
+      gen_call_unref (GEN_ITEM_POINTER (item));
+      break;
+    case GEN_ITEM_ENVELOPE:
+      envelope = GEN_ITEM_POINTER (item);
+      if (envelope->kind == GEN_ENVELOPE_TIMER)
+        gen_timer_unref ((GenTimer *) envelope);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 /* Handles one mailbox item. Returns FALSE when the server must stop after
  * it: the stop marker, a stop from inside a handler, or a crash. */
 static gboolean

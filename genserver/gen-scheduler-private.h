@@ -127,15 +127,4 @@ void     gen_run_flag_acquire   (GenServer      *server);
 /* The run ends: the idle deadline's source goes. */
 void     gen_run_flag_run_ended (GenServer      *server);
 
-/* A pool by its id, which identifies it where an object cannot go: in a
- * GenChildSpec's variant form. NULL if there is none (any more). */
-GenScheduler *gen_scheduler_lookup (guint64 id);
-
-/* Told that the current thread is about to block waiting for a call, a
- * start or a stop. If it is a pool worker, the pool may start another
- * worker meanwhile, so that a server queued behind it still runs. Returns
- * whether block_end must follow. Any thread. */
-gboolean gen_spin_block_begin (void);
-void     gen_spin_block_end   (void);
-
 G_END_DECLS

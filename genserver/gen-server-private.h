@@ -131,26 +131,25 @@ typedef struct
 
 GenServerPrivate *gen_server_get_private (GenServer *self);
 
+/* The server's name in messages: its type's. */
+static inline const gchar *
+gen_server_name (GenServer *self)
+{
+  return G_OBJECT_TYPE_NAME (self);
+}
+
+/* Whether this thread runs the server's handlers right now. */
+static inline gboolean
+gen_server_is_handler_thread (GenServer *self)
+{
+  return g_atomic_pointer_get (&gen_server_get_private (self)->handler_thread) == g_thread_self ();
+}
+
 /* gen-server.c */
-const gchar *gen_server_name                  (GenServer  *self);
-gboolean     gen_server_is_handler_thread     (GenServer  *self);
 void         gen_server_set_not_running_error (GenServer  *self,
                                                GError    **error);
 /* Whether a synchronous call from this thread would wait for itself. */
 gboolean     gen_server_would_call_self       (GenServer  *self);
-/* For the API files of a server's concepts (gen-call.c, gen-timer.c). */
-gboolean     gen_server_check_message_type    (GenServer           *self,
-                                               const GVariantType  *expected,
-                                               const gchar         *what,
-                                               GVariant            *message,
-                                               GError             **error);
-/* Queues @item (the caller's reference, kept on failure) as a cast, call or
- * info; see gen-server.c. */
-gboolean     gen_server_queue_item            (GenServer  *self,
-                                               gpointer    item,
-                                               gboolean    wake,
-                                               gint64      deadline,
-                                               GError    **error);
 
 /* Sets the status under `lock` and broadcasts `cond`; a run that ends
  * (STOPPED) is recorded as finished. */
@@ -185,6 +184,9 @@ void         gen_run_finish        (GenServer  *self,
                                     gpointer   *leftover,
                                     guint       n_leftover);
 
+/* Releases the mailbox's reference to what @item points to: the drop
+ * function of every server's mailbox. */
+void         gen_run_drop_item     (gpointer        item);
 /* Drops an item that will never be handled; a call in it is answered with
  * @code (STOPPED or NOT_RUNNING), so that no caller waits in vain. */
 void         gen_run_refuse_item   (GenServer      *self,

@@ -5,6 +5,7 @@
 #include "gen-enums.h"
 #include "gen-scheduler-private.h"
 #include "gen-server-private.h"
+#include "gen-spin-private.h"
 
 /**
  * GenServer:
@@ -163,24 +164,12 @@ server_name (GenServer *self)
   return G_OBJECT_TYPE_NAME (self);
 }
 
-const gchar *
-gen_server_name (GenServer *self)
-{
-  return G_OBJECT_TYPE_NAME (self);
-}
-
 static gboolean
 server_is_handler_thread (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
   return g_atomic_pointer_get (&priv->handler_thread) == g_thread_self ();
-}
-
-gboolean
-gen_server_is_handler_thread (GenServer *self)
-{
-  return server_is_handler_thread (self);
 }
 
 void
@@ -212,26 +201,6 @@ set_status (GenServer *self,
             GenStatus  status)
 {
   gen_run_set_status (self, status);
-}
-
-gboolean
-gen_server_check_message_type (GenServer           *self,
-                               const GVariantType  *expected,
-                               const gchar         *what,
-                               GVariant            *message,
-                               GError             **error)
-{
-  g_autofree gchar *expected_string = NULL;
-
-  if (expected == NULL || g_variant_is_of_type (message, expected))
-    return TRUE;
-
-  expected_string = g_variant_type_dup_string (expected);
-  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
-               "%s expects %s messages of type “%s”, got “%s”",
-               server_name (self), what, expected_string,
-               g_variant_get_type_string (message));
-  return FALSE;
 }
 
 /* Public API ------------------------------------------------------------ */
@@ -582,149 +551,6 @@ gen_server_is_running (GenServer *self)
 }
 
 
-/* Queues @item (the caller's reference, kept on failure) as a cast, call or
- * info. A bounded item that finds a BLOCK mailbox full waits for room
- * until @deadline (monotonic µs, -1: as long as it takes), unless this
- * thread is the one that would make the room. */
-gboolean
-gen_server_queue_item (GenServer  *self,
-                       gpointer    item,
-                       gboolean    wake,
-                       gint64      deadline,
-                       GError    **error)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-  GenPushResult result;
-
-  if (priv->mailbox_policy == GEN_MAILBOX_POLICY_BLOCK && priv->mailbox.capacity != 0 &&
-      GEN_ITEM_KIND (item) != GEN_ITEM_INFO && !gen_server_would_call_self (self))
-    {
-      gboolean blocking = gen_spin_block_begin ();
-
-      result = gen_mailbox_push_wait (&priv->mailbox, item, wake, deadline);
-      if (blocking)
-        gen_spin_block_end ();
-    }
-  else
-    result = gen_mailbox_push (&priv->mailbox, item, wake);
-
-  switch (result)
-    {
-    case GEN_PUSH_OK:
-      return TRUE;
-    case GEN_PUSH_FULL:
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL,
-                   "%s’s mailbox is full: %u messages wait in it",
-                   server_name (self), priv->mailbox.capacity);
-      return FALSE;
-    case GEN_PUSH_CLOSED:
-    default:
-      gen_server_set_not_running_error (self, error);
-      return FALSE;
-    }
-}
-
-static gboolean
-cast_until (GenServer  *self,
-            GVariant   *message,
-            gint64      deadline,
-            GError    **error)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-
-  g_variant_ref_sink (message);
-
-  if (!gen_server_check_message_type (self, priv->cast_type, "cast", message, error) ||
-      !gen_server_queue_item (self, GEN_ITEM_MAKE (message, GEN_ITEM_CAST), TRUE, deadline, error))
-    {
-      g_variant_unref (message);
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
-/**
- * gen_server_cast:
- * @self: a #GenServer
- * @message: the message; a floating reference is sunk
- *
- * Sends @message to the server's `handle_cast` handler and returns at once,
- * without waiting for it to be handled. Messages cast from one thread are
- * handled in the order they were sent.
- *
- * Fails with %GEN_SERVER_ERROR_INVALID_MESSAGE if @message is not of the
- * server's [property@Gen.Server:cast-type], with
- * %GEN_SERVER_ERROR_NOT_RUNNING if the server is not running, and with
- * %GEN_SERVER_ERROR_MAILBOX_FULL if its bounded mailbox
- * ([property@Gen.Server:mailbox-capacity]) is full and its policy is
- * %GEN_MAILBOX_POLICY_FAIL. Under %GEN_MAILBOX_POLICY_BLOCK, a cast to a
- * full mailbox waits for room: the one case where a cast waits for the
- * handler (see [method@Gen.Server.cast_with_timeout]).
- *
- * ```c
- * gen_server_cast (counter, g_variant_new_int32 (2), &error);
- * ```
- *
- * ```python
- * counter.cast(2)      # packed as the server's cast-type
- * ```
- *
- * Returns: %TRUE if the message was queued
- *
- * Since: 1.0
- */
-gboolean
-gen_server_cast (GenServer  *self,
-                 GVariant   *message,
-                 GError    **error)
-{
-  g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
-  g_return_val_if_fail (message != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  return cast_until (self, message, -1, error);
-}
-
-/**
- * gen_server_cast_with_timeout:
- * @self: a #GenServer
- * @message: the message; a floating reference is sunk
- * @timeout_ms: how long to wait for room in a full mailbox, in
- *   milliseconds, or a negative number to wait as long as it takes
- *
- * Casts @message as [method@Gen.Server.cast] does, waiting at most
- * @timeout_ms for room when the server's bounded mailbox is full and its
- * [property@Gen.Server:mailbox-policy] is %GEN_MAILBOX_POLICY_BLOCK; it then
- * fails with %GEN_SERVER_ERROR_MAILBOX_FULL. Under
- * %GEN_MAILBOX_POLICY_FAIL, or with no bound, it is exactly
- * [method@Gen.Server.cast].
- *
- * ```c
- * if (!gen_server_cast_with_timeout (sink, message, 100, &error) &&
- *     g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL))
- *   drop_or_retry_later (message);
- * ```
- *
- * Returns: %TRUE if the message was queued
- *
- * Since: 1.0
- */
-gboolean
-gen_server_cast_with_timeout (GenServer  *self,
-                              GVariant   *message,
-                              gint        timeout_ms,
-                              GError    **error)
-{
-  g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
-  g_return_val_if_fail (message != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  return cast_until (self, message,
-                     timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000,
-                     error);
-}
-
 gboolean
 gen_server_would_call_self (GenServer *self)
 {
@@ -736,76 +562,6 @@ gen_server_would_call_self (GenServer *self)
   /* kind is NULL only if constructed() did not chain up (see start). */
   return priv->kind != NULL && priv->kind->would_call_self != NULL &&
          priv->kind->would_call_self (self);
-}
-
-/**
- * gen_server_send_info:
- * @self: a #GenServer
- * @message: the message; a floating reference is sunk
- *
- * Sends @message to the server's `handle_info` handler, the one for
- * everything that is neither a call nor a cast (a notification from a
- * library, a GSource event relayed to the server, ...). It is queued in the
- * mailbox like a cast, in order with the casts and calls of the same
- * thread. [property@Gen.Server:cast-type] does not apply.
- *
- * Returns: %TRUE if the message was queued, %FALSE with
- *   %GEN_SERVER_ERROR_NOT_RUNNING if the server is not running
- *
- * Since: 1.0
- */
-gboolean
-gen_server_send_info (GenServer  *self,
-                      GVariant   *message,
-                      GError    **error)
-{
-  GenServerPrivate *priv;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
-  g_return_val_if_fail (message != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  priv = gen_server_get_instance_private (self);
-  g_variant_ref_sink (message);
-  if (gen_mailbox_push (&priv->mailbox, GEN_ITEM_MAKE (message, GEN_ITEM_INFO), TRUE) != GEN_PUSH_OK)
-    {
-      g_variant_unref (message);
-      gen_server_set_not_running_error (self, error);
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
-/**
- * gen_server_continue:
- * @self: a #GenServer
- * @message: what to continue with; a floating reference is sunk
- *
- * Schedules `handle_continue` with @message to run right after the current
- * handler (or `init`) returns, before the server takes the next message
- * from its mailbox: Erlang's `{continue, Term}`. Use it to finish a long
- * initialisation after [method@Gen.Server.start] returned, or to split work
- * without letting other messages in between. Continues run in the order
- * they were scheduled.
- *
- * Only from the server's own handlers and `init`. An error set by
- * `handle_continue` is a crash, as one from `handle_cast` is.
- *
- * Since: 1.0
- */
-void
-gen_server_continue (GenServer *self,
-                     GVariant  *message)
-{
-  GenServerPrivate *priv;
-
-  g_return_if_fail (GEN_IS_SERVER (self));
-  g_return_if_fail (message != NULL);
-  g_return_if_fail (server_is_handler_thread (self));
-
-  priv = gen_server_get_instance_private (self);
-  g_queue_push_tail (&priv->continues, g_variant_ref_sink (message));
 }
 
 /**
@@ -1482,7 +1238,7 @@ gen_server_init (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
-  gen_mailbox_init (&priv->mailbox);
+  gen_mailbox_init (&priv->mailbox, gen_run_drop_item);
   gen_timer_table_init (&priv->timers);
   priv->idle_timeout_ms = -1;
   g_queue_init (&priv->continues);

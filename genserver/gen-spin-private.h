@@ -67,4 +67,27 @@ gboolean gen_spin_until          (gboolean   (*done) (gpointer data),
                                   gint64      deadline,
                                   gboolean    caller);
 
+/*
+ * The blocking hook: told when this thread is about to block, waiting for
+ * a call's reply, a start, a stop or room in a mailbox, and when it is
+ * done. Whoever owns a thread sets it, for that thread only: a pool worker
+ * sets its pool's, which starts another worker meanwhile, so that a server
+ * queued behind the blocked one still runs (see gen-pool-scheduler.c).
+ * Other threads have none.
+ */
+typedef struct
+{
+  void (*begin) (gpointer data);
+  void (*end)   (gpointer data);
+} GenBlockHook;
+
+/* Sets this thread's hook (@hook static, @data unowned), or clears it with
+ * NULL. */
+void     gen_spin_set_block_hook (const GenBlockHook *hook,
+                                  gpointer            data);
+/* Tells this thread's hook, if it has one, that it is about to block.
+ * Returns whether gen_spin_block_end() must follow. */
+gboolean gen_spin_block_begin    (void);
+void     gen_spin_block_end      (void);
+
 G_END_DECLS

@@ -115,6 +115,33 @@ gen_spin_pause_adapt (gboolean succeeded)
     spin_pause_us = MAX (spin_pause_us / 2, 1);
 }
 
+static _Thread_local const GenBlockHook *block_hook;
+static _Thread_local gpointer block_hook_data;
+
+void
+gen_spin_set_block_hook (const GenBlockHook *hook,
+                         gpointer            data)
+{
+  block_hook = hook;
+  block_hook_data = data;
+}
+
+gboolean
+gen_spin_block_begin (void)
+{
+  if (block_hook == NULL)
+    return FALSE;
+
+  block_hook->begin (block_hook_data);
+  return TRUE;
+}
+
+void
+gen_spin_block_end (void)
+{
+  block_hook->end (block_hook_data);
+}
+
 gboolean
 gen_spin_until (gboolean (*done) (gpointer data),
                 gpointer   data,

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "gen-scheduler-private.h"
+#include "gen-spin-private.h"
 
 void
 gen_scheduler_start_request_init (GenStartRequest *request,
