@@ -94,8 +94,8 @@ gen_dbus_error_from_call (GError      *error,
     mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
                           "%s did not answer within %d ms", name, timeout_ms);
   else if (gen_dbus_error_is_lost_peer (error))
-    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
-                          "the connection to %s was lost before it answered: %s",
+    mapped = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION,
+                          "noconnection: the connection to %s was lost before it answered: %s",
                           name, error->message);
   else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
            g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||

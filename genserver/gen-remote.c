@@ -22,8 +22,9 @@
  * The failures that only a distance brings are mapped into that domain
  * too: a call to a server that is not there is
  * %GEN_SERVER_ERROR_NOT_RUNNING, a call whose peer vanished before the
- * answer is %GEN_SERVER_ERROR_STOPPED, a call whose D-Bus timeout ran out
- * is %GEN_SERVER_ERROR_TIMEOUT.
+ * answer is %GEN_SERVER_ERROR_NO_CONNECTION (its message starts with
+ * `noconnection`, as 1.0's %GEN_SERVER_ERROR_STOPPED did), a call whose
+ * D-Bus timeout ran out is %GEN_SERVER_ERROR_TIMEOUT.
  *
  * ```c
  * g_autoptr(GenRemote) counter = NULL;
@@ -148,7 +149,7 @@ remote_owner_changed_cb (GDBusConnection *connection,
   if (g_strcmp0 (new_owner, watch->owner) == 0)
     return;
 
-  reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+  reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION,
                         "noconnection: the bus name %s vanished", name);
   remote_watch_fire (watch, reason, TRUE);
 }
@@ -161,7 +162,7 @@ remote_connection_closed_cb (GDBusConnection *connection,
 {
   g_autoptr(GError) reason = NULL;
 
-  reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+  reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION,
                         "noconnection: the connection to the server was closed%s%s",
                         error ? ": " : "", error ? error->message : "");
   remote_watch_fire (data, reason, TRUE);
@@ -522,7 +523,8 @@ remote_call_result (GenRemote  *self,
  * Returns: (transfer full): the reply, or %NULL with the handler's error,
  *   %GEN_SERVER_ERROR_INVALID_MESSAGE (refused in the caller),
  *   %GEN_SERVER_ERROR_TIMEOUT, %GEN_SERVER_ERROR_NOT_RUNNING,
- *   %GEN_SERVER_ERROR_STOPPED, ...
+ *   %GEN_SERVER_ERROR_NO_CONNECTION (the peer vanished),
+ *   %GEN_SERVER_ERROR_STOPPED (unexported before it answered), ...
  *
  * Since: 1.0
  */
@@ -770,8 +772,10 @@ remote_running_cb (GObject      *source,
  * [method@Gen.Server.monitor] does locally: @func runs once, on the
  * thread-default [struct@GLib.MainContext] of the calling thread, with the
  * reason of the server's stop (%NULL for a normal one), or, like Erlang's
- * `noconnection`, with a %GEN_SERVER_ERROR_STOPPED reason when the
- * connection closes or the bus name loses its owner.
+ * `noconnection`, with a %GEN_SERVER_ERROR_NO_CONNECTION reason (its
+ * message starts with `noconnection`) when the connection closes or the
+ * bus name loses its owner. 1.0 gave %GEN_SERVER_ERROR_STOPPED there;
+ * test the code (the message keeps its prefix).
  *
  * A server that is not running when the monitor is set up is reported at
  * once with %GEN_SERVER_ERROR_NOT_RUNNING (Erlang's `noproc`); finding

@@ -20,9 +20,9 @@ G_DECLARE_FINAL_TYPE (GenRemote, gen_remote, GEN, REMOTE, GObject)
  * GenRemoteMonitorFunc:
  * @remote: the remote server that stopped or can no longer be reached
  * @reason: (nullable): why: %NULL for a normal stop, the error of the
- *   server's stop otherwise, or a %GEN_SERVER_ERROR_STOPPED error whose
- *   message starts with `noconnection` when the peer or its bus name
- *   vanished
+ *   server's stop otherwise, or a %GEN_SERVER_ERROR_NO_CONNECTION error
+ *   whose message starts with `noconnection` when the peer or its bus
+ *   name vanished (%GEN_SERVER_ERROR_STOPPED before 1.2)
  * @user_data: the data given to [method@Gen.Remote.monitor]
  *
  * Told that a monitored remote server is down. See

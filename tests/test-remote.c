@@ -974,18 +974,19 @@ test_peer_vanishes (Fixture       *f,
   on_service (f, service_close);
   iterate_until (&async.done);
   g_assert_null (async.reply);
-  g_assert_error (async.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_error (async.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
+  g_assert_true (g_str_has_prefix (async.error->message, "noconnection"));
   g_clear_error (&async.error);
 
   iterate_until (&notice.fired);
-  g_assert_error (notice.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_error (notice.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
   g_assert_true (g_str_has_prefix (notice.reason->message, "noconnection"));
   g_clear_error (&notice.reason);
 
   /* Gone for good: a new monitor is told at once. */
   gen_remote_monitor (f->remote, monitor_cb, &late, NULL);
   iterate_until (&late.fired);
-  g_assert_error (late.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_error (late.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
   g_clear_error (&late.reason);
 
   /* The handler finishes; its reply goes nowhere, and the server goes on. */
@@ -1239,7 +1240,7 @@ service_check_and_kill (Service *service)
   g_assert_cmpint (remote_call_ok (service->remote, "get", 0), ==, 3);
   g_subprocess_force_exit (service->process);
   iterate_until (&notice.fired);
-  g_assert_error (notice.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_error (notice.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
   g_assert_true (g_str_has_prefix (notice.reason->message, "noconnection"));
   g_clear_error (&notice.reason);
 

@@ -249,7 +249,7 @@ export function remote(connection, busName, objectPath) {
 
 /**
  * Resolves once a remote server is down, with why: null for a normal stop,
- * the GLib.Error of its stop otherwise, or a Gen.ServerError.STOPPED error
+ * the GLib.Error of its stop otherwise, or a Gen.ServerError.NO_CONNECTION error
  * whose message starts with "noconnection" when the peer or its bus name
  * vanished. Like Gen.Remote.monitor(), on this thread's main context.
  *

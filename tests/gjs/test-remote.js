@@ -68,7 +68,7 @@ test('a monitor tells the service vanished', async () => {
         const reason = GenServer.down(counter);
         assertEqual(await GenServer.call(counter, ['get', 0]), 0, 'reply');
         process.force_exit();
-        const error = assertGenError(await reason, ServerError.STOPPED);
+        const error = assertGenError(await reason, ServerError.NO_CONNECTION);
         assert(error.message.startsWith('noconnection'), error.message);
     } finally {
         finish();

@@ -110,7 +110,7 @@ def test_monitor_tells_the_peer_vanished(service):
     process.kill()
     process.wait()
     iterate_until(lambda: notices, "the notice")
-    assert notices[0].matches(Gen.server_error_quark(), Gen.ServerError.STOPPED)
+    assert notices[0].matches(Gen.server_error_quark(), Gen.ServerError.NO_CONNECTION)
     assert notices[0].message.startswith('noconnection')
     with pytest.raises(GLib.Error) as excinfo:
         remote.call(('get', 0))
