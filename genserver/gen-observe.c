@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "gen-scheduler-private.h"
+#include "gen-live-private.h"
 #include "gen-server-private.h"
 
 /* How long get_status waits for a running server to give its state: a
@@ -559,6 +560,7 @@ gen_trace_record (GenServer    *self,
   fields[2].value = line;
   fields[6].value = text;
   g_log_structured_array (G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS (fields));
+  gen_live_trace (self, kind, text, elapsed);
 }
 
 void

@@ -4,6 +4,7 @@
 
 #include "gen-enums.h"
 #include "gen-scheduler-private.h"
+#include "gen-live-private.h"
 #include "gen-server-private.h"
 #include "gen-spin-private.h"
 
@@ -909,6 +910,8 @@ gen_server_constructed (GObject *object)
       priv->kind = &gen_thread_scheduler_kind;
       priv->timer_service = gen_timer_service_ref (gen_timer_service_get_default ());
     }
+
+  gen_live_track (self);
 }
 
 static void
@@ -920,6 +923,8 @@ gen_server_finalize (GObject *object)
   /* A running server holds a reference to itself. */
   g_assert (priv->status == GEN_STATUS_STOPPED);
   g_assert (priv->idle_source == NULL);
+
+  gen_live_untrack (self);
 
   if (priv->thread != NULL)
     {
