@@ -18,5 +18,6 @@
 #include <genserver/gen-start.h>
 #include <genserver/gen-export.h>
 #include <genserver/gen-remote.h>
+#include <genserver/gen-observer.h>
 
 #undef __GENSERVER_INSIDE__
