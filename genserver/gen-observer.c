@@ -208,10 +208,12 @@ get_status (GenServer *server,
   g_variant_iter_init (&iter, status);
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
-      /* D-Bus has no maybe types: such a state travels printed only. */
-      if (strcmp (key, "state") != 0 ||
-          strchr (g_variant_get_type_string (state), 'm') == NULL)
+      if (strcmp (key, "state") != 0)
         g_variant_builder_add (&builder, "{sv}", key, value);
+      /* Unboxed once, and only if D-Bus, which has no maybe types, can
+       * carry it; state-text always can. */
+      else if (strchr (g_variant_get_type_string (state), 'm') == NULL)
+        g_variant_builder_add (&builder, "{sv}", key, state);
       g_variant_unref (value);
     }
   if (state != NULL)
