@@ -56,4 +56,18 @@ GenScheduler *gen_scheduler_lookup    (guint64               id);
 /* The id gen_scheduler_lookup() knows @self by. */
 guint64       gen_scheduler_get_id    (GenScheduler         *self);
 
+/* The handled-message counters of gen_server_get_status(), read without
+ * asking the server for its state: what the observer lists for every
+ * server, many times a second. Any thread. See gen-observe.c. */
+typedef struct
+{
+  guint64 casts;
+  guint64 calls;
+  guint64 infos;
+  guint64 calls_timed_out;
+} GenCounters;
+
+void          gen_observe_get_counters (GenServer           *self,
+                                        GenCounters         *counters);
+
 G_END_DECLS

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "gen-scheduler-private.h"
+#include "gen-core-private.h"
 #include "gen-live-private.h"
 #include "gen-server-private.h"
 
@@ -272,6 +273,18 @@ status_name (GenServer *self)
     default:
       g_assert_not_reached ();
     }
+}
+
+void
+gen_observe_get_counters (GenServer   *self,
+                          GenCounters *counters)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  counters->casts = __atomic_load_n (&priv->n_casts, __ATOMIC_RELAXED);
+  counters->calls = __atomic_load_n (&priv->n_calls, __ATOMIC_RELAXED);
+  counters->infos = __atomic_load_n (&priv->n_infos, __ATOMIC_RELAXED);
+  counters->calls_timed_out = __atomic_load_n (&priv->n_calls_timed_out, __ATOMIC_RELAXED);
 }
 
 /**

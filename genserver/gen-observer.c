@@ -20,29 +20,12 @@
 #include <unistd.h>
 
 #include "gen-observer.h"
+#include "gen-core-private.h"
 #include "gen-live-private.h"
 #include "gen-observer-resources.h"
 #include "gen-registry.h"
-#include "gen-server-private.h"
 #include "gen-supervisor.h"
 
-
-typedef struct
-{
-  guint64 casts, calls, infos, calls_timed_out;
-} Counters;
-
-static void
-read_counters (GenServer *server,
-               Counters  *counters)
-{
-  GenServerPrivate *priv = gen_server_get_private (server);
-
-  counters->casts = __atomic_load_n (&priv->n_casts, __ATOMIC_RELAXED);
-  counters->calls = __atomic_load_n (&priv->n_calls, __ATOMIC_RELAXED);
-  counters->infos = __atomic_load_n (&priv->n_infos, __ATOMIC_RELAXED);
-  counters->calls_timed_out = __atomic_load_n (&priv->n_calls_timed_out, __ATOMIC_RELAXED);
-}
 
 static const gchar *
 scheduler_name (GenServer *server)
@@ -137,9 +120,9 @@ list_servers (void)
       GenServer *server = GEN_SERVER (item->server);
       const gchar *name = g_hash_table_lookup (names, server);
       Parent *parent = g_hash_table_lookup (parents, server);
-      Counters counters;
+      GenCounters counters;
 
-      read_counters (server, &counters);
+      gen_observe_get_counters (server, &counters);
       g_variant_builder_open (&builder, G_VARIANT_TYPE_VARDICT);
       g_variant_builder_add (&builder, "{sv}", "id", g_variant_new_uint64 (item->id));
       g_variant_builder_add (&builder, "{sv}", "type", g_variant_new_string (G_OBJECT_TYPE_NAME (server)));
@@ -175,9 +158,9 @@ get_counters (void)
     {
       GenLiveServer *item = &g_array_index (live, GenLiveServer, i);
       GenServer *server = GEN_SERVER (item->server);
-      Counters counters;
+      GenCounters counters;
 
-      read_counters (server, &counters);
+      gen_observe_get_counters (server, &counters);
       g_variant_builder_add (&builder, "(tuttt)", item->id,
                              gen_server_get_mailbox_length (server),
                              counters.casts, counters.calls, counters.infos);
@@ -521,7 +504,7 @@ export_on_observer_thread (gpointer data)
  * Returns: %TRUE if exported, %FALSE with @error set (it already is, on
  *   this connection)
  *
- * Since: 1.0
+ * Since: 1.2
  */
 gboolean
 gen_observer_export (GDBusConnection  *connection,
@@ -550,7 +533,7 @@ gen_observer_export (GDBusConnection  *connection,
  *
  * Returns: %TRUE if it was exported there
  *
- * Since: 1.0
+ * Since: 1.2
  */
 gboolean
 gen_observer_unexport (GDBusConnection *connection)
@@ -675,7 +658,7 @@ listen_on_observer_thread (gpointer data)
  *   [method@Gio.DBusServer.stop]. %NULL with @error set if the socket
  *   could not be made.
  *
- * Since: 1.0
+ * Since: 1.2
  */
 GDBusServer *
 gen_observer_listen (const gchar  *socket_path,

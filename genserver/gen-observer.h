@@ -18,7 +18,7 @@ G_BEGIN_DECLS
  * `io.github.genserver.Observer1`. Its introspection XML is installed in
  * `$datadir/dbus-1/interfaces`.
  *
- * Since: 1.0
+ * Since: 1.2
  */
 #define GEN_OBSERVER_INTERFACE "io.github.genserver.Observer1"
 
@@ -28,16 +28,16 @@ G_BEGIN_DECLS
  * Where [func@Gen.observer_export] exports the observer:
  * `/io/github/genserver/Observer1`.
  *
- * Since: 1.0
+ * Since: 1.2
  */
 #define GEN_OBSERVER_OBJECT_PATH "/io/github/genserver/Observer1"
 
-GEN_AVAILABLE_IN_ALL
+GEN_AVAILABLE_IN_1_2
 gboolean     gen_observer_export   (GDBusConnection  *connection,
                                     GError          **error);
-GEN_AVAILABLE_IN_ALL
+GEN_AVAILABLE_IN_1_2
 gboolean     gen_observer_unexport (GDBusConnection  *connection);
-GEN_AVAILABLE_IN_ALL
+GEN_AVAILABLE_IN_1_2
 GDBusServer *gen_observer_listen   (const gchar      *socket_path,
                                     GError          **error);
 
