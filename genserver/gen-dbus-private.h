@@ -30,6 +30,9 @@ GError             *gen_dbus_error_from_call    (GError       *error,
  * connection, no reply, name without owner. */
 gboolean            gen_dbus_error_is_lost_peer (const GError *error);
 
+/* Parses @interface_name from the library's resources (its XML file is
+ * named after it). Transfer full. */
+GDBusInterfaceInfo *gen_dbus_load_interface     (const gchar  *interface_name);
 /* The io.github.genserver.Server1 interface, parsed once from the XML in
  * the library's resources. Not owned by the caller. */
 GDBusInterfaceInfo *gen_dbus_interface_info     (void);

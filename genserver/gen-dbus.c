@@ -115,29 +115,36 @@ gen_dbus_error_from_call (GError      *error,
 /* The interface and what may travel -------------------------------------- */
 
 GDBusInterfaceInfo *
+gen_dbus_load_interface (const gchar *interface_name)
+{
+  static gsize registered;
+  g_autofree gchar *path = g_strconcat ("/io/github/genserver/", interface_name, ".xml", NULL);
+  g_autoptr(GBytes) xml = NULL;
+  g_autoptr(GDBusNodeInfo) node = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Registered by hand, once: a constructor would be dropped from the
+   * static copy of the library that tests link. */
+  if (g_once_init_enter (&registered))
+    {
+      gen_register_resource ();
+      g_once_init_leave (&registered, 1);
+    }
+  xml = g_resource_lookup_data (gen_get_resource (), path, G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  node = g_dbus_node_info_new_for_xml (g_bytes_get_data (xml, NULL), &error);
+  g_assert_no_error (error);
+  return g_dbus_interface_info_ref (g_dbus_node_info_lookup_interface (node, interface_name));
+}
+
+GDBusInterfaceInfo *
 gen_dbus_interface_info (void)
 {
   static gsize info; /* GDBusInterfaceInfo */
 
+  /* Kept for the life of the process, as GDBus keeps what it is given. */
   if (g_once_init_enter (&info))
-    {
-      g_autoptr(GBytes) xml = NULL;
-      g_autoptr(GDBusNodeInfo) node = NULL;
-      g_autoptr(GError) error = NULL;
-
-      /* Registered by hand: a constructor would be dropped from the static
-       * copy of the library that tests link. */
-      gen_register_resource ();
-      xml = g_resource_lookup_data (gen_get_resource (),
-                                    "/io/github/genserver/io.github.genserver.Server1.xml",
-                                    G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
-      g_assert_no_error (error);
-      node = g_dbus_node_info_new_for_xml (g_bytes_get_data (xml, NULL), &error);
-      g_assert_no_error (error);
-      /* Kept for the life of the process, as GDBus keeps what it is given. */
-      g_once_init_leave (&info,
-                         (gsize) g_dbus_interface_info_ref (g_dbus_node_info_lookup_interface (node, GEN_DBUS_INTERFACE)));
-    }
+    g_once_init_leave (&info, (gsize) gen_dbus_load_interface (GEN_DBUS_INTERFACE));
   return (GDBusInterfaceInfo *) info;
 }
 

@@ -22,7 +22,7 @@
 #include "gen-observer.h"
 #include "gen-core-private.h"
 #include "gen-live-private.h"
-#include "gen-observer-resources.h"
+#include "gen-dbus-private.h"
 #include "gen-registry.h"
 #include "gen-supervisor.h"
 
@@ -291,24 +291,9 @@ observer_interface_info (void)
 {
   static gsize info; /* GDBusInterfaceInfo */
 
+  /* Kept for the life of the process, as GDBus keeps what it is given. */
   if (g_once_init_enter (&info))
-    {
-      g_autoptr(GBytes) xml = NULL;
-      g_autoptr(GDBusNodeInfo) node = NULL;
-      g_autoptr(GError) error = NULL;
-
-      /* Registered by hand: a constructor would be dropped from the static
-       * copy of the library that tests link. */
-      gen_observer_register_resource ();
-      xml = g_resource_lookup_data (gen_observer_get_resource (),
-                                    "/io/github/genserver/io.github.genserver.Observer1.xml",
-                                    G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
-      g_assert_no_error (error);
-      node = g_dbus_node_info_new_for_xml (g_bytes_get_data (xml, NULL), &error);
-      g_assert_no_error (error);
-      g_once_init_leave (&info,
-                         (gsize) g_dbus_interface_info_ref (g_dbus_node_info_lookup_interface (node, GEN_OBSERVER_INTERFACE)));
-    }
+    g_once_init_leave (&info, (gsize) gen_dbus_load_interface (GEN_OBSERVER_INTERFACE));
   return (GDBusInterfaceInfo *) info;
 }
 
