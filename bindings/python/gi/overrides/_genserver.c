@@ -13,30 +13,21 @@
  * strings, tuples of them) are packed here: each GLib.Variant constructor
  * called from Python is a GI call that lets go of the GIL too.
  *
- * No PyGObject headers are needed (Debian ships them apart): only the
- * head of its instance structs, which pygobject.h has kept since 3.0.
+ * It also does for the override what Python code cannot: hold a thread
+ * state across handlers (PyGILState_*), give a GLib.Variant's address,
+ * and chain to a C terminate with a NULL reason.
+ *
+ * PyGObject's objects are read through its public header, pygobject.h
+ * (Debian's python-gi-dev).
  */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pygobject.h>
 
 #include <string.h>
 
 #include <genserver/genserver.h>
-
-/* The heads of PyGObject and PyGPointer (GLib.Variant is a PyGIStruct,
- * whose first member is a PyGPointer). */
-typedef struct
-{
-  PyObject_HEAD
-  GObject *obj;
-} PyGObjectHead;
-
-typedef struct
-{
-  PyObject_HEAD
-  gpointer pointer;
-} PyGPointerHead;
 
 /* Packs @value as the single complete type at @type (NULL: inferred), by
  * the override's natural forms (see _conform in Gen.py), for the kinds a
@@ -215,14 +206,29 @@ cast_result (GenServer *server,
 static GenServer *
 server_of (PyObject *object)
 {
-  GObject *server = ((PyGObjectHead *) object)->obj;
+  GObject *server = NULL;
 
+  if (PyObject_TypeCheck (object, &PyGObject_Type))
+    server = pygobject_get (object);
   if (server == NULL || !GEN_IS_SERVER (server))
     {
       PyErr_SetString (PyExc_TypeError, "expected a Gen.Server");
       return NULL;
     }
   return GEN_SERVER (server);
+}
+
+/* A GLib.Variant's GVariant (borrowed), or NULL with TypeError set. */
+static GVariant *
+variant_of (PyObject *object)
+{
+  GVariant *variant = NULL;
+
+  if (PyObject_TypeCheck (object, &PyGPointer_Type))
+    variant = pyg_pointer_get_ptr (object);
+  if (variant == NULL)
+    PyErr_SetString (PyExc_TypeError, "expected a GLib.Variant");
+  return variant;
 }
 
 /* cast(server, variant): the override passes a Gen.Server and a
@@ -243,12 +249,8 @@ genserver_cast (PyObject         *module,
     }
   if ((server = server_of (args[0])) == NULL)
     return NULL;
-  message = ((PyGPointerHead *) args[1])->pointer;
-  if (message == NULL)
-    {
-      PyErr_SetString (PyExc_TypeError, "cast() takes a server and a GLib.Variant");
-      return NULL;
-    }
+  if ((message = variant_of (args[1])) == NULL)
+    return NULL;
   return cast_result (server, message);
 }
 
@@ -347,7 +349,8 @@ enum { CALL_REPLY, CALL_ERROR, CALL_SERIALIZED };
 
 /* call_value(server, type_string or None, value, timeout_ms, is_variant):
  * packs @value (or takes the GLib.Variant it is), calls without the GIL,
- * and returns (CALL_REPLY, value), (CALL_ERROR, domain, code, message), or
+ * and returns (CALL_REPLY, value), (CALL_ERROR, domain, code, message,
+ * the message's address), or
  * (CALL_SERIALIZED, type_string, bytes) for a reply unpack_value() leaves
  * to GLib.Variant.unpack(). NotImplemented when pack_value() leaves @value
  * to the override. */
@@ -362,6 +365,7 @@ genserver_call_value (PyObject         *module,
   g_autoptr(GVariant) reply = NULL;
   GError *error = NULL;
   PyObject *result;
+  gpointer address;
   long timeout_ms;
 
   if (n_args != 5)
@@ -377,12 +381,8 @@ genserver_call_value (PyObject         *module,
 
   if (PyObject_IsTrue (args[4]))
     {
-      message = ((PyGPointerHead *) args[2])->pointer;
-      if (message == NULL)
-        {
-          PyErr_SetString (PyExc_TypeError, "expected a GLib.Variant");
-          return NULL;
-        }
+      if ((message = variant_of (args[2])) == NULL)
+        return NULL;
       /* Ours for the call: the Python object may go while we wait. */
       g_variant_ref (message);
     }
@@ -398,6 +398,10 @@ genserver_call_value (PyObject         *module,
       g_variant_ref_sink (message);
     }
 
+  /* Only compared, never followed: the key under which the handler left
+   * the exception it raised (see _raised in Gen.py). */
+  address = message;
+
   Py_BEGIN_ALLOW_THREADS
   reply = gen_server_call (server, message, CLAMP (timeout_ms, -1, G_MAXINT), &error);
   g_variant_unref (message);
@@ -405,8 +409,8 @@ genserver_call_value (PyObject         *module,
 
   if (reply == NULL)
     {
-      result = Py_BuildValue ("(isis)", CALL_ERROR, g_quark_to_string (error->domain),
-                              error->code, error->message);
+      result = Py_BuildValue ("(isisN)", CALL_ERROR, g_quark_to_string (error->domain),
+                              error->code, error->message, PyLong_FromVoidPtr (address));
       g_error_free (error);
       return result;
     }
@@ -421,6 +425,85 @@ genserver_call_value (PyObject         *module,
                         (Py_ssize_t) g_variant_get_size (reply));
 }
 
+/* address(variant): the GVariant's address, the key of a message on both
+ * sides of a call (the caller's and the handler's objects differ). */
+static PyObject *
+genserver_address (PyObject *module,
+                   PyObject *variant)
+{
+  GVariant *message = variant_of (variant);
+
+  return message != NULL ? PyLong_FromVoidPtr (message) : NULL;
+}
+
+/* hold_thread_state() -> token; release_thread_state(token).
+ *
+ * PyGObject runs a vfunc on a thread Python did not start by creating a
+ * Python thread state, and destroys it when the vfunc returns, which
+ * costs more than a small handler. One more PyGILState_Ensure() for the
+ * server's run keeps the thread state alive from handler to handler; the
+ * override releases it at the end of the run. Called with the GIL held,
+ * from a handler: Ensure then only counts. */
+static PyObject *
+genserver_hold_thread_state (PyObject *module,
+                             PyObject *unused)
+{
+  return PyLong_FromLong (PyGILState_Ensure ());
+}
+
+static PyObject *
+genserver_release_thread_state (PyObject *module,
+                                PyObject *token)
+{
+  long state = PyLong_AsLong (token);
+
+  if (state == -1 && PyErr_Occurred ())
+    return NULL;
+  PyGILState_Release ((PyGILState_STATE) state);
+  Py_RETURN_NONE;
+}
+
+/* chain_terminate(server, gtype): runs the terminate of @gtype's class
+ * with a NULL reason (a normal stop), which PyGObject 3.42 cannot pass
+ * for a GError argument. Does nothing when that class keeps GenServer's
+ * own terminate, which does nothing. */
+static PyObject *
+genserver_chain_terminate (PyObject         *module,
+                           PyObject *const  *args,
+                           Py_ssize_t        n_args)
+{
+  GenServerClass *klass, *server_class;
+  GenServer *server;
+  GType type;
+
+  if (n_args != 2)
+    {
+      PyErr_SetString (PyExc_TypeError, "chain_terminate() takes a server and a GType");
+      return NULL;
+    }
+  if ((server = server_of (args[0])) == NULL)
+    return NULL;
+  type = pyg_type_from_object (args[1]);
+  if (type == 0)
+    return NULL;
+  if (!g_type_is_a (type, GEN_TYPE_SERVER) || !G_TYPE_CHECK_INSTANCE_TYPE (server, type))
+    {
+      PyErr_SetString (PyExc_TypeError, "chain_terminate() takes a Gen.Server type of the server");
+      return NULL;
+    }
+
+  klass = g_type_class_ref (type);
+  server_class = g_type_class_peek (GEN_TYPE_SERVER);
+  if (klass->terminate != NULL && klass->terminate != server_class->terminate)
+    {
+      Py_BEGIN_ALLOW_THREADS
+      klass->terminate (server, NULL);
+      Py_END_ALLOW_THREADS
+    }
+  g_type_class_unref (klass);
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef genserver_methods[] = {
   { "cast", (PyCFunction) (void (*) (void)) genserver_cast, METH_FASTCALL,
     "cast(server, variant): gen_server_cast() with the GIL held." },
@@ -428,6 +511,14 @@ static PyMethodDef genserver_methods[] = {
     "cast_value(server, type_string, value): packs a plain value and casts it." },
   { "call_value", (PyCFunction) (void (*) (void)) genserver_call_value, METH_FASTCALL,
     "call_value(server, type_string, value, timeout_ms, is_variant): calls, unpacks." },
+  { "address", genserver_address, METH_O,
+    "address(variant): the GVariant's address." },
+  { "hold_thread_state", genserver_hold_thread_state, METH_NOARGS,
+    "hold_thread_state(): PyGILState_Ensure(), to keep this thread state." },
+  { "release_thread_state", genserver_release_thread_state, METH_O,
+    "release_thread_state(token): PyGILState_Release()." },
+  { "chain_terminate", (PyCFunction) (void (*) (void)) genserver_chain_terminate, METH_FASTCALL,
+    "chain_terminate(server, gtype): a C terminate, with a NULL reason." },
   { NULL, NULL, 0, NULL },
 };
 
@@ -444,5 +535,10 @@ PyMODINIT_FUNC PyInit__genserver (void);
 PyMODINIT_FUNC
 PyInit__genserver (void)
 {
+  PyObject *gobject = pygobject_init (-1, -1, -1);
+
+  if (gobject == NULL)
+    return NULL;
+  Py_DECREF (gobject);
   return PyModuleDef_Init (&genserver_module);
 }
