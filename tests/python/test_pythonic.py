@@ -165,9 +165,12 @@ def test_reply_type_is_checked_for_variants_too(servers):
 def test_lone_surrogates_in_exception_text_are_escaped(servers):
     server = start_actions(servers)
     with pytest.raises(GLib.Error) as excinfo:
-        server.call(('surrogate',))
+        Gen.Server.__base__.call(server, GLib.Variant('(s)', ('surrogate',)), 5000)  # as C sees it
     assert assert_gen_error(excinfo, Gen.ServerError.FAILED).message == \
         "ValueError: bad name b'\\xff' as str: \\udcff"
+    with pytest.raises(ValueError) as excinfo:
+        server.call(('surrogate',))
+    assert str(excinfo.value) == "bad name b'\\xff' as str: \udcff"
     assert server.is_running()
     server.cast(('surrogate',))
     assert terminated(server) == "ValueError: bad name b'\\xff' as str: \\udcff"
@@ -293,11 +296,12 @@ def test_terminate_exception_is_reported(servers, caplog):
 
     server = Failing()
     server.start()
-    with caplog.at_level(logging.WARNING, logger='gi.overrides.Gen'):
+    name = f'{__name__}.{Failing.__qualname__}'
+    with caplog.at_level(logging.WARNING, logger=name):
         assert server.stop()
-    records = [record for record in caplog.records if record.name == 'gi.overrides.Gen']
+    records = [record for record in caplog.records if record.name == name]
     assert [record.getMessage() for record in records] == \
-        ['Failing.do_terminate raised RuntimeError: cleanup failed']
+        [f'{Failing.__qualname__}.do_terminate raised RuntimeError: cleanup failed']
     assert records[0].exc_info[0] is RuntimeError
     # The stop itself went as usual, and the server can start again.
     assert not server.is_running()

@@ -51,9 +51,8 @@ def test_python_server_on_a_pool(pool, servers):
         server.cast(1)
     # Per-sender order: the call comes after the casts.
     assert server.call('get') == 140
-    with pytest.raises(GLib.Error) as excinfo:
+    with pytest.raises(ValueError, match='no such thing'):
         server.call('fail')
-    assert 'no such thing' in excinfo.value.message
     assert server.is_running()
     assert server.stop()
     assert not server.is_running()

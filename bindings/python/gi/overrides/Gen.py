@@ -11,29 +11,41 @@ A thin layer over the C API (every check, queue and timeout stays in C):
   waits as long as it takes.
 - An exception raised in ``do_init``, ``do_handle_call``,
   ``do_handle_cast``, ``do_handle_info`` or ``do_handle_continue`` reaches C as a ``GLib.Error``
-  (``Gen.ServerError.FAILED``, message ``"TypeName: message"``), so a caller
-  of ``call`` gets it raised, and the server goes on (for ``handle_call``)
-  or crashes as in C (the other handlers).
-- ``call_async(value, callback)`` and ``await acall(value)``.
+  (``Gen.ServerError.FAILED``, message ``"TypeName: message"``), so a C
+  caller gets that, while a Python caller of ``call`` (or ``start``) gets
+  the exception itself raised, of its own type; the server goes on (for
+  ``handle_call``) or crashes as in C (the other handlers), and a crash's
+  traceback is logged on the class's logger.
+- ``call_async(value, callback)`` and ``await acall(value)`` (no thread per
+  call; cancelling the task cancels the call); ``join()`` and ``await
+  ajoin()`` wait for the end of a run; ``monitor`` works without a GLib
+  main loop in asyncio programs and, with ``threaded=True``, in scripts.
 - ``send_info``, ``send_after`` (delay in seconds), ``continue_`` and
   ``Gen.Reply.return_value`` take plain values too.
 - Class attributes ``cast_type``, ``call_type`` declare message types (the
   construct properties), ``reply_type`` the type that plain values returned
   by ``do_handle_call`` are wrapped in.
-- ``stop_with_reason(reason, timeout=None)``, and ``Gen.Registry``'s
-  ``call``/``cast``/``send_info`` by name take plain values and seconds too.
+- ``stop_with_reason(reason, timeout=None)`` (``None``: a normal stop),
+  ``start_with_timeout``, ``cast_with_timeout``, ``Gen.Registry``,
+  ``Gen.Group``, ``Gen.Request`` and the others take plain values and
+  seconds too.
+- A class that names its handlers as the pure-Python genserver does
+  (``handle_cast`` instead of ``do_handle_cast``) is refused when it is
+  defined, with the name to use.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
+import atexit
+import collections
 import functools
 import logging
+import sys
 import threading
 from typing import Any, Callable, Optional
 
-from gi.repository import GLib, Gio
+from gi.repository import GLib, GObject, Gio
 
 from ..module import get_introspection_module
 from ..overrides import override
@@ -264,13 +276,81 @@ def _server_error(exc):
                                   Gen.ServerError.FAILED)
 
 
-def _call_result(result):
+# --- Exceptions keep their type for Python callers -------------------------
+#
+# C sees a handler's exception as a GLib.Error (FAILED, "TypeName: text"),
+# the one form every language understands. A Python caller in the same
+# process gets the exception itself back, as Pykka does. The error that
+# crosses C carries no room for a Python object, so the handler leaves its
+# exception here under the call's key, (the server, the message's GVariant
+# address): the caller holds that message for the whole call, so no other
+# call has its address meanwhile. The caller takes it when an error with the
+# same text comes back. Exceptions nobody takes (the caller was C, or gave
+# up) are dropped oldest first beyond _RAISED_LIMIT.
+_RAISED_LIMIT = 4096
+_raised_lock = threading.Lock()
+# (id(server), message address) -> [(error text, exception)]; under _raised_lock.
+_raised = collections.OrderedDict()
+
+_address_of = getattr(_genserver, 'address', None)
+
+
+def _message_key(message):
+    if message is None:
+        return 0
+    if _address_of is not None:
+        return _address_of(message)
+    # GLib.Variant's own hash is by value; the GPointer's is by address.
+    return GObject.GPointer.__hash__(message)
+
+
+def _leave_exception(server, message, exc, text):
+    key = (id(server), _message_key(message))
+    with _raised_lock:
+        _raised.setdefault(key, []).append((text, exc))
+        _raised.move_to_end(key)
+        while len(_raised) > _RAISED_LIMIT:
+            _raised.popitem(last=False)
+
+
+def _take_exception(server, key, error):
+    """The exception a handler raised for the call keyed ``key`` whose
+    error is ``error``, or ``error`` itself."""
+    if (not isinstance(error, GLib.Error) or error.code != Gen.ServerError.FAILED
+            or error.domain != _SERVER_ERROR_DOMAIN):
+        return error
+    key = (id(server), key)
+    with _raised_lock:
+        left = _raised.get(key)
+        if not left:
+            return error
+        for i, (text, exc) in enumerate(left):
+            if text == error.message:
+                del left[i]
+                if not left:
+                    del _raised[key]
+                return exc
+    return error
+
+
+def _raise_error(server, key, error):
+    exc = _take_exception(server, key, error)
+    if exc is error:
+        raise error
+    raise exc
+
+
+_SERVER_ERROR_DOMAIN = GLib.quark_to_string(Gen.server_error_quark())
+
+
+def _call_result(server, result):
     # What _genserver.call_value() returns: see there.
     if result[0] == 0:
         return result[1]
     if result[0] == 1:
-        _, domain, code, text = result
-        raise GLib.Error.new_literal(GLib.quark_from_string(domain), text, code)
+        _, domain, code, text, key = result
+        _raise_error(server, key, GLib.Error.new_literal(GLib.quark_from_string(domain),
+                                                         text, code))
     _, type_string, data = result
     return GLib.Variant.new_from_bytes(GLib.VariantType.new(type_string),
                                        GLib.Bytes.new(data), False).unpack()
@@ -292,26 +372,52 @@ def _reply(server, result):
     return variant
 
 
+# --- Logging -----------------------------------------------------------------
+#
+# A server's own records go to the logger named after its class, as
+# logging.getLogger(__name__) would in its module: "shop.Cart", or
+# "shop.Outer.Cart" for a nested class (its __qualname__).
+
+def _class_logger(cls):
+    return logging.getLogger(f"{cls.__module__}.{cls.__qualname__}")
+
+
+def _log_exception(server, level, text, exc):
+    """Logs ``exc`` with its traceback, the record placed where it was
+    raised (``%(pathname)s:%(lineno)d`` is the handler's line)."""
+    logger = _class_logger(type(server))
+    if not logger.isEnabledFor(level):
+        return
+    traceback = exc.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    if traceback is not None:
+        code = traceback.tb_frame.f_code
+        path, line, function = code.co_filename, traceback.tb_lineno, code.co_name
+    else:
+        path, line, function = '(unknown file)', 0, None
+    record = logger.makeRecord(logger.name, level, path, line, '%s', (text,),
+                               (type(exc), exc, exc.__traceback__), function)
+    logger.handle(record)
+
+
+# --- Python thread states ------------------------------------------------------
+#
 # PyGObject runs a vfunc on a thread Python did not start by creating a
 # Python thread state, and destroys it when the vfunc returns: that costs
 # more than the handler itself. A server with a thread of its own therefore
-# holds one more PyGILState_Ensure() for its run, so that the thread state
-# lives from the first handler to the end of the run (released in
-# do_terminate, or when do_init fails: the thread ends then). The count is
-# per thread (threading.local is per thread state), so it is right however
-# many servers and threads there are. Servers whose handlers run on threads
-# they do not own (a main context: a thread Python usually started, which
-# has a thread state anyway) hold nothing: such a thread may outlive the
-# run, and nothing would release its thread state.
-_PyGILState_Ensure = ctypes.pythonapi.PyGILState_Ensure
-_PyGILState_Ensure.argtypes = ()
-_PyGILState_Ensure.restype = ctypes.c_int
-_PyGILState_Release = ctypes.pythonapi.PyGILState_Release
-_PyGILState_Release.argtypes = (ctypes.c_int,)
-_PyGILState_Release.restype = None
+# holds one more PyGILState_Ensure() for its run (through _genserver: the C
+# API has no Python binding), so that the thread state lives from the first
+# handler to the end of the run (released in do_terminate, or when do_init
+# fails: the thread ends then). The count is per thread (threading.local is
+# per thread state), so it is right however many servers and threads there
+# are. Servers whose handlers run on threads they do not own (a main
+# context, a scheduler's workers) hold nothing: such a thread may outlive
+# the run, and nothing would release its thread state. Without _genserver
+# nothing is held: only slower.
 
-# .held: the PyGILState_STATE of the extra Ensure, or None for a thread
-# that holds none; unset until this thread state runs its first handler.
+# .held: the token of the extra Ensure, or None for a thread that holds
+# none; unset until this thread state runs its first handler.
 _thread_state = threading.local()
 
 
@@ -321,7 +427,8 @@ def _owns_its_thread(server):
 
 
 def _hold_thread_state(server):
-    _thread_state.held = _PyGILState_Ensure() if _owns_its_thread(server) else None
+    _thread_state.held = (_genserver.hold_thread_state()
+                          if _genserver is not None and _owns_its_thread(server) else None)
 
 
 def _release_thread_state():
@@ -330,7 +437,11 @@ def _release_thread_state():
         # Only our own count: PyGObject's release, when the vfunc returns,
         # then destroys the thread state as it would have without us.
         _thread_state.held = None
-        _PyGILState_Release(held)
+        _genserver.release_thread_state(held)
+
+
+# Handlers whose exception is a crash (the server stops with it as reason).
+_CRASHING = frozenset(('do_handle_cast', 'do_handle_info', 'do_handle_continue'))
 
 
 def _wrap_handler(handler, name):
@@ -350,17 +461,29 @@ def _wrap_handler(handler, name):
             raise
         except Exception as exc:
             # PyGObject only prints other exceptions and hands C no error.
-            _logger.debug("%s.%s raised", type(self).__name__, name, exc_info=True)
+            text = _exception_text(exc)
+            qualname = type(self).__qualname__
+            if name in _CRASHING:
+                _log_exception(self, logging.ERROR, f"{qualname} crashed in {name}: {text}", exc)
+                self._gen_crash = (text, exc)
+            else:
+                _log_exception(self, logging.DEBUG, f"{qualname}.{name} raised {text}", exc)
+                # For the Python caller of start() or call().
+                _leave_exception(self, args[0], exc, text)
             if name == 'do_init':
                 _release_thread_state()
-            raise _server_error(exc) from exc
+            raise GLib.Error.new_literal(Gen.server_error_quark(), text,
+                                         Gen.ServerError.FAILED) from exc
         except BaseException as exc:
             # SystemExit, KeyboardInterrupt and the like end the server, as
             # they end a Python thread, never the program: PyGObject would
             # print them, and for SystemExit try to exit the process from
-            # this thread, which never returns.
-            _logger.debug("%s.%s raised", type(self).__name__, name, exc_info=True)
+            # this thread, which never returns. They reach the caller as
+            # GLib.Error only: raised there, they would end the caller too.
             error = _server_error(exc)
+            # Quiet for SystemExit, as threading is: it asks to end.
+            _log_exception(self, logging.DEBUG if isinstance(exc, SystemExit) else logging.ERROR,
+                           f"{type(self).__qualname__}.{name} raised {error.message}", exc)
             if name == 'do_init':
                 _release_thread_state()
             if name == 'do_handle_call':
@@ -376,18 +499,201 @@ def _wrap_handler(handler, name):
 def _wrap_terminate(handler):
     @functools.wraps(handler)
     def wrapper(self, reason):
+        # What join() returns once the run is over (see Server.join).
+        reason = self._gen_last_reason = _reason(self, reason)
         try:
             handler(self, reason)
         except BaseException as exc:  # GLib.Error and SystemExit included
             # terminate has no caller to raise to: logged, with the same
             # "TypeName: message" text the other handlers' errors carry.
-            _logger.warning("%s.do_terminate raised %s", type(self).__name__,
-                            _exception_text(exc), exc_info=True)
+            _log_exception(self, logging.WARNING,
+                           f"{type(self).__qualname__}.do_terminate raised "
+                           f"{_exception_text(exc)}", exc)
         finally:
             _release_thread_state()
 
     wrapper._gen_wrapped = True
     return wrapper
+
+
+def _reason(server, reason):
+    """The reason as C gives it (None for a normal stop, else a
+    GLib.Error), with the exception that crashed a Python server as its
+    ``__cause__``, traceback and all."""
+    crash = getattr(server, '_gen_crash', None)
+    if (crash is not None and isinstance(reason, GLib.Error)
+            and reason.domain == _SERVER_ERROR_DOMAIN
+            and reason.code == Gen.ServerError.FAILED and reason.message == crash[0]):
+        reason.__cause__ = crash[1]
+    return reason
+
+
+# --- Asynchronous calls without a GLib main loop -----------------------------
+#
+# gen_server_call_async() delivers its result on the caller's thread-default
+# GLib.MainContext, and monitors their notices likewise; asyncio programs
+# and scripts iterate none. So one helper thread, started on first use,
+# runs a GLib.MainLoop on a context of its own and makes those calls: their
+# results arrive there, and are handed to the asyncio loop with
+# call_soon_threadsafe (or, for threaded monitors, given to the callback
+# right there). One thread for every call, instead of one per call: a
+# thousand calls waiting on slow handlers cost one thread and a thousand
+# small closures. A context cannot be made thread-default on a thread that
+# does not own it (g_main_context_push_thread_default() acquires it), so
+# the calls are started on the helper thread itself: requests queue in
+# _pending and one idle source drains them all.
+
+class _Helper:
+    def __init__(self):
+        self._lock = threading.Lock()
+        # Under _lock: the thread and its context, made on first use; the
+        # requests not yet run, and whether a source to run them is attached.
+        self._thread = None
+        self._context = None
+        self._loop = None
+        self._pending = collections.deque()
+        self._scheduled = False
+
+    def _start(self):
+        context = GLib.MainContext.new()
+        loop = GLib.MainLoop.new(context, False)
+
+        def run():
+            context.push_thread_default()
+            loop.run()
+            context.pop_thread_default()
+
+        self._thread = threading.Thread(target=run, name='Gen helper', daemon=True)
+        self._context, self._loop = context, loop
+        self._thread.start()
+        atexit.register(loop.quit)
+
+    def submit(self, func, *args):
+        """Runs ``func(*args)`` on the helper thread, soon."""
+        with self._lock:
+            if self._thread is None:
+                self._start()
+            self._pending.append((func, args))
+            if self._scheduled:
+                return
+            self._scheduled = True
+            context = self._context
+        source = GLib.idle_source_new()
+        source.set_callback(self._drain)
+        source.attach(context)
+
+    def _drain(self, _user_data):
+        with self._lock:
+            batch = list(self._pending)
+            self._pending.clear()
+            self._scheduled = False
+        for func, args in batch:
+            try:
+                func(*args)
+            except Exception:
+                _logger.exception("%s raised on the helper thread", func)
+        return GLib.SOURCE_REMOVE
+
+    def run(self, func, *args):
+        """Runs ``func(*args)`` on the helper thread and returns its result."""
+        if threading.current_thread() is self._thread:
+            return func(*args)
+        ran = threading.Event()
+        outcome = []
+
+        def job():
+            try:
+                outcome.append((True, func(*args)))
+            except BaseException as exc:
+                outcome.append((False, exc))
+            ran.set()
+
+        self.submit(job)
+        ran.wait()
+        succeeded, value = outcome[0]
+        if not succeeded:
+            raise value
+        return value
+
+    async def call(self, start, finish, target, *args):
+        """Awaits ``start(target, *args, cancellable, callback)``, a GIO-style
+        asynchronous call, and returns (error, result) from ``finish`` (or
+        the exception ``start`` raised).
+        Cancelling the awaiting task cancels the call's cancellable."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        cancellable = Gio.Cancellable()
+
+        def settle(outcome):
+            if not future.done():
+                future.set_result(outcome)
+
+        def done(source, result, *_user_data):
+            try:
+                outcome = (None, finish(source, result))
+            except GLib.Error as error:
+                outcome = (error, None)
+            _call_soon(loop, settle, outcome)
+
+        def begin():
+            try:
+                start(target, *args, cancellable, done)
+            except Exception as exc:  # refused before any call was made
+                _call_soon(loop, settle, (exc, None))
+
+        self.submit(begin)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # Fails the call at once; a request still queued is never run.
+            cancellable.cancel()
+            raise
+
+
+_helper = _Helper()
+
+
+def _call_soon(loop, func, *args):
+    try:
+        loop.call_soon_threadsafe(func, *args)
+    except RuntimeError:
+        pass  # the loop is closed: nobody waits any more
+
+
+def _monitor_callback(callback, user_data):
+    def notice(server, reason, *_gi_user_data):
+        callback(server, _reason(server, reason), *user_data)
+    return notice
+
+
+# Names of the pure-Python genserver's callbacks, and what GObject calls.
+_MIGRANT_NAMES = {'init': 'do_init', 'handle_cast': 'do_handle_cast',
+                  'handle_call': 'do_handle_call', 'handle_info': 'do_handle_info',
+                  'terminate': 'do_terminate'}
+
+
+def _defines(cls, vfunc):
+    # Whether a Python class of cls's line overrides vfunc (the do_terminate
+    # every Python server gets does not count: see __init_subclass__).
+    return any(not getattr(klass.__dict__.get(vfunc), '_gen_default', False)
+               for klass in cls.__mro__
+               if vfunc in klass.__dict__ and not klass.__module__.startswith('gi.'))
+
+
+def _refuse_migrant_names(cls):
+    # PyGObject overrides a virtual method only under its do_ name: a
+    # handle_cast would be a plain method nobody calls, and the server
+    # would drop every cast without a word. Refused here, when the class
+    # is made, rather than warned about: a warning printed once at import
+    # is easy to miss, and such a class never works. A class that means
+    # to have a method of that name defines the do_ handler too.
+    for name, vfunc in _MIGRANT_NAMES.items():
+        if callable(cls.__dict__.get(name)) and not _defines(cls, vfunc):
+            raise TypeError(
+                f"{cls.__qualname__} defines {name}(), which Gen.Server never calls: "
+                f"GObject virtual methods are overridden as {vfunc}() (see "
+                f"doc/migrating-from-python-genserver.md). Rename it to {vfunc}, or "
+                f"define {vfunc} as well to keep a method named {name}.")
 
 
 _HANDLERS = ('do_init', 'do_handle_cast', 'do_handle_call', 'do_handle_info',
@@ -408,6 +714,7 @@ class Server(Gen.Server):
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith('gi.'):
             return  # the wrappers of C subclasses (Gen.Supervisor) and their overrides
+        _refuse_migrant_names(cls)
         # Before GObjectMeta hooks the do_* methods up as vfuncs.
         for name in _HANDLERS:
             handler = cls.__dict__.get(name)
@@ -424,10 +731,19 @@ class Server(Gen.Server):
                 def do_terminate(self, reason):
                     pass  # GenServer's own terminate does nothing
             else:
-                def do_terminate(self, reason, chained=parent.pytype.do_terminate):
-                    chained(self, reason)
+                def do_terminate(self, reason, chained=parent.pytype.do_terminate,
+                                 parent=parent):
+                    if reason is not None:
+                        chained(self, reason)
+                    elif _genserver is not None:
+                        # PyGObject 3.42 cannot pass None for a GError.
+                        _genserver.chain_terminate(self, parent)
+                    # Else the C class's terminate is skipped on a normal
+                    # stop: none of the library's (Gen.Statem keeps
+                    # GenServer's, which does nothing) but Gen.Supervisor's.
 
             cls.do_terminate = _wrap_terminate(do_terminate)
+            cls.do_terminate._gen_default = True
 
     def __init__(self, **kwargs: Any) -> None:
         for name in ('cast_type', 'call_type'):
@@ -464,8 +780,20 @@ class Server(Gen.Server):
 
     def start(self, args: Any = None) -> bool:
         """Starts the server, running do_init(args) on its thread; raises
-        GLib.Error if init fails. ``args`` may be a plain value."""
-        return Gen.Server.start(self, None if args is None else to_variant(args))
+        what do_init raised if it fails. ``args`` may be a plain value."""
+        return self.start_with_timeout(args, None)
+
+    def start_with_timeout(self, args: Any = None, timeout: Optional[float] = None) -> bool:
+        """Starts the server as ``start`` does, waiting up to ``timeout``
+        seconds for do_init (``None``: as long as it takes)."""
+        variant = None if args is None else to_variant(args)
+        timeout_ms = _timeout_ms(timeout)
+        try:
+            if timeout_ms < 0:
+                return Gen.Server.start(self, variant)
+            return Gen.Server.start_with_timeout(self, variant, timeout_ms)
+        except GLib.Error as error:
+            _raise_error(self, _message_key(variant), error)
 
     def stop(self, timeout: Optional[float] = None) -> bool:
         """Stops the server gracefully, waiting up to ``timeout`` seconds
@@ -476,6 +804,9 @@ class Server(Gen.Server):
                          timeout: Optional[float] = None) -> bool:
         """Stops the server with ``reason`` (a GLib.Error, or None for a
         normal stop), waiting up to ``timeout`` seconds."""
+        if reason is None:
+            # The same normal stop; PyGObject 3.42 refuses None for a GError.
+            return Gen.Server.stop(self, _timeout_ms(timeout))
         return Gen.Server.stop_with_reason(self, reason, _timeout_ms(timeout))
 
     def _message_types(self):
@@ -509,48 +840,149 @@ class Server(Gen.Server):
             raise GLib.Error.new_literal(GLib.quark_from_string(domain), text, code)
         return True
 
+    def cast_with_timeout(self, message: Any, timeout: Optional[float] = DEFAULT_TIMEOUT) -> bool:
+        """Casts as ``cast`` does, waiting up to ``timeout`` seconds
+        (``None``: as long as it takes) for room in a full mailbox whose
+        policy is ``Gen.MailboxPolicy.BLOCK``. Raises GLib.Error
+        (``MAILBOX_FULL`` when the time is up)."""
+        return Gen.Server.cast_with_timeout(self, _message(message, self._message_types()[0]),
+                                            _timeout_ms(timeout))
+
     def call(self, message: Any, timeout: Optional[float] = DEFAULT_TIMEOUT, *,
              unpack: bool = True) -> Any:
         """Sends ``message`` to do_handle_call and returns its reply,
         unpacked to Python values unless ``unpack=False``. ``timeout`` is in
-        seconds (``None``: forever). Raises GLib.Error on failure."""
+        seconds (``None``: forever). Raises the exception do_handle_call
+        raised, or GLib.Error for every other failure."""
         _, call_type, fast = self._message_types()
         timeout_ms = _timeout_ms(timeout)
         if fast and unpack:
             result = _genserver.call_value(self, call_type, message, timeout_ms,
                                            isinstance(message, GLib.Variant))
             if result is not NotImplemented:
-                return _call_result(result)
-        reply = Gen.Server.call(self, _message(message, call_type), timeout_ms)
+                return _call_result(self, result)
+        variant = _message(message, call_type)
+        try:
+            reply = Gen.Server.call(self, variant, timeout_ms)
+        except GLib.Error as error:
+            _raise_error(self, _message_key(variant), error)
         return reply.unpack() if unpack else reply
 
     def call_async(self, message: Any,
-                   callback: Callable[[Any, Optional[GLib.Error]], None],
+                   callback: Callable[[Any, Optional[BaseException]], None],
                    timeout: Optional[float] = DEFAULT_TIMEOUT,
                    cancellable: Optional[Gio.Cancellable] = None, *,
                    unpack: bool = True) -> None:
         """Calls without blocking. ``callback(reply, error)`` runs on this
         thread's default GLib.MainContext: ``error`` is None on success, or
-        the GLib.Error (and ``reply`` None)."""
+        what ``call`` would raise (and ``reply`` None)."""
+        variant = _message(message, self._message_types()[1])
+
         def done(server, result, *_user_data):
             try:
                 reply = Gen.Server.call_finish(server, result)
             except GLib.Error as error:
-                callback(None, error)
+                callback(None, _take_exception(server, _message_key(variant), error))
                 return
             callback(reply.unpack() if unpack else reply, None)
 
-        Gen.Server.call_async(self, _message(message, self._message_types()[1]),
-                              _timeout_ms(timeout), cancellable, done)
+        Gen.Server.call_async(self, variant, _timeout_ms(timeout), cancellable, done)
 
     async def acall(self, message: Any, timeout: Optional[float] = DEFAULT_TIMEOUT, *,
                     unpack: bool = True) -> Any:
         """``call`` for asyncio: awaits the reply without blocking the event
-        loop (the blocking C call runs in the loop's default executor, with
-        the GIL released while it waits)."""
+        loop. No thread per call: the call is made with ``call_async`` from
+        one helper thread, which hands the reply to the loop. Cancelling the
+        awaiting task cancels the call: still queued, it never runs."""
+        variant = _message(message, self._message_types()[1])
+        error, reply = await _helper.call(Gen.Server.call_async, Gen.Server.call_finish,
+                                          self, variant, _timeout_ms(timeout))
+        if error is not None:
+            _raise_error(self, _message_key(variant), error)
+        return reply.unpack() if unpack else reply
+
+    def monitor(self, callback: Callable[..., None], *user_data: Any,
+                threaded: bool = False) -> int:
+        """Calls ``callback(server, reason, *user_data)`` once, when the
+        server's run ends; ``reason`` is None for a normal stop, else a
+        GLib.Error (whose ``__cause__`` is the exception that crashed a
+        Python server). Returns
+        the id for ``demonitor``. The callback runs:
+
+        - in an asyncio program (called from a running event loop), on that
+          loop;
+        - with ``threaded=True``, on the override's helper thread, as
+          concurrent.futures runs done callbacks: no loop of any kind needed;
+        - otherwise on this thread's default GLib.MainContext, as in C.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None and not threaded:
+            return Gen.Server.monitor(self, _monitor_callback(callback, user_data))
+        if loop is not None:
+            def deliver(server, reason):
+                _call_soon(loop, callback, server, reason, *user_data)
+        else:
+            def deliver(server, reason):
+                callback(server, reason, *user_data)
+        return _helper.run(Gen.Server.monitor, self, _monitor_callback(deliver, ()))
+
+    def join(self, timeout: Optional[float] = None) -> Any:
+        """Waits up to ``timeout`` seconds (``None``: as long as it takes)
+        for the server's run to end, with no GLib main loop, and returns its
+        reason: None for a normal stop, else a GLib.Error (whose
+        ``__cause__`` is the exception that crashed a Python server). Raises
+        TimeoutError when the time is up.
+
+        A server that is not running returns at once: with the reason its
+        last run ended with for a Python server, None otherwise."""
+        if self.get_run_status() == 'stopped':
+            return self._run_reason(None)
+        ended = threading.Event()
+        reasons = []
+
+        def done(server, reason):
+            reasons.append(reason)
+            ended.set()
+
+        monitor_id = self.monitor(done, threaded=True)
+        if not ended.wait(timeout):
+            self.demonitor(monitor_id)
+            if not ended.is_set():
+                raise TimeoutError(f"{self!r} still running after {timeout} s")
+        return self._run_reason(reasons[0])
+
+    async def ajoin(self) -> Any:
+        """``join`` for asyncio: ``await server.ajoin()``; bound it with
+        ``asyncio.wait_for``. Cancelling the task removes the monitor."""
+        if self.get_run_status() == 'stopped':
+            return self._run_reason(None)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            None, functools.partial(self.call, message, timeout, unpack=unpack))
+        ended = loop.create_future()
+
+        def done(server, reason):
+            if not ended.done():
+                ended.set_result(reason)
+
+        monitor_id = self.monitor(done)
+        try:
+            reason = await ended
+        except asyncio.CancelledError:
+            self.demonitor(monitor_id)
+            raise
+        return self._run_reason(reason)
+
+    def _run_reason(self, reason):
+        # None from a stopped server, or NOT_RUNNING: the run was over (or
+        # never began) before the monitor was in place; a Python server
+        # knows how its last run ended.
+        if reason is None or (isinstance(reason, GLib.Error)
+                              and reason.domain == _SERVER_ERROR_DOMAIN
+                              and reason.code == Gen.ServerError.NOT_RUNNING):
+            return getattr(self, '_gen_last_reason', None)
+        return reason
 
     def send_info(self, message: Any) -> bool:
         """Sends ``message`` (a plain value or GLib.Variant) to do_handle_info."""
@@ -616,9 +1048,53 @@ class Registry(Gen.Registry):
         """Sends ``message`` to do_handle_info of the server registered as ``name``."""
         return Gen.Registry.send_info(self, name, to_variant(message))
 
+    def cast_matching(self, pattern: str, message: Any) -> int:
+        """Casts ``message`` to every server whose name matches ``pattern``
+        (``*`` and ``?``); returns how many it was queued to."""
+        return Gen.Registry.cast_matching(self, pattern, _group_message(
+            message, [self.lookup(name) for name in self.dup_names()], 'cast'))
+
+    def call_matching(self, pattern: str, message: Any,
+                      timeout: Optional[float] = DEFAULT_TIMEOUT) -> list:
+        """Calls every server whose name matches ``pattern`` at once, with
+        one deadline of ``timeout`` seconds; returns their Gen.Requests,
+        answered (``request.wait(0)`` gives each reply, or raises)."""
+        return Gen.Registry.call_matching(self, pattern, _group_message(
+            message, [self.lookup(name) for name in self.dup_names()], 'call'),
+            _timeout_ms(timeout))
+
 
 Registry = override(Registry)
 __all__.append('Registry')
+
+
+def _group_message(message, servers, kind):
+    # Packed as the servers' declared type when they agree on one, else by
+    # inference; C refuses it for the servers that declared another.
+    declared = {getattr(server, f'get_{kind}_type')() for server in servers if server is not None}
+    return _message(message, declared.pop() if len(declared) == 1 else None)
+
+
+class Group(Gen.Group):
+    """Gen.Group with plain values and seconds."""
+
+    def cast(self, group: str, message: Any) -> int:
+        """Casts ``message`` to every member of ``group``; returns how many
+        it was queued to."""
+        return Gen.Group.cast(self, group, _group_message(
+            message, self.get_members(group), 'cast'))
+
+    def call(self, group: str, message: Any,
+             timeout: Optional[float] = DEFAULT_TIMEOUT) -> list:
+        """Calls every member of ``group`` at once, with one deadline of
+        ``timeout`` seconds; returns their Gen.Requests, answered, in the
+        order they joined (``request.wait(0)`` gives each reply, or raises)."""
+        return Gen.Group.call(self, group, _group_message(
+            message, self.get_members(group), 'call'), _timeout_ms(timeout))
+
+
+Group = override(Group)
+__all__.append('Group')
 
 
 class Supervisor(Gen.Supervisor):
@@ -840,10 +1316,14 @@ class Remote(Gen.Remote):
                               _timeout_ms(timeout), cancellable, done)
 
     async def acall(self, message, timeout=DEFAULT_TIMEOUT, *, unpack=True):
-        """``call`` for asyncio, run in the loop's default executor."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            None, functools.partial(self.call, message, timeout, unpack=unpack))
+        """``call`` for asyncio, as Server.acall: no thread per call, and
+        cancelling the task cancels the call."""
+        error, reply = await _helper.call(Gen.Remote.call_async, Gen.Remote.call_finish, self,
+                                          _message(message, self.get_call_type()),
+                                          _timeout_ms(timeout))
+        if error is not None:
+            raise error
+        return reply.unpack() if unpack else reply
 
 
 Remote = override(Remote)
