@@ -195,12 +195,12 @@ def test_a_method_of_that_name_beside_its_handler_is_allowed(servers):
 # None is a normal stop reason ---------------------------------------------------
 
 def test_stop_with_reason_none_is_a_normal_stop(shop):
-    stopped = []
-    shop.monitor(lambda server, reason: stopped.append(reason), threaded=True)
+    stopped = Recorder()
+    shop.monitor(lambda server, reason: stopped.add(reason), threaded=True)
     assert shop.stop_with_reason(None)
     assert not shop.is_running()
     assert shop.join(DEADLINE) is None
-    assert stopped == [None]
+    assert stopped.wait_for(lambda reasons: reasons) == [None]
 
 
 class Light(Gen.Statem):
