@@ -111,12 +111,22 @@ typedef enum
   KIND_EVENT,
 } TimeoutKind;
 
+typedef enum
+{
+  OP_SET,        /* in timeout_ms; negative: cancel */
+  OP_SET_AT,     /* at deadline, on the monotonic clock */
+  OP_UPDATE,     /* new content for a running timeout, else a zero one */
+  OP_CANCEL,
+} TimeoutOp;
+
 typedef struct
 {
   TimeoutKind kind;
+  TimeoutOp op;
   gchar *name;       /* owned; generic timeouts only */
-  gint timeout_ms;   /* negative: cancel */
-  GVariant *content; /* owned */
+  gint timeout_ms;
+  gint64 deadline;   /* µs, g_get_monotonic_time()'s clock */
+  GVariant *content; /* owned, nullable for OP_CANCEL */
 } TimeoutAction;
 
 typedef struct
@@ -135,6 +145,8 @@ typedef struct
   gboolean reply_taken;    /* the current call's reply went to the callback */
   gboolean postpone;
   gboolean repeat_state;
+  gboolean stop;           /* stop once the replies are sent */
+  GError *stop_reason;     /* owned, nullable: NULL is a normal stop */
   GPtrArray *replies;      /* ReplyAction, owned */
   GPtrArray *timeouts;     /* TimeoutAction, owned */
   GQueue next_events;      /* Event, owned */
@@ -183,6 +195,7 @@ static GParamSpec *properties[N_PROPS];
 #define TIMER_TAG "gen-statem-timeout"
 
 static G_DEFINE_QUARK (gen-statem-state-enter, class_state_enter)
+static G_DEFINE_QUARK (gen-statem-state-functions, class_state_functions)
 
 static const gchar *
 statem_name (GenStatem *self)
@@ -289,6 +302,7 @@ actions_begin (GenStatem *self,
   priv->actions.reply_taken = FALSE;
   priv->actions.postpone = FALSE;
   priv->actions.repeat_state = FALSE;
+  priv->actions.stop = FALSE;
   priv->timeout_name = event != NULL ? event->timeout_name : NULL;
 }
 
@@ -315,6 +329,8 @@ actions_drop (GenStatem *self)
     event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
   priv->actions.postpone = FALSE;
   priv->actions.repeat_state = FALSE;
+  priv->actions.stop = FALSE;
+  g_clear_error (&priv->actions.stop_reason);
 }
 
 /* Checks that an action is asked for from inside a callback, on the
@@ -349,11 +365,14 @@ timeout_cancel (GenStatem *self,
   timeout_clear (timeout);
 }
 
+/* @zero_timer: a 0 ms timeout through a timer all the same, as Erlang
+ * does for an absolute time already past. */
 static void
 timeout_arm (GenStatem *self,
              Timeout   *timeout,
              gint       timeout_ms,
-             GVariant  *content)
+             GVariant  *content,
+             gboolean   zero_timer)
 {
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
   g_autoptr(GError) error = NULL;
@@ -364,7 +383,7 @@ timeout_arm (GenStatem *self,
     return;
 
   timeout->token = ++priv->last_token;
-  if (timeout_ms == 0)
+  if (timeout_ms == 0 && !zero_timer)
     {
       timeout->zero = TRUE;
       timeout->content = g_variant_ref (content);
@@ -379,34 +398,93 @@ timeout_arm (GenStatem *self,
     timeout->content = g_variant_ref (content);
 }
 
+/* The milliseconds from now to @deadline, rounded up so that the timeout
+ * never comes early; 0 for a time past. */
+static gint
+ms_until (gint64 deadline)
+{
+  gint64 remaining = deadline - g_get_monotonic_time ();
+
+  if (remaining <= 0)
+    return 0;
+  return (gint) MIN ((remaining + 999) / 1000, G_MAXINT);
+}
+
+static void
+apply_timeout (GenStatem     *self,
+               Timeout       *timeout,
+               TimeoutAction *action)
+{
+  switch (action->op)
+    {
+    case OP_SET:
+      timeout_arm (self, timeout, action->timeout_ms, action->content, FALSE);
+      break;
+    case OP_SET_AT:
+      timeout_arm (self, timeout, ms_until (action->deadline), action->content, TRUE);
+      break;
+    case OP_UPDATE:
+      /* Erlang: a running timeout keeps its time and gets the new
+       * content; one that does not run starts as a zero timeout. */
+      if (timeout_is_armed (timeout))
+        {
+          g_variant_unref (timeout->content);
+          timeout->content = g_variant_ref (action->content);
+        }
+      else
+        timeout_arm (self, timeout, 0, action->content, FALSE);
+      break;
+    case OP_CANCEL:
+      timeout_cancel (self, timeout);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static gboolean
+timeout_action_same_timeout (TimeoutAction *a,
+                             TimeoutAction *b)
+{
+  return a->kind == b->kind && g_strcmp0 (a->name, b->name) == 0;
+}
+
 static void
 apply_timeouts (GenStatem *self)
 {
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
+  GPtrArray *actions = priv->actions.timeouts;
 
-  for (guint i = 0; i < priv->actions.timeouts->len; i++)
+  for (guint i = 0; i < actions->len; i++)
     {
-      TimeoutAction *action = g_ptr_array_index (priv->actions.timeouts, i);
+      TimeoutAction *action = g_ptr_array_index (actions, i);
+      gboolean superseded = FALSE;
       Timeout *timeout;
+
+      /* Erlang: of the actions one callback asks for on one timeout, the
+       * last one alone counts (an update after a set updates what ran
+       * before the callback, not the set). Action lists are short. */
+      for (guint j = i + 1; j < actions->len && !superseded; j++)
+        superseded = timeout_action_same_timeout (action, g_ptr_array_index (actions, j));
+      if (superseded)
+        continue;
 
       switch (action->kind)
         {
         case KIND_STATE:
-          timeout_arm (self, &priv->state_timeout, action->timeout_ms, action->content);
+          apply_timeout (self, &priv->state_timeout, action);
           break;
         case KIND_EVENT:
-          timeout_arm (self, &priv->event_timeout, action->timeout_ms, action->content);
+          apply_timeout (self, &priv->event_timeout, action);
           break;
         case KIND_GENERIC:
           timeout = g_hash_table_lookup (priv->timeouts, action->name);
           if (timeout == NULL)
             {
-              if (action->timeout_ms < 0)
-                break;
               timeout = g_new0 (Timeout, 1);
               g_hash_table_insert (priv->timeouts, g_strdup (action->name), timeout);
             }
-          timeout_arm (self, timeout, action->timeout_ms, action->content);
+          apply_timeout (self, timeout, action);
           if (!timeout_is_armed (timeout))
             g_hash_table_remove (priv->timeouts, action->name);
           break;
@@ -543,6 +621,22 @@ insert_next_events (GenStatem *self)
     g_queue_push_head (&priv->pending, event);
 }
 
+/* The stop action, once the replies are sent: what is left of the
+ * callback's actions goes (inserted calls are answered STOPPED), and the
+ * machine stops after the current message. */
+static void
+run_stop (GenStatem *self)
+{
+  GenStatemPrivate *priv = gen_statem_get_instance_private (self);
+  g_autoptr(GError) reason = g_steal_pointer (&priv->actions.stop_reason);
+
+  actions_drop (self);
+  if (reason != NULL)
+    gen_server_stop_with_reason (GEN_SERVER (self), reason, 0, NULL);
+  else
+    gen_server_stop (GEN_SERVER (self), 0, NULL);
+}
+
 /* Runs the state enter call for entering the current state from @old,
  * again as long as it asks for repeat_state (Erlang runs a state enter
  * call that returns repeat_state again, with the same previous state).
@@ -580,6 +674,11 @@ run_enter (GenStatem *self,
       repeat = priv->actions.repeat_state;
       priv->actions.repeat_state = FALSE;
       run_replies (self, NULL);
+      if (priv->actions.stop)
+        {
+          run_stop (self);
+          return NULL;
+        }
       apply_timeouts (self);
     }
   while (repeat && gen_server_is_running (GEN_SERVER (self)));
@@ -643,6 +742,15 @@ handle_one (GenStatem *self,
     set_state (self, next);
 
   run_replies (self, event);
+
+  if (priv->actions.stop)
+    {
+      /* stop_and_reply: a call it left unanswered learns that the machine
+       * went down. */
+      event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
+      run_stop (self);
+      return NULL;
+    }
 
   if (priv->actions.postpone)
     {
@@ -881,6 +989,22 @@ gen_statem_real_init_state (GenStatem  *self,
   return NULL;
 }
 
+/* The state_functions table of @type or its nearest ancestor that has
+ * one: state name → GenStatemStateFunc. Written in class_init, read-only
+ * afterwards. */
+static GHashTable *
+class_state_functions_lookup (GType type)
+{
+  for (; type != 0; type = g_type_parent (type))
+    {
+      GHashTable *table = g_type_get_qdata (type, class_state_functions_quark ());
+
+      if (table != NULL)
+        return table;
+    }
+  return NULL;
+}
+
 static GVariant *
 gen_statem_real_handle_event (GenStatem           *self,
                               GenStatemEventType   event_type,
@@ -888,6 +1012,25 @@ gen_statem_real_handle_event (GenStatem           *self,
                               GVariant            *state,
                               GError             **error)
 {
+  GHashTable *functions = class_state_functions_lookup (G_OBJECT_TYPE (self));
+
+  if (functions != NULL)
+    {
+      GenStatemStateFunc func = NULL;
+      g_autofree gchar *printed = NULL;
+
+      if (g_variant_is_of_type (state, G_VARIANT_TYPE_STRING))
+        func = g_hash_table_lookup (functions, g_variant_get_string (state, NULL));
+      if (func != NULL)
+        return func (self, event_type, event_content, error);
+
+      /* Erlang: calling an undefined state function is a crash. */
+      printed = g_variant_print (state, TRUE);
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                   "%s has no state function for the state %s", statem_name (self), printed);
+      return NULL;
+    }
+
   if (event_type == GEN_STATEM_EVENT_CALL)
     g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
                  "%s does not handle events", statem_name (self));
@@ -1216,14 +1359,20 @@ gen_statem_postpone (GenStatem *self)
 /**
  * gen_statem_next_event:
  * @self: a #GenStatem
- * @event_type: %GEN_STATEM_EVENT_INTERNAL, %GEN_STATEM_EVENT_CAST or
- *   %GEN_STATEM_EVENT_INFO
+ * @event_type: the type of the inserted event: any but
+ *   %GEN_STATEM_EVENT_ENTER and %GEN_STATEM_EVENT_TIMEOUT (which needs a
+ *   name: see [method@Gen.Statem.next_event_full])
  * @content: the event's content; a floating reference is sunk
  *
  * The next_event action: inserts an event, handled (in the next state)
  * before any message waiting in the mailbox. Events inserted by one
  * callback are handled in the order they were inserted, and before the
  * postponed events that a state change brings back.
+ *
+ * An inserted %GEN_STATEM_EVENT_CALL is answered through the reply handle
+ * of the call being handled, which it takes over (Erlang's
+ * `{next_event, {call, From}, Request}` with the current `From`): the
+ * caller gets what the machine answers to the inserted event.
  *
  * Only from inside `init_state` or `handle_event`, not from a state enter
  * call.
@@ -1235,43 +1384,119 @@ gen_statem_next_event (GenStatem          *self,
                        GenStatemEventType  event_type,
                        GVariant           *content)
 {
+  gen_statem_next_event_full (self, event_type, content, NULL, NULL);
+}
+
+/**
+ * gen_statem_next_event_full:
+ * @self: a #GenStatem
+ * @event_type: the type of the inserted event: any but
+ *   %GEN_STATEM_EVENT_ENTER
+ * @content: the event's content; a floating reference is sunk
+ * @reply: (nullable): for a %GEN_STATEM_EVENT_CALL, the reply handle that
+ *   answers it, taken earlier with [method@Gen.Statem.take_reply]; %NULL
+ *   takes over the current call's, as [method@Gen.Statem.next_event] does
+ * @timeout_name: (nullable): for a %GEN_STATEM_EVENT_TIMEOUT, its name
+ *   (what [method@Gen.Statem.get_timeout_name] says while it is handled);
+ *   required for that type, ignored for the others
+ *
+ * Inserts an event of any type, as [method@Gen.Statem.next_event] does:
+ * Erlang's `{next_event, EventType, Content}` for every event type,
+ * `{timeout, Name}` and a call answered through any taken reply included.
+ * An inserted timeout event is only an event: it does not touch the
+ * timeout of its type, running or not.
+ *
+ * ```c
+ * // Handle the current call again, in the next state.
+ * gen_statem_next_event_full (statem, GEN_STATEM_EVENT_CALL, content, NULL, NULL);
+ * // A generic timeout event named "retry", now.
+ * gen_statem_next_event_full (statem, GEN_STATEM_EVENT_TIMEOUT,
+ *                             g_variant_new_int32 (1), NULL, "retry");
+ * ```
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_next_event_full (GenStatem          *self,
+                            GenStatemEventType  event_type,
+                            GVariant           *content,
+                            GenReply           *reply,
+                            const gchar        *timeout_name)
+{
   GenStatemPrivate *priv;
+  Event *current;
+  g_autoptr(GVariant) owned = NULL;
 
   g_return_if_fail (GEN_IS_STATEM (self));
-  g_return_if_fail (event_type == GEN_STATEM_EVENT_INTERNAL ||
-                    event_type == GEN_STATEM_EVENT_CAST ||
-                    event_type == GEN_STATEM_EVENT_INFO);
+  g_return_if_fail (event_type <= GEN_STATEM_EVENT_INTERNAL);
   g_return_if_fail (content != NULL);
+  g_return_if_fail (reply == NULL || GEN_IS_REPLY (reply));
+  g_return_if_fail (event_type != GEN_STATEM_EVENT_TIMEOUT || timeout_name != NULL);
 
   priv = gen_statem_get_instance_private (self);
-  g_variant_ref_sink (content);
-  if (!actions_accepting (self, "gen_statem_next_event()") ||
-      (priv->actions.event != NULL && priv->actions.event->type == GEN_STATEM_EVENT_ENTER))
+  owned = g_variant_ref_sink (content);
+  if (!actions_accepting (self, "gen_statem_next_event()"))
+    return;
+  current = priv->actions.event;
+  if (current != NULL && current->type == GEN_STATEM_EVENT_ENTER)
     {
-      if (priv->actions.active)
-        g_critical ("%s: a state enter call cannot insert events", statem_name (self));
-      g_variant_unref (content);
+      g_critical ("%s: a state enter call cannot insert events", statem_name (self));
       return;
     }
 
-  g_queue_push_tail (&priv->actions.next_events, event_new (event_type, content, NULL, NULL));
-  g_variant_unref (content);
+  if (event_type == GEN_STATEM_EVENT_CALL && reply == NULL)
+    {
+      /* The current call's caller, handed over as take_reply() would. */
+      if (current == NULL || current->reply == NULL ||
+          priv->actions.reply_taken || priv->actions.postpone)
+        {
+          g_critical ("%s: an inserted call needs a reply handle: the current event is "
+                      "not a call whose reply is still there", statem_name (self));
+          return;
+        }
+      priv->actions.reply_taken = TRUE;
+      reply = current->reply;
+    }
+
+  g_queue_push_tail (&priv->actions.next_events,
+                     event_new (event_type, owned,
+                                event_type == GEN_STATEM_EVENT_CALL ? g_object_ref (reply) : NULL,
+                                event_type == GEN_STATEM_EVENT_TIMEOUT ? timeout_name : NULL));
 }
 
+/* Queues a timeout action, if asked for from inside a callback; sinks
+ * @content (NULL: an empty tuple, except for OP_CANCEL). */
 static void
 add_timeout (GenStatem   *self,
+             const gchar *what,
              TimeoutKind  kind,
+             TimeoutOp    op,
              const gchar *name,
              gint         timeout_ms,
+             gint64       deadline,
              GVariant    *content)
 {
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
-  TimeoutAction *action = g_new0 (TimeoutAction, 1);
+  TimeoutAction *action;
 
+  if (content != NULL)
+    g_variant_ref_sink (content);
+  else if (op != OP_CANCEL)
+    content = g_variant_ref_sink (g_variant_new ("()"));
+
+  if (!actions_accepting (self, what))
+    {
+      g_clear_pointer (&content, g_variant_unref);
+      return;
+    }
+
+  action = g_new0 (TimeoutAction, 1);
   action->kind = kind;
+  action->op = op;
   action->name = g_strdup (name);
   action->timeout_ms = timeout_ms;
-  action->content = content != NULL ? g_variant_ref_sink (content) : g_variant_ref_sink (g_variant_new ("()"));
+  action->deadline = deadline;
+  action->content = content;
   g_ptr_array_add (priv->actions.timeouts, action);
 }
 
@@ -1299,13 +1524,7 @@ gen_statem_set_state_timeout (GenStatem *self,
 {
   g_return_if_fail (GEN_IS_STATEM (self));
 
-  if (!actions_accepting (self, "gen_statem_set_state_timeout()"))
-    {
-      if (content != NULL)
-        g_variant_unref (g_variant_ref_sink (content));
-      return;
-    }
-  add_timeout (self, KIND_STATE, NULL, timeout_ms, content);
+  add_timeout (self, "gen_statem_set_state_timeout()", KIND_STATE, OP_SET, NULL, timeout_ms, 0, content);
 }
 
 /**
@@ -1336,13 +1555,7 @@ gen_statem_set_timeout (GenStatem   *self,
   g_return_if_fail (GEN_IS_STATEM (self));
   g_return_if_fail (name != NULL);
 
-  if (!actions_accepting (self, "gen_statem_set_timeout()"))
-    {
-      if (content != NULL)
-        g_variant_unref (g_variant_ref_sink (content));
-      return;
-    }
-  add_timeout (self, KIND_GENERIC, name, timeout_ms, content);
+  add_timeout (self, "gen_statem_set_timeout()", KIND_GENERIC, OP_SET, name, timeout_ms, 0, content);
 }
 
 /**
@@ -1371,13 +1584,7 @@ gen_statem_set_event_timeout (GenStatem *self,
 {
   g_return_if_fail (GEN_IS_STATEM (self));
 
-  if (!actions_accepting (self, "gen_statem_set_event_timeout()"))
-    {
-      if (content != NULL)
-        g_variant_unref (g_variant_ref_sink (content));
-      return;
-    }
-  add_timeout (self, KIND_EVENT, NULL, timeout_ms, content);
+  add_timeout (self, "gen_statem_set_event_timeout()", KIND_EVENT, OP_SET, NULL, timeout_ms, 0, content);
 }
 
 /**
@@ -1452,4 +1659,343 @@ gen_statem_class_set_state_enter (GenStatemClass *klass,
    * subclass can turn off what its parent turned on. */
   g_type_set_qdata (G_TYPE_FROM_CLASS (klass), class_state_enter_quark (),
                     GINT_TO_POINTER (state_enter ? 2 : 1));
+}
+
+/**
+ * gen_statem_class_add_state_function:
+ * @klass: a #GenStatemClass
+ * @state: a state's name: the machine's states are strings (`s`)
+ * @func: (scope forever): handles the events of @state
+ *
+ * Gives @state its own handler: Erlang's `state_functions` callback mode,
+ * one function per state. A class that adds state functions does not
+ * override [vfunc@Gen.Statem.handle_event]: the default one calls the
+ * function of the current state (for a state enter call too), and an
+ * event in a state that has none is an error (a crash, or the caller's
+ * error for a call), as an undefined state function is in Erlang.
+ * Subclasses inherit the table of their nearest ancestor that has one.
+ * Call it from `class_init`.
+ *
+ * ```c
+ * static GVariant *
+ * locked (GenStatem *statem, GenStatemEventType type, GVariant *content, GError **error)
+ * {
+ *   if (type == GEN_STATEM_EVENT_CAST)
+ *     return g_variant_new_string ("open");
+ *   return NULL;
+ * }
+ *
+ * static void
+ * door_class_init (DoorClass *klass)
+ * {
+ *   gen_statem_class_add_state_function (GEN_STATEM_CLASS (klass), "locked", locked);
+ *   gen_statem_class_add_state_function (GEN_STATEM_CLASS (klass), "open", open);
+ * }
+ * ```
+ *
+ * Python classes name their state functions `state_<name>` instead (see
+ * the Python override's `Gen.Statem`).
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_class_add_state_function (GenStatemClass     *klass,
+                                     const gchar        *state,
+                                     GenStatemStateFunc  func)
+{
+  GType type;
+  GHashTable *table;
+
+  g_return_if_fail (GEN_IS_STATEM_CLASS (klass));
+  g_return_if_fail (state != NULL);
+  g_return_if_fail (func != NULL);
+
+  type = G_TYPE_FROM_CLASS (klass);
+  table = g_type_get_qdata (type, class_state_functions_quark ());
+  if (table == NULL)
+    {
+      GHashTable *inherited = class_state_functions_lookup (type);
+      GHashTableIter iter;
+      gpointer key;
+      gpointer value;
+
+      /* Never freed: a class lives as long as the program. */
+      table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      if (inherited != NULL)
+        {
+          g_hash_table_iter_init (&iter, inherited);
+          while (g_hash_table_iter_next (&iter, &key, &value))
+            g_hash_table_insert (table, g_strdup (key), value);
+        }
+      g_type_set_qdata (type, class_state_functions_quark (), table);
+    }
+  g_hash_table_insert (table, g_strdup (state), func);
+}
+
+/**
+ * gen_statem_set_state_timeout_at:
+ * @self: a #GenStatem
+ * @deadline: when, in microseconds on the clock of g_get_monotonic_time()
+ * @content: (nullable): the content of the event; %NULL is an empty tuple;
+ *   a floating reference is sunk
+ *
+ * As [method@Gen.Statem.set_state_timeout], at an absolute time: Erlang's
+ * `{state_timeout, Time, Content, {abs, true}}`. A time already past
+ * fires at once, through the mailbox like any timer.
+ *
+ * ```c
+ * // Whatever happens meanwhile, the state ends at the deadline.
+ * gen_statem_set_state_timeout_at (statem, self->started + 30 * G_USEC_PER_SEC, NULL);
+ * ```
+ *
+ * Only from inside `init_state` or `handle_event`.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_set_state_timeout_at (GenStatem *self,
+                                 gint64     deadline,
+                                 GVariant  *content)
+{
+  g_return_if_fail (GEN_IS_STATEM (self));
+
+  add_timeout (self, "gen_statem_set_state_timeout_at()", KIND_STATE, OP_SET_AT, NULL,
+               0, deadline, content);
+}
+
+/**
+ * gen_statem_set_timeout_at:
+ * @self: a #GenStatem
+ * @name: the timeout's name
+ * @deadline: when, in microseconds on the clock of g_get_monotonic_time()
+ * @content: (nullable): the content of the event; %NULL is an empty tuple;
+ *   a floating reference is sunk
+ *
+ * As [method@Gen.Statem.set_timeout], at an absolute time: Erlang's
+ * `{{timeout, Name}, Time, Content, {abs, true}}`.
+ *
+ * Only from inside `init_state` or `handle_event`.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_set_timeout_at (GenStatem   *self,
+                           const gchar *name,
+                           gint64       deadline,
+                           GVariant    *content)
+{
+  g_return_if_fail (GEN_IS_STATEM (self));
+  g_return_if_fail (name != NULL);
+
+  add_timeout (self, "gen_statem_set_timeout_at()", KIND_GENERIC, OP_SET_AT, name,
+               0, deadline, content);
+}
+
+/**
+ * gen_statem_set_event_timeout_at:
+ * @self: a #GenStatem
+ * @deadline: when, in microseconds on the clock of g_get_monotonic_time()
+ * @content: (nullable): the content of the event; %NULL is an empty tuple;
+ *   a floating reference is sunk
+ *
+ * As [method@Gen.Statem.set_event_timeout], at an absolute time: Erlang's
+ * `{timeout, Time, Content, {abs, true}}`. Any event still cancels it.
+ *
+ * Only from inside `init_state` or `handle_event`.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_set_event_timeout_at (GenStatem *self,
+                                 gint64     deadline,
+                                 GVariant  *content)
+{
+  g_return_if_fail (GEN_IS_STATEM (self));
+
+  add_timeout (self, "gen_statem_set_event_timeout_at()", KIND_EVENT, OP_SET_AT, NULL,
+               0, deadline, content);
+}
+
+/**
+ * gen_statem_update_state_timeout:
+ * @self: a #GenStatem
+ * @content: (nullable): the new content; %NULL is an empty tuple; a
+ *   floating reference is sunk
+ *
+ * Changes the content of the running state timeout without restarting
+ * it: Erlang's `{state_timeout, update, Content}`. If none runs, it starts
+ * one with a time of 0.
+ *
+ * Only from inside `init_state` or `handle_event`.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_update_state_timeout (GenStatem *self,
+                                 GVariant  *content)
+{
+  g_return_if_fail (GEN_IS_STATEM (self));
+
+  add_timeout (self, "gen_statem_update_state_timeout()", KIND_STATE, OP_UPDATE, NULL,
+               0, 0, content);
+}
+
+/**
+ * gen_statem_update_timeout:
+ * @self: a #GenStatem
+ * @name: the timeout's name
+ * @content: (nullable): the new content; %NULL is an empty tuple; a
+ *   floating reference is sunk
+ *
+ * Changes the content of the running generic timeout @name without
+ * restarting it: Erlang's `{{timeout, Name}, update, Content}`. If none
+ * runs, it starts one with a time of 0.
+ *
+ * Only from inside `init_state` or `handle_event`.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_update_timeout (GenStatem   *self,
+                           const gchar *name,
+                           GVariant    *content)
+{
+  g_return_if_fail (GEN_IS_STATEM (self));
+  g_return_if_fail (name != NULL);
+
+  add_timeout (self, "gen_statem_update_timeout()", KIND_GENERIC, OP_UPDATE, name,
+               0, 0, content);
+}
+
+/**
+ * gen_statem_update_event_timeout:
+ * @self: a #GenStatem
+ * @content: (nullable): the new content; %NULL is an empty tuple; a
+ *   floating reference is sunk
+ *
+ * Changes the content of the running event timeout without restarting
+ * it: Erlang's `{timeout, update, Content}`. If none runs, it starts one
+ * with a time of 0.
+ *
+ * Only from inside `init_state` or `handle_event`.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_update_event_timeout (GenStatem *self,
+                                 GVariant  *content)
+{
+  g_return_if_fail (GEN_IS_STATEM (self));
+
+  add_timeout (self, "gen_statem_update_event_timeout()", KIND_EVENT, OP_UPDATE, NULL,
+               0, 0, content);
+}
+
+/**
+ * gen_statem_cancel_state_timeout:
+ * @self: a #GenStatem
+ *
+ * Cancels the state timeout: Erlang's `{state_timeout, cancel}`. A
+ * cancelled timeout never arrives, even if its timer already fired.
+ *
+ * Only from inside `init_state` or `handle_event`.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_cancel_state_timeout (GenStatem *self)
+{
+  g_return_if_fail (GEN_IS_STATEM (self));
+
+  add_timeout (self, "gen_statem_cancel_state_timeout()", KIND_STATE, OP_CANCEL, NULL,
+               0, 0, NULL);
+}
+
+/**
+ * gen_statem_cancel_timeout:
+ * @self: a #GenStatem
+ * @name: the timeout's name
+ *
+ * Cancels the generic timeout @name: Erlang's `{{timeout, Name}, cancel}`.
+ *
+ * Only from inside `init_state` or `handle_event`.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_cancel_timeout (GenStatem   *self,
+                           const gchar *name)
+{
+  g_return_if_fail (GEN_IS_STATEM (self));
+  g_return_if_fail (name != NULL);
+
+  add_timeout (self, "gen_statem_cancel_timeout()", KIND_GENERIC, OP_CANCEL, name,
+               0, 0, NULL);
+}
+
+/**
+ * gen_statem_cancel_event_timeout:
+ * @self: a #GenStatem
+ *
+ * Cancels the event timeout: Erlang's `{timeout, cancel}`.
+ *
+ * Only from inside `init_state` or `handle_event`.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_cancel_event_timeout (GenStatem *self)
+{
+  g_return_if_fail (GEN_IS_STATEM (self));
+
+  add_timeout (self, "gen_statem_cancel_event_timeout()", KIND_EVENT, OP_CANCEL, NULL,
+               0, 0, NULL);
+}
+
+/**
+ * gen_statem_stop_and_reply:
+ * @self: a #GenStatem
+ * @reason: (nullable): why the machine stops: %NULL for a normal stop; it
+ *   is copied
+ *
+ * The stop action: once the callback returns and the replies it asked
+ * for are sent, the machine stops with @reason, Erlang's
+ * `{stop_and_reply, Reason, Replies}` (without reply actions, `{stop,
+ * Reason}`). The current call, if neither answered nor taken, is answered
+ * %GEN_SERVER_ERROR_STOPPED; the rest of the callback's actions are
+ * dropped; `terminate` runs with @reason; calls still queued or postponed
+ * are answered %GEN_SERVER_ERROR_STOPPED. Like every action, it is dropped
+ * if the callback fails.
+ *
+ * ```c
+ * gen_statem_reply (statem, NULL, g_variant_new_string ("bye"));
+ * gen_statem_reply (statem, self->waiting, g_variant_new_string ("bye"));
+ * gen_statem_stop_and_reply (statem, NULL);
+ * ```
+ *
+ * Only from inside `init_state`'s events, `handle_event` or a state enter
+ * call.
+ *
+ * Since: 1.2
+ */
+void
+gen_statem_stop_and_reply (GenStatem    *self,
+                           const GError *reason)
+{
+  GenStatemPrivate *priv;
+
+  g_return_if_fail (GEN_IS_STATEM (self));
+
+  priv = gen_statem_get_instance_private (self);
+  if (!actions_accepting (self, "gen_statem_stop_and_reply()"))
+    return;
+  if (priv->actions.in_init)
+    {
+      g_critical ("%s: init_state cannot stop the machine: set an error instead",
+                  statem_name (self));
+      return;
+    }
+  priv->actions.stop = TRUE;
+  g_clear_error (&priv->actions.stop_reason);
+  priv->actions.stop_reason = reason != NULL ? g_error_copy (reason) : NULL;
 }

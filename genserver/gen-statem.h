@@ -109,6 +109,28 @@ G_DECLARE_DERIVABLE_TYPE (GenStatem, gen_statem, GEN, STATEM, GenServer)
  *
  * Since: 1.0
  */
+/**
+ * GenStatemStateFunc:
+ * @self: the state machine
+ * @event_type: what kind of event this is
+ * @event_content: the event, as for [vfunc@Gen.Statem.handle_event]
+ * @error: return location for an error, as for
+ *   [vfunc@Gen.Statem.handle_event]
+ *
+ * Handles the events of one state, in the `state_functions` callback mode
+ * (see [method@Gen.StatemClass.add_state_function]): Erlang's
+ * `Module:StateName(EventType, EventContent, Data)`.
+ *
+ * Returns: (transfer full) (nullable): the next state, or %NULL to keep
+ *   the current one; a floating reference is sunk
+ *
+ * Since: 1.2
+ */
+typedef GVariant *(*GenStatemStateFunc) (GenStatem          *self,
+                                         GenStatemEventType  event_type,
+                                         GVariant           *event_content,
+                                         GError            **error);
+
 struct _GenStatemClass
 {
   GenServerClass parent_class;
@@ -164,5 +186,49 @@ const gchar *gen_statem_get_timeout_name      (GenStatem      *self);
 GEN_AVAILABLE_IN_ALL
 void         gen_statem_class_set_state_enter (GenStatemClass *klass,
                                                gboolean        state_enter);
+
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_class_add_state_function (GenStatemClass     *klass,
+                                                  const gchar        *state,
+                                                  GenStatemStateFunc  func);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_next_event_full       (GenStatem          *self,
+                                               GenStatemEventType  event_type,
+                                               GVariant           *content,
+                                               GenReply           *reply,
+                                               const gchar        *timeout_name);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_set_state_timeout_at  (GenStatem      *self,
+                                               gint64          deadline,
+                                               GVariant       *content);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_set_timeout_at        (GenStatem      *self,
+                                               const gchar    *name,
+                                               gint64          deadline,
+                                               GVariant       *content);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_set_event_timeout_at  (GenStatem      *self,
+                                               gint64          deadline,
+                                               GVariant       *content);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_update_state_timeout  (GenStatem      *self,
+                                               GVariant       *content);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_update_timeout        (GenStatem      *self,
+                                               const gchar    *name,
+                                               GVariant       *content);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_update_event_timeout  (GenStatem      *self,
+                                               GVariant       *content);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_cancel_state_timeout  (GenStatem      *self);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_cancel_timeout        (GenStatem      *self,
+                                               const gchar    *name);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_cancel_event_timeout  (GenStatem      *self);
+GEN_AVAILABLE_IN_1_2
+void         gen_statem_stop_and_reply        (GenStatem      *self,
+                                               const GError   *reason);
 
 G_END_DECLS

@@ -90,11 +90,11 @@ GEN_AVAILABLE_IN_ALL
 gboolean               gen_supervisor_terminate_child (GenSupervisor          *self,
                                                        const gchar            *id,
                                                        GError                **error);
-GEN_AVAILABLE_IN_ALL
+GEN_AVAILABLE_IN_1_2
 gboolean               gen_supervisor_terminate_child_server (GenSupervisor   *self,
                                                               GenServer       *child,
                                                               GError         **error);
-GEN_AVAILABLE_IN_ALL
+GEN_AVAILABLE_IN_1_2
 gboolean               gen_supervisor_check_child_specs (GenChildSpec        **specs,
                                                          guint                 n_specs,
                                                          GError              **error);

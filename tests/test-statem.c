@@ -57,11 +57,10 @@ probe_log (TestProbe   *self,
 static GenStatemEventType
 parse_type (const gchar *name)
 {
-  if (g_str_equal (name, "cast"))
-    return GEN_STATEM_EVENT_CAST;
-  if (g_str_equal (name, "info"))
-    return GEN_STATEM_EVENT_INFO;
-  return GEN_STATEM_EVENT_INTERNAL;
+  for (GenStatemEventType type = GEN_STATEM_EVENT_CALL; type <= GEN_STATEM_EVENT_ENTER; type++)
+    if (g_str_equal (name, event_type_name (type)))
+      return type;
+  g_assert_not_reached ();
 }
 
 /* Runs @commands in @state; returns the next state (or NULL). */
@@ -117,6 +116,38 @@ probe_run (TestProbe    *self,
         gen_statem_set_timeout (statem, w[1], atoi (w[2]), g_variant_new_string (w[3]));
       else if (g_str_equal (w[0], "next") && n == 3)
         gen_statem_next_event (statem, parse_type (w[1]), g_variant_new_string (w[2]));
+      else if (g_str_equal (w[0], "next") && n == 4)
+        gen_statem_next_event_full (statem, parse_type (w[1]), g_variant_new_string (w[3]),
+                                    NULL, w[2]);
+      else if (g_str_equal (w[0], "update-state-timeout") && n == 2)
+        gen_statem_update_state_timeout (statem, g_variant_new_string (w[1]));
+      else if (g_str_equal (w[0], "update-event-timeout") && n == 2)
+        gen_statem_update_event_timeout (statem, g_variant_new_string (w[1]));
+      else if (g_str_equal (w[0], "update-timeout") && n == 3)
+        gen_statem_update_timeout (statem, w[1], g_variant_new_string (w[2]));
+      else if (g_str_equal (w[0], "cancel-state-timeout"))
+        gen_statem_cancel_state_timeout (statem);
+      else if (g_str_equal (w[0], "cancel-event-timeout"))
+        gen_statem_cancel_event_timeout (statem);
+      else if (g_str_equal (w[0], "cancel-timeout") && n == 2)
+        gen_statem_cancel_timeout (statem, w[1]);
+      else if (g_str_equal (w[0], "state-timeout-at") && n == 3)
+        gen_statem_set_state_timeout_at (statem, g_get_monotonic_time () + atoi (w[1]) * 1000,
+                                         g_variant_new_string (w[2]));
+      else if (g_str_equal (w[0], "timeout-at") && n == 4)
+        gen_statem_set_timeout_at (statem, w[1], g_get_monotonic_time () + atoi (w[2]) * 1000,
+                                   g_variant_new_string (w[3]));
+      else if (g_str_equal (w[0], "event-timeout-at") && n == 3)
+        gen_statem_set_event_timeout_at (statem, g_get_monotonic_time () + atoi (w[1]) * 1000,
+                                         g_variant_new_string (w[2]));
+      else if (g_str_equal (w[0], "stop-and-reply"))
+        {
+          g_autoptr(GError) reason = NULL;
+
+          if (n == 2)
+            reason = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, w[1]);
+          gen_statem_stop_and_reply (statem, reason);
+        }
       else if (g_str_equal (w[0], "repeat"))
         gen_statem_repeat_state (statem);
       else if (g_str_equal (w[0], "repeat-below") && n == 2)
@@ -707,6 +738,83 @@ test_statem_zero_timeout (void)
   test_stop_ok (probe);
 }
 
+/* gen_statem_SUITE stop_and_reply: one action list answers the current
+ * call and one taken earlier, then stops the machine with its reason. */
+static void
+test_statem_stop_and_reply (void)
+{
+  g_autoptr(TestProbe) probe = probe_new (FALSE);
+  ProbeCall first = { probe, "take", TEST_CALL_TIMEOUT_MS, NULL, NULL };
+  g_autoptr(GError) reason = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) late = NULL;
+  g_autofree gchar *second = NULL;
+  GThread *thread;
+
+  test_start_ok (probe, NULL);
+  gen_monitor_watch (GEN_SERVER (probe), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
+  thread = g_thread_new ("caller", probe_call_thread, &first);
+  test_gate_wait_for (&probe->gate, &probe->log_length, 2);
+
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: bye*");
+  second = call_ok (probe, "answer-held:r1 reply:r2 stop-and-reply:bye");
+  g_thread_join (thread);
+  g_assert_no_error (first.error);
+  g_assert_cmpstr (g_variant_get_string (first.reply, NULL), ==, "r1");
+  g_assert_cmpstr (second, ==, "r2");
+
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (probe), -1));
+  g_test_assert_expected_messages ();
+  g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  late = gen_server_call (GEN_SERVER (probe), g_variant_new_string ("x"), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+  probe_call_clear (&first);
+
+  /* A normal stop; the call it does not answer learns the machine went
+   * down. */
+  g_clear_error (&reason);
+  g_clear_error (&error);
+  test_start_ok (probe, NULL);
+  gen_monitor_watch (GEN_SERVER (probe), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
+  g_assert_null (gen_server_call (GEN_SERVER (probe), g_variant_new_string ("stop-and-reply"),
+                                  TEST_CALL_TIMEOUT_MS, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (probe), -1));
+  g_assert_no_error (reason);
+}
+
+/* gen_statem_SUITE event_types: next_event inserts events of every type,
+ * a call among them, answered through the current call's caller. */
+static void
+test_statem_event_types (void)
+{
+  g_autoptr(TestProbe) probe = probe_new (FALSE);
+  g_autofree gchar *reply = NULL;
+
+  probe_rule (probe, "answer", "reply:answered");
+  probe_rule (probe, "all",
+              "next:internal:i1 next:state_timeout:s2 next:event_timeout:e3 next:info:f4 "
+              "next:cast:c5 next:timeout:t6:g6 next:call:answer goto:b");
+  test_start_ok (probe, g_variant_new_string ("next:internal:boot"));
+  reply = call_ok (probe, "all");
+  g_assert_cmpstr (reply, ==, "answered");
+
+  assert_log (probe, (const gchar *[]) {
+    "init",
+    "a/internal/boot",
+    "a/call/all",
+    "b/internal/i1",
+    "b/state_timeout/s2",
+    "b/event_timeout/e3",
+    "b/info/f4",
+    "b/cast/c5",
+    "b/timeout:t6/g6",
+    "b/call/answer",
+    NULL });
+
+  test_stop_ok (probe);
+}
+
 /* Queues @first and @second while the machine waits at the gate, so that
  * nothing (a timer's message) can come between them; then lets it go and
  * closes the gate again once it passed. */
@@ -825,6 +933,196 @@ test_statem_generic_timeout (void)
   test_stop_ok (probe);
 }
 
+/* gen_statem_SUITE timeout_cancel_and_update: cancel is an action of its
+ * own, even for a timer whose message already waits; update changes the
+ * content of a running timeout, or starts a zero one; of the actions one
+ * callback asks for on one timeout, the last one counts. */
+static void
+test_statem_timeout_cancel_and_update (void)
+{
+  g_autoptr(TestProbe) probe = probe_new (FALSE);
+  g_autofree gchar *reply = NULL;
+
+  test_start_ok (probe, NULL);
+  cast_pair_behind_gate (probe, "timeout:c:1:c1", "await-timer cancel-timeout:c");
+  cast_ok (probe, "state-timeout:0:s1 cancel-state-timeout");
+  cast_ok (probe, "update-event-timeout:u1");
+  test_gate_wait_for (&probe->gate, &probe->log_length, 7);
+  /* Updated in a later event: still the same timer, with the new content. */
+  cast_ok (probe, "timeout:g:20:old");
+  cast_ok (probe, "update-timeout:g:new");
+  test_gate_wait_for (&probe->gate, &probe->log_length, 10);
+  cast_ok (probe, "state-timeout:60000:long update-state-timeout:now");
+  reply = call_ok (probe, "reply:done");
+
+  assert_log (probe, (const gchar *[]) {
+    "init",
+    "a/cast/gate",
+    "a/cast/timeout:c:1:c1",
+    "a/cast/await-timer cancel-timeout:c",
+    "a/cast/state-timeout:0:s1 cancel-state-timeout",
+    "a/cast/update-event-timeout:u1",
+    "a/event_timeout/u1",
+    "a/cast/timeout:g:20:old",
+    "a/cast/update-timeout:g:new",
+    "a/timeout:g/new",
+    "a/cast/state-timeout:60000:long update-state-timeout:now",
+    "a/state_timeout/now",
+    "a/call/reply:done",
+    NULL });
+
+  test_stop_ok (probe);
+}
+
+/* gen_statem_SUITE generic_timers: absolute timeouts on the monotonic
+ * clock; one already past fires at once, through a timer, after what the
+ * mailbox already holds. */
+static void
+test_statem_absolute_timeouts (void)
+{
+  g_autoptr(TestProbe) probe = probe_new (FALSE);
+  g_autofree gchar *reply = NULL;
+
+  test_start_ok (probe, NULL);
+  cast_ok (probe, "send-self:m state-timeout-at:-5:past");
+  test_gate_wait_for (&probe->gate, &probe->log_length, 4);
+  cast_ok (probe, "timeout-at:t:30:soon goto:b");
+  test_gate_wait_for (&probe->gate, &probe->log_length, 6);
+  cast_ok (probe, "event-timeout-at:30:idle");
+  test_gate_wait_for (&probe->gate, &probe->log_length, 8);
+  reply = call_ok (probe, "reply:done");
+
+  assert_log (probe, (const gchar *[]) {
+    "init",
+    "a/cast/send-self:m state-timeout-at:-5:past",
+    "a/info/m",
+    "a/state_timeout/past",
+    "a/cast/timeout-at:t:30:soon goto:b",
+    "b/timeout:t/soon",
+    "b/cast/event-timeout-at:30:idle",
+    "b/event_timeout/idle",
+    "b/call/reply:done",
+    NULL });
+
+  test_stop_ok (probe);
+}
+
+/* The state_functions callback mode: one C function per state, from a
+ * table the class fills; enter calls go to the state's function too; a
+ * state with no function is an error (gen_statem_SUITE runs each case in
+ * both callback modes). */
+typedef GenStatem TestDoor;
+typedef GenStatemClass TestDoorClass;
+GType test_door_get_type (void);
+G_DEFINE_TYPE (TestDoor, test_door, GEN_TYPE_STATEM)
+
+static GVariant *
+test_door_locked (GenStatem           *statem,
+                  GenStatemEventType   type,
+                  GVariant            *content,
+                  GError             **error)
+{
+  if (type == GEN_STATEM_EVENT_ENTER)
+    return NULL;
+  if (type == GEN_STATEM_EVENT_CALL)
+    {
+      gen_statem_reply (statem, NULL, g_variant_new_string ("locked"));
+      return NULL;
+    }
+  /* Any cast: the code was right. */
+  return g_variant_new_string (g_variant_get_string (content, NULL));
+}
+
+static GVariant *
+test_door_open (GenStatem           *statem,
+                GenStatemEventType   type,
+                GVariant            *content,
+                GError             **error)
+{
+  if (type == GEN_STATEM_EVENT_ENTER)
+    {
+      /* The previous state, as in a handle_event enter call. */
+      g_assert_cmpstr (g_variant_get_string (content, NULL), ==, "locked");
+      gen_statem_set_state_timeout (statem, 0, NULL);
+      return NULL;
+    }
+  if (type == GEN_STATEM_EVENT_STATE_TIMEOUT)
+    return g_variant_new_string ("ajar");
+  return NULL;
+}
+
+static GVariant *
+test_door_ajar (GenStatem           *statem,
+                GenStatemEventType   type,
+                GVariant            *content,
+                GError             **error)
+{
+  if (type == GEN_STATEM_EVENT_CALL)
+    gen_statem_reply (statem, NULL, g_variant_new_string ("ajar"));
+  return NULL;
+}
+
+static GVariant *
+test_door_init_state (GenStatem  *statem,
+                      GVariant   *args,
+                      GError    **error)
+{
+  return g_variant_new_string ("locked");
+}
+
+static void
+test_door_class_init (TestDoorClass *klass)
+{
+  klass->init_state = test_door_init_state;
+  gen_statem_class_set_state_enter (klass, TRUE);
+  gen_statem_class_add_state_function (klass, "locked", test_door_locked);
+  gen_statem_class_add_state_function (klass, "open", test_door_open);
+  gen_statem_class_add_state_function (klass, "ajar", test_door_ajar);
+}
+
+static void
+test_door_init (TestDoor *self)
+{
+}
+
+static gchar *
+door_call (GenStatem *door)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = gen_server_call (GEN_SERVER (door), g_variant_new_string ("?"),
+                                               TEST_CALL_TIMEOUT_MS, &error);
+
+  g_assert_no_error (error);
+  return g_variant_dup_string (reply, NULL);
+}
+
+static void
+test_statem_state_functions (void)
+{
+  g_autoptr(GenStatem) door = g_object_new (test_door_get_type (), NULL);
+  g_autoptr(GError) reason = NULL;
+  g_autofree gchar *first = NULL;
+  g_autofree gchar *second = NULL;
+
+  test_start_ok (door, NULL);
+  first = door_call (door);
+  g_assert_cmpstr (first, ==, "locked");
+  g_assert_true (gen_server_cast (GEN_SERVER (door), g_variant_new_string ("open"), NULL));
+  second = door_call (door);
+  g_assert_cmpstr (second, ==, "ajar");
+
+  /* A state without a function: a crash, as an undefined function. */
+  test_stop_ok (door);
+  test_start_ok (door, NULL);
+  gen_monitor_watch (GEN_SERVER (door), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*has no state function for the state 'nowhere'*");
+  g_assert_true (gen_server_cast (GEN_SERVER (door), g_variant_new_string ("nowhere"), NULL));
+  g_assert_true (gen_server_send_info (GEN_SERVER (door), g_variant_new_string ("knock"), NULL));
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (door), -1));
+  g_test_assert_expected_messages ();
+  g_assert_error (reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
+}
+
 /* Replies taken earlier are answered by a later event, several at once. */
 static void
 test_statem_many_replies (void)
@@ -941,9 +1239,14 @@ main (int   argc,
   g_test_add_func ("/statem/state-enter", test_statem_state_enter);
   g_test_add_func ("/statem/enter-repeat-state", test_statem_enter_repeat_state);
   g_test_add_func ("/statem/zero-timeout", test_statem_zero_timeout);
+  g_test_add_func ("/statem/stop-and-reply", test_statem_stop_and_reply);
+  g_test_add_func ("/statem/state-functions", test_statem_state_functions);
+  g_test_add_func ("/statem/event-types", test_statem_event_types);
   g_test_add_func ("/statem/state-timeout", test_statem_state_timeout);
   g_test_add_func ("/statem/event-timeout", test_statem_event_timeout);
   g_test_add_func ("/statem/generic-timeout", test_statem_generic_timeout);
+  g_test_add_func ("/statem/timeout-cancel-and-update", test_statem_timeout_cancel_and_update);
+  g_test_add_func ("/statem/absolute-timeouts", test_statem_absolute_timeouts);
   g_test_add_func ("/statem/many-replies", test_statem_many_replies);
   g_test_add_func ("/statem/is-a-server", test_statem_is_a_server);
   g_test_add_func ("/statem/supervised", test_statem_supervised);

@@ -2,6 +2,7 @@
 """The OTP layer's newer forms from Python, each named after the case of
 Erlang/OTP's own suites that it ports."""
 
+import time
 import warnings
 
 import pytest
@@ -143,5 +144,110 @@ def test_zero_event_timeout_before_external_events():
         wait_until(lambda: ('a', 'info', 'mine') in machine.log, "the message to itself")
         assert machine.log[1:4] == [('a', 'cast', 'zero'), ('a', 'event-timeout', 'z'),
                                     ('a', 'info', 'mine')]
+    finally:
+        machine.stop()
+
+
+class Door(Gen.Statem):
+    """The state_functions callback mode: one method per state."""
+
+    state_enter = True
+
+    def do_init_state(self, args):
+        self.seen = []
+        return 'locked'
+
+    def state_locked(self, event_type, content):
+        self.seen.append(('locked', event_type.value_nick))
+        if event_type == Gen.StatemEventType.CALL:
+            self.reply('locked')
+        elif event_type == Gen.StatemEventType.CAST:
+            return content.unpack()
+        return None
+
+    def state_open(self, event_type, content):
+        self.seen.append(('open', event_type.value_nick))
+        if event_type == Gen.StatemEventType.CALL:
+            self.reply('open')
+        elif event_type == Gen.StatemEventType.CAST:
+            return content.unpack()
+        return None
+
+
+def test_state_functions():
+    # gen_statem_SUITE runs its cases in both callback modes.
+    door = Door()
+    door.start()
+    try:
+        assert door.call('?') == 'locked'
+        door.cast('open')
+        assert door.call('?') == 'open'
+        assert door.seen == [('locked', 'enter'), ('locked', 'call'), ('locked', 'cast'),
+                             ('open', 'enter'), ('open', 'call')]
+        # Its enter call finds no state_nowhere: a crash, as in Erlang.
+        door.cast('nowhere')
+        wait_until(lambda: not door.is_running(), "the crash")
+    finally:
+        if door.is_running():
+            door.stop()
+
+
+class Actions(Gen.Statem):
+    """Runs the action its call names, and reports events to a list."""
+
+    def do_init_state(self, args):
+        self.events = []
+        self.held = None
+        return 'idle'
+
+    def do_handle_event(self, event_type, content, state):
+        value = content.unpack()
+        self.events.append((event_type.value_nick, value))
+        if value == 'timeouts':
+            self.set_timeout('u', 3600, 'old')
+            self.set_event_timeout_at(time.monotonic() - 1, 'past')
+        if event_type != Gen.StatemEventType.CALL:
+            return None
+        if value == 'take':
+            self.held = self.take_reply()
+        elif value == 'stop':
+            self.reply('bye', self.held)
+            self.reply('bye too')
+            self.stop_and_reply()
+        elif value == 'all-types':
+            self.next_event(Gen.StatemEventType.STATE_TIMEOUT, 's')
+            self.next_event(Gen.StatemEventType.TIMEOUT, 'g', timeout_name='t')
+            self.next_event(Gen.StatemEventType.CALL, 'answer')
+        elif value == 'answer':
+            self.reply('answered')
+        elif value == 'update':
+            self.update_timeout('u', 'new')
+            self.cancel_timeout('u')  # the last action on a timeout counts
+            self.reply('ok')
+        return None
+
+
+def test_stop_and_reply():
+    # gen_statem_SUITE stop_and_reply.
+    machine = Actions()
+    machine.start()
+    taken = machine.send_request('take')
+    assert machine.call('stop') == 'bye too'
+    assert taken.receive() == 'bye'
+    wait_until(lambda: not machine.is_running(), "the stop")
+
+
+def test_next_event_of_every_type_and_timeout_actions():
+    # gen_statem_SUITE event_types and timeout_cancel_and_update.
+    machine = Actions()
+    machine.start()
+    try:
+        assert machine.call('all-types') == 'answered'
+        assert machine.events[1:] == [('state-timeout', 's'), ('timeout', 'g'), ('call', 'answer')]
+        machine.events.clear()
+        machine.cast('timeouts')
+        wait_until(lambda: ('event-timeout', 'past') in machine.events, "the absolute timeout")
+        assert machine.call('update') == 'ok'
+        assert ('timeout', 'new') not in machine.events
     finally:
         machine.stop()

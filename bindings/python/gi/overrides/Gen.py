@@ -1163,6 +1163,23 @@ def _content(content):
     return None if content is None else to_variant(content)
 
 
+def _state_function_handler(self, event_type, content, state):
+    # The state_functions callback mode: state 'open' goes to state_open().
+    name = state.unpack()
+    handler = getattr(self, 'state_' + name, None) if isinstance(name, str) else None
+    if not callable(handler):
+        raise GLib.Error.new_literal(
+            Gen.server_error_quark(),
+            f"{type(self).__name__} has no state function for the state {name!r}",
+            Gen.ServerError.FAILED)
+    return handler(event_type, content)
+
+
+def _deadline_us(deadline):
+    # time.monotonic() and g_get_monotonic_time() read the same clock.
+    return int(deadline * 1_000_000)
+
+
 class Statem(Gen.Statem):
     """A Gen.Statem with Pythonic helpers; subclass it as usual.
 
@@ -1170,13 +1187,23 @@ class Statem(Gen.Statem):
     state)`` may return plain values as states (a ``str`` becomes an ``s``
     variant); their exceptions reach C as ``GLib.Error`` as for
     ``Gen.Server``. The class attribute ``state_enter = True`` turns state
-    enter calls on. Timeouts are in seconds; ``None`` cancels one."""
+    enter calls on. Timeouts are in seconds; ``None`` cancels one.
+
+    A class without ``do_handle_event`` that defines ``state_<name>(self,
+    event_type, content)`` methods uses the ``state_functions`` callback
+    mode: each event goes to the method of the current state (a ``str``
+    state), enter calls included; a state without one is an error. A state
+    cannot be named ``enter`` this way (``state_enter`` is the attribute
+    above)."""
 
     #: Whether do_handle_event gets Gen.StatemEventType.ENTER events.
     state_enter = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if 'do_handle_event' not in cls.__dict__ and any(
+                name.startswith('state_') and callable(value) for name, value in cls.__dict__.items()):
+            cls.do_handle_event = _state_function_handler
         for name in _STATEM_HANDLERS:
             handler = cls.__dict__.get(name)
             if callable(handler) and not getattr(handler, '_gen_wrapped', False):
@@ -1208,9 +1235,50 @@ class Statem(Gen.Statem):
         ms = -1 if timeout is None else _timeout_ms(timeout)
         return Gen.Statem.set_event_timeout(self, ms, _content(content))
 
-    def next_event(self, event_type, content):
-        """Inserts an event (INTERNAL, CAST or INFO) with a plain content."""
-        return Gen.Statem.next_event(self, event_type, to_variant(content))
+    def next_event(self, event_type, content, *, reply=None, timeout_name=None):
+        """Inserts an event of any type but ENTER, with a plain content. A
+        CALL is answered through ``reply`` (a taken Gen.Reply), or by
+        default through the current call's caller; a TIMEOUT needs its
+        ``timeout_name``."""
+        return Gen.Statem.next_event_full(self, event_type, to_variant(content), reply,
+                                          timeout_name)
+
+    def set_state_timeout_at(self, deadline, content=None):
+        """Arms the state timeout at ``deadline``, in seconds on the clock
+        of ``time.monotonic()``."""
+        return Gen.Statem.set_state_timeout_at(self, _deadline_us(deadline), _content(content))
+
+    def set_timeout_at(self, name, deadline, content=None):
+        """Arms the generic timeout ``name`` at ``deadline`` (``time.monotonic()``)."""
+        return Gen.Statem.set_timeout_at(self, name, _deadline_us(deadline), _content(content))
+
+    def set_event_timeout_at(self, deadline, content=None):
+        """Arms the event timeout at ``deadline`` (``time.monotonic()``)."""
+        return Gen.Statem.set_event_timeout_at(self, _deadline_us(deadline), _content(content))
+
+    def update_state_timeout(self, content=None):
+        """New content for the running state timeout (else a zero one)."""
+        return Gen.Statem.update_state_timeout(self, _content(content))
+
+    def update_timeout(self, name, content=None):
+        """New content for the running generic timeout ``name``."""
+        return Gen.Statem.update_timeout(self, name, _content(content))
+
+    def update_event_timeout(self, content=None):
+        """New content for the running event timeout."""
+        return Gen.Statem.update_event_timeout(self, _content(content))
+
+    def stop_and_reply(self, reason=None):
+        """The stop action: once this event's replies are sent, the machine
+        stops with ``reason`` (a GLib.Error, or None for a normal stop)."""
+        if reason is None:
+            # PyGObject 3.42 refuses None for a GError argument. A normal
+            # stop asked from inside a handler takes effect after this event
+            # too, its replies sent; only it is not dropped if the handler
+            # then raises.
+            Gen.Server.stop(self, 0)
+            return None
+        return Gen.Statem.stop_and_reply(self, reason)
 
     def dup_state(self, *, unpack=True):
         """The current state, unpacked unless ``unpack=False``."""
