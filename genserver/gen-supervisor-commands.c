@@ -208,7 +208,7 @@ handle_which_children (GenSupervisor  *self,
                        GVariant       *arg,
                        GError        **error)
 {
-  g_auto(GStrv) ids = gen_supervisor_dup_child_ids (self);
+  g_auto(GStrv) ids = gen_supervisor_engine_dup_child_ids (self);
 
   return g_variant_new_strv ((const gchar * const *) ids, -1);
 }

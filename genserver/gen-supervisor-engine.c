@@ -57,6 +57,27 @@ gen_supervisor_engine_child_is_supervisor (GenSupervisorChild *child)
   return g_type_is_a (gen_child_spec_get_server_type (child->spec), GEN_TYPE_SUPERVISOR);
 }
 
+/* Any thread: takes the lock. */
+gchar **
+gen_supervisor_engine_dup_child_ids (GenSupervisor *self)
+{
+  GStrvBuilder *builder = g_strv_builder_new ();
+  gchar **ids;
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->children->len; i++)
+    {
+      GenSupervisorChild *child = g_ptr_array_index (self->children, i);
+
+      g_strv_builder_add (builder, gen_child_spec_get_id (child->spec));
+    }
+  g_mutex_unlock (&self->lock);
+
+  ids = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  return ids;
+}
+
 /* Exit hooks --------------------------------------------------------------- */
 
 typedef struct

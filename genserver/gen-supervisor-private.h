@@ -56,12 +56,13 @@ struct _GenSupervisor
 };
 
 /* gen-supervisor-engine.c. Supervisor thread, except find_child, which
- * other threads call under the lock. */
+ * other threads call under the lock, and dup_child_ids, which takes it. */
 void                gen_supervisor_engine_child_free      (gpointer        data);
 GenSupervisorChild *gen_supervisor_engine_find_child      (GenSupervisor  *self,
                                                            const gchar    *id,
                                                            guint          *index);
 gboolean            gen_supervisor_engine_child_is_supervisor (GenSupervisorChild *child);
+gchar             **gen_supervisor_engine_dup_child_ids   (GenSupervisor  *self);
 void                gen_supervisor_engine_start           (GenSupervisor  *self,
                                                            GVariant       *args,
                                                            GError        **error);

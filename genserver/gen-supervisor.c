@@ -520,24 +520,9 @@ gen_supervisor_get_child (GenSupervisor *self,
 gchar **
 gen_supervisor_dup_child_ids (GenSupervisor *self)
 {
-  GStrvBuilder *builder;
-  gchar **ids;
-
   g_return_val_if_fail (GEN_IS_SUPERVISOR (self), NULL);
 
-  builder = g_strv_builder_new ();
-  g_mutex_lock (&self->lock);
-  for (guint i = 0; i < self->children->len; i++)
-    {
-      GenSupervisorChild *child = g_ptr_array_index (self->children, i);
-
-      g_strv_builder_add (builder, gen_child_spec_get_id (child->spec));
-    }
-  g_mutex_unlock (&self->lock);
-
-  ids = g_strv_builder_end (builder);
-  g_strv_builder_unref (builder);
-  return ids;
+  return gen_supervisor_engine_dup_child_ids (self);
 }
 
 /**
