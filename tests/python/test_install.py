@@ -87,5 +87,6 @@ def test_installed_override_is_found_where_python_looks():
         assert override_file == staged(override)
         assert typelib == staged(paths['Gen-1.typelib'])
         if os.environ.get('GEN_PYTHON_EXTENSION') == '1':
-            # The C module installed beside the override, and found there.
+            # The C module installed where extension modules go, which on
+            # Debian is the override's folder, and found there.
             assert os.path.dirname(module) == os.path.dirname(staged(override))
