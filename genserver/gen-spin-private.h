@@ -27,6 +27,20 @@ G_BEGIN_DECLS
  */
 #define GEN_SPIN_PAUSE_NS 5000
 
+/*
+ * Yielding only pays while the processors are free for genserver's own
+ * threads. A yield that takes GEN_SPIN_SLOW_YIELD_US or more handed the
+ * processor to some other thread for a time slice (a partner waiting for
+ * us gives it back within GEN_SPIN_NS), and on a busy machine that is what
+ * made spinning waits tens of times slower than sleeping ones. After such
+ * a yield no wait of the process yields for GEN_SPIN_YIELD_BACKOFF times
+ * as long as it took (at most a second): slow yields then cost at most
+ * about 1/GEN_SPIN_YIELD_BACKOFF of the time, and the waits meanwhile spin
+ * their busy part and sleep.
+ */
+#define GEN_SPIN_SLOW_YIELD_US 1000
+#define GEN_SPIN_YIELD_BACKOFF 20
+
 /* Whether waits may spin at all: the GEN_SPIN environment variable ("0",
  * "off", "no" or "false" turns it off) or gen_scheduler_set_spinning().
  * Any thread. */
@@ -43,6 +57,13 @@ void     gen_spin_end            (void);
  * that will answer them (at least one). */
 gboolean gen_spin_caller_begin   (void);
 void     gen_spin_caller_end     (void);
+
+/* Whether a wait may yield at @now (monotonic µs), and the yield back-off's
+ * bookkeeping for a yield that began at @began and took @took µs. Any
+ * thread. */
+gboolean gen_spin_may_yield      (gint64      now);
+void     gen_spin_yield_took     (gint64      began,
+                                  gint64      took);
 
 /* The busy part of this thread's next spin, in µs, and how it adapts. */
 gint     gen_spin_pause_us       (void);
@@ -61,7 +82,8 @@ gen_spin_relax (void)
 /* Spins, then yields, for at most GEN_SPIN_NS (and not past @deadline,
  * monotonic µs, -1 for none) until @done returns TRUE. Returns what @done
  * last returned. @caller picks the callers' budget. Without a slot in the
- * budget it only yields. Never sleeps. */
+ * budget it only yields; during a yield back-off it does not yield. Never
+ * sleeps. */
 gboolean gen_spin_until          (gboolean   (*done) (gpointer data),
                                   gpointer    data,
                                   gint64      deadline,

@@ -142,6 +142,28 @@ gen_spin_block_end (void)
   block_hook->end (block_hook_data);
 }
 
+/* Monotonic µs until which no wait yields; atomic. */
+static gint64 yield_backoff_until;
+
+gboolean
+gen_spin_may_yield (gint64 now)
+{
+  return now >= __atomic_load_n (&yield_backoff_until, __ATOMIC_RELAXED);
+}
+
+void
+gen_spin_yield_took (gint64 began,
+                     gint64 took)
+{
+  if (G_LIKELY (took < GEN_SPIN_SLOW_YIELD_US))
+    return;
+
+  /* Racing threads each store a back-off of their own: any of them does. */
+  __atomic_store_n (&yield_backoff_until,
+                    began + took + MIN (took * GEN_SPIN_YIELD_BACKOFF, G_USEC_PER_SEC),
+                    __ATOMIC_RELAXED);
+}
+
 gboolean
 gen_spin_until (gboolean (*done) (gpointer data),
                 gpointer   data,
@@ -181,11 +203,18 @@ gen_spin_until (gboolean (*done) (gpointer data),
 
   /* No answer yet, or no spinning slot: more threads wait than there are
    * processors, or the other side shares this one. Yielding hands it the
-   * processor, and what it does by then costs it no wake-up. */
-  while (!result && g_get_monotonic_time () < spin_until)
+   * processor, and what it does by then costs it no wake-up; unless the
+   * machine is busy, and the processor goes to somebody else for a time
+   * slice. */
+  while (!result)
     {
+      gint64 began = g_get_monotonic_time ();
+
+      if (began >= spin_until || !gen_spin_may_yield (began))
+        break;
       g_thread_yield ();
       result = done (data);
+      gen_spin_yield_took (began, g_get_monotonic_time () - began);
     }
 
   return result;

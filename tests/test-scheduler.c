@@ -11,6 +11,7 @@
 
 #include <genserver/genserver.h>
 
+#include "genserver/gen-spin-private.h"
 #include "test-common.h"
 
 /* A server that speaks (sx): "thread" answers the handler's thread,
@@ -397,6 +398,30 @@ test_spinning_switch (void)
   test_stop_ok (server);
 }
 
+/* A yield that took a time slice or more stops every wait of the process
+ * from yielding for GEN_SPIN_YIELD_BACKOFF times as long (at most a
+ * second); shorter ones change nothing. The times are made up and long
+ * past, so that the other tests' waits are not held back. */
+static void
+test_spin_yield_backoff (void)
+{
+  const gint64 began = G_USEC_PER_SEC;
+  const gint64 slow = 2 * GEN_SPIN_SLOW_YIELD_US;
+  const gint64 end = began + slow + GEN_SPIN_YIELD_BACKOFF * slow;
+
+  gen_spin_yield_took (began, slow);
+  g_assert_false (gen_spin_may_yield (began + slow));
+  g_assert_false (gen_spin_may_yield (end - 1));
+  g_assert_true (gen_spin_may_yield (end));
+
+  gen_spin_yield_took (began, GEN_SPIN_SLOW_YIELD_US - 1);
+  g_assert_false (gen_spin_may_yield (end - 1));
+
+  gen_spin_yield_took (began, 10 * G_USEC_PER_SEC);
+  g_assert_false (gen_spin_may_yield (began + 11 * G_USEC_PER_SEC - 1));
+  g_assert_true (gen_spin_may_yield (began + 11 * G_USEC_PER_SEC));
+}
+
 static void
 test_context_and_scheduler (void)
 {
@@ -581,6 +606,7 @@ main (int    argc,
   g_test_add_func ("/scheduler/fairness", test_fairness);
   g_test_add_func ("/scheduler/stop-from-worker", test_stop_from_worker);
   g_test_add_func ("/scheduler/spinning-switch", test_spinning_switch);
+  g_test_add_func ("/scheduler/spin-yield-backoff", test_spin_yield_backoff);
   g_test_add_func ("/scheduler/context-and-scheduler", test_context_and_scheduler);
   g_test_add_func ("/scheduler/supervisor-on-pool", test_supervisor_on_pool);
   g_test_add_func ("/scheduler/many-on-one-context", test_many_on_one_context);
