@@ -19,5 +19,6 @@
 #include <genserver/gen-export.h>
 #include <genserver/gen-remote.h>
 #include <genserver/gen-observer.h>
+#include <genserver/gen-node.h>
 
 #undef __GENSERVER_INSIDE__
