@@ -8,7 +8,7 @@ G_BEGIN_DECLS
 
 /* The node's @index-th listener, in the order of gen_node_listen(), or
  * NULL; for tests, which read its counters. */
-GenListener *gen_node_get_listener_internal (GenNode *self,
+GenListener *gen_node_get_listener (GenNode *self,
                                              guint    index);
 
 G_END_DECLS

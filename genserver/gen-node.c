@@ -1987,7 +1987,7 @@ gen_node_close (GenNode *self)
 }
 
 GenListener *
-gen_node_get_listener_internal (GenNode *self,
+gen_node_get_listener (GenNode *self,
                                 guint    index)
 {
   return index < self->listeners->len ? g_ptr_array_index (self->listeners, index) : NULL;

@@ -789,7 +789,7 @@ a_refused (gpointer data)
   guint want = GPOINTER_TO_UINT (((gpointer *) data)[1]);
   guint refused = 0;
 
-  gen_listener_get_counts (gen_node_get_listener_internal (a->node, 0), NULL, &refused,
+  gen_listener_get_counts (gen_node_get_listener (a->node, 0), NULL, &refused,
                            NULL, NULL);
   return refused >= want;
 }
@@ -872,7 +872,7 @@ test_tls_refused (void)
   test_wait_until (a_refused, wait);
 
   /* None of them reached D-Bus. */
-  gen_listener_get_counts (gen_node_get_listener_internal (a->node, 0), NULL, NULL, NULL,
+  gen_listener_get_counts (gen_node_get_listener (a->node, 0), NULL, NULL, NULL,
                            &accepted);
   g_assert_cmpuint (accepted, ==, 0);
   g_assert_cmpuint (g_strv_length (gen_node_list_peers (a->node)), ==, 0);
