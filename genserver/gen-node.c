@@ -459,7 +459,7 @@ node_peer_down (GenNode      *self,
 
   if (link != NULL)
     {
-      link->peer = NULL;
+      g_clear_pointer (&link->peer, peer_unref);
       peer->link = NULL;
       node_link_schedule (link);
     }

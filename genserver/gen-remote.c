@@ -197,8 +197,8 @@ remote_check_connection (GenRemote  *self,
   if (!g_dbus_connection_is_closed (self->connection))
     return TRUE;
 
-  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
-               "the connection to %s is closed", self->name);
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION,
+               "noconnection: the connection to %s is closed", self->name);
   return FALSE;
 }
 
@@ -675,7 +675,7 @@ gen_remote_call_finish (GenRemote     *self,
  *
  * Returns: %TRUE if the message was sent, %FALSE with
  *   %GEN_SERVER_ERROR_INVALID_MESSAGE (refused in the caller) or
- *   %GEN_SERVER_ERROR_NOT_RUNNING if the connection is closed
+ *   %GEN_SERVER_ERROR_NO_CONNECTION if the connection is closed
  *
  * Since: 1.0
  */
@@ -706,8 +706,8 @@ gen_remote_cast (GenRemote  *self,
   if (!g_dbus_connection_send_message (self->connection, dbus_message,
                                        G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, &local_error))
     {
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
-                   "cannot send to %s: %s", self->name, local_error->message);
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION,
+                   "noconnection: cannot send to %s: %s", self->name, local_error->message);
       g_error_free (local_error);
       return FALSE;
     }

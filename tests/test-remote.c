@@ -1001,7 +1001,7 @@ test_peer_vanishes (Fixture       *f,
   if (f->p2p)
     {
       g_assert_false (gen_remote_cast (f->remote, test_message ("add", 1), &error));
-      g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+      g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
       g_clear_error (&error);
     }
 }
