@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "gen-dbus-private.h"
+#include "gen-monitor-private.h"
 #include "gen-node-private.h"
 #include "gen-server.h"
 
@@ -119,31 +120,15 @@ struct _Link
   gboolean dropped;   /* no longer in the node's links: the attempt frees it */
 };
 
-typedef enum
-{
-  MONITOR_WATCHING,
-  MONITOR_FIRED,
-  MONITOR_DONE,
-} MonitorState;
-
+/* What a node monitor's GenMonitorSet entry carries: the peer it
+ * watches, and the caller's function, which also gets the peer's name. */
 typedef struct
 {
-  gint ref_count; /* atomic */
-
-  /* Immutable. */
-  guint id;
-  gchar *peer;          /* owned */
+  gchar *peer;            /* owned */
   GenNodeMonitorFunc func;
   gpointer user_data;
   GDestroyNotify destroy;
-  GMainContext *context; /* owned: where func runs */
-
-  /* The node's lock. */
-  MonitorState state;
-  GSource *source;      /* owned, once fired */
-  GError *reason;       /* owned, once fired */
-  GenNode *node;        /* owned, once fired */
-} NodeMonitor;
+} NodeWatch;
 
 struct _GenNode
 {
@@ -169,7 +154,8 @@ struct _GenNode
   GMutex lock;
   guint tick_time_ms;           /* lock */
   GHashTable *by_name;          /* lock: name → Peer (owned reference) */
-  GHashTable *monitors;         /* lock: id → NodeMonitor (owned reference) */
+  GenMonitorSet *monitors;      /* owned: the node monitors, with the node as subject */
+  GHashTable *watched;          /* lock: monitor id → peer name (owned), while waiting */
 };
 
 enum
@@ -341,85 +327,51 @@ ticker_remove (Peer *peer)
 
 /* Monitors --------------------------------------------------------------- */
 
-static NodeMonitor *
-node_monitor_ref (NodeMonitor *monitor)
+static void
+node_watch_free (gpointer data)
 {
-  g_atomic_int_inc (&monitor->ref_count);
-  return monitor;
+  NodeWatch *watch = data;
+
+  if (watch->destroy != NULL)
+    watch->destroy (watch->user_data);
+  g_free (watch->peer);
+  g_free (watch);
 }
 
 static void
-node_monitor_unref (gpointer data)
+node_watch_deliver (gpointer      subject,
+                    const GError *reason,
+                    gpointer      data)
 {
-  NodeMonitor *monitor = data;
+  NodeWatch *watch = data;
 
-  if (!g_atomic_int_dec_and_test (&monitor->ref_count))
-    return;
-
-  if (monitor->destroy != NULL)
-    monitor->destroy (monitor->user_data);
-  g_clear_pointer (&monitor->source, g_source_unref);
-  g_clear_pointer (&monitor->context, g_main_context_unref);
-  g_clear_pointer (&monitor->reason, g_error_free);
-  g_clear_object (&monitor->node);
-  g_free (monitor->peer);
-  g_free (monitor);
+  watch->func (GEN_NODE (subject), watch->peer, reason, watch->user_data);
 }
 
-static gboolean
-node_monitor_deliver_cb (gpointer data)
-{
-  NodeMonitor *monitor = data;
-  GenNode *self = monitor->node;
-  gboolean deliver;
-
-  g_mutex_lock (&self->lock);
-  deliver = monitor->state == MONITOR_FIRED;
-  if (deliver)
-    {
-      monitor->state = MONITOR_DONE;
-      g_hash_table_remove (self->monitors, GUINT_TO_POINTER (monitor->id));
-    }
-  g_mutex_unlock (&self->lock);
-
-  if (deliver)
-    monitor->func (self, monitor->peer, monitor->reason, monitor->user_data);
-  return G_SOURCE_REMOVE;
-}
-
-/* The node's lock is held. */
-static void
-node_monitor_fire_locked (GenNode      *self,
-                          NodeMonitor  *monitor,
-                          const GError *reason)
-{
-  if (monitor->state != MONITOR_WATCHING)
-    return;
-
-  monitor->state = MONITOR_FIRED;
-  monitor->reason = g_error_copy (reason);
-  monitor->node = g_object_ref (self);
-  monitor->source = g_idle_source_new ();
-  g_source_set_callback (monitor->source, node_monitor_deliver_cb,
-                         node_monitor_ref (monitor), node_monitor_unref);
-  g_source_set_static_name (monitor->source, "[genserver] node monitor");
-  g_source_attach (monitor->source, monitor->context);
-}
-
+/* Tells the monitors of @peer, once each. Any thread. */
 static void
 node_fire_monitors (GenNode      *self,
                     const gchar  *peer,
                     const GError *reason)
 {
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (guint));
   GHashTableIter iter;
-  NodeMonitor *monitor;
+  gpointer id, name;
 
   g_mutex_lock (&self->lock);
-  g_hash_table_iter_init (&iter, self->monitors);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &monitor))
-    if (g_str_equal (monitor->peer, peer))
-      node_monitor_fire_locked (self, monitor, reason);
+  g_hash_table_iter_init (&iter, self->watched);
+  while (g_hash_table_iter_next (&iter, &id, &name))
+    if (g_str_equal (name, peer))
+      {
+        guint monitor_id = GPOINTER_TO_UINT (id);
+
+        g_array_append_val (ids, monitor_id);
+        g_hash_table_iter_remove (&iter);
+      }
   g_mutex_unlock (&self->lock);
+
+  for (guint i = 0; i < ids->len; i++)
+    gen_monitor_set_fire_one (self->monitors, g_array_index (ids, guint, i), self, reason);
 }
 
 /* The link's ends ------------------------------------------------------- */
@@ -1058,7 +1010,8 @@ gen_node_finalize (GObject *object)
   g_ptr_array_unref (self->peers);
   g_ptr_array_unref (self->links);
   g_hash_table_unref (self->by_name);
-  g_hash_table_unref (self->monitors);
+  gen_monitor_set_unref (self->monitors);
+  g_hash_table_unref (self->watched);
   g_clear_object (&self->certificate);
   g_clear_object (&self->database);
   g_clear_object (&self->registry);
@@ -1294,7 +1247,8 @@ gen_node_init (GenNode *self)
   self->peers = g_ptr_array_new_with_free_func (peer_unref);
   self->links = g_ptr_array_new_with_free_func (link_drop);
   self->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, peer_unref);
-  self->monitors = g_hash_table_new_full (NULL, NULL, NULL, node_monitor_unref);
+  self->monitors = gen_monitor_set_new (NULL);
+  self->watched = g_hash_table_new_full (NULL, NULL, NULL, g_free);
 }
 
 /* API -------------------------------------------------------------------- */
@@ -1783,19 +1737,6 @@ gen_node_remote_for_name (GenNode       *self,
                                   cancellable, error);
 }
 
-static guint
-next_monitor_id (void)
-{
-  static gint last_id;
-  guint id;
-
-  do
-    id = (guint) g_atomic_int_add (&last_id, 1) + 1;
-  while (id == 0);
-
-  return id;
-}
-
 /**
  * gen_node_monitor_node:
  * @self: a #GenNode
@@ -1826,35 +1767,40 @@ gen_node_monitor_node (GenNode            *self,
                        gpointer            user_data,
                        GDestroyNotify      destroy)
 {
-  NodeMonitor *monitor;
+  g_autoptr(GMainContext) context = NULL;
+  NodeWatch *watch;
+  gboolean connected;
   guint id;
 
   g_return_val_if_fail (GEN_IS_NODE (self), 0);
   g_return_val_if_fail (peer != NULL, 0);
   g_return_val_if_fail (func != NULL, 0);
 
-  monitor = g_new0 (NodeMonitor, 1);
-  monitor->ref_count = 1;
-  monitor->id = id = next_monitor_id ();
-  monitor->peer = g_strdup (peer);
-  monitor->func = func;
-  monitor->user_data = user_data;
-  monitor->destroy = destroy;
-  monitor->context = g_main_context_ref_thread_default ();
-  monitor->state = MONITOR_WATCHING;
+  watch = g_new0 (NodeWatch, 1);
+  watch->peer = g_strdup (peer);
+  watch->func = func;
+  watch->user_data = user_data;
+  watch->destroy = destroy;
+  context = g_main_context_ref_thread_default ();
 
+  /* Under the lock, against a link that goes down meanwhile: either it is
+   * not connected now, or its going down finds the monitor. */
   g_mutex_lock (&self->lock);
-  g_hash_table_insert (self->monitors, GUINT_TO_POINTER (id), monitor);
-  if (!g_hash_table_contains (self->by_name, peer))
+  id = gen_monitor_set_add (self->monitors, node_watch_deliver, watch, node_watch_free,
+                            context, GEN_MONITOR_PUBLIC, self);
+  connected = g_hash_table_contains (self->by_name, peer);
+  if (connected)
+    g_hash_table_insert (self->watched, GUINT_TO_POINTER (id), g_strdup (peer));
+  g_mutex_unlock (&self->lock);
+
+  if (!connected)
     {
       g_autoptr(GError) reason = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION,
                                               "noconnection: node %s is not connected to %s",
                                               self->name, peer);
 
-      node_monitor_fire_locked (self, monitor, reason);
+      gen_monitor_set_fire_one (self->monitors, id, self, reason);
     }
-  g_mutex_unlock (&self->lock);
-
   return id;
 }
 
@@ -1875,31 +1821,12 @@ gboolean
 gen_node_demonitor_node (GenNode *self,
                          guint    monitor_id)
 {
-  NodeMonitor *monitor;
-  GSource *source = NULL;
-
   g_return_val_if_fail (GEN_IS_NODE (self), FALSE);
 
   g_mutex_lock (&self->lock);
-  monitor = g_hash_table_lookup (self->monitors, GUINT_TO_POINTER (monitor_id));
-  if (monitor == NULL || monitor->state == MONITOR_DONE)
-    {
-      g_mutex_unlock (&self->lock);
-      return FALSE;
-    }
-  monitor->state = MONITOR_DONE;
-  if (monitor->source != NULL)
-    source = g_source_ref (monitor->source);
-  g_hash_table_steal (self->monitors, GUINT_TO_POINTER (monitor_id));
+  g_hash_table_remove (self->watched, GUINT_TO_POINTER (monitor_id));
   g_mutex_unlock (&self->lock);
-
-  if (source != NULL)
-    {
-      g_source_destroy (source);
-      g_source_unref (source);
-    }
-  node_monitor_unref (monitor);
-  return TRUE;
+  return gen_monitor_set_remove (self->monitors, monitor_id);
 }
 
 /**

@@ -472,7 +472,8 @@ test_unix_across (void)
   g_autofree gchar *peer = NULL;
   NodeThread *a;
   NodeB b = { 0 };
-  Notice down = { 0 };
+  Notice down = { 0 }, never = { 0 };
+  guint removed;
 
   a = node_thread_start (NULL, address, NULL, GEN_NODE_DEFAULT_TICK_TIME);
   g_assert_cmpstr (a->address, ==, address);
@@ -485,10 +486,15 @@ test_unix_across (void)
 
   check_across (a, &b, peer);
 
-  /* Node A goes away: B's node monitor fires with noconnection. */
+  /* Node A goes away: B's node monitor fires with noconnection; one
+   * removed before does not. */
   gen_node_monitor_node (b.node, "a", node_monitor_cb, &down, NULL);
+  removed = gen_node_monitor_node (b.node, "a", node_monitor_cb, &never, NULL);
+  g_assert_true (gen_node_demonitor_node (b.node, removed));
+  g_assert_false (gen_node_demonitor_node (b.node, removed));
   node_thread_stop (a);
   iterate_until (flag_is_set, &down.fired);
+  g_assert_false (g_atomic_int_get (&never.fired));
   g_assert_error (down.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
   g_assert_true (g_str_has_prefix (down.reason->message, "noconnection"));
   g_assert_cmpint (g_atomic_int_get (&b.downs), ==, 1);
