@@ -223,3 +223,31 @@ def test_a_statem_without_do_terminate_stops_quietly(caplog):
             assert machine.join(DEADLINE) is None
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING], \
         caplog.text
+
+
+# Casts reach do_handle_cast without PyGObject's vfunc closure -------------------
+
+class Refusing(Gen.Server):
+    def do_handle_cast(self, message):
+        if message.unpack() == 'refuse':
+            raise GLib.Error.new_literal(GLib.quark_from_string('shop-error'), "refused", 7)
+        self.seen.add(message.unpack())
+
+    def do_init(self, args):
+        self.seen = Recorder()
+
+
+class Inheriting(Refusing):
+    """Defines no do_handle_cast: the parent's runs."""
+
+
+@pytest.mark.parametrize('cls', [Refusing, Inheriting])
+def test_a_cast_handlers_glib_error_keeps_domain_and_code(cls):
+    server = cls()
+    server.start()
+    server.cast('ok')
+    server.seen.wait_for(lambda events: events == ['ok'])
+    server.cast('refuse')
+    reason = server.join(DEADLINE)
+    assert reason.matches(GLib.quark_from_string('shop-error'), 7), reason
+    assert reason.message == 'refused'

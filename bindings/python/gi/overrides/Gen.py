@@ -746,6 +746,15 @@ class Server(Gen.Server):
             cls.do_terminate._gen_default = True
 
     def __init__(self, **kwargs: Any) -> None:
+        cls = type(self)
+        if '_gen_fast_cast' not in cls.__dict__:
+            # Once per class, registered by now: handle_cast through
+            # _genserver rather than PyGObject's vfunc closure (see there).
+            fast = (_genserver is not None
+                    and getattr(getattr(cls, 'do_handle_cast', None), '_gen_wrapped', False))
+            if fast:
+                _genserver.fast_handle_cast(cls.__gtype__)
+            cls._gen_fast_cast = fast
         for name in ('cast_type', 'call_type'):
             declared = getattr(type(self), name)
             if declared is not None and name not in kwargs and name.replace('_', '-') not in kwargs:
