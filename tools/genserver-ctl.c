@@ -23,175 +23,12 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
-#define OBSERVER_INTERFACE "io.github.genserver.Observer1"
-#define OBSERVER_PATH "/io/github/genserver/Observer1"
-#define CALL_TIMEOUT_MS 10000
-/* How long a peer on the bus may take to say whether it is observed. */
-#define PROBE_TIMEOUT_MS 2000
-
-/* The process looked at: a connection and, on a bus, its unique name. */
-typedef struct
-{
-  GDBusConnection *connection; /* owned */
-  gchar *name;                 /* owned; NULL peer-to-peer */
-} Target;
+#include "observer-target.h"
 
 static gboolean opt_json;
-static gboolean opt_system;
-static gchar *opt_bus_name;
-static gint opt_pid;
-static gchar *opt_socket;
 static gchar *opt_sort;
 static gint opt_interval_ms = 1000;
-
-static void
-target_clear (Target *target)
-{
-  g_clear_object (&target->connection);
-  g_clear_pointer (&target->name, g_free);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Target, target_clear)
-
-static GVariant *
-target_call (Target              *target,
-             const gchar         *method,
-             GVariant            *parameters,
-             const GVariantType  *reply_type,
-             GError             **error)
-{
-  return g_dbus_connection_call_sync (target->connection, target->name, OBSERVER_PATH,
-                                      OBSERVER_INTERFACE, method, parameters, reply_type,
-                                      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-}
-
-/* Whether @name on @bus exports the observer; its process if so. */
-static GVariant *
-probe (GDBusConnection *bus,
-       const gchar     *name)
-{
-  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (bus, name, OBSERVER_PATH, OBSERVER_INTERFACE,
-                                                           "GetProcess", NULL, G_VARIANT_TYPE ("(a{sv})"),
-                                                           G_DBUS_CALL_FLAGS_NO_AUTO_START, PROBE_TIMEOUT_MS,
-                                                           NULL, NULL);
-
-  return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
-}
-
-static gboolean
-name_pid (GDBusConnection *bus,
-          const gchar     *name,
-          guint32         *pid)
-{
-  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                                           "org.freedesktop.DBus", "GetConnectionUnixProcessID",
-                                                           g_variant_new ("(s)", name), G_VARIANT_TYPE ("(u)"),
-                                                           G_DBUS_CALL_FLAGS_NONE, PROBE_TIMEOUT_MS, NULL, NULL);
-
-  if (reply == NULL)
-    return FALSE;
-  g_variant_get (reply, "(u)", pid);
-  return TRUE;
-}
-
-/* The unique names on @bus that export the observer, those of @pid only
- * if it is not 0. */
-static GPtrArray *
-observed_names (GDBusConnection  *bus,
-                guint32           pid,
-                GError          **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariantIter) iter = NULL;
-  GPtrArray *found = g_ptr_array_new_with_free_func (g_free);
-  const gchar *name;
-
-  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                       "org.freedesktop.DBus", "ListNames", NULL, G_VARIANT_TYPE ("(as)"),
-                                       G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-  if (reply == NULL)
-    {
-      g_ptr_array_unref (found);
-      return NULL;
-    }
-  g_variant_get (reply, "(as)", &iter);
-  while (g_variant_iter_next (iter, "&s", &name))
-    {
-      g_autoptr(GVariant) process = NULL;
-      guint32 name_pid_value = 0;
-
-      if (name[0] != ':' || g_strcmp0 (name, g_dbus_connection_get_unique_name (bus)) == 0)
-        continue;
-      if (pid != 0 && (!name_pid (bus, name, &name_pid_value) || name_pid_value != pid))
-        continue;
-      if ((process = probe (bus, name)) != NULL)
-        g_ptr_array_add (found, g_strdup (name));
-    }
-  return found;
-}
-
-static gboolean
-target_open (Target  *target,
-             GError **error)
-{
-  g_autoptr(GPtrArray) names = NULL;
-
-  if (opt_socket != NULL)
-    {
-      g_autofree gchar *escaped = g_dbus_address_escape_value (opt_socket);
-      g_autofree gchar *address = g_strconcat ("unix:path=", escaped, NULL);
-
-      target->connection = g_dbus_connection_new_for_address_sync (address,
-                                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
-                                                                   NULL, NULL, error);
-      return target->connection != NULL;
-    }
-
-  target->connection = g_bus_get_sync (opt_system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, error);
-  if (target->connection == NULL)
-    return FALSE;
-
-  if (opt_bus_name != NULL)
-    {
-      g_autoptr(GVariant) reply = NULL;
-
-      /* The owner now, so that a trace follows this process and not a
-       * later owner of the name. */
-      reply = g_dbus_connection_call_sync (target->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                           "org.freedesktop.DBus", "GetNameOwner",
-                                           g_variant_new ("(s)", opt_bus_name), G_VARIANT_TYPE ("(s)"),
-                                           G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-      if (reply == NULL)
-        return FALSE;
-      g_variant_get (reply, "(s)", &target->name);
-      return TRUE;
-    }
-
-  names = observed_names (target->connection, (guint32) opt_pid, error);
-  if (names == NULL)
-    return FALSE;
-  if (names->len == 1)
-    {
-      target->name = g_strdup (names->pdata[0]);
-      return TRUE;
-    }
-  if (names->len == 0)
-    {
-      if (opt_pid != 0)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                     "Process %d has no observer on the %s bus (see gen_observer_export())",
-                     opt_pid, opt_system ? "system" : "session");
-      else
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                     "No process exports the observer on the %s bus (see gen_observer_export())",
-                     opt_system ? "system" : "session");
-      return FALSE;
-    }
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-               "%u processes export the observer; choose one with --pid or --bus-name "
-               "(genserver-ctl processes lists them)", names->len);
-  return FALSE;
-}
+static TargetOptions target_options;
 
 /* JSON, for --json: a GVariant written as the obvious JSON value. */
 static void
@@ -438,11 +275,11 @@ resolve (Target       *target,
 static gboolean
 command_processes (GError **error)
 {
-  g_autoptr(GDBusConnection) bus = g_bus_get_sync (opt_system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, error);
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (target_options.system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, error);
   g_autoptr(GPtrArray) names = NULL;
   GVariantBuilder builder;
 
-  if (bus == NULL || (names = observed_names (bus, (guint32) opt_pid, error)) == NULL)
+  if (bus == NULL || (names = target_observed_names (bus, (guint32) target_options.pid, error)) == NULL)
     return FALSE;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
@@ -450,7 +287,7 @@ command_processes (GError **error)
     g_print ("%-8s %-16s %-8s %s\n", "PID", "BUS NAME", "SERVERS", "PROGRAM");
   for (guint i = 0; i < names->len; i++)
     {
-      g_autoptr(GVariant) process = probe (bus, names->pdata[i]);
+      g_autoptr(GVariant) process = target_probe (bus, names->pdata[i]);
       guint32 pid = 0, n = 0;
       const gchar *program = "";
 
@@ -1025,10 +862,10 @@ main (int   argc,
       char *argv[])
 {
   GOptionEntry entries[] = {
-    { "bus-name", 'b', 0, G_OPTION_ARG_STRING, &opt_bus_name, "The process that owns NAME on the bus", "NAME" },
-    { "pid", 'p', 0, G_OPTION_ARG_INT, &opt_pid, "The process PID, on the bus", "PID" },
-    { "socket", 's', 0, G_OPTION_ARG_FILENAME, &opt_socket, "The process listening at PATH (gen_observer_listen)", "PATH" },
-    { "system", 0, 0, G_OPTION_ARG_NONE, &opt_system, "The system bus, not the session bus", NULL },
+    { "bus-name", 'b', 0, G_OPTION_ARG_STRING, &target_options.bus_name, "The process that owns NAME on the bus", "NAME" },
+    { "pid", 'p', 0, G_OPTION_ARG_INT, &target_options.pid, "The process PID, on the bus", "PID" },
+    { "socket", 's', 0, G_OPTION_ARG_FILENAME, &target_options.socket_path, "The process listening at PATH (gen_observer_listen)", "PATH" },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &target_options.system, "The system bus, not the session bus", NULL },
     { "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json, "JSON output, for scripts", NULL },
     { "sort", 0, 0, G_OPTION_ARG_STRING, &opt_sort, "top: sort by mailbox (default) or rate", "KEY" },
     { "interval", 'i', 0, G_OPTION_ARG_INT, &opt_interval_ms, "top: refresh every MS milliseconds (1000)", "MS" },
@@ -1075,7 +912,7 @@ main (int   argc,
       g_printerr ("genserver-ctl: %s needs the NAME of a server\n", command);
       return 2;
     }
-  else if (!target_open (&target, &error))
+  else if (!target_open (&target, &target_options, &error))
     ok = FALSE;
   else if (g_str_equal (command, "list"))
     ok = command_list (&target, &error);
