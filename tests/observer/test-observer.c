@@ -14,53 +14,7 @@
 
 #include "../test-common.h"
 
-#define OBS_TYPE_COUNTER (obs_counter_get_type ())
-G_DECLARE_FINAL_TYPE (ObsCounter, obs_counter, OBS, COUNTER, GenServer)
-
-struct _ObsCounter
-{
-  GenServer parent_instance;
-  gint count; /* handler thread */
-};
-
-G_DEFINE_FINAL_TYPE (ObsCounter, obs_counter, GEN_TYPE_SERVER)
-
-static void
-obs_counter_handle_cast (GenServer  *server,
-                         GVariant   *message,
-                         GError    **error)
-{
-  OBS_COUNTER (server)->count++;
-}
-
-static GVariant *
-obs_counter_handle_call (GenServer  *server,
-                         GVariant   *message,
-                         GError    **error)
-{
-  return g_variant_new_int32 (OBS_COUNTER (server)->count);
-}
-
-static GVariant *
-obs_counter_format_status (GenServer *server)
-{
-  return g_variant_new ("(si)", "counted", OBS_COUNTER (server)->count);
-}
-
-static void
-obs_counter_class_init (ObsCounterClass *klass)
-{
-  GenServerClass *server_class = GEN_SERVER_CLASS (klass);
-
-  server_class->handle_cast = obs_counter_handle_cast;
-  server_class->handle_call = obs_counter_handle_call;
-  server_class->format_status = obs_counter_format_status;
-}
-
-static void
-obs_counter_init (ObsCounter *self)
-{
-}
+#include "obs-counter.h"
 
 typedef struct
 {
