@@ -2,14 +2,17 @@
  *
  * Remote calls and casts over D-Bus, beside local ones: a counter server in
  * a second process (this program, run as a service), reached peer-to-peer
- * over a unix socket and through a private dbus-daemon.
+ * over a unix socket, through a private dbus-daemon, and by name between
+ * two GenNodes over a unix socket and over TLS on loopback (with the
+ * certificates of tests/make-node-certs.sh in $GEN_BENCH_CERTS; without
+ * them the TLS rows are left out).
  *
  *   bench-remote [--quick]
  *
  * Prints "genserver <metric> <value> <unit>" lines, as bench-server does:
  * call_rtt (one client, sequential calls, microseconds per call) and
  * cast_rate (one producer, then a call that waits for the last cast,
- * messages per second), for local, p2p and bus.
+ * messages per second), for local, p2p, bus, node_unix and node_tls.
  */
 
 #include <stdio.h>
@@ -126,6 +129,51 @@ watch_stdin (gpointer data)
     ;
   _exit (0);
   return NULL;
+}
+
+static void
+node_up_cb (GenNode     *node,
+            const gchar *peer,
+            gpointer     data)
+{
+  g_autoptr(GDBusConnection) connection = gen_node_get_connection (node, peer);
+
+  if (connection != NULL)
+    register_echo (connection);
+}
+
+/* A node, with the counter registered as "counter": prints its address. */
+static int
+serve_node (const gchar *address,
+            const gchar *certs)
+{
+  g_autoptr(BenchCounter) counter = g_object_new (BENCH_TYPE_COUNTER, NULL);
+  g_autoptr(GenNode) node = gen_node_new ("bench-service");
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GError) error = NULL;
+
+  if (!gen_server_start (GEN_SERVER (counter), NULL, &error) ||
+      !gen_registry_register (gen_node_get_registry (node), "counter", GEN_SERVER (counter),
+                              &error))
+    g_error ("start: %s", error->message);
+  if (certs != NULL)
+    {
+      g_autofree gchar *crt = g_build_filename (certs, "a.crt", NULL);
+      g_autofree gchar *key = g_build_filename (certs, "a.key", NULL);
+      g_autofree gchar *ca = g_build_filename (certs, "ca.crt", NULL);
+
+      if (!gen_node_set_tls_credentials_from_files (node, crt, key, ca, &error))
+        g_error ("credentials: %s", error->message);
+    }
+  if (!gen_node_listen (node, address, &error))
+    g_error ("listen: %s", error->message);
+  g_signal_connect (node, "node-up", G_CALLBACK (node_up_cb), NULL);
+
+  g_thread_unref (g_thread_new ("stdin", watch_stdin, NULL));
+  printf ("%s\nready\n", gen_node_get_address (node));
+  fflush (stdout);
+  g_main_loop_run (loop);
+  return 0;
 }
 
 static int
@@ -312,6 +360,88 @@ service_start (Service     *service,
     g_error ("remote: %s", error->message);
 }
 
+/* The same counter by name, from a node of this process connected to a
+ * node of a second one. */
+typedef struct
+{
+  GSubprocess *process;
+  GenNode *node;
+  gchar *peer;
+  GenRemote *remote;
+} NodeService;
+
+static void
+node_service_start (NodeService *service,
+                    const gchar *self_path,
+                    const gchar *address,
+                    const gchar *certs)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autofree gchar *listening = NULL;
+  g_autofree gchar *line = NULL;
+
+  service->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+                                       &error, self_path, "--serve-node", address, certs, NULL);
+  if (service->process == NULL)
+    g_error ("spawn: %s", error->message);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (service->process));
+  listening = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  if (listening == NULL || g_strcmp0 (line, "ready") != 0)
+    g_error ("the node did not start");
+
+  service->node = gen_node_new ("bench-client");
+  if (certs != NULL)
+    {
+      g_autofree gchar *crt = g_build_filename (certs, "b.crt", NULL);
+      g_autofree gchar *key = g_build_filename (certs, "b.key", NULL);
+      g_autofree gchar *ca = g_build_filename (certs, "ca.crt", NULL);
+
+      if (!gen_node_set_tls_credentials_from_files (service->node, crt, key, ca, &error))
+        g_error ("credentials: %s", error->message);
+    }
+  service->peer = gen_node_connect (service->node, listening, NULL, &error);
+  if (service->peer == NULL)
+    g_error ("connect: %s", error->message);
+  service->remote = gen_node_remote_for_name (service->node, service->peer, "counter", NULL,
+                                              &error);
+  if (service->remote == NULL)
+    g_error ("remote: %s", error->message);
+}
+
+static void
+node_service_end (NodeService *service)
+{
+  g_clear_object (&service->remote);
+  gen_node_close (service->node);
+  g_clear_object (&service->node);
+  g_clear_pointer (&service->peer, g_free);
+  g_subprocess_force_exit (service->process);
+  g_subprocess_wait (service->process, NULL, NULL);
+  g_clear_object (&service->process);
+}
+
+static void
+measure_node (const gchar *where,
+              const gchar *self_path,
+              const gchar *address,
+              const gchar *certs,
+              guint        n_calls,
+              guint        n_casts)
+{
+  g_autoptr(GDBusConnection) connection = NULL;
+  NodeService service = { 0 };
+  Target target = { 0 };
+
+  node_service_start (&service, self_path, address, certs);
+  target.remote = service.remote;
+  measure (where, &target, n_calls, n_casts);
+  connection = gen_node_get_connection (service.node, service.peer);
+  measure_echo (where, connection, NULL, n_calls);
+  node_service_end (&service);
+}
+
 static void
 service_end (Service *service)
 {
@@ -333,6 +463,8 @@ main (int   argc,
   g_autofree gchar *dir = NULL;
   g_autofree gchar *socket = NULL;
   g_autofree gchar *address = NULL;
+  g_autofree gchar *node_address = NULL;
+  const gchar *certs = g_getenv ("GEN_BENCH_CERTS");
   gboolean quick = argc > 1 && g_str_equal (argv[1], "--quick");
   guint n_calls = quick ? 2000 : 20000;
   guint n_casts = quick ? 20000 : 200000;
@@ -341,6 +473,8 @@ main (int   argc,
 
   if (argc == 3 && (g_str_equal (argv[1], "--serve") || g_str_equal (argv[1], "--serve-bus")))
     return serve (argv[1], argv[2]);
+  if (argc >= 3 && g_str_equal (argv[1], "--serve-node"))
+    return serve_node (argv[2], argc >= 4 ? argv[3] : NULL);
 
   g_printerr ("# bench-remote: GLib %u.%u.%u, %u processors, calls=%u, casts=%u\n",
               glib_major_version, glib_minor_version, glib_micro_version,
@@ -364,6 +498,14 @@ main (int   argc,
   measure_echo ("p2p", service.connection, NULL, n_calls);
   service_end (&service);
   g_unlink (socket);
+
+  node_address = g_strdup_printf ("unix:path=%s/node", dir);
+  measure_node ("node_unix", argv[0], node_address, NULL, n_calls, n_casts);
+  if (certs != NULL && certs[0] != '\0')
+    measure_node ("node_tls", argv[0], "tls:host=127.0.0.1,port=0", certs, n_calls, n_casts);
+  else
+    g_printerr ("# bench-remote: no node_tls rows: set GEN_BENCH_CERTS to the directory of "
+                "tests/make-node-certs.sh\n");
   g_rmdir (dir);
 
   bus = g_test_dbus_new (G_TEST_DBUS_NONE);

@@ -4,8 +4,9 @@
 # Makes, in DIR, what the node tests need, so that no private key is ever
 # committed: a CA (ca.crt), a certificate and key for each node, signed by
 # it, naming the addresses the node listens on (a.crt/a.key for 192.0.2.1
-# and 127.0.0.1, b.crt/b.key for 192.0.2.2 and 127.0.0.1), and a
-# certificate from another CA (rogue.crt/rogue.key) that nodes must refuse.
+# and 127.0.0.1, b.crt/b.key for 192.0.2.2 and 127.0.0.1, both also for
+# localhost and this host's name, as Erlang's TLS distribution checks), and
+# a certificate from another CA (rogue.crt/rogue.key) that nodes must refuse.
 #
 #   tests/make-node-certs.sh DIR
 set -eu
@@ -23,8 +24,8 @@ ca () {
 node () {
   name=$1 signer=$2
   shift 2
-  san=""
-  for ip in "$@"; do san="${san:+$san,}IP:$ip"; done
+  san="DNS:localhost,DNS:$(hostname)"
+  for ip in "$@"; do san="$san,IP:$ip"; done
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$name.key" -out "$name.csr" -subj "/CN=genserver test node $name" 2>/dev/null
   printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n' \

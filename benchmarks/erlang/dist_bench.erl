@@ -34,6 +34,8 @@ serve() ->
     receive stop -> ok end.
 
 main([Scale, ServerName]) ->
+    main([Scale, ServerName, dist]);
+main([Scale, ServerName, Label]) ->
     {Calls, Casts} = case Scale of
                          quick -> {2000, 20000};
                          _ -> {20000, 200000}
@@ -41,9 +43,14 @@ main([Scale, ServerName]) ->
     [_, Host] = string:split(atom_to_list(node()), "@"),
     Node = list_to_atom(atom_to_list(ServerName) ++ "@" ++ Host),
     wait_for(Node, 200),
-    {ok, Local} = gen_server:start(?MODULE, 0, []),
-    measure("local", Local, Calls, Casts),
-    measure("dist", {dist_counter, Node}, Calls, Casts),
+    case Label of
+        dist ->
+            {ok, Local} = gen_server:start(?MODULE, 0, []),
+            measure("local", Local, Calls, Casts);
+        _ ->
+            ok
+    end,
+    measure(atom_to_list(Label), {dist_counter, Node}, Calls, Casts),
     rpc:call(Node, init, stop, []),
     init:stop().
 
