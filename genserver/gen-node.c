@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gen-cast-batch-private.h"
 #include "gen-dbus-private.h"
 #include "gen-monitor-private.h"
 #include "gen-node-private.h"
@@ -77,6 +78,9 @@ static const gchar node_xml[] =
   "    <method name='Hello'>"
   "      <arg type='s' name='name' direction='in'/>"
   "      <arg type='s' name='name' direction='out'/>"
+  "    </method>"
+  "    <method name='Casts'>"
+  "      <arg type='a(sv)' name='casts' direction='in'/>"
   "    </method>"
   "    <signal name='Tick'/>"
   "  </interface>"
@@ -389,6 +393,7 @@ node_peer_down (GenNode      *self,
   peer->down = TRUE;
 
   ticker_remove (peer);
+  gen_cast_batch_disable (peer->connection);
   g_dbus_connection_remove_filter (peer->connection, peer->filter_id);
   g_dbus_connection_unregister_object (peer->connection, peer->node_object_id);
   g_signal_handler_disconnect (peer->connection, peer->closed_id);
@@ -469,6 +474,42 @@ node_peer_named (GenNode     *self,
   g_signal_emit (self, signals[SIGNAL_NODE_UP], 0, name);
 }
 
+/* A batch of casts from the other node (see gen-cast-batch.c), each to a
+ * name of the registry, in order. Checked as the export checks a Cast: a
+ * name nobody holds, a message over the limit or of the wrong type is
+ * dropped, as a remote cast to a stopped server is. */
+static void
+node_deliver_casts (GenNode  *self,
+                    GVariant *parameters)
+{
+  g_autoptr(GVariant) casts = g_variant_get_child_value (parameters, 0);
+  g_autoptr(GenServer) server = NULL;
+  g_autofree gchar *last_path = NULL;
+  gsize n = g_variant_n_children (casts);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) message = NULL;
+      const gchar *relative_path;
+
+      g_variant_get_child (casts, i, "(&sv)", &relative_path, &message);
+      /* A batch usually goes to one server: looked up once per run. */
+      if (g_strcmp0 (relative_path, last_path) != 0)
+        {
+          g_autofree gchar *name = (gchar *) g_dbus_unescape_object_path (relative_path);
+
+          g_clear_object (&server);
+          g_free (last_path);
+          last_path = g_strdup (relative_path);
+          if (name != NULL && g_utf8_validate (name, -1, NULL))
+            server = gen_registry_lookup (self->registry, name);
+        }
+      if (server != NULL &&
+          gen_dbus_check_size (message, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE, NULL))
+        gen_server_cast (server, message, NULL);
+    }
+}
+
 static void
 node_method_call (GDBusConnection       *connection,
                   const gchar           *sender,
@@ -482,6 +523,13 @@ node_method_call (GDBusConnection       *connection,
   Peer *peer = data;
   GenNode *self = g_object_get_data (G_OBJECT (connection), "gen-node");
   const gchar *name;
+
+  if (self != NULL && g_str_equal (method_name, "Casts"))
+    {
+      node_deliver_casts (self, parameters);
+      g_dbus_method_invocation_return_value (invocation, NULL);
+      return;
+    }
 
   if (self == NULL || !g_str_equal (method_name, "Hello"))
     {
@@ -564,6 +612,7 @@ node_add_peer (GenNode          *self,
                                            G_CONNECT_DEFAULT);
 
   g_ptr_array_add (self->peers, peer);
+  gen_cast_batch_enable (connection, GEN_NODE_REGISTRY_PATH, NODE_PATH, NODE_INTERFACE, "Casts");
   g_dbus_connection_start_message_processing (connection);
   return peer;
 }

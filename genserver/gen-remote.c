@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include "gen-cast-batch-private.h"
 #include "gen-dbus-private.h"
 #include "gen-monitor-private.h"
 #include "gen-remote.h"
@@ -476,6 +477,8 @@ remote_call_parameters (GenRemote  *self,
   if (!remote_check_message (self, self->call_type, "call", owned_message, error) ||
       !remote_check_connection (self, error))
     return NULL;
+  /* Not ahead of this thread's casts still in a batch (a node's link). */
+  gen_cast_batch_flush (self->connection);
   return g_variant_ref_sink (g_variant_new ("(vi)", owned_message, timeout_ms));
 }
 
@@ -696,6 +699,9 @@ gen_remote_cast (GenRemote  *self,
   if (!remote_check_message (self, self->cast_type, "cast", owned_message, error) ||
       !remote_check_connection (self, error))
     return FALSE;
+
+  if (gen_cast_batch_push (self->connection, self->object_path, owned_message))
+    return TRUE;
 
   /* Sent as a message rather than through g_dbus_connection_call(), which
    * would say nothing of a connection found closed. */
