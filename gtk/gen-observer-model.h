@@ -6,7 +6,7 @@
 G_BEGIN_DECLS
 
 /* How many rate samples a server keeps for its graph. */
-#define GEN_OBSERVER_HISTORY 60
+#define GEN_OBSERVER_HISTORY 30
 
 /* One server of the observed process, a row of the view. Its children are
  * the servers it supervises. Main thread only. */

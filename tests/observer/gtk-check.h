@@ -178,12 +178,13 @@ static inline void
 check_screenshot (GtkWidget   *window,
                   const gchar *path)
 {
-  /* The window's content, once on screen and painted as it is now. */
-  GtkWidget *widget = gtk_window_get_child (GTK_WINDOW (window));
+  /* The whole window, title bar included, once on screen and painted as
+   * it is now. A paintable of a toplevel draws nothing: the window draws
+   * itself into the snapshot, as its surface does. */
+  GtkWidget *widget = window;
   GdkFrameClock *clock;
   gboolean painted = FALSE;
   gulong handler;
-  GdkPaintable *paintable;
   int width, height;
 
   check_wait (check_mapped, widget, "the window on screen");
@@ -193,7 +194,6 @@ check_screenshot (GtkWidget   *window,
   check_wait (check_flag, &painted, "a frame painted");
   g_signal_handler_disconnect (clock, handler);
 
-  paintable = gtk_widget_paintable_new (widget);
   width = gtk_widget_get_width (widget);
   height = gtk_widget_get_height (widget);
   GtkSnapshot *snapshot = gtk_snapshot_new ();
@@ -206,13 +206,12 @@ check_screenshot (GtkWidget   *window,
 
   g_assert_cmpint (width, >, 100);
   g_assert_cmpint (height, >, 100);
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  GTK_WIDGET_GET_CLASS (widget)->snapshot (widget, snapshot);
   node = gtk_snapshot_free_to_node (snapshot);
   g_assert_nonnull (node);
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
                                          &GRAPHENE_RECT_INIT (0, 0, width, height));
   g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_object_unref (paintable);
 
   /* Memory format: B, G, R, A (premultiplied, opaque here). */
   pixels = g_malloc (stride * height);
