@@ -39,7 +39,7 @@ G_BEGIN_DECLS
  * their busy part and sleep.
  */
 #define GEN_SPIN_SLOW_YIELD_US 1000
-#define GEN_SPIN_YIELD_BACKOFF 20
+#define GEN_SPIN_YIELD_BACKOFF 100
 
 /* Whether waits may spin at all: the GEN_SPIN environment variable ("0",
  * "off", "no" or "false" turns it off) or gen_scheduler_set_spinning().
