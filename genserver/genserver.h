@@ -20,5 +20,6 @@
 #include <genserver/gen-remote.h>
 #include <genserver/gen-observer.h>
 #include <genserver/gen-node.h>
+#include <genserver/gen-gjs.h>
 
 #undef __GENSERVER_INSIDE__

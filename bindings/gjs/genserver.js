@@ -6,7 +6,9 @@
 // every check, queue and timeout stays in C.
 //
 //   import Gen from 'gi://Gen';
-//   import * as GenServer from './genserver.js';
+//   const GenServer = await import(Gen.gjs_helper_uri());
+//
+// (built into libgenserver-1 as a resource; see doc/javascript.md.)
 
 import GLib from 'gi://GLib';
 import GObject from 'gi://GObject';
@@ -18,6 +20,20 @@ import Gen from 'gi://Gen';
 if (!Gen.Server.prototype.call_async.__genPromisified) {
     Gio._promisify(Gen.Server.prototype, 'call_async', 'call_finish');
     Gen.Server.prototype.call_async.__genPromisified = true;
+}
+
+// start() and stop() with defaults, for every server (C ones too):
+// start() without arguments, start(plainValue) packed as toVariant() does,
+// stop() waiting as long as it takes.
+if (!Gen.Server.prototype.start.__genDefaults) {
+    const {start, stop} = Gen.Server.prototype;
+    Gen.Server.prototype.start = function (args = null) {
+        return start.call(this, args === null ? null : toVariant(args));
+    };
+    Gen.Server.prototype.stop = function (timeoutMs = -1) {
+        return stop.call(this, timeoutMs);
+    };
+    Gen.Server.prototype.start.__genDefaults = true;
 }
 
 /** The default call timeout, in milliseconds (GEN_SERVER_DEFAULT_TIMEOUT). */
@@ -149,21 +165,96 @@ export function callSync(server, message, timeoutMs = DEFAULT_TIMEOUT, {unpack =
 }
 
 /**
+ * The GLib.Error a rejection reaches C as: a GLib.Error as it is; any other
+ * exception as Gen.ServerError.FAILED with its class and message, as the
+ * Python override does. (A synchronous throw reaches C in GJS's own error
+ * domain, which GJS does not let JavaScript code create.)
+ *
+ * @param {*} reason what a handler's promise rejected with
+ * @returns {GLib.Error} the error for C
+ */
+function toGError(reason) {
+    if (reason instanceof GLib.Error)
+        return reason;
+    const text = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+    return new GLib.Error(Gen.server_error_quark(), Gen.ServerError.FAILED, text);
+}
+
+// What vfunc_handle_call returned, as the GLib.Variant C expects: packed
+// with the class's replyType (inferred without one), and refused when it is
+// not of that type, as the Python override does.
+function toReply(server, value) {
+    if (value === null || value === undefined)
+        return null;
+    const replyType = server.constructor.replyType ?? null;
+    const reply = toVariant(value, replyType);
+    if (replyType !== null && !reply.get_type().is_subtype_of(new GLib.VariantType(replyType))) {
+        throw new GLib.Error(Gen.server_error_quark(), Gen.ServerError.FAILED,
+            `${server.constructor.$gtype.name} replies with type “${replyType}”, ` +
+            `its vfunc_handle_call returned “${reply.get_type_string()}”`);
+    }
+    return reply;
+}
+
+// A handler returning a promise (an async handler) answers when it
+// settles: the reply handle is taken now, on the server's thread, and the
+// answer, or the rejection, is given later from this same thread.
+function wrapHandleCall(handleCall) {
+    const wrapped = function (message) {
+        const result = handleCall.call(this, message);
+        if (typeof result?.then !== 'function')
+            return toReply(this, result);
+        const reply = this.take_reply();
+        result.then(value => {
+            const variant = toReply(this, value);
+            if (variant === null) {
+                throw new GLib.Error(Gen.server_error_quark(), Gen.ServerError.FAILED,
+                    `${this.constructor.$gtype.name}’s vfunc_handle_call resolved to ${value}`);
+            }
+            reply.return_value(variant);
+        }).catch(reason => reply.return_error(toGError(reason)))
+            .catch(e => logError(e, 'Answering a deferred call'));
+        return null;
+    };
+    wrapped.__genWrapped = true;
+    return wrapped;
+}
+
+// Servers whose GObject was made: a subclass's _init() that does not chain
+// up leaves the wrapper without one, on which every method fails.
+const constructed = new WeakSet();
+
+/**
  * A Gen.Server for JavaScript subclasses. Its handlers run on the
  * thread-default main context of the thread that constructs it (GJS cannot
- * run JavaScript on any other thread), and static `castType` / `callType`
- * fields declare message types:
+ * run JavaScript on any other thread), and static fields declare message
+ * types: `castType` and `callType` (the construct properties) and
+ * `replyType`, the type plain values returned by vfunc_handle_call are
+ * packed as (inferred without it):
  *
  *   const Counter = GObject.registerClass(class Counter extends GenServer.Server {
  *       static castType = '(si)';
+ *       static replyType = 'i';
  *       vfunc_handle_cast(message) { ... }
+ *       vfunc_handle_call(message) { return this.count; }
  *   });
  *
- * Construct properties given to the constructor win over both.
+ * vfunc_handle_call may return a GLib.Variant, a plain value, or a promise
+ * (an async method): the call is answered when it settles, the server
+ * handling other messages meanwhile. Construct properties given to the
+ * constructor win over the static fields. A subclass that overrides _init()
+ * must call super._init(params): construction throws otherwise.
  */
 export const Server = GObject.registerClass({
     GTypeName: 'GenJsServer',
 }, class Server extends Gen.Server {
+    static _classInit(klass) {
+        const own = Object.getOwnPropertyDescriptor(klass.prototype, 'vfunc_handle_call');
+        if (typeof own?.value === 'function' && !own.value.__genWrapped)
+            klass.prototype.vfunc_handle_call = wrapHandleCall(own.value);
+        return Gen.Server._classInit(klass);
+    }
+
     constructor(params = {}) {
         super({
             main_context: GLib.MainContext.ref_thread_default(),
@@ -171,12 +262,22 @@ export const Server = GObject.registerClass({
             call_type: new.target.callType ?? null,
             ...params,
         });
+        if (!constructed.has(this)) {
+            throw new Error(`${new.target.name}’s _init() did not call super._init(params): ` +
+                'the server was never made');
+        }
+    }
+
+    _init(params) {
+        super._init(params);
+        constructed.add(this);
     }
 });
 
 /**
  * A Gen.Statem for JavaScript subclasses, on this thread's main context as
- * Server is. Static `castType` / `callType` declare message types and
+ * Server is (and, like it, refusing a subclass whose _init() does not chain
+ * up). Static `castType` / `callType` declare message types and
  * `static stateEnter = true` turns state enter calls on:
  *
  *   const Door = GObject.registerClass(class Door extends GenServer.Statem {
@@ -196,6 +297,15 @@ export const Statem = GObject.registerClass({
             state_enter: new.target.stateEnter ?? false,
             ...params,
         });
+        if (!constructed.has(this)) {
+            throw new Error(`${new.target.name}’s _init() did not call super._init(params): ` +
+                'the state machine was never made');
+        }
+    }
+
+    _init(params) {
+        super._init(params);
+        constructed.add(this);
     }
 });
 

@@ -6,13 +6,13 @@
 //
 // The server runs on this thread's main context (GJS runs JavaScript on its
 // own thread only), so it is called with promises. The helper module is
-// installed in `pkg-config --variable=gjs_moduledir genserver-1`: adjust
-// the import (see the JavaScript page of the reference).
+// built into the library: Gen.gjs_helper_uri() says where.
 
 import GLib from 'gi://GLib';
 import GObject from 'gi://GObject';
+import Gen from 'gi://Gen';
 
-import * as GenServer from '../../bindings/gjs/genserver.js';
+const GenServer = await import(Gen.gjs_helper_uri());
 
 const CounterServer = GObject.registerClass({
     GTypeName: 'CounterServer',

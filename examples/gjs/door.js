@@ -6,14 +6,14 @@
 //   gjs -m door.js
 //
 // The machine runs on this thread's main context, so it is called with
-// promises. The helper module is installed as
-// $datadir/genserver-1/gjs/genserver.js: adjust the import.
+// promises. The helper module is built into the library:
+// Gen.gjs_helper_uri() says where.
 
 import GLib from 'gi://GLib';
 import GObject from 'gi://GObject';
 import Gen from 'gi://Gen';
 
-import * as GenServer from '../../bindings/gjs/genserver.js';
+const GenServer = await import(Gen.gjs_helper_uri());
 
 const OPEN_MS = 100; // Erlang's example uses 10 s
 

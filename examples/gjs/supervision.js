@@ -17,7 +17,7 @@ import GObject from 'gi://GObject';
 import Gio from 'gi://Gio';
 import Gen from 'gi://Gen';
 
-import * as GenServer from '../../bindings/gjs/genserver.js';
+const GenServer = await import(Gen.gjs_helper_uri());
 
 const Worker = GObject.registerClass({
     GTypeName: 'Worker',

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // A small TAP test runner for the GJS suite (jasmine-gjs is not in Debian
-// 12): tests are async functions run one after the other inside a GLib main
-// loop, since replies to call_async arrive through this thread's context.
+// 12): tests are async functions run one after the other while this
+// thread's main context runs, since replies to call_async arrive through it.
 
 import GLib from 'gi://GLib';
 import System from 'system';
@@ -69,26 +69,28 @@ export function waitFor(predicate, what = 'condition') {
     });
 }
 
-export function run() {
-    const loop = new GLib.MainLoop(null, false);
+/**
+ * Runs the tests, one after the other, and exits. Awaited at the end of a
+ * test module (`await run()`): while a module's top-level await is pending,
+ * GJS iterates this thread's main context itself. A main loop run inside
+ * the module instead would stop GJS from running promise jobs, which the
+ * module (it imports the helper with a top-level await) depends on.
+ */
+export async function run() {
     let failed = 0;
 
     print(`1..${tests.length}`);
-    (async () => {
-        for (const [i, {name, fn}] of tests.entries()) {
-            try {
-                // eslint-disable-next-line no-await-in-loop
-                await fn();
-                print(`ok ${i + 1} - ${name}`);
-            } catch (e) {
-                failed++;
-                print(`not ok ${i + 1} - ${name}`);
-                for (const line of `${e}\n${e.stack ?? ''}`.split('\n'))
-                    print(`# ${line}`);
-            }
+    for (const [i, {name, fn}] of tests.entries()) {
+        try {
+            // eslint-disable-next-line no-await-in-loop
+            await fn();
+            print(`ok ${i + 1} - ${name}`);
+        } catch (e) {
+            failed++;
+            print(`not ok ${i + 1} - ${name}`);
+            for (const line of `${e}\n${e.stack ?? ''}`.split('\n'))
+                print(`# ${line}`);
         }
-        loop.quit();
-    })();
-    loop.run();
+    }
     System.exit(failed ? 1 : 0);
 }

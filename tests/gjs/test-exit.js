@@ -6,8 +6,9 @@
 import GLib from 'gi://GLib';
 import GObject from 'gi://GObject';
 import GenTest from 'gi://GenTest';
+import Gen from 'gi://Gen';
 
-import * as GenServer from '../../bindings/gjs/genserver.js';
+const GenServer = await import(Gen.gjs_helper_uri());
 
 const Pong = GObject.registerClass(class Pong extends GenServer.Server {
     vfunc_handle_call() {

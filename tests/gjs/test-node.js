@@ -8,8 +8,9 @@ import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import Gen from 'gi://Gen';
 
-import * as GenServer from '../../bindings/gjs/genserver.js';
 import {assert, assertEqual, assertGenError, assertThrows, run, test} from './harness.js';
+
+const GenServer = await import(Gen.gjs_helper_uri());
 
 const {ServerError} = Gen;
 
@@ -115,4 +116,4 @@ test('the certificates are removed', () => {
     assert(!GLib.file_test(certs, GLib.FileTest.EXISTS), certs);
 });
 
-run();
+await run();

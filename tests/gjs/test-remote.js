@@ -8,8 +8,9 @@ import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import Gen from 'gi://Gen';
 
-import * as GenServer from '../../bindings/gjs/genserver.js';
 import {assert, assertEqual, assertGenError, assertThrows, run, test} from './harness.js';
+
+const GenServer = await import(Gen.gjs_helper_uri());
 
 const {ServerError} = Gen;
 const OBJECT_PATH = '/io/github/genserver/Test/Counter';
@@ -75,4 +76,4 @@ test('a monitor tells the service vanished', async () => {
     }
 });
 
-run();
+await run();

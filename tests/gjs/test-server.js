@@ -9,9 +9,10 @@ import Gio from 'gi://Gio';
 import Gen from 'gi://Gen';
 import GenTest from 'gi://GenTest';
 
-import * as GenServer from '../../bindings/gjs/genserver.js';
 import {DEADLINE_MS, assert, assertEqual, assertGenError, assertThrows, run, test, waitFor}
     from './harness.js';
+
+const GenServer = await import(Gen.gjs_helper_uri());
 
 const {ServerError} = Gen;
 
@@ -494,4 +495,4 @@ test('a C server crashes, terminates and restarts', async () => {
     assertEqual(server.dup_terminate_reason(), null);
 });
 
-run();
+await run();

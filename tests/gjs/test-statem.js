@@ -7,9 +7,10 @@ import GLib from 'gi://GLib';
 import GObject from 'gi://GObject';
 import Gen from 'gi://Gen';
 
-import * as GenServer from '../../bindings/gjs/genserver.js';
 import {assert, assertEqual, assertGenError, assertThrows, run, test, waitFor}
     from './harness.js';
+
+const GenServer = await import(Gen.gjs_helper_uri());
 
 const {StatemEventType} = Gen;
 const typeNames = {
@@ -113,4 +114,4 @@ test('requests to many machines, awaited together', async () => {
         machine.stop(-1);
 });
 
-run();
+await run();

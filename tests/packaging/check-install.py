@@ -96,6 +96,16 @@ elif os.path.exists(os.path.join(gjs_moduledir, 'genserver.js')):
                 "print(await GenServer.call(echo, 'installed'));\n"
                 "echo.stop(-1);\n")
     check('GJS helper from gjs_moduledir', ['gjs', '-m', program_js], 'installed\n')
+    # And as programs import it, from the installed library itself.
+    resource_js = os.path.join(scratch, 'resource.js')
+    with open(resource_js, 'w') as f:
+        f.write("import Gen from 'gi://Gen';\n"
+                "const GenServer = await import(Gen.gjs_helper_uri());\n"
+                "const echo = new GenServer.Server();\n"
+                "echo.start();\n"
+                "print(GenServer.DEFAULT_TIMEOUT);\n"
+                "echo.stop();\n")
+    check('GJS helper from the library', ['gjs', '-m', resource_js], '5000\n')
 else:
     failures.append(f'no GJS helper in {gjs_moduledir}')
 
