@@ -224,6 +224,13 @@ function wrapHandleCall(handleCall) {
 // up leaves the wrapper without one, on which every method fails.
 const constructed = new WeakSet();
 
+function assertConstructed(object, klass, what) {
+    if (!constructed.has(object)) {
+        throw new Error(`${klass.name}’s _init() did not call super._init(params): ` +
+            `the ${what} was never made`);
+    }
+}
+
 /**
  * A Gen.Server for JavaScript subclasses. Its handlers run on the
  * thread-default main context of the thread that constructs it (GJS cannot
@@ -262,10 +269,7 @@ export const Server = GObject.registerClass({
             call_type: new.target.callType ?? null,
             ...params,
         });
-        if (!constructed.has(this)) {
-            throw new Error(`${new.target.name}’s _init() did not call super._init(params): ` +
-                'the server was never made');
-        }
+        assertConstructed(this, new.target, 'server');
     }
 
     _init(params) {
@@ -297,10 +301,7 @@ export const Statem = GObject.registerClass({
             state_enter: new.target.stateEnter ?? false,
             ...params,
         });
-        if (!constructed.has(this)) {
-            throw new Error(`${new.target.name}’s _init() did not call super._init(params): ` +
-                'the state machine was never made');
-        }
+        assertConstructed(this, new.target, 'state machine');
     }
 
     _init(params) {
