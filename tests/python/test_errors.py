@@ -113,6 +113,41 @@ def test_concurrent_failing_calls_each_get_their_own(shop):
     assert [error.key for error in errors] == [f'item{i}' for i in range(50)]
 
 
+def test_calls_by_registered_name_get_the_exception_itself(shop):
+    registry = Gen.Registry.new()
+    registry.register('shop', shop)
+    with pytest.raises(MissingKey) as excinfo:
+        registry.call('shop', ('order', 'plum'))
+    assert excinfo.value.key == 'plum'
+
+
+class Door(Gen.Statem):
+    def do_init_state(self, args):
+        return 'closed'
+
+    def do_handle_event(self, event_type, content, state):
+        if content.unpack() == 'kick':
+            raise RuntimeError("kicked")  # from a cast: a crash
+        raise MissingKey(content.unpack())
+
+
+def test_a_statem_callers_and_crashes(servers, caplog):
+    door = Door()
+    door.start()
+    servers.append(door)
+    with pytest.raises(MissingKey) as excinfo:
+        door.call('key')
+    assert excinfo.value.key == 'key'
+    name = f'{__name__}.{Door.__qualname__}'
+    with caplog.at_level(logging.ERROR, logger=name):
+        door.cast('kick')
+        reason = door.join(DEADLINE)
+    assert isinstance(reason.__cause__, RuntimeError)
+    (record,) = [record for record in caplog.records if record.name == name]
+    assert record.getMessage() == "Door crashed in do_handle_event: RuntimeError: kicked"
+    assert record.funcName == 'do_handle_event'
+
+
 def test_c_callers_still_get_domain_code_and_text(shop):
     with pytest.raises(GLib.Error) as excinfo:
         GenTest.call_from_threads(shop, GLib.Variant('(ss)', ('order', 'pear')), 2, 1, 5000)

@@ -1048,9 +1048,11 @@ class Registry(Gen.Registry):
              unpack: bool = True) -> Any:
         """Calls the server registered as ``name``; see Server.call."""
         server = self.lookup(name)
-        reply = Gen.Registry.call(self, name, _message(
-            message, server.get_call_type() if server is not None else None),
-            _timeout_ms(timeout))
+        variant = _message(message, server.get_call_type() if server is not None else None)
+        try:
+            reply = Gen.Registry.call(self, name, variant, _timeout_ms(timeout))
+        except GLib.Error as error:
+            _raise_error(server, _message_key(variant), error)
         return reply.unpack() if unpack else reply
 
     def send_info(self, name: str, message: Any) -> bool:
@@ -1160,9 +1162,27 @@ def _wrap_statem_handler(handler):
         except GLib.Error:
             raise
         except Exception as exc:
-            _logger.debug("%s.%s raised", type(self).__name__, handler.__name__,
-                          exc_info=True)
-            raise _server_error(exc) from exc
+            # As for Gen.Server's handlers: a call's or a start's Python
+            # caller gets the exception itself; any other event's is a
+            # crash, logged with its traceback.
+            text = _exception_text(exc)
+            qualname = type(self).__qualname__
+            if handler.__name__ == 'do_init_state':
+                key = args[0]
+            elif args[0] == Gen.StatemEventType.CALL:
+                key = args[1]
+            else:
+                key = None
+            if key is None and handler.__name__ != 'do_init_state':
+                _log_exception(self, logging.ERROR,
+                               f"{qualname} crashed in {handler.__name__}: {text}", exc)
+                self._gen_crash = (text, exc)
+            else:
+                _log_exception(self, logging.DEBUG, f"{qualname}.{handler.__name__} raised {text}",
+                               exc)
+                _leave_exception(self, key, exc, text)
+            raise GLib.Error.new_literal(Gen.server_error_quark(), text,
+                                         Gen.ServerError.FAILED) from exc
 
     wrapper._gen_wrapped = True
     return wrapper
