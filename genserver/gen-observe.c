@@ -43,6 +43,100 @@ format_state (GenServer *self)
   return state != NULL ? g_variant_take_ref (state) : NULL;
 }
 
+/* The system requests: what the handler thread is asked, besides mail. */
+#define REQUEST_FORMAT_STATUS "gen-server.format-status"
+#define REQUEST_GET_STATE "gen-server.get-state"
+#define REQUEST_REPLACE_STATE "gen-server.replace-state"
+
+/* What replace_state runs on the handler thread. It lives on the stack of
+ * the thread that asked: that thread waits for a request that started
+ * running to finish, so the handler thread never sees it gone. */
+typedef struct
+{
+  GenServerStateFunc func;
+  gpointer user_data;
+} ReplaceJob;
+
+static GVariant *
+get_state (GenServer  *self,
+           GError    **error)
+{
+  GenServerClass *klass = GEN_SERVER_GET_CLASS (self);
+  GVariant *state;
+
+  if (klass->dump_state == NULL ||
+      (state = klass->dump_state (self)) == NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                   "%s does not give its state: its class has no dump_state",
+                   gen_server_name (self));
+      return NULL;
+    }
+  return g_variant_take_ref (state);
+}
+
+static GVariant *
+replace_state (GenServer   *self,
+               ReplaceJob  *job,
+               GError     **error)
+{
+  GenServerClass *klass = GEN_SERVER_GET_CLASS (self);
+  g_autoptr(GVariant) state = NULL;
+  GVariant *next;
+
+  if (klass->load_state == NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                   "%s does not take a new state: its class has no load_state",
+                   gen_server_name (self));
+      return NULL;
+    }
+  state = get_state (self, error);
+  if (state == NULL)
+    return NULL;
+
+  next = job->func (state, job->user_data);
+  if (next == NULL)
+    return g_steal_pointer (&state);
+  g_variant_take_ref (next);
+  if (!klass->load_state (self, next, error))
+    {
+      g_variant_unref (next);
+      return NULL;
+    }
+  return next;
+}
+
+/* Runs a system request on the handler thread: its reply, or NULL with
+ * @error set. */
+static GVariant *
+run_system_request (GenServer  *self,
+                    GVariant   *request,
+                    GError    **error)
+{
+  const gchar *name;
+  guint64 job;
+
+  if (g_variant_is_of_type (request, G_VARIANT_TYPE ("(st)")))
+    {
+      g_variant_get (request, "(&st)", &name, &job);
+      g_assert (g_str_equal (name, REQUEST_REPLACE_STATE));
+      return replace_state (self, (ReplaceJob *) (guintptr) job, error);
+    }
+
+  name = g_variant_get_string (request, NULL);
+  if (g_str_equal (name, REQUEST_GET_STATE))
+    return get_state (self, error);
+
+  g_assert (g_str_equal (name, REQUEST_FORMAT_STATUS));
+  {
+    g_autoptr(GVariant) state = format_state (self);
+
+    return g_variant_ref_sink (g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
+                                                    state != NULL ? g_variant_new_variant (state) : NULL));
+  }
+}
+
 gboolean
 gen_run_hold (GenServer *self)
 {
@@ -65,12 +159,10 @@ gen_run_hold (GenServer *self)
           /* A requester that gave up already is not answered. */
           if (gen_call_begin_running (call))
             {
-              GVariant *state = format_state (self);
+              GError *error = NULL;
+              GVariant *reply = run_system_request (self, call->message, &error);
 
-              gen_call_answer (call, g_variant_ref_sink (g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
-                                                                              state != NULL ? g_variant_new_variant (state) : NULL)),
-                               NULL);
-              g_clear_pointer (&state, g_variant_unref);
+              gen_call_answer (call, reply, error);
             }
           gen_call_unref (call);
         }
@@ -112,38 +204,44 @@ gen_run_refuse_system (GenServer *self)
   g_mutex_unlock (&priv->lock);
 }
 
-/* The state, from the handler thread. NULL without format_status, when
- * the server is not running, or when it did not answer in time. */
+/* Runs @request (floating is sunk) on the handler thread and returns its
+ * reply: NULL with NOT_RUNNING when the server is not running, with
+ * TIMEOUT when it did not take the request within @timeout_ms (negative:
+ * no limit), or with the request's own error. A request that started
+ * running is waited for to its end. */
 static GVariant *
-request_state (GenServer *self)
+system_request (GenServer    *self,
+                GVariant     *request,
+                gint          timeout_ms,
+                GError      **error)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
-  g_autoptr(GVariant) request = NULL;
-  GVariant *state = NULL;
+  g_autoptr(GVariant) owned = g_variant_ref_sink (request);
+  GVariant *reply = NULL;
   GenCall *call;
-
-  if (GEN_SERVER_GET_CLASS (self)->format_status == NULL)
-    return NULL;
 
   /* Inside a handler, or on the thread that owns the server's context:
    * no other thread can be running the handlers. */
   if (gen_server_is_handler_thread (self))
-    return format_state (self);
+    return run_system_request (self, owned, error);
   if (priv->main_context != NULL && g_main_context_acquire (priv->main_context))
     {
-      state = g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING ? format_state (self) : NULL;
+      if (g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING)
+        reply = run_system_request (self, owned, error);
+      else
+        gen_server_set_not_running_error (self, error);
       g_main_context_release (priv->main_context);
-      return state;
+      return reply;
     }
 
-  request = g_variant_ref_sink (g_variant_new_string ("gen-server.format-status"));
-  call = gen_call_new (request, gen_server_name (self));
+  call = gen_call_new (owned, gen_server_name (self));
 
   g_mutex_lock (&priv->lock);
   if (priv->status != GEN_STATUS_RUNNING)
     {
       g_mutex_unlock (&priv->lock);
       gen_call_unref (call);
+      gen_server_set_not_running_error (self, error);
       return NULL;
     }
   g_queue_push_tail (&priv->system_queue, gen_call_ref (call));
@@ -153,24 +251,136 @@ request_state (GenServer *self)
   /* Wakes whichever scheduler serves the server, as a message would. */
   gen_mailbox_poke (&priv->mailbox);
 
-  if (!gen_call_wait (call, g_get_monotonic_time () + STATUS_STATE_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND) &&
+  if (!gen_call_wait (call, timeout_ms < 0 ? -1 :
+                      g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND) &&
       gen_call_abandon (call, NULL))
     {
       gen_call_unref (call);
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+                   "%s did not answer a system request within %d ms",
+                   gen_server_name (self), timeout_ms);
       return NULL;
     }
   gen_call_wait (call, -1);
 
-  if (call->reply != NULL)
-    {
-      g_autoptr(GVariant) maybe = g_steal_pointer (&call->reply);
-      g_autoptr(GVariant) boxed = g_variant_get_maybe (maybe);
-
-      if (boxed != NULL)
-        state = g_variant_get_variant (boxed);
-    }
+  reply = g_steal_pointer (&call->reply);
+  if (call->error != NULL)
+    g_propagate_error (error, g_steal_pointer (&call->error));
   gen_call_unref (call);
-  return state;
+  return reply;
+}
+
+/* The state, from the handler thread. NULL without format_status, when
+ * the server is not running, or when it did not answer in time. */
+static GVariant *
+request_state (GenServer *self)
+{
+  g_autoptr(GVariant) maybe = NULL;
+  g_autoptr(GVariant) boxed = NULL;
+
+  if (GEN_SERVER_GET_CLASS (self)->format_status == NULL)
+    return NULL;
+
+  maybe = system_request (self, g_variant_new_string (REQUEST_FORMAT_STATUS),
+                          STATUS_STATE_TIMEOUT_MS, NULL);
+  if (maybe == NULL || (boxed = g_variant_get_maybe (maybe)) == NULL)
+    return NULL;
+  return g_variant_get_variant (boxed);
+}
+
+/**
+ * gen_server_get_state:
+ * @self: a #GenServer
+ * @timeout_ms: how long to wait for the server to take the request, in
+ *   milliseconds, or a negative number to wait as long as it takes
+ * @error: return location for an error
+ *
+ * Gets the server's state as its class's `dump_state` gives it, run on the
+ * server's thread between two messages (also while the server is
+ * suspended): Erlang's `sys:get_state/2`. A [class@Gen.Statem] gives
+ * `(state, data)`, an `(vmv)`.
+ *
+ * ```c
+ * g_autoptr(GVariant) state = gen_server_get_state (counter, 5000, &error);
+ * ```
+ *
+ * ```python
+ * state = counter.get_state(5000).unpack()
+ * ```
+ *
+ * Fails with %GEN_SERVER_ERROR_NOT_RUNNING, %GEN_SERVER_ERROR_TIMEOUT if
+ * the server did not take the request in time (a long handler), or
+ * %GEN_SERVER_ERROR_FAILED if its class has no `dump_state`.
+ *
+ * Returns: (transfer full) (nullable): the state (not floating)
+ *
+ * Since: 1.2
+ */
+GVariant *
+gen_server_get_state (GenServer  *self,
+                      gint        timeout_ms,
+                      GError    **error)
+{
+  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return system_request (self, g_variant_new_string (REQUEST_GET_STATE), timeout_ms, error);
+}
+
+/**
+ * gen_server_replace_state:
+ * @self: a #GenServer
+ * @timeout_ms: how long to wait for the server to take the request, in
+ *   milliseconds, or a negative number to wait as long as it takes
+ * @func: (scope call) (closure user_data): computes the new state from the
+ *   current one
+ * @user_data: (closure): data for @func
+ * @error: return location for an error
+ *
+ * Replaces the server's state, as Erlang's `sys:replace_state/3`: on the
+ * server's thread, between two messages (also while suspended), @func gets
+ * the state from the class's `dump_state` and returns the new one, which the
+ * class's `load_state` takes. Nothing else runs in between. @func
+ * returning %NULL keeps the state.
+ *
+ * ```c
+ * static GVariant *
+ * reset_count (GVariant *state, gpointer user_data)
+ * {
+ *   return g_variant_new_int64 (0);
+ * }
+ *
+ * g_autoptr(GVariant) state = gen_server_replace_state (counter, 5000, reset_count, NULL, &error);
+ * ```
+ *
+ * ```python
+ * counter.replace_state(5000, lambda state: GLib.Variant('x', 0))
+ * ```
+ *
+ * Fails as [method@Gen.Server.get_state] does, with
+ * %GEN_SERVER_ERROR_FAILED if the class has no `load_state`, or with
+ * the error of its `load_state` (the state is then kept).
+ *
+ * Returns: (transfer full) (nullable): the state now (not floating)
+ *
+ * Since: 1.2
+ */
+GVariant *
+gen_server_replace_state (GenServer           *self,
+                          gint                 timeout_ms,
+                          GenServerStateFunc   func,
+                          gpointer             user_data,
+                          GError             **error)
+{
+  ReplaceJob job = { func, user_data };
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return system_request (self,
+                         g_variant_new ("(st)", REQUEST_REPLACE_STATE, (guint64) (guintptr) &job),
+                         timeout_ms, error);
 }
 
 GParamSpec *gen_run_status_pspec;

@@ -153,6 +153,22 @@ typedef void (*GenServerMonitorFunc) (GenServer    *server,
                                       gpointer      user_data);
 
 /**
+ * GenServerStateFunc:
+ * @state: the server's state, from its class's `dump_state`
+ * @user_data: (closure): the data given to [method@Gen.Server.replace_state]
+ *
+ * Computes a server's new state from its current one, on the server's
+ * thread: the `StateFun` of Erlang's `sys:replace_state/2`.
+ *
+ * Returns: (transfer full) (nullable): the new state, or %NULL to keep the
+ *   current one; a floating reference is sunk
+ *
+ * Since: 1.2
+ */
+typedef GVariant *(*GenServerStateFunc) (GVariant *state,
+                                         gpointer  user_data);
+
+/**
  * GenServerClass:
  * @parent_class: the parent class
  * @init: sets up the server's state from the start arguments
@@ -166,6 +182,10 @@ typedef void (*GenServerMonitorFunc) (GenServer    *server,
  *   before the next message from the mailbox
  * @format_status: summarises the server's state for
  *   [method@Gen.Server.get_status]
+ * @dump_state: gives the server's whole state for
+ *   [method@Gen.Server.get_state]; since 1.2
+ * @load_state: takes a new state from
+ *   [method@Gen.Server.replace_state]; since 1.2
  *
  * The class structure for [class@Gen.Server]. Every handler runs on the
  * server's own thread (or on the thread that iterates its
@@ -277,6 +297,38 @@ typedef void (*GenServerMonitorFunc) (GenServer    *server,
  *
  * Since: 1.0
  */
+/**
+ * GenServerClass::dump_state:
+ * @self: the server
+ *
+ * Gives the server's state as a variant, for [method@Gen.Server.get_state]
+ * (Erlang's `sys:get_state/1`): unlike `format_status`, all of it, in a
+ * form that `load_state` takes back. Optional: without it,
+ * [method@Gen.Server.get_state] fails. It runs on the server's handler
+ * thread, between two messages (also while suspended), and must not block.
+ *
+ * Python classes override `do_dump_state`; [class@Gen.Statem] implements it
+ * as `(state, data)`.
+ *
+ * Returns: (transfer full): the state; a floating reference is sunk
+ *
+ * Since: 1.2
+ */
+
+/**
+ * GenServerClass::load_state:
+ * @self: the server
+ * @state: the new state, of the form `dump_state` gives
+ * @error: return location for an error: the state is then kept and the
+ *   caller of [method@Gen.Server.replace_state] gets the error
+ *
+ * Takes a new state, for [method@Gen.Server.replace_state] (Erlang's
+ * `sys:replace_state/2`), on the server's handler thread.
+ *
+ * Returns: %TRUE if the state was replaced
+ *
+ * Since: 1.2
+ */
 struct _GenServerClass
 {
   GObjectClass parent_class;
@@ -301,8 +353,13 @@ struct _GenServerClass
 
   GVariant *(*format_status) (GenServer *self);
 
+  GVariant *(*dump_state) (GenServer  *self);
+  gboolean  (*load_state) (GenServer  *self,
+                           GVariant   *state,
+                           GError    **error);
+
   /*< private >*/
-  gpointer _reserved[14];
+  gpointer _reserved[12];
 };
 
 GEN_AVAILABLE_IN_ALL
@@ -399,6 +456,16 @@ void          gen_server_class_set_call_type (GenServerClass       *klass,
                                               const gchar          *type_string);
 GEN_AVAILABLE_IN_ALL
 GVariant     *gen_server_get_status          (GenServer            *self);
+GEN_AVAILABLE_IN_1_2
+GVariant     *gen_server_get_state           (GenServer            *self,
+                                              gint                  timeout_ms,
+                                              GError              **error);
+GEN_AVAILABLE_IN_1_2
+GVariant     *gen_server_replace_state       (GenServer            *self,
+                                              gint                  timeout_ms,
+                                              GenServerStateFunc    func,
+                                              gpointer              user_data,
+                                              GError              **error);
 GEN_AVAILABLE_IN_ALL
 void          gen_server_suspend             (GenServer            *self);
 GEN_AVAILABLE_IN_ALL

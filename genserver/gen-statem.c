@@ -1037,6 +1037,55 @@ gen_statem_real_handle_event (GenStatem           *self,
   return NULL;
 }
 
+/* sys:get_state and sys:replace_state: (state, data), on the handler
+ * thread. */
+static GVariant *
+gen_statem_dump_state (GenServer *server)
+{
+  GenStatem *self = GEN_STATEM (server);
+  GenStatemClass *klass = GEN_STATEM_GET_CLASS (self);
+  g_autoptr(GVariant) data = NULL;
+
+  if (klass->dump_data != NULL && (data = klass->dump_data (self)) != NULL)
+    g_variant_take_ref (data);
+  return g_variant_new ("(vmv)", current_state (self), data);
+}
+
+static gboolean
+gen_statem_load_state (GenServer  *server,
+                       GVariant   *state,
+                       GError    **error)
+{
+  GenStatem *self = GEN_STATEM (server);
+  GenStatemClass *klass = GEN_STATEM_GET_CLASS (self);
+  g_autoptr(GVariant) next = NULL;
+  g_autoptr(GVariant) data = NULL;
+
+  if (!g_variant_is_of_type (state, G_VARIANT_TYPE ("(vmv)")))
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
+                   "%s’s state is a (state, data) of type “(vmv)”, got “%s”",
+                   statem_name (self), g_variant_get_type_string (state));
+      return FALSE;
+    }
+  g_variant_get (state, "(vmv)", &next, &data);
+  if (data != NULL)
+    {
+      if (klass->load_data == NULL)
+        {
+          g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                       "%s does not take new data: its class has no load_data",
+                       statem_name (self));
+          return FALSE;
+        }
+      if (!klass->load_data (self, data, error))
+        return FALSE;
+    }
+  /* As Erlang: the state is set, without enter calls or retried events. */
+  set_state (self, next);
+  return TRUE;
+}
+
 /* GObject ---------------------------------------------------------------- */
 
 static gboolean
@@ -1134,6 +1183,8 @@ gen_statem_class_init (GenStatemClass *klass)
   server_class->handle_cast = gen_statem_handle_cast;
   server_class->handle_info = gen_statem_handle_info;
   server_class->handle_continue = gen_statem_handle_continue;
+  server_class->dump_state = gen_statem_dump_state;
+  server_class->load_state = gen_statem_load_state;
 
   klass->init_state = gen_statem_real_init_state;
   klass->handle_event = gen_statem_real_handle_event;

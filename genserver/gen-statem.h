@@ -62,6 +62,10 @@ G_DECLARE_DERIVABLE_TYPE (GenStatem, gen_statem, GEN, STATEM, GenServer)
  *   its first state
  * @handle_event: handles one event in the current state and returns the
  *   next state
+ * @dump_data: gives the machine's data for [method@Gen.Server.get_state];
+ *   since 1.2
+ * @load_data: takes new data from [method@Gen.Server.replace_state];
+ *   since 1.2
  *
  * The class structure for [class@Gen.Statem].
  *
@@ -131,6 +135,35 @@ typedef GVariant *(*GenStatemStateFunc) (GenStatem          *self,
                                          GVariant           *event_content,
                                          GError            **error);
 
+/**
+ * GenStatemClass::dump_data:
+ * @self: the state machine
+ *
+ * Gives the machine's data (what lives in the instance) as a variant, the
+ * second half of the `(state, data)` that [method@Gen.Server.get_state]
+ * gives for a machine, as Erlang's `sys:get_state/1` gives `{State,
+ * Data}`. Optional: without it, the data is nothing. On the server's
+ * thread, between two events.
+ *
+ * Returns: (transfer full) (nullable): the data; a floating reference is
+ *   sunk
+ *
+ * Since: 1.2
+ */
+
+/**
+ * GenStatemClass::load_data:
+ * @self: the state machine
+ * @data: the new data, of the form `dump_data` gives
+ * @error: return location for an error: nothing is replaced then
+ *
+ * Takes new data from [method@Gen.Server.replace_state], on the server's
+ * thread.
+ *
+ * Returns: %TRUE if the data was replaced
+ *
+ * Since: 1.2
+ */
 struct _GenStatemClass
 {
   GenServerClass parent_class;
@@ -144,8 +177,13 @@ struct _GenStatemClass
                              GVariant           *state,
                              GError            **error);
 
+  GVariant *(*dump_data)    (GenStatem          *self);
+  gboolean  (*load_data)    (GenStatem          *self,
+                             GVariant           *data,
+                             GError            **error);
+
   /*< private >*/
-  gpointer _reserved[12];
+  gpointer _reserved[10];
 };
 
 GEN_AVAILABLE_IN_ALL

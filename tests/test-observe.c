@@ -148,6 +148,8 @@ test_observed_handle_call (GenServer  *server,
     return g_variant_new_int64 (self->count);
   if (g_str_equal (command, "status"))
     return gen_server_get_status (server); /* from the handler thread */
+  if (g_str_equal (command, "state"))
+    return gen_server_get_state (server, 0, error); /* runs right here */
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unknown command %s", command);
   return NULL;
 }
@@ -170,6 +172,26 @@ test_observed_format_status (GenServer *server)
   return g_variant_new ("(x)", TEST_OBSERVED (server)->count);
 }
 
+static GVariant *
+test_observed_dump_state (GenServer *server)
+{
+  return g_variant_new_int64 (TEST_OBSERVED (server)->count);
+}
+
+static gboolean
+test_observed_load_state (GenServer  *server,
+                          GVariant   *state,
+                          GError    **error)
+{
+  if (!g_variant_is_of_type (state, G_VARIANT_TYPE_INT64))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "a count is an x");
+      return FALSE;
+    }
+  TEST_OBSERVED (server)->count = g_variant_get_int64 (state);
+  return TRUE;
+}
+
 static void
 test_observed_finalize (GObject *object)
 {
@@ -189,6 +211,8 @@ test_observed_class_init (TestObservedClass *klass)
   server_class->handle_call = test_observed_handle_call;
   server_class->terminate = test_observed_terminate;
   server_class->format_status = test_observed_format_status;
+  server_class->dump_state = test_observed_dump_state;
+  server_class->load_state = test_observed_load_state;
 }
 
 static void
@@ -1013,6 +1037,106 @@ test_lifecycle_log (void)
   g_assert_true (has_lifecycle ("stopped"));
 }
 
+static GVariant *
+add_ten (GVariant *state,
+         gpointer  user_data)
+{
+  guint *runs = user_data;
+
+  (*runs)++;
+  return g_variant_new_int64 (g_variant_get_int64 (state) + 10);
+}
+
+static GVariant *
+keep (GVariant *state,
+      gpointer  user_data)
+{
+  return NULL;
+}
+
+static GVariant *
+mistyped (GVariant *state,
+          gpointer  user_data)
+{
+  return g_variant_new_string ("ten");
+}
+
+/* gen_server_SUITE get_state and replace_state: sys:get_state and
+ * sys:replace_state, run on the server's thread, also while it is
+ * suspended; a replace that fails keeps the state. */
+static void
+test_get_and_replace_state (void)
+{
+  g_autoptr(TestObserved) server = g_object_new (test_observed_get_type (), NULL);
+  g_autoptr(GVariant) state = NULL;
+  g_autoptr(GVariant) replaced = NULL;
+  g_autoptr(GVariant) kept = NULL;
+  g_autoptr(GVariant) inside = NULL;
+  g_autoptr(GError) error = NULL;
+  guint runs = 0;
+
+  state = gen_server_get_state (GEN_SERVER (server), -1, &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+  g_assert_null (state);
+  g_clear_error (&error);
+
+  test_start_ok (server, NULL);
+  cast_ok (server, "add", 3);
+  g_assert_cmpint (call_get (server), ==, 3);
+  state = gen_server_get_state (GEN_SERVER (server), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (state), ==, 3);
+
+  gen_server_suspend (GEN_SERVER (server));
+  replaced = gen_server_replace_state (GEN_SERVER (server), TEST_CALL_TIMEOUT_MS, add_ten, &runs, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (replaced), ==, 13);
+  g_assert_cmpuint (runs, ==, 1);
+  gen_server_resume (GEN_SERVER (server));
+  g_assert_cmpint (call_get (server), ==, 13);
+
+  kept = gen_server_replace_state (GEN_SERVER (server), TEST_CALL_TIMEOUT_MS, keep, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (kept), ==, 13);
+  g_assert_null (gen_server_replace_state (GEN_SERVER (server), TEST_CALL_TIMEOUT_MS, mistyped, NULL,
+                                           &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  g_assert_cmpint (call_get (server), ==, 13);
+
+  /* From inside a handler it runs right there. */
+  inside = gen_server_call (GEN_SERVER (server), test_message ("state", 0), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (inside), ==, 13);
+
+  /* A busy server: the request times out and is never run. */
+  cast_ok (server, "block", 0);
+  test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
+  g_assert_null (gen_server_replace_state (GEN_SERVER (server), 1, add_ten, &runs, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+  g_clear_error (&error);
+  test_gate_open (&server->gate);
+  g_assert_cmpint (call_get (server), ==, 13);
+  g_assert_cmpuint (runs, ==, 1);
+  test_stop_ok (server);
+}
+
+/* A class without dump_state: a clear error, no state made up. */
+static void
+test_get_state_unsupported (void)
+{
+  g_autoptr(GenServer) plain = g_object_new (GEN_TYPE_SERVER, NULL);
+  g_autoptr(GError) error = NULL;
+
+  test_start_ok (plain, NULL);
+  g_assert_null (gen_server_get_state (plain, TEST_CALL_TIMEOUT_MS, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_null (gen_server_replace_state (plain, TEST_CALL_TIMEOUT_MS, keep, NULL, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
+  test_stop_ok (plain);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1040,6 +1164,8 @@ main (int    argc,
   g_test_add_func ("/observe/trace/off-is-silent", test_trace_off_is_silent);
   g_test_add_func ("/observe/trace/on", test_trace_on);
   g_test_add_func ("/observe/trace/lifecycle", test_lifecycle_log);
+  g_test_add_func ("/observe/get-and-replace-state", test_get_and_replace_state);
+  g_test_add_func ("/observe/get-state-unsupported", test_get_state_unsupported);
 
   return g_test_run ();
 }

@@ -1123,6 +1123,51 @@ test_statem_state_functions (void)
   g_assert_error (reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
 }
 
+static GVariant *
+to_state_b (GVariant *state,
+            gpointer  user_data)
+{
+  g_autoptr(GVariant) data = NULL;
+
+  g_variant_get (state, "(vmv)", NULL, &data);
+  g_assert_null (data); /* TestProbe has no dump_data */
+  return g_variant_new ("(vmv)", g_variant_new_string ("b"), NULL);
+}
+
+/* gen_statem_SUITE get_state and replace_state: (state, data), on the
+ * machine's thread; a replaced state is set without enter calls. */
+static void
+test_statem_get_and_replace_state (void)
+{
+  g_autoptr(TestProbe) probe = probe_new (TRUE);
+  g_autoptr(GVariant) state = NULL;
+  g_autoptr(GVariant) replaced = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *reply = NULL;
+
+  test_start_ok (probe, NULL);
+  state = gen_server_get_state (GEN_SERVER (probe), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_type_string (state), ==, "(vmv)");
+  {
+    g_autofree gchar *printed = g_variant_print (state, FALSE);
+
+    g_assert_cmpstr (printed, ==, "(<'a'>, nothing)");
+  }
+
+  replaced = gen_server_replace_state (GEN_SERVER (probe), TEST_CALL_TIMEOUT_MS, to_state_b, NULL, &error);
+  g_assert_no_error (error);
+  assert_state (probe, "b");
+  reply = call_ok (probe, "reply:done");
+  assert_log (probe, (const gchar *[]) {
+    "init",
+    "a/enter/a",
+    "b/call/reply:done",
+    NULL });
+
+  test_stop_ok (probe);
+}
+
 /* Replies taken earlier are answered by a later event, several at once. */
 static void
 test_statem_many_replies (void)
@@ -1240,6 +1285,7 @@ main (int   argc,
   g_test_add_func ("/statem/enter-repeat-state", test_statem_enter_repeat_state);
   g_test_add_func ("/statem/zero-timeout", test_statem_zero_timeout);
   g_test_add_func ("/statem/stop-and-reply", test_statem_stop_and_reply);
+  g_test_add_func ("/statem/get-and-replace-state", test_statem_get_and_replace_state);
   g_test_add_func ("/statem/state-functions", test_statem_state_functions);
   g_test_add_func ("/statem/event-types", test_statem_event_types);
   g_test_add_func ("/statem/state-timeout", test_statem_state_timeout);

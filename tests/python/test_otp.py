@@ -251,3 +251,71 @@ def test_next_event_of_every_type_and_timeout_actions():
         assert ('timeout', 'new') not in machine.events
     finally:
         machine.stop()
+
+
+class Counter(Gen.Server):
+    """Gives its state to sys-style callers through the documented hook,
+    do_dump_state and do_load_state."""
+
+    def do_init(self, args):
+        self.count = 0
+
+    def do_handle_cast(self, message):
+        self.count += message.unpack()
+
+    def do_handle_call(self, message):
+        return GLib.Variant('x', self.count)
+
+    def do_dump_state(self):
+        return GLib.Variant('x', self.count)
+
+    def do_load_state(self, state):
+        self.count = state.unpack()
+        return True
+
+
+def test_get_and_replace_state():
+    # gen_server_SUITE get_state and replace_state.
+    counter = Counter()
+    counter.start()
+    try:
+        counter.cast(3)
+        assert counter.call('count') == 3
+        assert counter.get_state(5000).unpack() == 3
+        new = counter.replace_state(5000, lambda state: GLib.Variant('x', state.unpack() + 10))
+        assert new.unpack() == 13
+        assert counter.call('count') == 13
+    finally:
+        counter.stop()
+
+
+class Turnstile(Gen.Statem):
+    def do_init_state(self, args):
+        self.coins = 0
+        return 'locked'
+
+    def do_handle_event(self, event_type, content, state):
+        if event_type == Gen.StatemEventType.CALL:
+            self.reply(state.unpack())
+        return None
+
+    def do_dump_data(self):
+        return GLib.Variant('i', self.coins)
+
+    def do_load_data(self, data):
+        self.coins = data.unpack()
+        return True
+
+
+def test_statem_get_and_replace_state():
+    # gen_statem_SUITE get_state and replace_state: {State, Data}.
+    turnstile = Turnstile()
+    turnstile.start()
+    try:
+        assert turnstile.get_state(5000).unpack() == ('locked', 0)
+        turnstile.replace_state(
+            5000, lambda state: GLib.Variant('(vmv)', (GLib.Variant('s', 'open'), GLib.Variant('i', 2))))
+        assert turnstile.call('?') == 'open'
+        assert turnstile.coins == 2
+    finally:
+        turnstile.stop()
