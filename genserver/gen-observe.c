@@ -305,7 +305,7 @@ request_state (GenServer *self)
  * ```
  *
  * ```python
- * state = counter.get_state(5000).unpack()
+ * state = counter.get_state().unpack()   # seconds, 5 by default
  * ```
  *
  * Fails with %GEN_SERVER_ERROR_NOT_RUNNING, %GEN_SERVER_ERROR_TIMEOUT if
@@ -354,7 +354,7 @@ gen_server_get_state (GenServer  *self,
  * ```
  *
  * ```python
- * counter.replace_state(5000, lambda state: GLib.Variant('x', 0))
+ * counter.replace_state(lambda state: GLib.Variant('x', 0))
  * ```
  *
  * Fails as [method@Gen.Server.get_state] does, with

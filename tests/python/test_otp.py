@@ -281,8 +281,8 @@ def test_get_and_replace_state():
     try:
         counter.cast(3)
         assert counter.call('count') == 3
-        assert counter.get_state(5000).unpack() == 3
-        new = counter.replace_state(5000, lambda state: GLib.Variant('x', state.unpack() + 10))
+        assert counter.get_state().unpack() == 3
+        new = counter.replace_state(lambda state: GLib.Variant('x', state.unpack() + 10))
         assert new.unpack() == 13
         assert counter.call('count') == 13
     finally:
@@ -312,9 +312,9 @@ def test_statem_get_and_replace_state():
     turnstile = Turnstile()
     turnstile.start()
     try:
-        assert turnstile.get_state(5000).unpack() == ('locked', 0)
+        assert turnstile.get_state().unpack() == ('locked', 0)
         turnstile.replace_state(
-            5000, lambda state: GLib.Variant('(vmv)', (GLib.Variant('s', 'open'), GLib.Variant('i', 2))))
+            lambda state: GLib.Variant('(vmv)', (GLib.Variant('s', 'open'), GLib.Variant('i', 2))))
         assert turnstile.call('?') == 'open'
         assert turnstile.coins == 2
     finally:

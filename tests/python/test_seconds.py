@@ -218,6 +218,17 @@ def assert_multi_call_times_out(multi_call):
     assert_gen_error(excinfo, Gen.ServerError.TIMEOUT)
 
 
+@uses(('Server', 'get_state'), ('Server', 'replace_state'))
+def test_get_and_replace_state(servers):
+    server = blocked(servers)
+    for request in (server.get_state, lambda timeout: server.replace_state(lambda s: s, timeout)):
+        with Clock() as clock, pytest.raises(GLib.Error) as excinfo:
+            request(0.2)
+        assert_gen_error(excinfo, Gen.ServerError.TIMEOUT)
+        assert clock.seconds >= 0.2
+    server.gate.set()
+
+
 @uses(('Group', 'call'))
 def test_group_call(servers):
     group = Gen.Group.new()

@@ -818,6 +818,18 @@ class Server(Gen.Server):
             return Gen.Server.stop(self, _timeout_ms(timeout))
         return Gen.Server.stop_with_reason(self, reason, _timeout_ms(timeout))
 
+    def get_state(self, timeout: Optional[float] = DEFAULT_TIMEOUT) -> GLib.Variant:
+        """sys:get_state: the state the class's ``do_dump_state`` gives, on
+        the server's thread; waits up to ``timeout`` seconds for it."""
+        return Gen.Server.get_state(self, _timeout_ms(timeout))
+
+    def replace_state(self, func: Callable[[GLib.Variant], Optional[GLib.Variant]],
+                      timeout: Optional[float] = DEFAULT_TIMEOUT) -> GLib.Variant:
+        """sys:replace_state: ``func(state)`` runs on the server's thread
+        and its result goes to ``do_load_state`` (None keeps the state);
+        waits up to ``timeout`` seconds. Returns the state now."""
+        return Gen.Server.replace_state(self, _timeout_ms(timeout), func)
+
     def _message_types(self):
         # (cast type, call type, fast cast): all construct-only, read once.
         try:
