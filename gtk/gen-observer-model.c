@@ -400,29 +400,43 @@ apply (GenObserverModel *self,
   g_signal_emit (self, model_signals[MODEL_UPDATED], 0);
 }
 
+/* The reply of a call the model made, or NULL: cancelled (the model is
+ * being disposed: then FALSE in *@alive), or failed ("failed" emitted). */
+static GVariant *
+finish_call (GenObserverModel *self,
+             GObject          *source,
+             GAsyncResult     *result,
+             gboolean         *alive)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  *alive = !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  if (reply == NULL && *alive)
+    {
+      g_dbus_error_strip_remote_error (error);
+      g_signal_emit (self, model_signals[MODEL_FAILED], 0, error->message);
+    }
+  return reply;
+}
+
 static void
 list_done (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
   g_autoptr(GenObserverModel) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  gboolean alive;
+  g_autoptr(GVariant) reply = finish_call (self, source, result, &alive);
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  self->polling = FALSE;
-  if (reply == NULL)
+  if (alive)
+    self->polling = FALSE;
+  if (reply != NULL)
     {
-      g_dbus_error_strip_remote_error (error);
-      g_signal_emit (self, model_signals[MODEL_FAILED], 0, error->message);
-      return;
-    }
-  {
-    g_autoptr(GVariant) list = g_variant_get_child_value (reply, 0);
+      g_autoptr(GVariant) list = g_variant_get_child_value (reply, 0);
 
-    apply (self, list);
-  }
+      apply (self, list);
+    }
 }
 
 static gboolean
@@ -508,19 +522,12 @@ command_done (GObject      *source,
               gpointer      user_data)
 {
   g_autoptr(GenObserverModel) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  gboolean alive;
+  g_autoptr(GVariant) reply = finish_call (self, source, result, &alive);
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (reply == NULL)
-    {
-      g_dbus_error_strip_remote_error (error);
-      g_signal_emit (self, model_signals[MODEL_FAILED], 0, error->message);
-      return;
-    }
   /* Shown at once, not at the next tick. */
-  poll_now (self);
+  if (reply != NULL)
+    poll_now (self);
 }
 
 static void

@@ -128,6 +128,31 @@ check_row_get (GtkWidget   *view,
   return FALSE;
 }
 
+/* What a view must show: @rows (check_rows_text()), and @graphed's rate
+ * measured at least three times, so that its graph has bars. */
+typedef struct
+{
+  GtkWidget *view;
+  const gchar *rows;
+  const gchar *graphed;
+} CheckTree;
+
+static inline gboolean
+check_tree_shown (gpointer data)
+{
+  CheckTree *tree = data;
+  g_autofree gchar *rows = check_rows_text (tree->view);
+  GValue rate = G_VALUE_INIT;
+  GValue samples = G_VALUE_INIT;
+  gboolean graphed;
+
+  graphed = check_row_get (tree->view, tree->graphed, "rate", &rate) && g_value_get_double (&rate) > 0 &&
+            check_row_get (tree->view, tree->graphed, "samples", &samples) && g_value_get_uint (&samples) >= 3;
+  g_value_unset (&rate);
+  g_value_unset (&samples);
+  return graphed && g_str_equal (rows, tree->rows);
+}
+
 /* Selects the row labelled @label in the view's column view. */
 static inline void
 check_select (GtkWidget   *view,

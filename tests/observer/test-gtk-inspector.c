@@ -71,51 +71,23 @@ inspector_window (void)
   return NULL;
 }
 
-static gboolean
-tree_shown (gpointer data)
+/* alpha shows @status in the page and has it in the process. */
+typedef struct
 {
-  Fixture *f = data;
-  g_autofree gchar *rows = check_rows_text (f->view);
-  GValue rate = G_VALUE_INIT;
-  GValue samples = G_VALUE_INIT;
-  gboolean graphed;
-
-  /* And alpha's rate measured twice: its graph has a line. */
-  graphed = check_row_get (f->view, "alpha", "rate", &rate) && g_value_get_double (&rate) > 0 &&
-            check_row_get (f->view, "alpha", "samples", &samples) && g_value_get_uint (&samples) >= 3;
-  g_value_unset (&rate);
-  g_value_unset (&samples);
-  return graphed && g_str_equal (rows,
-                                 "0 root running\n"
-                                 "1 alpha running\n"
-                                 "1 beta running\n"
-                                 "1 sub running\n"
-                                 "2 gamma running\n"
-                                 "0 lonely running\n");
-}
+  Fixture *f;
+  const gchar *status;
+} AlphaStatus;
 
 static gboolean
-alpha_suspended (gpointer data)
+alpha_has_status (gpointer data)
 {
-  Fixture *f = data;
+  AlphaStatus *wanted = data;
   GValue status = G_VALUE_INIT;
-  gboolean shown = check_row_get (f->view, "alpha", "status", &status) &&
-                   g_strcmp0 (g_value_get_string (&status), "suspended") == 0;
+  gboolean shown = check_row_get (wanted->f->view, "alpha", "status", &status) &&
+                   g_strcmp0 (g_value_get_string (&status), wanted->status) == 0;
 
   g_value_unset (&status);
-  return shown && g_str_equal (gen_server_get_run_status (f->alpha), "suspended");
-}
-
-static gboolean
-alpha_running (gpointer data)
-{
-  Fixture *f = data;
-  GValue status = G_VALUE_INIT;
-  gboolean shown = check_row_get (f->view, "alpha", "status", &status) &&
-                   g_strcmp0 (g_value_get_string (&status), "running") == 0;
-
-  g_value_unset (&status);
-  return shown && g_str_equal (gen_server_get_run_status (f->alpha), "running");
+  return shown && g_str_equal (gen_server_get_run_status (wanted->f->alpha), wanted->status);
 }
 
 static gboolean
@@ -161,6 +133,17 @@ test_inspector_page (void)
   Fixture fixture = { 0 }, *f = &fixture;
   GtkWidget *app_window, *inspector, *page;
   g_autofree gchar *path = g_build_filename (g_getenv ("GEN_SCREENSHOT_DIR"), "inspector-page.png", NULL);
+  CheckTree tree = {
+    NULL,
+    "0 root running\n"
+    "1 alpha running\n"
+    "1 beta running\n"
+    "1 sub running\n"
+    "2 gamma running\n"
+    "0 lonely running\n",
+    "alpha",
+  };
+  AlphaStatus suspended = { f, "suspended" }, running = { f, "running" };
   guint ticker;
 
   start_tree (f);
@@ -192,20 +175,21 @@ test_inspector_page (void)
 
   f->view = check_find_widget (page, "GenObserverView");
   g_assert_nonnull (f->view);
-  check_wait (tree_shown, f, "the tree in the Inspector page");
+  tree.view = f->view;
+  check_wait (check_tree_shown, &tree, "the tree in the Inspector page");
 
   /* The buttons act on the selected server. */
   check_select (f->view, "alpha");
   click (f, "Suspend");
-  check_wait (alpha_suspended, f, "alpha suspended from the page");
+  check_wait (alpha_has_status, &suspended, "alpha suspended from the page");
   click (f, "Resume");
-  check_wait (alpha_running, f, "alpha resumed from the page");
+  check_wait (alpha_has_status, &running, "alpha resumed from the page");
   click (f, "Trace");
   check_wait (trace_shown, f, "alpha's trace records in the page");
   g_assert_true (gen_server_get_trace (f->alpha));
   click (f, "Stop tracing");
 
-  check_wait (tree_shown, f, "the graph after the clicks");
+  check_wait (check_tree_shown, &tree, "the graph after the clicks");
   check_screenshot (inspector, path);
 
   g_source_remove (ticker);
