@@ -11,8 +11,9 @@ G_BEGIN_DECLS
 
 /* From now until gen_cast_batch_disable(), casts on @connection to object
  * paths below @prefix travel as calls of @method of @interface_name at
- * @target_path with one `a(sv)` argument: each cast's path relative to
- * @prefix (without the '/') and its message, in the order they were made. */
+ * @target_path with one `ay` argument: the GVariant serialisation of an
+ * `a(sv)`, each cast's path relative to @prefix (without the '/') and its
+ * message, in the order they were made. */
 void     gen_cast_batch_enable  (GDBusConnection *connection,
                                  const gchar     *prefix,
                                  const gchar     *target_path,

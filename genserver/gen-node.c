@@ -80,7 +80,7 @@ static const gchar node_xml[] =
   "      <arg type='s' name='name' direction='out'/>"
   "    </method>"
   "    <method name='Casts'>"
-  "      <arg type='a(sv)' name='casts' direction='in'/>"
+  "      <arg type='ay' name='casts' direction='in'/>"
   "    </method>"
   "    <signal name='Tick'/>"
   "  </interface>"
@@ -474,7 +474,8 @@ node_peer_named (GenNode     *self,
   g_signal_emit (self, signals[SIGNAL_NODE_UP], 0, name);
 }
 
-/* A batch of casts from the other node (see gen-cast-batch.c), each to a
+/* A batch of casts from the other node (see gen-cast-batch.c), the
+ * serialisation of an a(sv) in an ay, each to a
  * name of the registry, in order. Checked as the export checks a Cast: a
  * name nobody holds, a message over the limit or of the wrong type is
  * dropped, as a remote cast to a stopped server is. */
@@ -482,7 +483,11 @@ static void
 node_deliver_casts (GenNode  *self,
                     GVariant *parameters)
 {
-  g_autoptr(GVariant) casts = g_variant_get_child_value (parameters, 0);
+  g_autoptr(GVariant) serialized = g_variant_get_child_value (parameters, 0);
+  g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (serialized);
+  /* Untrusted: GVariant checks each part as it is read. */
+  g_autoptr(GVariant) casts = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE ("a(sv)"),
+                                                                            bytes, FALSE));
   g_autoptr(GenServer) server = NULL;
   g_autofree gchar *last_path = NULL;
   gsize n = g_variant_n_children (casts);

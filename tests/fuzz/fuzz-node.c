@@ -92,7 +92,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
     const gchar *path, *interface, *method, *type;
     gboolean reply;
   } methods[] = {
-    { NODE_PATH, NODE_INTERFACE, "Casts", "(a(sv))", FALSE },
+    { NODE_PATH, NODE_INTERFACE, "Casts", "(ay)", FALSE },
     { NODE_PATH, NODE_INTERFACE, "Hello", "(s)", TRUE },
     { GEN_NODE_REGISTRY_PATH "/any", GEN_DBUS_INTERFACE, "Cast", "(v)", FALSE },
     { GEN_NODE_REGISTRY_PATH "/typed", GEN_DBUS_INTERFACE, "Call", "(vi)", TRUE },
