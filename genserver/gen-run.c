@@ -451,6 +451,25 @@ gen_run_finish (GenServer *self,
 
   GEN_SERVER_GET_CLASS (self)->terminate (self, reason);
 
+  /* Taken replies nobody answered: their callers learn at once that the
+   * server went down, as in Erlang. After terminate, which may still
+   * answer them. A later answer through a GenReply is dropped. */
+  if (priv->taken_calls != NULL)
+    {
+      for (guint i = 0; i < priv->taken_calls->len; i++)
+        {
+          GenCall *call = g_ptr_array_index (priv->taken_calls, i);
+
+          if (!gen_call_is_final (call))
+            gen_call_answer (call, NULL,
+                             g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+                                          "%s stopped before it answered the call",
+                                          gen_server_name (self)));
+        }
+      g_clear_pointer (&priv->taken_calls, g_ptr_array_unref);
+      priv->taken_calls_kept = 0;
+    }
+
   priv->stop_requested = FALSE;
   /* A server starts again not suspended; who asked for its status now
    * hears it stopped. */

@@ -695,6 +695,11 @@ gen_server_continue (GenServer *self,
  * without setting an error, and the server goes on with its next message
  * while the caller keeps waiting.
  *
+ * A reply still unanswered when the server's run ends (after `terminate`,
+ * which may answer it) is answered %GEN_SERVER_ERROR_STOPPED, as an
+ * Erlang caller learns at once that the server went down; an answer
+ * through the handle after that is dropped.
+ *
  * Only from inside `handle_call`, once per call.
  *
  * Returns: (transfer full): the reply handle
@@ -705,6 +710,7 @@ GenReply *
 gen_server_take_reply (GenServer *self)
 {
   GenServerPrivate *priv;
+  GenReply *reply;
 
   g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
   g_return_val_if_fail (gen_server_is_handler_thread (self), NULL);
@@ -714,5 +720,20 @@ gen_server_take_reply (GenServer *self)
   g_return_val_if_fail (!priv->reply_taken, NULL);
 
   priv->reply_taken = TRUE;
-  return gen_reply_new (gen_server_name (self), priv->current_call);
+  reply = gen_reply_new (gen_server_name (self), priv->current_call);
+
+  /* Kept to be answered STOPPED if the run ends first (gen_run_finish()).
+   * The answered ones go each time the list doubled since the last
+   * pruning. */
+  if (priv->taken_calls == NULL)
+    priv->taken_calls = g_ptr_array_new_with_free_func ((GDestroyNotify) gen_call_unref);
+  if (priv->taken_calls->len >= 2 * priv->taken_calls_kept + 16)
+    {
+      for (guint i = priv->taken_calls->len; i > 0; i--)
+        if (gen_call_is_final (g_ptr_array_index (priv->taken_calls, i - 1)))
+          g_ptr_array_remove_index_fast (priv->taken_calls, i - 1);
+      priv->taken_calls_kept = priv->taken_calls->len;
+    }
+  g_ptr_array_add (priv->taken_calls, gen_call_ref (priv->current_call));
+  return reply;
 }

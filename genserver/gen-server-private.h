@@ -97,6 +97,12 @@ typedef struct
   GQueue continues;        /* GVariant * (owned) from gen_server_continue() */
   GenCall *current_call;   /* unowned: the call handle_call is handling */
   gboolean reply_taken;    /* gen_server_take_reply() took its handle */
+  /* Handler thread only: the calls whose reply was taken this run
+   * (GenCall, owned), answered STOPPED when the run ends if nobody
+   * answered them; answered ones are pruned as more are taken. NULL until
+   * one is. */
+  GPtrArray *taken_calls;
+  guint taken_calls_kept;  /* how many the last pruning left */
   gint64 last_activity;    /* monotonic µs of the last handled message */
   gboolean idle_fired;     /* the idle timeout fired since that message */
 

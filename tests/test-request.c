@@ -289,6 +289,35 @@ test_request_set (void)
   test_stop_ok (other);
 }
 
+/* A reply taken and still held when the server's run ends is answered
+ * STOPPED at once (gen_server_SUITE's callers learn of a server's end
+ * through their monitor, and do not wait out their timeout); an answer
+ * through the handle afterwards is dropped quietly. */
+static void
+test_taken_reply_at_stop (void)
+{
+  g_autoptr(TestEcho) echo = echo_start ();
+  g_autoptr(GenRequest) held = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("hold"));
+  g_autoptr(GenRequest) echoed = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("hi"));
+  g_autoptr(GenRequest) sync = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  assert_reply_within (echoed, "hi");
+  test_stop_ok (echo);
+  /* Within 0 ms: answered by the stop itself. */
+  reply = gen_request_wait (held, 0, &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_null (reply);
+
+  /* The server still holds the handle: a late answer goes nowhere. */
+  test_start_ok (echo, NULL);
+  release (echo);
+  sync = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("sync"));
+  assert_reply_within (sync, "sync");
+  test_stop_ok (echo);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -298,6 +327,7 @@ main (int   argc,
   g_test_add_func ("/request/wait", test_request_wait);
   g_test_add_func ("/request/receive", test_request_receive);
   g_test_add_func ("/request/set", test_request_set);
+  g_test_add_func ("/request/taken-reply-at-stop", test_taken_reply_at_stop);
 
   return g_test_run ();
 }

@@ -1116,8 +1116,8 @@ test_statem_state_functions (void)
   test_start_ok (door, NULL);
   gen_monitor_watch (GEN_SERVER (door), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
   g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*has no state function for the state 'nowhere'*");
+  /* Its enter call finds no function. */
   g_assert_true (gen_server_cast (GEN_SERVER (door), g_variant_new_string ("nowhere"), NULL));
-  g_assert_true (gen_server_send_info (GEN_SERVER (door), g_variant_new_string ("knock"), NULL));
   g_assert_true (gen_server_wait_stopped (GEN_SERVER (door), -1));
   g_test_assert_expected_messages ();
   g_assert_error (reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED);
@@ -1134,6 +1134,28 @@ to_state_b (GVariant *state,
   return g_variant_new ("(vmv)", g_variant_new_string ("b"), NULL);
 }
 
+/* Issue: a machine that took a reply, kept it in its data and then
+ * crashed left its caller waiting for its own timeout; the caller learns
+ * at once, STOPPED, as an Erlang caller does through its monitor. */
+static void
+test_statem_taken_reply_at_crash (void)
+{
+  g_autoptr(TestProbe) probe = probe_new (FALSE);
+  ProbeCall taken = { probe, "take", TEST_CALL_TIMEOUT_MS, NULL, NULL };
+  GThread *thread;
+
+  test_start_ok (probe, NULL);
+  thread = g_thread_new ("caller", probe_call_thread, &taken);
+  test_gate_wait_for (&probe->gate, &probe->log_length, 2);
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: failed on purpose*");
+  cast_ok (probe, "fail");
+  g_thread_join (thread);
+  g_assert_error (taken.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (probe), -1));
+  g_test_assert_expected_messages ();
+  probe_call_clear (&taken);
+}
+
 /* gen_statem_SUITE get_state and replace_state: (state, data), on the
  * machine's thread; a replaced state is set without enter calls. */
 static void
@@ -1146,6 +1168,8 @@ test_statem_get_and_replace_state (void)
   g_autofree gchar *reply = NULL;
 
   test_start_ok (probe, NULL);
+  /* A system request jumps the queue: after the first enter call only. */
+  test_gate_wait_for (&probe->gate, &probe->log_length, 2);
   state = gen_server_get_state (GEN_SERVER (probe), TEST_CALL_TIMEOUT_MS, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_type_string (state), ==, "(vmv)");
@@ -1285,6 +1309,7 @@ main (int   argc,
   g_test_add_func ("/statem/enter-repeat-state", test_statem_enter_repeat_state);
   g_test_add_func ("/statem/zero-timeout", test_statem_zero_timeout);
   g_test_add_func ("/statem/stop-and-reply", test_statem_stop_and_reply);
+  g_test_add_func ("/statem/taken-reply-at-crash", test_statem_taken_reply_at_crash);
   g_test_add_func ("/statem/get-and-replace-state", test_statem_get_and_replace_state);
   g_test_add_func ("/statem/state-functions", test_statem_state_functions);
   g_test_add_func ("/statem/event-types", test_statem_event_types);
