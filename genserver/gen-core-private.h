@@ -49,6 +49,13 @@ void          gen_trace_lifecycle     (GenServer            *self,
                                        const gchar          *event,
                                        const GError         *reason);
 
+/* Casts refused for room, in gen_server_get_status()'s `casts-refused`:
+ * counts one more (a cast refused before it reached the mailbox, as the
+ * D-Bus export's bound on peers does), and reads them. Any thread. See
+ * gen-observe.c. */
+void          gen_observe_count_refused_cast (GenServer *self);
+guint64       gen_observe_get_casts_refused  (GenServer *self);
+
 /* A pool by its id, which identifies it where an object cannot go: in a
  * GenChildSpec's variant form. NULL if there is none (any more). See
  * gen-scheduler.c. */

@@ -101,9 +101,16 @@ struct _GenDBusExport
   GDBusConnection *connection; /* owned */
   gchar *object_path;          /* owned */
   guint64 max_message_size;
+  guint64 max_pending_bytes; /* of messages from peers not let go of yet; 0: no bound */
+  gint max_timeout_ms; /* the longest a peer's call may wait; negative: no cap */
   /* Owned. Cancelled when the export ends, so that no call is left
    * pending for a caller that can no longer get its reply. */
   GCancellable *cancellable;
+
+  /* Atomic: the cost (gen_dbus_message_cost()) of the messages from peers
+   * accepted and not let go of yet (calls not answered, casts and infos the
+   * server still holds). */
+  guint64 pending_bytes;
 
   /* gen_dbus_export_lock. */
   gboolean exported;
@@ -124,7 +131,9 @@ gpointer       gen_dbus_export_new       (const GenDBusExportClass *klass,
                                           gpointer                  owner,
                                           GDBusConnection          *connection,
                                           const gchar              *object_path,
-                                          guint64                   max_message_size);
+                                          guint64                   max_message_size,
+                                          guint64                   max_pending_bytes,
+                                          gint                      max_timeout_ms);
 gpointer       gen_dbus_export_ref       (gpointer                  export);
 void           gen_dbus_export_unref     (gpointer                  export);
 

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include "gen-core-private.h"
 #include "gen-dbus-private.h"
 #include "gen-resources.h"
 
@@ -15,11 +16,18 @@
  * properties, which asks the kind of export which server a message goes to.
  *
  * Method calls arrive on the thread-default context of the thread that
- * exported, as for every GDBus object. A Call goes on with
- * gen_server_call_async(), so that a slow handler never holds that context
- * up, with the remote caller's own timeout, which the Call method carries:
- * a request still queued when the caller gave up is never handled, as
- * locally.
+ * exported, as for every GDBus object, and nothing there ever waits for a
+ * mailbox: a peer must not stall that context (a GTK app's UI, other
+ * exported servers). A Call goes on with gen_server_call_async(), which
+ * never waits for room, with the remote caller's own timeout, capped by
+ * the export's: a request still queued when the caller gave up is never
+ * handled, as locally. A Cast is queued with a timeout of 0 for room, so a
+ * full mailbox refuses it at once whatever its policy.
+ *
+ * Messages from peers are bounded per export, in bytes: a call counts
+ * until it is answered, a cast or info until the server lets go of its message (the
+ * message's bytes carry a ticket whose release counts it out), so that an
+ * unbounded mailbox or handle_info cannot grow without limit either.
  *
  * Errors cross in both directions with their GEN_SERVER_ERROR domain and
  * code, and what only a distance brings (a vanished peer, a D-Bus timeout)
@@ -220,7 +228,9 @@ gen_dbus_export_new (const GenDBusExportClass *klass,
                      gpointer                  owner,
                      GDBusConnection          *connection,
                      const gchar              *object_path,
-                     guint64                   max_message_size)
+                     guint64                   max_message_size,
+                     guint64                   max_pending_bytes,
+                     gint                      max_timeout_ms)
 {
   GenDBusExport *export;
 
@@ -233,6 +243,8 @@ gen_dbus_export_new (const GenDBusExportClass *klass,
   export->connection = g_object_ref (connection);
   export->object_path = g_strdup (object_path);
   export->max_message_size = max_message_size;
+  export->max_pending_bytes = max_pending_bytes;
+  export->max_timeout_ms = max_timeout_ms;
   export->cancellable = g_cancellable_new ();
   return export;
 }
@@ -425,15 +437,101 @@ return_error (GDBusMethodInvocation *invocation,
   g_error_free (error);
 }
 
+/* What a message from a peer counts against the export's bound: its bytes,
+ * and what holding it costs besides (the D-Bus message, the GVariant, the
+ * mailbox's item), so that a flood of empty messages is bounded too. */
+static guint64
+message_cost (GVariant *message)
+{
+  return g_variant_get_size (message) + GEN_DBUS_MESSAGE_OVERHEAD;
+}
+
+static void
+export_release (GenDBusExport *export,
+                guint64        cost)
+{
+  __atomic_fetch_sub (&export->pending_bytes, cost, __ATOMIC_RELAXED);
+}
+
+/* Counts a message from a peer in, unless the export's bound is
+ * reached. */
+static gboolean
+export_admit (GenDBusExport  *export,
+              guint64         cost,
+              GError        **error)
+{
+  guint64 pending = __atomic_add_fetch (&export->pending_bytes, cost, __ATOMIC_RELAXED);
+
+  if (export->max_pending_bytes == 0 || pending <= export->max_pending_bytes)
+    return TRUE;
+
+  export_release (export, cost);
+  g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL,
+               "the server exported at %s holds %" G_GUINT64_FORMAT " bytes of messages from "
+               "peers, of the %" G_GUINT64_FORMAT " it accepts",
+               export->object_path, pending - cost, export->max_pending_bytes);
+  return FALSE;
+}
+
+typedef struct
+{
+  GenDBusExport *export; /* owned reference */
+  gpointer data;         /* owned: the message's bytes */
+  guint64 cost;
+} Ticket;
+
+static void
+ticket_free (gpointer data)
+{
+  Ticket *ticket = data;
+
+  export_release (ticket->export, ticket->cost);
+  gen_dbus_export_unref (ticket->export);
+  g_free (ticket->data);
+  g_free (ticket);
+}
+
+/* @message, in bytes whose release counts it out of the export's
+ * pending messages. A copy of its own: GVariant copies data that is not
+ * aligned and would let go of the ticket at once. */
+static GVariant *
+export_track (GenDBusExport *export,
+              GVariant      *message,
+              guint64        cost)
+{
+  gsize size = g_variant_get_size (message);
+  Ticket *ticket = g_new0 (Ticket, 1);
+  g_autoptr(GBytes) bytes = NULL;
+
+  ticket->export = gen_dbus_export_ref (export);
+  ticket->cost = cost;
+  ticket->data = g_malloc (MAX (size, 1));
+  memcpy (ticket->data, g_variant_get_data (message), size);
+  bytes = g_bytes_new_with_free_func (ticket->data, size, ticket_free, ticket);
+  return g_variant_ref_sink (g_variant_new_from_bytes (g_variant_get_type (message), bytes, FALSE));
+}
+
+typedef struct
+{
+  GenDBusExport *export;            /* owned reference */
+  GDBusMethodInvocation *invocation; /* owned */
+  guint64 cost;
+} PendingCall;
+
 static void
 export_call_done_cb (GObject      *source,
                      GAsyncResult *result,
                      gpointer      data)
 {
-  GDBusMethodInvocation *invocation = data;
+  PendingCall *pending = data;
+  GDBusMethodInvocation *invocation = pending->invocation;
   GenServer *server = GEN_SERVER (source);
   g_autoptr(GVariant) reply = NULL;
   GError *error = NULL;
+
+  export_release (pending->export, pending->cost);
+  gen_dbus_export_unref (pending->export);
+  g_free (pending);
 
   reply = gen_server_call_finish (server, result, &error);
   if (reply == NULL)
@@ -470,7 +568,11 @@ export_method_call (GDBusConnection       *connection,
   GenDBusExport *export = data;
   g_autoptr(GenServer) server = NULL;
   g_autoptr(GVariant) message = NULL;
+  g_autoptr(GVariant) tracked = NULL;
+  gboolean is_cast = g_str_equal (method_name, "Cast");
   GError *error = NULL;
+  gboolean queued;
+  guint64 cost;
 
   server = export->klass->lookup (export, object_path, &error);
   if (server == NULL)
@@ -488,19 +590,39 @@ export_method_call (GDBusConnection       *connection,
       return;
     }
 
-  if (g_str_equal (method_name, "Call"))
+  cost = message_cost (message);
+  if (!export_admit (export, cost, &error))
     {
-      gint timeout_ms;
-
-      g_variant_get_child (parameters, 1, "i", &timeout_ms);
-      gen_server_call_async (server, message, timeout_ms, export->cancellable,
-                             export_call_done_cb, invocation);
+      if (is_cast)
+        gen_observe_count_refused_cast (server);
+      return_error (invocation, error);
       return;
     }
 
-  if (g_str_equal (method_name, "Cast") ?
-      gen_server_cast (server, message, &error) :
-      gen_server_send_info (server, message, &error))
+  if (g_str_equal (method_name, "Call"))
+    {
+      PendingCall *pending = g_new0 (PendingCall, 1);
+      gint timeout_ms;
+
+      g_variant_get_child (parameters, 1, "i", &timeout_ms);
+      if (export->max_timeout_ms >= 0 &&
+          (timeout_ms < 0 || timeout_ms > export->max_timeout_ms))
+        timeout_ms = export->max_timeout_ms;
+      pending->export = gen_dbus_export_ref (export);
+      pending->invocation = invocation;
+      pending->cost = cost;
+      gen_server_call_async (server, message, timeout_ms, export->cancellable,
+                             export_call_done_cb, pending);
+      return;
+    }
+
+  tracked = export_track (export, message, cost);
+  /* A timeout of 0 for room: a full BLOCK mailbox refuses the cast as a
+   * FAIL one does, instead of holding up this context. */
+  queued = is_cast ?
+           gen_server_cast_with_timeout (server, tracked, 0, &error) :
+           gen_server_send_info (server, tracked, &error);
+  if (queued)
     /* Not sent if the caller asked for no reply, as remote casts do. */
     g_dbus_method_invocation_return_value (invocation, NULL);
   else
@@ -532,6 +654,8 @@ export_get_property (GDBusConnection  *connection,
     return g_variant_new_uint64 (export->max_message_size);
   if (g_str_equal (property_name, "Running"))
     return g_variant_new_boolean (gen_server_is_running (server));
+  if (g_str_equal (property_name, "CastsRefused"))
+    return g_variant_new_uint64 (gen_observe_get_casts_refused (server));
 
   type_string = g_str_equal (property_name, "CastType") ?
                 gen_server_get_cast_type (server) :

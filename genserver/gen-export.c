@@ -121,7 +121,17 @@ export_stopped_cb (GenServer    *server,
  *
  * Requests are dispatched on the thread-default [struct@GLib.MainContext]
  * of the calling thread, which must be iterated, as for any GDBus object;
- * the handlers still run on the server's own thread (or context). A server
+ * the handlers still run on the server's own thread (or context). Nothing
+ * a peer sends ever makes that context wait for the server: a call that
+ * finds the mailbox full fails with %GEN_SERVER_ERROR_MAILBOX_FULL, and so
+ * does a cast, whatever the [property@Gen.Server:mailbox-policy] (a
+ * %GEN_MAILBOX_POLICY_BLOCK mailbox blocks local senders only). A plain
+ * remote cast has no reply to carry that error: it is counted in
+ * `casts-refused` ([method@Gen.Server.get_status], and the `CastsRefused`
+ * D-Bus property); [method@Gen.Remote.cast_checked] reports it. At most
+ * [const@Gen.DBUS_DEFAULT_MAX_PENDING_BYTES] bytes of messages from peers are held, and a
+ * peer's call waits at most [const@Gen.DBUS_DEFAULT_MAX_TIMEOUT] ms; see
+ * [method@Gen.Server.export_with_limits] for other bounds. A server
  * can be exported whether it runs or not: while it does not, callers get
  * %GEN_SERVER_ERROR_NOT_RUNNING, and a server started again is reached
  * again. The export ends with [method@Gen.Server.unexport], when
@@ -187,6 +197,63 @@ gen_server_export_full (GenServer        *self,
                         guint64           max_message_size,
                         GError          **error)
 {
+  return gen_server_export_with_limits (self, connection, object_path, max_message_size,
+                                        GEN_DBUS_DEFAULT_MAX_PENDING_BYTES,
+                                        GEN_DBUS_DEFAULT_MAX_TIMEOUT, error);
+}
+
+/**
+ * gen_server_export_with_limits:
+ * @self: a #GenServer
+ * @connection: a #GDBusConnection: to a message bus, or peer-to-peer
+ * @object_path: the D-Bus object path to export the server at
+ * @max_message_size: the largest serialized message accepted, in bytes
+ * @max_pending_bytes: how much of the messages from peers the export holds
+ *   at most, in bytes; 0 for no bound
+ * @max_timeout_ms: the longest a peer's call may wait, in milliseconds;
+ *   negative to let peers wait as long as they ask, forever included
+ * @error: return location for an error
+ *
+ * Exports the server as [method@Gen.Server.export_full] does, with the
+ * bounds a peer must stay within.
+ *
+ * @max_pending_bytes bounds the messages from the peers of @connection
+ * that the exporting process holds for the server, each counted as its
+ * serialized size plus [const@Gen.DBUS_MESSAGE_OVERHEAD]: calls not
+ * answered yet, and casts and infos until the server lets
+ * go of them (handled, or dropped). Past it, a call, an info, or a cast
+ * sent with [method@Gen.Remote.cast_checked] fails with
+ * %GEN_SERVER_ERROR_MAILBOX_FULL, and a plain cast is dropped and counted
+ * in `casts-refused` ([method@Gen.Server.get_status]). It is the bound on
+ * infos, which the mailbox never refuses, and on casts to an unbounded
+ * mailbox: it caps the memory peers can make the process hold through
+ * this export.
+ *
+ * @max_timeout_ms caps the timeout a peer's call carries: a call that asks
+ * for longer, or for none, times out after @max_timeout_ms, so that calls
+ * of a peer that went away on a bus (which the exporter cannot tell) are
+ * not kept forever.
+ *
+ * ```c
+ * // Messages of at most 64 KiB, 4 MiB of them held, calls of at most 10 s.
+ * gen_server_export_with_limits (counter, connection, "/org/example/Counter",
+ *                                64 * 1024, 4 * 1024 * 1024, 10000, &error);
+ * ```
+ *
+ * Returns: %TRUE if the server is exported, %FALSE with an error as for
+ *   [method@Gen.Server.export]
+ *
+ * Since: 1.2
+ */
+gboolean
+gen_server_export_with_limits (GenServer        *self,
+                               GDBusConnection  *connection,
+                               const gchar      *object_path,
+                               guint64           max_message_size,
+                               guint64           max_pending_bytes,
+                               gint              max_timeout_ms,
+                               GError          **error)
+{
   g_autoptr(GenServer) previous_server = NULL;
   GHashTable *by_path;
   GenDBusExport *other;
@@ -231,7 +298,8 @@ gen_server_export_full (GenServer        *self,
     }
 
   export = gen_dbus_export_new (&export_class, sizeof (Export), self, connection,
-                                object_path, max_message_size);
+                                object_path, max_message_size, max_pending_bytes,
+                                max_timeout_ms);
   if (!gen_dbus_export_register_locked (gen_dbus_export_ref (export), self, NULL, error))
     {
       gen_dbus_export_unlock ();

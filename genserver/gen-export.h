@@ -35,6 +35,45 @@ G_BEGIN_DECLS
  */
 #define GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE (16 * 1024 * 1024)
 
+/**
+ * GEN_DBUS_DEFAULT_MAX_PENDING_BYTES:
+ *
+ * How much of the messages from D-Bus peers a server exported with
+ * [method@Gen.Server.export] holds at most, in bytes: 64 MiB of calls not
+ * answered yet and of casts and infos not handled yet (or still held by
+ * the handler), each counted as its serialized size plus
+ * [const@Gen.DBUS_MESSAGE_OVERHEAD]. Past it, a peer gets
+ * %GEN_SERVER_ERROR_MAILBOX_FULL. See
+ * [method@Gen.Server.export_with_limits].
+ *
+ * Since: 1.2
+ */
+#define GEN_DBUS_DEFAULT_MAX_PENDING_BYTES (64 * 1024 * 1024)
+
+/**
+ * GEN_DBUS_MESSAGE_OVERHEAD:
+ *
+ * What a message from a D-Bus peer counts against the export's bound
+ * besides its serialized size, in bytes: about what holding it costs (the
+ * D-Bus message, the variant, the mailbox's item), so that a flood of
+ * empty messages is bounded too.
+ *
+ * Since: 1.2
+ */
+#define GEN_DBUS_MESSAGE_OVERHEAD 256
+
+/**
+ * GEN_DBUS_DEFAULT_MAX_TIMEOUT:
+ *
+ * The longest, in milliseconds, that a call from a D-Bus peer waits for a
+ * server exported with [method@Gen.Server.export]: one minute. A peer that
+ * asks for longer, or for no timeout, gets this one. See
+ * [method@Gen.Server.export_with_limits].
+ *
+ * Since: 1.2
+ */
+#define GEN_DBUS_DEFAULT_MAX_TIMEOUT 60000
+
 GEN_AVAILABLE_IN_ALL
 gboolean gen_server_export      (GenServer        *self,
                                  GDBusConnection  *connection,
@@ -46,6 +85,14 @@ gboolean gen_server_export_full (GenServer        *self,
                                  const gchar      *object_path,
                                  guint64           max_message_size,
                                  GError          **error);
+GEN_AVAILABLE_IN_1_2
+gboolean gen_server_export_with_limits (GenServer        *self,
+                                        GDBusConnection  *connection,
+                                        const gchar      *object_path,
+                                        guint64           max_message_size,
+                                        guint64           max_pending_bytes,
+                                        gint              max_timeout_ms,
+                                        GError          **error);
 GEN_AVAILABLE_IN_ALL
 gboolean gen_server_unexport    (GenServer        *self,
                                  GDBusConnection  *connection);

@@ -497,6 +497,18 @@ gen_observe_get_counters (GenServer   *self,
   counters->calls_timed_out = __atomic_load_n (&priv->n_calls_timed_out, __ATOMIC_RELAXED);
 }
 
+void
+gen_observe_count_refused_cast (GenServer *self)
+{
+  __atomic_fetch_add (&gen_server_get_private (self)->n_casts_refused, 1, __ATOMIC_RELAXED);
+}
+
+guint64
+gen_observe_get_casts_refused (GenServer *self)
+{
+  return __atomic_load_n (&gen_server_get_private (self)->n_casts_refused, __ATOMIC_RELAXED);
+}
+
 /**
  * gen_server_get_status:
  * @self: a #GenServer
@@ -513,6 +525,10 @@ gen_observe_get_counters (GenServer   *self,
  * - `casts`, `calls`, `infos` (`t`): the messages handled, over all runs
  *   (infos include timers and idle timeouts)
  * - `calls-timed-out` (`t`): calls whose caller gave up waiting
+ * - `casts-refused` (`t`): casts refused because the bounded mailbox was
+ *   full (see [property@Gen.Server:mailbox-capacity]), or, coming over
+ *   D-Bus, because the export's bound on messages from peers was reached
+ *   (see [method@Gen.Server.export_full]); Since: 1.2
  * - `started-at` (`x`): when the server last started, in monotonic
  *   microseconds ([func@GLib.get_monotonic_time]); absent if it never did
  * - `scheduler` (`s`): what runs the handlers: `"thread"`,
@@ -568,6 +584,8 @@ gen_server_get_status (GenServer *self)
                          g_variant_new_uint64 (__atomic_load_n (&priv->n_infos, __ATOMIC_RELAXED)));
   g_variant_builder_add (&builder, "{sv}", "calls-timed-out",
                          g_variant_new_uint64 (__atomic_load_n (&priv->n_calls_timed_out, __ATOMIC_RELAXED)));
+  g_variant_builder_add (&builder, "{sv}", "casts-refused",
+                         g_variant_new_uint64 (gen_observe_get_casts_refused (self)));
   started_at = __atomic_load_n (&priv->started_at, __ATOMIC_RELAXED);
   if (started_at != 0)
     g_variant_builder_add (&builder, "{sv}", "started-at", g_variant_new_int64 (started_at));

@@ -235,7 +235,8 @@ gen_registry_export (GenRegistry      *self,
     }
 
   export = gen_dbus_export_new (&registry_export_class, sizeof (RegistryExport), self,
-                                connection, object_path, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE);
+                                connection, object_path, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE,
+                                GEN_DBUS_DEFAULT_MAX_PENDING_BYTES, GEN_DBUS_DEFAULT_MAX_TIMEOUT);
   export->watched = g_hash_table_new (NULL, NULL);
   registered = gen_dbus_export_register_locked (&export->parent, self,
                                                 &registry_subtree_vtable, error);

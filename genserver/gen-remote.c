@@ -670,7 +670,10 @@ gen_remote_call_finish (GenRemote     *self,
  * call that expects no reply: it never waits for the server. As with
  * Erlang's casts to another node, a message that reaches a server that
  * stopped is lost without a word; a monitor tells you that the server is
- * down.
+ * down. So is one that finds the server's mailbox full, or the export's
+ * bound on messages from peers reached: it is counted in the server's
+ * `casts-refused` (the `CastsRefused` D-Bus property), and
+ * [method@Gen.Remote.cast_checked] reports it instead.
  *
  * ```c
  * gen_remote_cast (counter, g_variant_new ("(si)", "add", 1), &error);
@@ -718,6 +721,70 @@ gen_remote_cast (GenRemote  *self,
       return FALSE;
     }
 
+  return TRUE;
+}
+
+/**
+ * gen_remote_cast_checked:
+ * @self: a #GenRemote
+ * @message: the message; a floating reference is sunk
+ * @timeout_ms: how long to wait for the exporting process's answer, in
+ *   milliseconds, or a negative number to wait as long as it takes
+ * @error: return location for an error
+ *
+ * Casts @message as [method@Gen.Remote.cast] does, and waits for the
+ * exporting process to say whether it was queued: a cast with an
+ * acknowledgement. It waits for the mailbox, never for the handler.
+ *
+ * A plain remote cast that finds the mailbox full is dropped and only
+ * counted (in the server's `casts-refused`); this one reports it, with
+ * %GEN_SERVER_ERROR_MAILBOX_FULL, whatever the server's
+ * [property@Gen.Server:mailbox-policy]: the exporting process never waits
+ * for room on behalf of a peer.
+ *
+ * ```c
+ * if (!gen_remote_cast_checked (sink, message, GEN_SERVER_DEFAULT_TIMEOUT, &error) &&
+ *     g_error_matches (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL))
+ *   retry_later (message);
+ * ```
+ *
+ * Returns: %TRUE if the message was queued, %FALSE with
+ *   %GEN_SERVER_ERROR_MAILBOX_FULL, %GEN_SERVER_ERROR_NOT_RUNNING,
+ *   %GEN_SERVER_ERROR_INVALID_MESSAGE, %GEN_SERVER_ERROR_TIMEOUT,
+ *   %GEN_SERVER_ERROR_NO_CONNECTION, ...
+ *
+ * Since: 1.2
+ */
+gboolean
+gen_remote_cast_checked (GenRemote  *self,
+                         GVariant   *message,
+                         gint        timeout_ms,
+                         GError    **error)
+{
+  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (GEN_IS_REMOTE (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  owned_message = g_variant_ref_sink (message);
+  if (!remote_check_message (self, self->cast_type, "cast", owned_message, error) ||
+      !remote_check_connection (self, error))
+    return FALSE;
+
+  reply = g_dbus_connection_call_sync (self->connection, self->bus_name, self->object_path,
+                                       GEN_DBUS_INTERFACE, "Cast",
+                                       g_variant_new ("(v)", owned_message),
+                                       G_VARIANT_TYPE_UNIT, G_DBUS_CALL_FLAGS_NONE,
+                                       dbus_timeout (timeout_ms), NULL, &local_error);
+  if (reply == NULL)
+    {
+      g_propagate_error (error, gen_dbus_error_from_call (local_error, self->name,
+                                                          self->object_path, timeout_ms));
+      return FALSE;
+    }
   return TRUE;
 }
 

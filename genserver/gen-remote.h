@@ -67,6 +67,11 @@ GEN_AVAILABLE_IN_ALL
 gboolean         gen_remote_cast            (GenRemote             *self,
                                              GVariant              *message,
                                              GError               **error);
+GEN_AVAILABLE_IN_1_2
+gboolean         gen_remote_cast_checked    (GenRemote             *self,
+                                             GVariant              *message,
+                                             gint                   timeout_ms,
+                                             GError               **error);
 GEN_AVAILABLE_IN_ALL
 guint            gen_remote_monitor         (GenRemote             *self,
                                              GenRemoteMonitorFunc   func,

@@ -86,6 +86,8 @@ queue_item (GenServer  *self,
 
   if (result == GEN_PUSH_OK)
     return TRUE;
+  if (result == GEN_PUSH_FULL && GEN_ITEM_KIND (item) == GEN_ITEM_CAST)
+    gen_observe_count_refused_cast (self);
   set_push_error (self, result, error);
   return FALSE;
 }

@@ -109,11 +109,13 @@ typedef struct
   /* Observability; see gen-observe.c. The counters of handled messages
    * are written by the handler thread only and read by anyone, both with
    * relaxed atomics: a plain store on the hot path, never a torn read.
-   * `n_calls_timed_out` is added to by callers (atomic add). */
+   * `n_calls_timed_out` and `n_casts_refused` are added to by callers
+   * (atomic add). */
   guint64 n_casts;
   guint64 n_calls;
   guint64 n_infos;
   guint64 n_calls_timed_out;
+  guint64 n_casts_refused;
   gint64 started_at;       /* atomic: monotonic µs of the last start, 0 before */
   gchar *last_crash;       /* owned; under `lock` */
   gint trace;              /* atomic: gen_server_set_trace() */

@@ -150,6 +150,8 @@ typedef struct
   GDBusServer *dbus_server;
   GDBusConnection *service; /* the bus connection, or the accepted peer */
   guint64 max_message_size;
+  guint64 max_pending_bytes;
+  gint max_timeout_ms;
 
   GenRegistry *registry; /* owned, once a test makes one */
 
@@ -225,8 +227,9 @@ service_export (Fixture *f)
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (gen_server_export_full (GEN_SERVER (f->server), f->service, TEST_OBJECT_PATH,
-                                         f->max_message_size, &error));
+  g_assert_true (gen_server_export_with_limits (GEN_SERVER (f->server), f->service,
+                                                TEST_OBJECT_PATH, f->max_message_size,
+                                                f->max_pending_bytes, f->max_timeout_ms, &error));
   g_assert_no_error (error);
 }
 
@@ -333,15 +336,30 @@ client_connect (Fixture *f)
   return connection;
 }
 
+/* The bounds of a fixture's export and of its server's mailbox. */
+typedef struct
+{
+  guint64 max_message_size;
+  guint64 max_pending_bytes;
+  gint max_timeout_ms;
+  guint capacity;
+  GenMailboxPolicy policy;
+} Limits;
+
+#define DEFAULT_LIMITS { GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE, GEN_DBUS_DEFAULT_MAX_PENDING_BYTES, \
+                         GEN_DBUS_DEFAULT_MAX_TIMEOUT, 0, GEN_MAILBOX_POLICY_FAIL }
+
 static void
-fixture_set_up_limited (Fixture       *f,
-                        gconstpointer  data,
-                        guint64        max_message_size)
+fixture_set_up_with (Fixture       *f,
+                     gconstpointer  data,
+                     const Limits  *limits)
 {
   g_autoptr(GError) error = NULL;
 
   f->p2p = GPOINTER_TO_INT (data);
-  f->max_message_size = max_message_size;
+  f->max_message_size = limits->max_message_size;
+  f->max_pending_bytes = limits->max_pending_bytes;
+  f->max_timeout_ms = limits->max_timeout_ms;
   g_mutex_init (&f->lock);
   g_cond_init (&f->cond);
 
@@ -357,7 +375,10 @@ fixture_set_up_limited (Fixture       *f,
       f->bus_name = g_strdup (TEST_BUS_NAME);
     }
 
-  f->server = test_start_ok (g_object_new (remote_counter_get_type (), NULL), NULL);
+  f->server = test_start_ok (g_object_new (remote_counter_get_type (),
+                                           "mailbox-capacity", limits->capacity,
+                                           "mailbox-policy", limits->policy,
+                                           NULL), NULL);
 
   f->context = g_main_context_new ();
   f->loop = g_main_loop_new (f->context, FALSE);
@@ -374,7 +395,9 @@ static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  fixture_set_up_limited (f, data, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE);
+  const Limits limits = DEFAULT_LIMITS;
+
+  fixture_set_up_with (f, data, &limits);
 }
 
 static gboolean
@@ -662,7 +685,10 @@ static void
 set_up_limited (Fixture       *f,
                 gconstpointer  data)
 {
-  fixture_set_up_limited (f, data, 1024);
+  Limits limits = DEFAULT_LIMITS;
+
+  limits.max_message_size = 1024;
+  fixture_set_up_with (f, data, &limits);
 }
 
 static void
@@ -1358,6 +1384,200 @@ test_admission (void)
   g_assert_true (admitted ("tcp:host=127.0.0.1,port=0", G_MAXUINT, TRUE));
 }
 
+/* What a peer can do to the exporting process ------------------------------ */
+
+static void
+set_up_block_mailbox (Fixture       *f,
+                      gconstpointer  data)
+{
+  Limits limits = DEFAULT_LIMITS;
+
+  limits.capacity = 1;
+  limits.policy = GEN_MAILBOX_POLICY_BLOCK;
+  fixture_set_up_with (f, data, &limits);
+}
+
+static void
+set_up_fail_mailbox (Fixture       *f,
+                     gconstpointer  data)
+{
+  Limits limits = DEFAULT_LIMITS;
+
+  limits.capacity = 1;
+  limits.policy = GEN_MAILBOX_POLICY_FAIL;
+  fixture_set_up_with (f, data, &limits);
+}
+
+static void
+set_up_few_pending (Fixture       *f,
+                    gconstpointer  data)
+{
+  Limits limits = DEFAULT_LIMITS;
+
+  /* Room for one (sx) call of 16 bytes and three int32 infos:
+   * 16 + 3 × 4 + 4 × GEN_DBUS_MESSAGE_OVERHEAD = 1052, not for a fifth. */
+  limits.max_pending_bytes = 1200;
+  fixture_set_up_with (f, data, &limits);
+}
+
+static void
+set_up_short_timeout (Fixture       *f,
+                      gconstpointer  data)
+{
+  Limits limits = DEFAULT_LIMITS;
+
+  limits.max_timeout_ms = 100;
+  fixture_set_up_with (f, data, &limits);
+}
+
+static guint64
+status_casts_refused (GenServer *server)
+{
+  g_autoptr(GVariant) status = gen_server_get_status (server);
+  guint64 refused = 0;
+
+  g_variant_lookup (status, "casts-refused", "t", &refused);
+  return refused;
+}
+
+/* The CastsRefused property, as any peer reads it. */
+static guint64
+remote_casts_refused (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  reply = g_dbus_connection_call_sync (f->client, f->bus_name, TEST_OBJECT_PATH,
+                                       "org.freedesktop.DBus.Properties", "Get",
+                                       g_variant_new ("(ss)", GEN_DBUS_INTERFACE, "CastsRefused"),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE,
+                                       TEST_CALL_TIMEOUT_MS, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_get_uint64 (value);
+}
+
+/* The server's handler holds a remote call and one local cast fills its
+ * mailbox (capacity 1) behind it. */
+static void
+fill_mailbox (Fixture     *f,
+              AsyncResult *blocked)
+{
+  g_autoptr(GError) error = NULL;
+
+  gen_remote_call_async (f->remote, test_message ("block", 0), -1, NULL, remote_call_cb, blocked);
+  test_gate_wait_for (&f->server->gate, &f->server->gate.blocked, 1);
+  g_assert_true (gen_server_cast (GEN_SERVER (f->server), test_message ("add", 1), &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_full_mailbox (Fixture       *f,
+                   gconstpointer  data)
+{
+  AsyncResult blocked = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  fill_mailbox (f, &blocked);
+
+  /* Plain casts to the full mailbox: under BLOCK, the service's context
+   * used to wait for room here, and everything it serves with it. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (gen_remote_cast (f->remote, test_message ("add", 10), &error));
+      g_assert_no_error (error);
+    }
+
+  /* The service answers at once: a cast with acknowledgement and a call
+   * are told the mailbox is full, whatever its policy. */
+  g_assert_false (gen_remote_cast_checked (f->remote, test_message ("add", 100),
+                                           TEST_CALL_TIMEOUT_MS, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL);
+  g_clear_error (&error);
+  reply = gen_remote_call (f->remote, test_message ("get", 0), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_null (reply);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL);
+  g_clear_error (&error);
+
+  /* D-Bus keeps one sender's order: the plain casts were refused before
+   * the checked one, and each refusal is counted, seen from both sides. */
+  g_assert_cmpuint (status_casts_refused (GEN_SERVER (f->server)), ==, 4);
+  g_assert_cmpuint (remote_casts_refused (f), ==, 4);
+
+  test_gate_open (&f->server->gate);
+  iterate_until (&blocked.done);
+  g_assert_no_error (blocked.error);
+  g_clear_pointer (&blocked.reply, g_variant_unref);
+  g_assert_cmpint (remote_call_ok (f->remote, "get", 0), ==, 1);
+}
+
+static guint
+infos_handled (RemoteCounter *server)
+{
+  return test_gate_get (&server->gate, &server->infos);
+}
+
+static void
+test_pending_bound (Fixture       *f,
+                    gconstpointer  data)
+{
+  AsyncResult blocked = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  /* One call held by the handler and three infos queued behind it: the
+   * export's bound. The mailbox is unbounded, and infos never count
+   * against a capacity anyway. */
+  gen_remote_call_async (f->remote, test_message ("block", 0), -1, NULL, remote_call_cb, &blocked);
+  test_gate_wait_for (&f->server->gate, &f->server->gate.blocked, 1);
+  for (gint i = 0; i < 3; i++)
+    {
+      g_clear_pointer (&reply, g_variant_unref);
+      reply = raw_call (f, "Info", g_variant_new ("(v)", g_variant_new_int32 (i)), &error);
+      g_assert_no_error (error);
+    }
+
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = raw_call (f, "Info", g_variant_new ("(v)", g_variant_new_int32 (3)), &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL);
+  g_clear_error (&error);
+  g_assert_null (gen_remote_call (f->remote, test_message ("get", 0), TEST_CALL_TIMEOUT_MS, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL);
+  g_clear_error (&error);
+  g_assert_false (gen_remote_cast_checked (f->remote, test_message ("add", 1),
+                                           TEST_CALL_TIMEOUT_MS, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_MAILBOX_FULL);
+  g_clear_error (&error);
+  g_assert_cmpuint (status_casts_refused (GEN_SERVER (f->server)), ==, 1);
+
+  /* Handled messages count out: the peer is served again. */
+  test_gate_open (&f->server->gate);
+  iterate_until (&blocked.done);
+  g_assert_no_error (blocked.error);
+  g_clear_pointer (&blocked.reply, g_variant_unref);
+  g_assert_cmpint (remote_call_ok (f->remote, "get", 0), ==, 0);
+  g_assert_cmpuint (infos_handled (f->server), ==, 3);
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = raw_call (f, "Info", g_variant_new ("(v)", g_variant_new_int32 (4)), &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_timeout_capped (Fixture       *f,
+                     gconstpointer  data)
+{
+  AsyncResult forever = { 0 };
+
+  /* The peer asks to wait forever; the export allows 100 ms. */
+  gen_remote_call_async (f->remote, test_message ("block", 0), -1, NULL, remote_call_cb, &forever);
+  iterate_until (&forever.done);
+  g_assert_null (forever.reply);
+  g_assert_error (forever.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+  g_clear_error (&forever.error);
+}
+
 static void
 add_both (const gchar *name,
           void (*set_up) (Fixture *, gconstpointer),
@@ -1396,6 +1616,10 @@ main (int   argc,
   add_both ("peer-vanishes", fixture_set_up, test_peer_vanishes);
   add_both ("not-found", fixture_set_up, test_not_found);
   add_both ("registry", fixture_set_up, test_registry);
+  add_both ("full-mailbox/block", set_up_block_mailbox, test_full_mailbox);
+  add_both ("full-mailbox/fail", set_up_fail_mailbox, test_full_mailbox);
+  add_both ("pending-bound", set_up_few_pending, test_pending_bound);
+  add_both ("timeout-capped", set_up_short_timeout, test_timeout_capped);
   g_test_add_func ("/remote/admission", test_admission);
   g_test_add_func ("/remote/two-processes/p2p", test_two_processes_p2p);
   g_test_add_func ("/remote/two-processes/bus", test_two_processes_bus);

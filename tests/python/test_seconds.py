@@ -324,3 +324,49 @@ def test_remote_calls(tmp_path):
         process.stdin.close()
         process.kill()
         process.wait()
+
+
+@uses(('Server', 'export_with_limits'), ('Remote', 'cast_checked'))
+def test_export_limits(servers, tmp_path):
+    from gi.repository import Gio
+
+    server = Slow()
+    server.start()
+    servers.append(server)
+    address = f'unix:path={tmp_path}/socket'
+    context = GLib.MainContext.new()
+    loop = GLib.MainLoop.new(context, False)
+    ready = threading.Event()
+    connections = []
+
+    def accept(listener, connection):
+        connections.append(connection)
+        return server.export_with_limits(connection, '/limits', 4096, 65536, 0.2)
+
+    def serve():
+        context.push_thread_default()
+        listener = Gio.DBusServer.new_sync(address, Gio.DBusServerFlags.NONE,
+                                           Gio.dbus_generate_guid(), None, None)
+        listener.connect('new-connection', accept)
+        listener.start()
+        ready.set()
+        loop.run()
+        listener.stop()
+        context.pop_thread_default()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    wait_event(ready, "the listener")
+    connection = Gio.DBusConnection.new_for_address_sync(
+        address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT, None, None)
+    remote = Gen.Remote.new_sync(connection, None, '/limits', None)
+    assert remote.cast_checked('cast', 0.5)
+    # The caller would wait forever; the export allows 0.2 s.
+    with Clock() as clock, pytest.raises(GLib.Error) as excinfo:
+        remote.call(('block',), None)
+    assert_gen_error(excinfo, Gen.ServerError.TIMEOUT)
+    assert clock.seconds >= 0.2
+    server.gate.set()
+    connection.close_sync(None)
+    loop.quit()
+    thread.join(DEADLINE)

@@ -861,6 +861,15 @@ class Server(Gen.Server):
             raise GLib.Error.new_literal(GLib.quark_from_string(domain), text, code)
         return True
 
+    def export_with_limits(self, connection, object_path: str, max_message_size: int,
+                           max_pending_bytes: int, max_timeout: Optional[float]) -> bool:
+        """Exports the server on D-Bus as ``export_full``, holding at most
+        ``max_pending_bytes`` of messages from peers, and capping a peer's
+        call at ``max_timeout`` seconds (``None``: no cap)."""
+        return Gen.Server.export_with_limits(self, connection, object_path, max_message_size,
+                                             max_pending_bytes,
+                                             _timeout_ms(max_timeout, "max_timeout"))
+
     def cast_with_timeout(self, message: Any, timeout: Optional[float] = DEFAULT_TIMEOUT) -> bool:
         """Casts as ``cast`` does, waiting up to ``timeout`` seconds
         (``None``: as long as it takes) for room in a full mailbox whose
@@ -1399,6 +1408,13 @@ class Remote(Gen.Remote):
     def cast(self, message):
         """Casts ``message`` (a plain value or GLib.Variant) to the remote server."""
         return Gen.Remote.cast(self, _message(message, self.get_cast_type()))
+
+    def cast_checked(self, message, timeout=DEFAULT_TIMEOUT):
+        """Casts ``message`` and waits up to ``timeout`` seconds (``None``:
+        as long as it takes) for the exporting process to say it was
+        queued. Raises GLib.Error (``MAILBOX_FULL`` for a full mailbox)."""
+        return Gen.Remote.cast_checked(self, _message(message, self.get_cast_type()),
+                                       _timeout_ms(timeout))
 
     def call(self, message, timeout=DEFAULT_TIMEOUT, *, unpack=True):
         """Calls the remote server and returns its reply, unpacked unless
