@@ -464,22 +464,27 @@ gen_remote_new_for_name (GDBusConnection  *connection,
 
 /* Calls ------------------------------------------------------------------ */
 
-/* The parameters of the Call method for @message, which it sinks, or NULL
- * if the message cannot go. */
+/* The parameters of the Call (@is_call) or Cast method for @message, which
+ * it sinks, or NULL if the message cannot go. */
 static GVariant *
-remote_call_parameters (GenRemote  *self,
-                        GVariant   *message,
-                        gint        timeout_ms,
-                        GError    **error)
+remote_parameters (GenRemote  *self,
+                   gboolean    is_call,
+                   GVariant   *message,
+                   gint        timeout_ms,
+                   GError    **error)
 {
   g_autoptr(GVariant) owned_message = g_variant_ref_sink (message);
 
-  if (!remote_check_message (self, self->call_type, "call", owned_message, error) ||
+  if (!remote_check_message (self, is_call ? self->call_type : self->cast_type,
+                             is_call ? "call" : "cast", owned_message, error) ||
       !remote_check_connection (self, error))
     return NULL;
   /* Not ahead of this thread's casts still in a batch (a node's link). */
-  gen_cast_batch_flush (self->connection);
-  return g_variant_ref_sink (g_variant_new ("(vi)", owned_message, timeout_ms));
+  if (is_call)
+    gen_cast_batch_flush (self->connection);
+  return g_variant_ref_sink (is_call ?
+                             g_variant_new ("(vi)", owned_message, timeout_ms) :
+                             g_variant_new ("(v)", owned_message));
 }
 
 /* The reply of a Call method (@reply, NULL with @call_error, which it
@@ -545,7 +550,7 @@ gen_remote_call (GenRemote  *self,
   g_return_val_if_fail (message != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  parameters = remote_call_parameters (self, message, timeout_ms, error);
+  parameters = remote_parameters (self, TRUE, message, timeout_ms, error);
   if (parameters == NULL)
     return NULL;
 
@@ -620,7 +625,7 @@ gen_remote_call_async (GenRemote           *self,
   g_task_set_name (task, "[genserver] remote call");
   g_task_set_task_data (task, GINT_TO_POINTER (timeout_ms), NULL);
 
-  parameters = remote_call_parameters (self, message, timeout_ms, &error);
+  parameters = remote_parameters (self, TRUE, message, timeout_ms, &error);
   if (parameters == NULL)
     {
       /* GTask completes it from a later iteration: never inside this call. */
@@ -690,6 +695,7 @@ gen_remote_cast (GenRemote  *self,
                  GVariant   *message,
                  GError    **error)
 {
+  g_autoptr(GVariant) parameters = NULL;
   g_autoptr(GVariant) owned_message = NULL;
   g_autoptr(GDBusMessage) dbus_message = NULL;
   GError *local_error = NULL;
@@ -698,11 +704,11 @@ gen_remote_cast (GenRemote  *self,
   g_return_val_if_fail (message != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  owned_message = g_variant_ref_sink (message);
-  if (!remote_check_message (self, self->cast_type, "cast", owned_message, error) ||
-      !remote_check_connection (self, error))
+  parameters = remote_parameters (self, FALSE, message, 0, error);
+  if (parameters == NULL)
     return FALSE;
 
+  g_variant_get (parameters, "(v)", &owned_message);
   if (gen_cast_batch_push (self->connection, self->object_path, owned_message))
     return TRUE;
 
@@ -710,7 +716,7 @@ gen_remote_cast (GenRemote  *self,
    * would say nothing of a connection found closed. */
   dbus_message = g_dbus_message_new_method_call (self->bus_name, self->object_path,
                                                  GEN_DBUS_INTERFACE, "Cast");
-  g_dbus_message_set_body (dbus_message, g_variant_new ("(v)", owned_message));
+  g_dbus_message_set_body (dbus_message, parameters);
   g_dbus_message_set_flags (dbus_message, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
   if (!g_dbus_connection_send_message (self->connection, dbus_message,
                                        G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, &local_error))
@@ -761,7 +767,7 @@ gen_remote_cast_checked (GenRemote  *self,
                          gint        timeout_ms,
                          GError    **error)
 {
-  g_autoptr(GVariant) owned_message = NULL;
+  g_autoptr(GVariant) parameters = NULL;
   g_autoptr(GVariant) reply = NULL;
   GError *local_error = NULL;
 
@@ -769,14 +775,14 @@ gen_remote_cast_checked (GenRemote  *self,
   g_return_val_if_fail (message != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  owned_message = g_variant_ref_sink (message);
-  if (!remote_check_message (self, self->cast_type, "cast", owned_message, error) ||
-      !remote_check_connection (self, error))
+  parameters = remote_parameters (self, FALSE, message, 0, error);
+  if (parameters == NULL)
     return FALSE;
+  /* In order with this thread's casts still in a batch. */
+  gen_cast_batch_flush (self->connection);
 
   reply = g_dbus_connection_call_sync (self->connection, self->bus_name, self->object_path,
-                                       GEN_DBUS_INTERFACE, "Cast",
-                                       g_variant_new ("(v)", owned_message),
+                                       GEN_DBUS_INTERFACE, "Cast", parameters,
                                        G_VARIANT_TYPE_UNIT, G_DBUS_CALL_FLAGS_NONE,
                                        dbus_timeout (timeout_ms), NULL, &local_error);
   if (reply == NULL)
