@@ -505,8 +505,8 @@ export_track (GenDBusExport *export,
 
   ticket->export = gen_dbus_export_ref (export);
   ticket->cost = cost;
-  ticket->data = g_malloc (MAX (size, 1));
-  memcpy (ticket->data, g_variant_get_data (message), size);
+  /* An empty message (the unit type "()", say) has no data at all. */
+  ticket->data = size > 0 ? g_memdup2 (g_variant_get_data (message), size) : NULL;
   bytes = g_bytes_new_with_free_func (ticket->data, size, ticket_free, ticket);
   return g_variant_ref_sink (g_variant_new_from_bytes (g_variant_get_type (message), bytes, FALSE));
 }
