@@ -68,7 +68,7 @@ meson test -C "$build" --no-rebuild --suite fuzz --suite fuzzing --logbase testl
 # How much each target ran and covered (edges and features, library
 # included): libFuzzer's last status line and final statistics.
 awk '/^test:/ { name = $NF }
-     / DONE .*cov: / { for (i = 1; i < NF; i++) { if ($i == "cov:") cov = $(i + 1); if ($i == "ft:") ft = $(i + 1) } }
+     /DONE.*cov: / { for (i = 1; i < NF; i++) { if ($i == "cov:") cov = $(i + 1); if ($i == "ft:") ft = $(i + 1) } }
      /^stat::number_of_executed_units/ { runs = $2 }
      /^stat::average_exec_per_sec/ { print name ": " runs " inputs, " $2 " per second, cov " cov ", ft " ft }' \
   "$build/meson-logs/testlog-fuzzing.txt"

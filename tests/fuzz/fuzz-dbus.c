@@ -137,6 +137,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   g_autoptr(GDBusMessage) reply = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree guchar *blob = NULL;
+  g_autofree gchar *signature = NULL;
   gsize blob_size;
   const gchar *method;
   const gchar *interface;
@@ -173,6 +174,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
               "org.freedesktop.DBus.Properties" :
               g_str_equal (method, "Introspect") ?
               "org.freedesktop.DBus.Introspectable" : GEN_DBUS_INTERFACE;
+  /* A body D-Bus has no signature for (maybe types) is no message a peer
+   * can send. */
+  signature = g_strndup (g_variant_get_type_string (body) + 1,
+                         strlen (g_variant_get_type_string (body)) - 2);
+  if (!g_variant_is_signature (signature))
+    return 0;
+
   message = g_dbus_message_new_method_call (NULL, path, interface, method);
   g_dbus_message_set_body (message, body);
   /* What GDBus refuses to send (maybe types, nesting past D-Bus's limits)
