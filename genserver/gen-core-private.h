@@ -44,7 +44,7 @@ gboolean      gen_server_wait_stopped (GenServer            *self,
                                        gint                  timeout_ms);
 
 /* A debug line for G_MESSAGES_DEBUG=Gen: @event ("started", "stopped",
- * "crashed", ...) of @self, with @reason if any. See gen-observe.c. */
+ * "crashed", ...) of @self, with @reason if any. See gen-trace.c. */
 void          gen_trace_lifecycle     (GenServer            *self,
                                        const gchar          *event,
                                        const GError         *reason);

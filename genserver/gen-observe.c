@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * Looking into a server: the status snapshot, suspend and resume, and the
- * trace, after Erlang's sys module.
+ * Looking into a server: the status snapshot, suspend and resume, the
+ * trace switch, get_state and replace_state, after Erlang's sys module.
+ * The handler thread's side of system requests is in gen-run.c, the trace
+ * records in gen-trace.c.
  *
  * The snapshot is read from any thread without stopping the handlers:
  * counters the handler thread stores with relaxed atomics, the status,
@@ -17,192 +19,13 @@
 
 #include "config.h"
 
-#include <string.h>
-
-#include "gen-scheduler-private.h"
 #include "gen-core-private.h"
-#include "gen-live-private.h"
+#include "gen-scheduler-private.h"
 #include "gen-server-private.h"
 
 /* How long get_status waits for a running server to give its state: a
  * server busy in a long handler is reported without it. */
 #define STATUS_STATE_TIMEOUT_MS 1000
-
-/* How much of a printed message a trace record carries. */
-#define TRACE_MESSAGE_MAX 256
-
-static GVariant *
-format_state (GenServer *self)
-{
-  GenServerClass *klass = GEN_SERVER_GET_CLASS (self);
-  GVariant *state;
-
-  if (klass->format_status == NULL)
-    return NULL;
-  state = klass->format_status (self);
-  return state != NULL ? g_variant_take_ref (state) : NULL;
-}
-
-/* The system requests: what the handler thread is asked, besides mail. */
-#define REQUEST_FORMAT_STATUS "gen-server.format-status"
-#define REQUEST_GET_STATE "gen-server.get-state"
-#define REQUEST_REPLACE_STATE "gen-server.replace-state"
-
-/* What replace_state runs on the handler thread. It lives on the stack of
- * the thread that asked: that thread waits for a request that started
- * running to finish, so the handler thread never sees it gone. */
-typedef struct
-{
-  GenServerStateFunc func;
-  gpointer user_data;
-} ReplaceJob;
-
-static GVariant *
-get_state (GenServer  *self,
-           GError    **error)
-{
-  GenServerClass *klass = GEN_SERVER_GET_CLASS (self);
-  GVariant *state;
-
-  if (klass->dump_state == NULL ||
-      (state = klass->dump_state (self)) == NULL)
-    {
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-                   "%s does not give its state: its class has no dump_state",
-                   gen_server_name (self));
-      return NULL;
-    }
-  return g_variant_take_ref (state);
-}
-
-static GVariant *
-replace_state (GenServer   *self,
-               ReplaceJob  *job,
-               GError     **error)
-{
-  GenServerClass *klass = GEN_SERVER_GET_CLASS (self);
-  g_autoptr(GVariant) state = NULL;
-  GVariant *next;
-
-  if (klass->load_state == NULL)
-    {
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-                   "%s does not take a new state: its class has no load_state",
-                   gen_server_name (self));
-      return NULL;
-    }
-  state = get_state (self, error);
-  if (state == NULL)
-    return NULL;
-
-  next = job->func (state, job->user_data);
-  if (next == NULL)
-    return g_steal_pointer (&state);
-  g_variant_take_ref (next);
-  if (!klass->load_state (self, next, error))
-    {
-      g_variant_unref (next);
-      return NULL;
-    }
-  return next;
-}
-
-/* Runs a system request on the handler thread: its reply, or NULL with
- * @error set. */
-static GVariant *
-run_system_request (GenServer  *self,
-                    GVariant   *request,
-                    GError    **error)
-{
-  const gchar *name;
-  guint64 job;
-
-  if (g_variant_is_of_type (request, G_VARIANT_TYPE ("(st)")))
-    {
-      g_variant_get (request, "(&st)", &name, &job);
-      g_assert (g_str_equal (name, REQUEST_REPLACE_STATE));
-      return replace_state (self, (ReplaceJob *) (guintptr) job, error);
-    }
-
-  name = g_variant_get_string (request, NULL);
-  if (g_str_equal (name, REQUEST_GET_STATE))
-    return get_state (self, error);
-
-  g_assert (g_str_equal (name, REQUEST_FORMAT_STATUS));
-  {
-    g_autoptr(GVariant) state = format_state (self);
-
-    return g_variant_ref_sink (g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
-                                                    state != NULL ? g_variant_new_variant (state) : NULL));
-  }
-}
-
-gboolean
-gen_run_hold (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_private (self);
-
-  if (G_UNLIKELY (g_atomic_int_get (&priv->n_system) > 0))
-    {
-      GenCall *call;
-
-      for (;;)
-        {
-          g_mutex_lock (&priv->lock);
-          call = g_queue_pop_head (&priv->system_queue);
-          if (call != NULL)
-            g_atomic_int_add (&priv->n_system, -1);
-          g_mutex_unlock (&priv->lock);
-          if (call == NULL)
-            break;
-
-          /* A requester that gave up already is not answered. */
-          if (gen_call_begin_running (call))
-            {
-              GError *error = NULL;
-              GVariant *reply = run_system_request (self, call->message, &error);
-
-              gen_call_answer (call, reply, error);
-            }
-          gen_call_unref (call);
-        }
-    }
-
-  return g_atomic_int_get (&priv->suspended) &&
-         g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING;
-}
-
-gboolean
-gen_run_wants_turn (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_private (self);
-
-  if (g_atomic_int_get (&priv->n_system) > 0)
-    return TRUE;
-  if (gen_mailbox_length (&priv->mailbox) <= 0)
-    return FALSE;
-  return !g_atomic_int_get (&priv->suspended) ||
-         g_atomic_int_get (&priv->status) != GEN_STATUS_RUNNING;
-}
-
-void
-gen_run_refuse_system (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_private (self);
-  GenCall *call;
-
-  g_mutex_lock (&priv->lock);
-  while ((call = g_queue_pop_head (&priv->system_queue)) != NULL)
-    {
-      g_atomic_int_add (&priv->n_system, -1);
-      gen_call_answer (call, NULL,
-                       g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
-                                    "%s stopped before giving its status",
-                                    gen_server_name (self)));
-      gen_call_unref (call);
-    }
-  g_mutex_unlock (&priv->lock);
-}
 
 /* Runs @request (floating is sunk) on the handler thread and returns its
  * reply: NULL with NOT_RUNNING when the server is not running, with
@@ -223,11 +46,11 @@ system_request (GenServer    *self,
   /* Inside a handler, or on the thread that owns the server's context:
    * no other thread can be running the handlers. */
   if (gen_server_is_handler_thread (self))
-    return run_system_request (self, owned, error);
+    return gen_run_system_request (self, owned, error);
   if (priv->main_context != NULL && g_main_context_acquire (priv->main_context))
     {
       if (g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING)
-        reply = run_system_request (self, owned, error);
+        reply = gen_run_system_request (self, owned, error);
       else
         gen_server_set_not_running_error (self, error);
       g_main_context_release (priv->main_context);
@@ -383,108 +206,6 @@ gen_server_replace_state (GenServer           *self,
                          timeout_ms, error);
 }
 
-GParamSpec *gen_run_status_pspec;
-
-/* The notification source holds the server weakly: a stopped server whose
- * context nobody iterates is not kept alive by it. */
-typedef struct
-{
-  GSource source;
-  GWeakRef server;
-} NotifySource;
-
-static gboolean
-notify_source_dispatch (GSource     *source,
-                        GSourceFunc  callback,
-                        gpointer     user_data)
-{
-  g_autoptr(GenServer) self = g_weak_ref_get (&((NotifySource *) source)->server);
-
-  if (self != NULL)
-    {
-      GenServerPrivate *priv = gen_server_get_private (self);
-
-      /* Cleared first: a change during the handlers schedules another. */
-      if (g_atomic_pointer_compare_and_exchange (&priv->notify_source, source, NULL))
-        g_source_unref (source);
-      g_object_notify_by_pspec (G_OBJECT (self), gen_run_status_pspec);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-static void
-notify_source_finalize (GSource *source)
-{
-  g_weak_ref_clear (&((NotifySource *) source)->server);
-}
-
-static GSourceFuncs notify_source_funcs = {
-  .dispatch = notify_source_dispatch,
-  .finalize = notify_source_finalize,
-};
-
-void
-gen_run_notify_status (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_private (self);
-  GSource *source;
-
-  /* Nobody watches (most servers): no source. A handler connected later
-   * reads the value as it connects (G_BINDING_SYNC_CREATE). */
-  if (g_atomic_pointer_get (&priv->notify_source) != NULL ||
-      !g_signal_has_handler_pending (self, g_signal_lookup ("notify", G_TYPE_OBJECT),
-                                     g_param_spec_get_name_quark (gen_run_status_pspec),
-                                     TRUE))
-    return;
-
-  source = g_source_new (&notify_source_funcs, sizeof (NotifySource));
-  g_weak_ref_init (&((NotifySource *) source)->server, self);
-  g_source_set_static_name (source, "[genserver] run-status");
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_ready_time (source, 0);
-  if (!g_atomic_pointer_compare_and_exchange (&priv->notify_source, NULL, source))
-    {
-      /* Another change scheduled one meanwhile: it tells this one too. */
-      g_source_unref (source);
-      return;
-    }
-  /* The field's reference, then the context's. */
-  g_source_attach (source, priv->notify_context);
-}
-
-void
-gen_run_clear_notify (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_private (self);
-  GSource *source = g_atomic_pointer_exchange (&priv->notify_source, NULL);
-
-  if (source != NULL)
-    {
-      g_source_destroy (source);
-      g_source_unref (source);
-    }
-}
-
-static const gchar *
-status_name (GenServer *self)
-{
-  GenServerPrivate *priv = gen_server_get_private (self);
-
-  switch (g_atomic_int_get (&priv->status))
-    {
-    case GEN_STATUS_STOPPED:
-      return "stopped";
-    case GEN_STATUS_STARTING:
-      return "starting";
-    case GEN_STATUS_RUNNING:
-      return g_atomic_int_get (&priv->suspended) ? "suspended" : "running";
-    case GEN_STATUS_STOPPING:
-      return "stopping";
-    default:
-      g_assert_not_reached ();
-    }
-}
-
 void
 gen_observe_get_counters (GenServer   *self,
                           GenCounters *counters)
@@ -573,7 +294,7 @@ gen_server_get_status (GenServer *self)
   /* First: the counters then include what the state reflects. */
   state = request_state (self);
 
-  g_variant_builder_add (&builder, "{sv}", "status", g_variant_new_string (status_name (self)));
+  g_variant_builder_add (&builder, "{sv}", "status", g_variant_new_string (gen_run_status_name (self)));
   g_variant_builder_add (&builder, "{sv}", "mailbox-length",
                          g_variant_new_uint32 (gen_server_get_mailbox_length (self)));
   g_variant_builder_add (&builder, "{sv}", "casts",
@@ -690,7 +411,7 @@ gen_server_get_run_status (GenServer *self)
 {
   g_return_val_if_fail (GEN_IS_SERVER (self), NULL);
 
-  return status_name (self);
+  return gen_run_status_name (self);
 }
 
 /**
@@ -745,114 +466,4 @@ gen_server_get_trace (GenServer *self)
   g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
 
   return g_atomic_int_get (&gen_server_get_private (self)->trace);
-}
-
-static gchar *
-print_bounded (GVariant *message)
-{
-  g_autofree gchar *text = g_variant_print (message, TRUE);
-  const gchar *end;
-
-  if (strlen (text) <= TRACE_MESSAGE_MAX)
-    return g_steal_pointer (&text);
-  /* Cut on a character boundary, with room for the ellipsis (3 bytes):
-   * the field stays valid UTF-8 and within the bound. */
-  end = text + TRACE_MESSAGE_MAX - 3;
-  while (end > text && (*end & 0xC0) == 0x80)
-    end--;
-  return g_strdup_printf ("%.*s…", (int) (end - text), text);
-}
-
-void
-gen_trace_record (GenServer    *self,
-                  const gchar  *kind,
-                  GVariant     *message,
-                  const GError *error,
-                  gint64        begin)
-{
-  g_autofree gchar *text = NULL;
-  gchar address[32];
-  gchar handling[32];
-  gint64 elapsed = g_get_monotonic_time () - begin;
-  GLogField fields[] = {
-    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
-    { "PRIORITY", "5", -1 },
-    { "MESSAGE", NULL, -1 },
-    { "GEN_SERVER", gen_server_name (self), -1 },
-    { "GEN_SERVER_ADDRESS", address, -1 },
-    { "GEN_KIND", kind, -1 },
-    { "GEN_TEXT", NULL, -1 },
-    { "GEN_HANDLING_US", handling, -1 },
-  };
-  g_autofree gchar *line = NULL;
-
-  if (error != NULL)
-    text = g_strdup_printf ("error %s %d: %s", g_quark_to_string (error->domain),
-                            error->code, error->message);
-  else if (message != NULL)
-    text = print_bounded (message);
-  else
-    text = g_strdup ("");
-
-  g_snprintf (address, sizeof address, "%p", (gpointer) self);
-  g_snprintf (handling, sizeof handling, "%" G_GINT64_FORMAT, elapsed);
-  line = g_strdup_printf ("%s %s %s %s (%" G_GINT64_FORMAT " µs)",
-                          gen_server_name (self), address, kind, text, elapsed);
-  fields[2].value = line;
-  fields[6].value = text;
-  g_log_structured_array (G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS (fields));
-  gen_live_trace (self, kind, text, elapsed);
-}
-
-void
-gen_trace_crash (GenServer    *self,
-                 const GError *reason,
-                 GVariant     *handling)
-{
-  GenServerPrivate *priv = gen_server_get_private (self);
-  g_autofree gchar *text = handling != NULL ? print_bounded (handling) : g_strdup ("");
-  g_autofree gchar *line = NULL;
-  gchar address[32];
-  gchar code[16];
-  GLogField fields[] = {
-    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
-    { "PRIORITY", "7", -1 },
-    { "MESSAGE", NULL, -1 },
-    { "GEN_SERVER", gen_server_name (self), -1 },
-    { "GEN_SERVER_ADDRESS", address, -1 },
-    { "GEN_KIND", "crash", -1 },
-    { "GEN_ERROR_DOMAIN", g_quark_to_string (reason->domain), -1 },
-    { "GEN_ERROR_CODE", code, -1 },
-    { "GEN_ERROR_MESSAGE", reason->message, -1 },
-    { "GEN_TEXT", text, -1 },
-  };
-
-  g_mutex_lock (&priv->lock);
-  g_free (priv->last_crash);
-  priv->last_crash = g_strdup (reason->message);
-  g_mutex_unlock (&priv->lock);
-
-  g_snprintf (address, sizeof address, "%p", (gpointer) self);
-  g_snprintf (code, sizeof code, "%d", reason->code);
-  line = g_strdup_printf ("%s %s crashed (%s %d: %s) handling %s",
-                          gen_server_name (self), address,
-                          g_quark_to_string (reason->domain), reason->code, reason->message,
-                          handling != NULL ? text : "no message");
-  fields[2].value = line;
-  g_log_structured_array (G_LOG_LEVEL_DEBUG, fields, G_N_ELEMENTS (fields));
-}
-
-void
-gen_trace_lifecycle (GenServer    *self,
-                     const gchar  *event,
-                     const GError *reason)
-{
-  /* Structured, not g_debug(): in GLib 2.74, g_log() reads the list of
-   * g_test_expect_message() unlocked, which a crash warning on a server
-   * thread writes at the same moment. */
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                    "GEN_SERVER", gen_server_name (self),
-                    "GEN_LIFECYCLE", event,
-                    "MESSAGE", "%s %p %s%s%s", gen_server_name (self), (gpointer) self, event,
-                    reason != NULL ? ": " : "", reason != NULL ? reason->message : "");
 }

@@ -2,8 +2,12 @@
 
 /* A run of a server: init, the handling of each message, continues, the
  * idle timeout and the finish, whichever kind of scheduler drives them
- * (see gen-scheduler-private.h). Everything here runs on the handler
- * thread, the one thread that runs the server's handlers at that moment. */
+ * (see gen-scheduler-private.h); the status and its notification; the
+ * handler thread's side of status requests; and the run flag, by which
+ * the kinds that share threads hand a server's handlers from one thread to
+ * the next. Besides the status and the run flag, everything here runs on
+ * the handler thread, the one thread that runs the server's handlers at
+ * that moment. The kind is reached only through its hooks. */
 
 #include "config.h"
 
@@ -541,4 +545,409 @@ gen_run_init (GenServer  *self,
   gen_trace_lifecycle (self, "failed to start", local_error);
   g_propagate_error (error, local_error);
   return FALSE;
+}
+
+/* Status ------------------------------------------------------------------ */
+
+void
+gen_run_set_status (GenServer *self,
+                    GenStatus  status)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  g_mutex_lock (&priv->lock);
+  g_atomic_int_set (&priv->status, status);
+  if (status == GEN_STATUS_STOPPED)
+    priv->finished_run = priv->run;
+  g_cond_broadcast (&priv->cond);
+  g_mutex_unlock (&priv->lock);
+
+  gen_run_notify_status (self);
+}
+
+GParamSpec *gen_run_status_pspec;
+
+/* The notification source holds the server weakly: a stopped server whose
+ * context nobody iterates is not kept alive by it. */
+typedef struct
+{
+  GSource source;
+  GWeakRef server;
+} NotifySource;
+
+static gboolean
+notify_source_dispatch (GSource     *source,
+                        GSourceFunc  callback,
+                        gpointer     user_data)
+{
+  g_autoptr(GenServer) self = g_weak_ref_get (&((NotifySource *) source)->server);
+
+  if (self != NULL)
+    {
+      GenServerPrivate *priv = gen_server_get_private (self);
+
+      /* Cleared first: a change during the handlers schedules another. */
+      if (g_atomic_pointer_compare_and_exchange (&priv->notify_source, source, NULL))
+        g_source_unref (source);
+      g_object_notify_by_pspec (G_OBJECT (self), gen_run_status_pspec);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+notify_source_finalize (GSource *source)
+{
+  g_weak_ref_clear (&((NotifySource *) source)->server);
+}
+
+static GSourceFuncs notify_source_funcs = {
+  .dispatch = notify_source_dispatch,
+  .finalize = notify_source_finalize,
+};
+
+void
+gen_run_notify_status (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+  GSource *source;
+
+  /* Nobody watches (most servers): no source. A handler connected later
+   * reads the value as it connects (G_BINDING_SYNC_CREATE). */
+  if (g_atomic_pointer_get (&priv->notify_source) != NULL ||
+      !g_signal_has_handler_pending (self, g_signal_lookup ("notify", G_TYPE_OBJECT),
+                                     g_param_spec_get_name_quark (gen_run_status_pspec),
+                                     TRUE))
+    return;
+
+  source = g_source_new (&notify_source_funcs, sizeof (NotifySource));
+  g_weak_ref_init (&((NotifySource *) source)->server, self);
+  g_source_set_static_name (source, "[genserver] run-status");
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_ready_time (source, 0);
+  if (!g_atomic_pointer_compare_and_exchange (&priv->notify_source, NULL, source))
+    {
+      /* Another change scheduled one meanwhile: it tells this one too. */
+      g_source_unref (source);
+      return;
+    }
+  /* The field's reference, then the context's. */
+  g_source_attach (source, priv->notify_context);
+}
+
+void
+gen_run_clear_notify (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+  GSource *source = g_atomic_pointer_exchange (&priv->notify_source, NULL);
+
+  if (source != NULL)
+    {
+      g_source_destroy (source);
+      g_source_unref (source);
+    }
+}
+
+const gchar *
+gen_run_status_name (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  switch (g_atomic_int_get (&priv->status))
+    {
+    case GEN_STATUS_STOPPED:
+      return "stopped";
+    case GEN_STATUS_STARTING:
+      return "starting";
+    case GEN_STATUS_RUNNING:
+      return g_atomic_int_get (&priv->suspended) ? "suspended" : "running";
+    case GEN_STATUS_STOPPING:
+      return "stopping";
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Status requests --------------------------------------------------------- */
+
+static GVariant *
+format_state (GenServer *self)
+{
+  GenServerClass *klass = GEN_SERVER_GET_CLASS (self);
+  GVariant *state;
+
+  if (klass->format_status == NULL)
+    return NULL;
+  state = klass->format_status (self);
+  return state != NULL ? g_variant_take_ref (state) : NULL;
+}
+
+static GVariant *
+get_state (GenServer  *self,
+           GError    **error)
+{
+  GenServerClass *klass = GEN_SERVER_GET_CLASS (self);
+  GVariant *state;
+
+  if (klass->dump_state == NULL ||
+      (state = klass->dump_state (self)) == NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                   "%s does not give its state: its class has no dump_state",
+                   gen_server_name (self));
+      return NULL;
+    }
+  return g_variant_take_ref (state);
+}
+
+static GVariant *
+replace_state (GenServer   *self,
+               ReplaceJob  *job,
+               GError     **error)
+{
+  GenServerClass *klass = GEN_SERVER_GET_CLASS (self);
+  g_autoptr(GVariant) state = NULL;
+  GVariant *next;
+
+  if (klass->load_state == NULL)
+    {
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
+                   "%s does not take a new state: its class has no load_state",
+                   gen_server_name (self));
+      return NULL;
+    }
+  state = get_state (self, error);
+  if (state == NULL)
+    return NULL;
+
+  next = job->func (state, job->user_data);
+  if (next == NULL)
+    return g_steal_pointer (&state);
+  g_variant_take_ref (next);
+  if (!klass->load_state (self, next, error))
+    {
+      g_variant_unref (next);
+      return NULL;
+    }
+  return next;
+}
+
+/* Runs a system request on the handler thread: its reply, or NULL with
+ * @error set. */
+GVariant *
+gen_run_system_request (GenServer  *self,
+                        GVariant   *request,
+                        GError    **error)
+{
+  const gchar *name;
+  guint64 job;
+
+  if (g_variant_is_of_type (request, G_VARIANT_TYPE ("(st)")))
+    {
+      g_variant_get (request, "(&st)", &name, &job);
+      g_assert (g_str_equal (name, REQUEST_REPLACE_STATE));
+      return replace_state (self, (ReplaceJob *) (guintptr) job, error);
+    }
+
+  name = g_variant_get_string (request, NULL);
+  if (g_str_equal (name, REQUEST_GET_STATE))
+    return get_state (self, error);
+
+  g_assert (g_str_equal (name, REQUEST_FORMAT_STATUS));
+  {
+    g_autoptr(GVariant) state = format_state (self);
+
+    return g_variant_ref_sink (g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
+                                                    state != NULL ? g_variant_new_variant (state) : NULL));
+  }
+}
+
+gboolean
+gen_run_hold (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  if (G_UNLIKELY (g_atomic_int_get (&priv->n_system) > 0))
+    {
+      GenCall *call;
+
+      for (;;)
+        {
+          g_mutex_lock (&priv->lock);
+          call = g_queue_pop_head (&priv->system_queue);
+          if (call != NULL)
+            g_atomic_int_add (&priv->n_system, -1);
+          g_mutex_unlock (&priv->lock);
+          if (call == NULL)
+            break;
+
+          /* A requester that gave up already is not answered. */
+          if (gen_call_begin_running (call))
+            {
+              GError *error = NULL;
+              GVariant *reply = gen_run_system_request (self, call->message, &error);
+
+              gen_call_answer (call, reply, error);
+            }
+          gen_call_unref (call);
+        }
+    }
+
+  return g_atomic_int_get (&priv->suspended) &&
+         g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING;
+}
+
+gboolean
+gen_run_wants_turn (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  if (g_atomic_int_get (&priv->n_system) > 0)
+    return TRUE;
+  if (gen_mailbox_length (&priv->mailbox) <= 0)
+    return FALSE;
+  return !g_atomic_int_get (&priv->suspended) ||
+         g_atomic_int_get (&priv->status) != GEN_STATUS_RUNNING;
+}
+
+void
+gen_run_refuse_system (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+  GenCall *call;
+
+  g_mutex_lock (&priv->lock);
+  while ((call = g_queue_pop_head (&priv->system_queue)) != NULL)
+    {
+      g_atomic_int_add (&priv->n_system, -1);
+      gen_call_answer (call, NULL,
+                       g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+                                    "%s stopped before giving its status",
+                                    gen_server_name (self)));
+      gen_call_unref (call);
+    }
+  g_mutex_unlock (&priv->lock);
+}
+
+/* The run flag ------------------------------------------------------------ */
+
+void
+gen_run_flag_wake (gpointer data)
+{
+  GenServer *server = data;
+  GenServerPrivate *priv = gen_server_get_private (server);
+
+  if (g_atomic_int_get (&priv->run_flag) == 0 &&
+      g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
+    priv->kind->enqueue (server);
+}
+
+/* The idle timeout of a server that shares its thread: a source on its
+ * timer service that wakes the server at its deadline, like a push. */
+static gboolean
+idle_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs idle_source_funcs = {
+  .dispatch = idle_source_dispatch,
+};
+
+static gboolean
+idle_deadline_cb (gpointer data)
+{
+  gen_run_flag_wake (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+idle_source_done (gpointer data)
+{
+  GenServer *server = data;
+
+  gen_timer_service_release (gen_server_get_private (server)->timer_service);
+  g_object_unref (server);
+}
+
+/* By the run flag's owner, as it lets go of an idle server. */
+static void
+arm_idle_deadline (GenServer *server)
+{
+  GenServerPrivate *priv = gen_server_get_private (server);
+  gint64 deadline = gen_run_idle_deadline (server);
+
+  if (deadline < 0)
+    {
+      if (priv->idle_source != NULL)
+        g_source_set_ready_time (priv->idle_source, -1);
+      return;
+    }
+
+  if (priv->idle_source == NULL)
+    {
+      priv->idle_source = g_source_new (&idle_source_funcs, sizeof (GSource));
+      g_source_set_callback (priv->idle_source, idle_deadline_cb,
+                             g_object_ref (server), idle_source_done);
+      g_source_set_static_name (priv->idle_source, "[genserver] idle timeout");
+      gen_timer_service_attach (priv->timer_service, priv->idle_source);
+    }
+  g_source_set_ready_time (priv->idle_source, deadline);
+}
+
+void
+gen_run_flag_release (GenServer    *server,
+                      GenRunResult  result)
+{
+  GenServerPrivate *priv = gen_server_get_private (server);
+
+  switch (result)
+    {
+    case GEN_RUN_MORE:
+      priv->kind->enqueue (server); /* the flag stays set */
+      break;
+
+    case GEN_RUN_IDLE:
+      arm_idle_deadline (server);
+      g_atomic_int_set (&priv->run_flag, 0);
+      /* A push that saw the flag still set relies on this look. (The
+       * continues are the handlers' own: only the owner adds to them.)
+       * So do a resume, a stop and a status request, which change what
+       * it looks at before they wake the server. */
+      if (gen_run_wants_turn (server))
+        gen_run_flag_wake (server);
+      break;
+
+    case GEN_RUN_FINISHED:
+      g_atomic_int_set (&priv->run_flag, 0);
+      g_object_unref (server); /* the run's own reference, from start */
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+void
+gen_run_flag_acquire (GenServer *server)
+{
+  GenServerPrivate *priv = gen_server_get_private (server);
+
+  while (!g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
+    g_thread_yield ();
+}
+
+void
+gen_run_flag_run_ended (GenServer *server)
+{
+  GenServerPrivate *priv = gen_server_get_private (server);
+  GSource *idle_source = g_steal_pointer (&priv->idle_source);
+
+  if (idle_source != NULL)
+    {
+      g_source_destroy (idle_source);
+      g_source_unref (idle_source);
+    }
 }

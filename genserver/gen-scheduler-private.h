@@ -106,25 +106,4 @@ void     gen_scheduler_start_request_complete (GenStartRequest *request,
 gboolean gen_scheduler_start_request_wait     (GenStartRequest *request,
                                                GError         **error);
 
-/*
- * The run flag (GenServerPrivate.run_flag), shared by the kinds whose
- * servers share threads: the pool and the main context. Their `enqueue`
- * hook puts a server whose flag was just set in the kind's run queue.
- */
-
-/* A push came (it is the mailbox's wake function): queues the server
- * unless it is queued or running. */
-void     gen_run_flag_wake      (gpointer        server);
-/* The flag's owner is done with @server for now, after a slice that gave
- * @result: queues it again (MORE), lets it go idle with its idle deadline
- * armed (IDLE), or lets it go and drops the run's own reference
- * (FINISHED). */
-void     gen_run_flag_release   (GenServer      *server,
-                                 GenRunResult    result);
-/* Takes the flag for a start. A late wake-up of the previous run may hold
- * it for the moment it takes to find nothing to do. */
-void     gen_run_flag_acquire   (GenServer      *server);
-/* The run ends: the idle deadline's source goes. */
-void     gen_run_flag_run_ended (GenServer      *server);
-
 G_END_DECLS

@@ -2,8 +2,9 @@
 
 /*
  * The messaging API of a server: what callers send it (cast, call,
- * call_async, info), what it sends itself (send_after, the idle timeout,
- * continue) and the deferred reply of a call (take_reply).
+ * call_async, info), what it sends itself (send_after, continue; the idle
+ * timeout's message is recognised here, its property is gen-server.c's)
+ * and the deferred reply of a call (take_reply).
  *
  * It sits on top of the server type (gen-server.c) and its run
  * (gen-run.c): a message is checked against the server's declared type,
@@ -577,60 +578,6 @@ gen_server_cancel_timer (GenServer *self,
 
   priv = gen_server_get_private (self);
   return gen_timer_table_cancel (&priv->timers, timer_id);
-}
-
-/**
- * gen_server_get_idle_timeout:
- * @self: a #GenServer
- *
- * Gets the [property@Gen.Server:idle-timeout].
- *
- * Returns: the idle timeout in milliseconds, or -1 if there is none
- *
- * Since: 1.0
- */
-gint
-gen_server_get_idle_timeout (GenServer *self)
-{
-  GenServerPrivate *priv;
-
-  g_return_val_if_fail (GEN_IS_SERVER (self), -1);
-
-  priv = gen_server_get_private (self);
-  return g_atomic_int_get (&priv->idle_timeout_ms);
-}
-
-/**
- * gen_server_set_idle_timeout:
- * @self: a #GenServer
- * @timeout_ms: the idle timeout in milliseconds, or -1 for none
- *
- * Sets the [property@Gen.Server:idle-timeout]. From the server's own
- * handlers it applies as soon as the handler returns; from another thread,
- * a server with a thread of its own applies it when its next message comes.
- *
- * Since: 1.0
- */
-void
-gen_server_set_idle_timeout (GenServer *self,
-                             gint       timeout_ms)
-{
-  GenServerPrivate *priv;
-
-  g_return_if_fail (GEN_IS_SERVER (self));
-  g_return_if_fail (timeout_ms >= -1);
-
-  priv = gen_server_get_private (self);
-  if (g_atomic_int_get (&priv->idle_timeout_ms) == timeout_ms)
-    return;
-  g_atomic_int_set (&priv->idle_timeout_ms, timeout_ms);
-
-  /* A server on a context or a pool re-arms its deadline at its next turn,
-   * which this causes; a thread of its own, once it next wakes. */
-  if (!gen_server_is_handler_thread (self))
-    gen_mailbox_poke (&priv->mailbox);
-
-  g_object_notify (G_OBJECT (self), "idle-timeout");
 }
 
 /**

@@ -80,9 +80,9 @@ typedef struct
    * timeout, or -1. Atomic: set from any thread. */
   gint idle_timeout_ms;
 
-  /* Pool kind; see gen-pool-scheduler.c. `run_flag` (atomic) is 1 while
-   * the server is in its pool's run queue or being run, by a worker or
-   * inline by a caller; whoever moves it from 0 to 1 owns the handlers
+  /* Kinds that share threads (pool, main context); see the run flag in
+   * gen-run.c. `run_flag` (atomic) is 1 while the server is in its kind's
+   * run queue or being run, by a worker or inline by a caller; whoever moves it from 0 to 1 owns the handlers
    * until it moves it back, and the compare-and-exchange hands the state
    * from one thread to the next. `run_link` is the run queue's link (data:
    * the server), under the pool's lock. `idle_source` (owned) wakes an idle
@@ -219,7 +219,30 @@ GenRunResult gen_run_slice         (GenServer  *self,
 /* Whether the mailbox or the continues hold work. */
 gboolean     gen_run_has_work      (GenServer  *self);
 
-/* Status requests; see gen-observe.c. On the handler thread. */
+/* System requests: what the handler thread is asked besides mail, by
+ * get_status, get_state and replace_state (gen-observe.c), answered in
+ * gen-run.c. A request is a GenCall in `system_queue` whose message is one
+ * of these names, or (REQUEST_REPLACE_STATE, the ReplaceJob's address). */
+#define REQUEST_FORMAT_STATUS "gen-server.format-status"
+#define REQUEST_GET_STATE "gen-server.get-state"
+#define REQUEST_REPLACE_STATE "gen-server.replace-state"
+
+/* What replace_state runs on the handler thread. It lives on the stack of
+ * the thread that asked: that thread waits for a request that started
+ * running to finish, so the handler thread never sees it gone. */
+typedef struct
+{
+  GenServerStateFunc func;
+  gpointer user_data;
+} ReplaceJob;
+
+/* Status requests; see gen-run.c. On the handler thread. */
+
+/* Runs a system request right here: its reply, or NULL with @error set.
+ * Only where no other thread can be running the handlers. */
+GVariant    *gen_run_system_request (GenServer  *self,
+                                     GVariant   *request,
+                                     GError    **error);
 
 /* Answers the status requests waiting, then says whether the server must
  * hold: suspended and not stopping. A scheduler calls it before it takes
@@ -231,6 +254,8 @@ gboolean     gen_run_wants_turn    (GenServer  *self);
 /* Answers the status requests left when the run ends. */
 void         gen_run_refuse_system (GenServer  *self);
 
+/* The status as gen_server_get_run_status() names it. Any thread. */
+const gchar *gen_run_status_name   (GenServer  *self);
 /* The status changed: notify::run-status, on `notify_context`. Any
  * thread. */
 void         gen_run_notify_status (GenServer  *self);
@@ -239,7 +264,7 @@ void         gen_run_clear_notify  (GenServer  *self);
 /* For the run-status property. */
 extern GParamSpec *gen_run_status_pspec;
 
-/* The trace; see gen-observe.c. */
+/* The trace; see gen-trace.c. */
 
 /* A trace record for a handled message (@kind "cast", "call", "info",
  * "continue", or "reply" for a call's answer), handled from @begin
@@ -253,6 +278,26 @@ void         gen_trace_record      (GenServer    *self,
 void         gen_trace_crash       (GenServer    *self,
                                     const GError *reason,
                                     GVariant     *handling);
+
+/* The run flag (GenServerPrivate.run_flag), shared by the kinds whose
+ * servers share threads: the pool and the main context. Their `enqueue`
+ * hook puts a server whose flag was just set in the kind's run queue; see
+ * gen-run.c. */
+
+/* A push came (it is the mailbox's wake function): queues the server
+ * unless it is queued or running. */
+void     gen_run_flag_wake      (gpointer        server);
+/* The flag's owner is done with @server for now, after a slice that gave
+ * @result: queues it again (MORE), lets it go idle with its idle deadline
+ * armed (IDLE), or lets it go and drops the run's own reference
+ * (FINISHED). */
+void     gen_run_flag_release   (GenServer      *server,
+                                 GenRunResult    result);
+/* Takes the flag for a start. A late wake-up of the previous run may hold
+ * it for the moment it takes to find nothing to do. */
+void     gen_run_flag_acquire   (GenServer      *server);
+/* The run ends: the idle deadline's source goes. */
+void     gen_run_flag_run_ended (GenServer      *server);
 
 /* Monitors; see gen-monitor.c. */
 

@@ -181,22 +181,6 @@ gen_server_set_not_running_error (GenServer  *self,
                "%s is not running", server_name (self));
 }
 
-void
-gen_run_set_status (GenServer *self,
-                    GenStatus  status)
-{
-  GenServerPrivate *priv = gen_server_get_instance_private (self);
-
-  g_mutex_lock (&priv->lock);
-  g_atomic_int_set (&priv->status, status);
-  if (status == GEN_STATUS_STOPPED)
-    priv->finished_run = priv->run;
-  g_cond_broadcast (&priv->cond);
-  g_mutex_unlock (&priv->lock);
-
-  gen_run_notify_status (self);
-}
-
 static void
 set_status (GenServer *self,
             GenStatus  status)
@@ -632,6 +616,60 @@ gen_server_get_mailbox_policy (GenServer *self)
 }
 
 /**
+ * gen_server_get_idle_timeout:
+ * @self: a #GenServer
+ *
+ * Gets the [property@Gen.Server:idle-timeout].
+ *
+ * Returns: the idle timeout in milliseconds, or -1 if there is none
+ *
+ * Since: 1.0
+ */
+gint
+gen_server_get_idle_timeout (GenServer *self)
+{
+  GenServerPrivate *priv;
+
+  g_return_val_if_fail (GEN_IS_SERVER (self), -1);
+
+  priv = gen_server_get_private (self);
+  return g_atomic_int_get (&priv->idle_timeout_ms);
+}
+
+/**
+ * gen_server_set_idle_timeout:
+ * @self: a #GenServer
+ * @timeout_ms: the idle timeout in milliseconds, or -1 for none
+ *
+ * Sets the [property@Gen.Server:idle-timeout]. From the server's own
+ * handlers it applies as soon as the handler returns; from another thread,
+ * a server with a thread of its own applies it when its next message comes.
+ *
+ * Since: 1.0
+ */
+void
+gen_server_set_idle_timeout (GenServer *self,
+                             gint       timeout_ms)
+{
+  GenServerPrivate *priv;
+
+  g_return_if_fail (GEN_IS_SERVER (self));
+  g_return_if_fail (timeout_ms >= -1);
+
+  priv = gen_server_get_private (self);
+  if (g_atomic_int_get (&priv->idle_timeout_ms) == timeout_ms)
+    return;
+  g_atomic_int_set (&priv->idle_timeout_ms, timeout_ms);
+
+  /* A server on a context or a pool re-arms its deadline at its next turn,
+   * which this causes; a thread of its own, once it next wakes. */
+  if (!gen_server_is_handler_thread (self))
+    gen_mailbox_poke (&priv->mailbox);
+
+  g_object_notify (G_OBJECT (self), "idle-timeout");
+}
+
+/**
  * gen_server_get_cast_type:
  * @self: a #GenServer
  *
@@ -990,7 +1028,7 @@ gen_server_get_property (GObject    *object,
       g_value_set_int (value, gen_server_get_idle_timeout (self));
       break;
     case PROP_RUN_STATUS:
-      g_value_set_string (value, gen_server_get_run_status (self));
+      g_value_set_string (value, gen_run_status_name (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
