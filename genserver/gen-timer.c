@@ -73,7 +73,9 @@ gen_timer_service_get_default (void)
 
 /* Iterates until no source is held. The check and `running` change under
  * the lock, so a source attached meanwhile either keeps this thread going
- * or finds it gone and starts another. */
+ * or finds it gone and starts another. This thread lets go of the context
+ * before `running` says it is gone: the next thread's push would find the
+ * context still owned otherwise. */
 static gpointer
 timer_thread_main (gpointer data)
 {
@@ -82,19 +84,18 @@ timer_thread_main (gpointer data)
   g_main_context_push_thread_default (service->context);
   for (;;)
     {
-      gboolean done;
-
       g_main_context_iteration (service->context, TRUE);
 
       g_mutex_lock (&service->lock);
-      done = service->n_held == 0;
-      if (done)
-        service->running = FALSE;
+      if (service->n_held == 0)
+        {
+          g_main_context_pop_thread_default (service->context);
+          service->running = FALSE;
+          g_mutex_unlock (&service->lock);
+          break;
+        }
       g_mutex_unlock (&service->lock);
-      if (done)
-        break;
     }
-  g_main_context_pop_thread_default (service->context);
 
   gen_timer_service_unref (service);
   return NULL;
