@@ -209,6 +209,8 @@ get_status (GenServer *server,
   return g_variant_new ("(a{sv})", &builder);
 }
 
+static guint prune_closed_exports (void);
+
 static void
 observer_method_call (GDBusConnection       *connection,
                       const gchar           *sender,
@@ -225,15 +227,15 @@ observer_method_call (GDBusConnection       *connection,
   if (strcmp (method_name, "GetProcess") == 0)
     {
       GVariantBuilder builder;
-      guint n;
-
-      n = gen_live_count ();
+      guint n = gen_live_count ();
+      guint observers = prune_closed_exports ();
 
       g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
       g_variant_builder_add (&builder, "{sv}", "pid", g_variant_new_uint32 ((guint32) getpid ()));
       g_variant_builder_add (&builder, "{sv}", "program",
                              g_variant_new_string (g_get_prgname () != NULL ? g_get_prgname () : ""));
       g_variant_builder_add (&builder, "{sv}", "servers", g_variant_new_uint32 (n));
+      g_variant_builder_add (&builder, "{sv}", "observers", g_variant_new_uint32 (observers));
       g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a{sv})", &builder));
       return;
     }
@@ -547,6 +549,29 @@ gen_observer_unexport (GDBusConnection *connection)
   return TRUE;
 }
 
+/* Unexports the connections that closed, and says how many are left. A
+ * peer's connection says it closed on the context it was made on, which
+ * for a GDBusServer's peers is the global default one, which a program
+ * may never run: so the observer also looks for itself, whenever a peer
+ * comes and whenever it is asked how many there are. */
+static guint
+prune_closed_exports (void)
+{
+  g_autoptr(GPtrArray) closed = g_ptr_array_new_with_free_func (g_object_unref);
+  guint left;
+
+  g_mutex_lock (&exports_lock);
+  for (GList *l = exports; l != NULL; l = l->next)
+    if (g_dbus_connection_is_closed (((Export *) l->data)->connection))
+      g_ptr_array_add (closed, g_object_ref (((Export *) l->data)->connection));
+  g_mutex_unlock (&exports_lock);
+
+  for (guint i = 0; i < closed->len; i++)
+    gen_observer_unexport (closed->pdata[i]);
+  left = (guint) g_atomic_int_get (&n_exports);
+  return left;
+}
+
 /* Peer-to-peer: the process's own user, authenticated by the kernel. */
 static gboolean
 allow_mechanism (GDBusAuthObserver *observer,
@@ -582,6 +607,7 @@ on_new_connection (GDBusServer     *server,
 {
   ExportJob job = { connection, NULL, FALSE };
 
+  prune_closed_exports ();
   /* On the observer's thread already: the server was made there. */
   export_on_observer_thread (&job);
   if (!job.done)

@@ -469,6 +469,7 @@ test_listen (Fixture       *f,
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) list = NULL;
   g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
 
   listener = gen_observer_listen (path, &error);
   g_assert_no_error (error);
@@ -483,6 +484,31 @@ test_listen (Fixture       *f,
   g_assert_no_error (error);
   list = g_variant_get_child_value (reply, 0);
   g_assert_cmpuint (g_variant_n_children (list), ==, 6);
+
+  /* A peer gone is forgotten, whether or not anyone runs the default main
+   * context where its connection says so: the bus and the second peer. */
+  g_dbus_connection_close_sync (peer, NULL, NULL);
+  g_clear_object (&peer);
+  peer = g_dbus_connection_new_for_address_sync (address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
+                                                 NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (;;)
+    {
+      g_autoptr(GVariant) process = g_dbus_connection_call_sync (peer, NULL, GEN_OBSERVER_OBJECT_PATH,
+                                                                 GEN_OBSERVER_INTERFACE, "GetProcess", NULL,
+                                                                 G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                                                                 TEST_CALL_TIMEOUT_MS, NULL, &error);
+      g_autoptr(GVariant) dict = NULL;
+      guint32 observers = 0;
+
+      g_assert_no_error (error);
+      dict = g_variant_get_child_value (process, 0);
+      g_assert_true (g_variant_lookup (dict, "observers", "u", &observers));
+      g_assert_cmpuint (observers, >=, 2);
+      if (observers == 2)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
 
   g_dbus_connection_close_sync (peer, NULL, NULL);
   g_dbus_server_stop (listener);
