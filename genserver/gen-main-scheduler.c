@@ -26,6 +26,24 @@ typedef struct
   guint n_live;          /* queues_lock: servers between start and finish */
 } ContextQueue;
 
+/* The kind's state of a server. */
+typedef struct
+{
+  /* The run queue of the server's context (a reference); set by start,
+   * before the run flag is let go, and kept to finalize. */
+  ContextQueue *queue;
+  /* The thread that last ran the handlers (unowned, only compared).
+   * Atomic. A sync call from it while nobody runs the context would wait
+   * for itself. */
+  GThread *thread;
+} MainState;
+
+static MainState *
+main_state (GenServer *server)
+{
+  return gen_server_get_private (server)->kind_data;
+}
+
 /* GMainContext (unowned) → its ContextQueue (a reference), while servers
  * run on it. */
 static GMutex queues_lock;
@@ -49,7 +67,7 @@ static void
 main_enqueue (GenServer *server)
 {
   GenServerPrivate *priv = gen_server_get_private (server);
-  ContextQueue *queue = (ContextQueue *) priv->context_queue;
+  ContextQueue *queue = main_state (server)->queue;
   gboolean was_empty;
 
   g_mutex_lock (&queue->lock);
@@ -100,7 +118,7 @@ context_queue_dispatch (GSource     *source,
         break;
 
       server = g_steal_pointer (&link->data);
-      g_atomic_pointer_set (&gen_server_get_private (server)->context_thread, g_thread_self ());
+      g_atomic_pointer_set (&main_state (server)->thread, g_thread_self ());
       gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE));
       g_object_unref (server); /* the queue's */
     }
@@ -142,9 +160,15 @@ static GSourceFuncs context_queue_funcs = {
   .finalize = context_queue_finalize,
 };
 
+static void
+context_queue_unref (ContextQueue *queue)
+{
+  g_source_unref (&queue->source);
+}
+
 /* The run queue of @context for a server that starts on it, created if it
  * has none: a new reference. */
-static GSource *
+static ContextQueue *
 context_queue_join (GMainContext *context)
 {
   ContextQueue *queue;
@@ -168,15 +192,14 @@ context_queue_join (GMainContext *context)
   g_source_ref (&queue->source);
   g_mutex_unlock (&queues_lock);
 
-  return &queue->source;
+  return queue;
 }
 
-/* A server of @source's context finished its run; the last one closes the
+/* A server of @queue's context finished its run; the last one closes the
  * queue. */
 static void
-context_queue_leave (GSource *source)
+context_queue_leave (ContextQueue *queue)
 {
-  ContextQueue *queue = (ContextQueue *) source;
   GQueue late = G_QUEUE_INIT;
   gboolean last;
 
@@ -191,14 +214,14 @@ context_queue_leave (GSource *source)
       late = queue->run_queue;
       g_queue_init (&queue->run_queue);
       g_mutex_unlock (&queue->lock);
-      g_source_destroy (source);
+      g_source_destroy (&queue->source);
     }
   g_mutex_unlock (&queues_lock);
 
   if (last)
     {
       drop_queued (&late);
-      g_source_unref (source); /* the table's */
+      context_queue_unref (queue); /* the table's */
     }
 }
 
@@ -229,7 +252,7 @@ run_init_on_context (GenServer       *self,
    * thread starting a server on another thread's context, between two of
    * its iterations). */
   if (g_main_context_is_owner (priv->main_context) && is_thread_default (priv->main_context))
-    g_atomic_pointer_set (&priv->context_thread, g_thread_self ());
+    g_atomic_pointer_set (&main_state (self)->thread, g_thread_self ());
   ok = gen_run_init (self, request->args, &error);
   g_atomic_pointer_set (&priv->handler_thread, NULL);
 
@@ -241,7 +264,7 @@ run_init_on_context (GenServer       *self,
     }
   else
     {
-      context_queue_leave (priv->context_queue);
+      context_queue_leave (main_state (self)->queue);
       g_atomic_int_set (&priv->run_flag, 0);
       g_object_unref (self); /* the run's own */
     }
@@ -272,8 +295,8 @@ main_start (GenServer  *self,
   /* Held from here to the end of init, so that nothing queued meanwhile
    * runs before it. */
   gen_run_flag_acquire (self);
-  g_clear_pointer (&priv->context_queue, g_source_unref);
-  priv->context_queue = context_queue_join (priv->main_context);
+  g_clear_pointer (&main_state (self)->queue, context_queue_unref);
+  main_state (self)->queue = context_queue_join (priv->main_context);
   g_object_ref (self); /* the run's own, until it finishes */
   gen_mailbox_open (&priv->mailbox, gen_run_flag_wake, self);
 
@@ -329,7 +352,7 @@ static void
 drain_on_owner (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
-  ContextQueue *queue = (ContextQueue *) priv->context_queue;
+  ContextQueue *queue = main_state (self)->queue;
   GenServer *queued = NULL;
   GenRunResult result;
 
@@ -387,7 +410,7 @@ main_would_call_self (GenServer *self)
   /* Nobody runs the server's context right now, and this is the thread
    * that does (it ran init or the last messages): waiting here would keep
    * the context from ever running again. Another thread just waits. */
-  if (g_atomic_pointer_get (&priv->context_thread) == g_thread_self () &&
+  if (g_atomic_pointer_get (&main_state (self)->thread) == g_thread_self () &&
       g_main_context_acquire (priv->main_context))
     {
       g_main_context_release (priv->main_context);
@@ -401,11 +424,31 @@ static void
 main_run_ended (GenServer *self)
 {
   gen_run_flag_run_ended (self);
-  context_queue_leave (gen_server_get_private (self)->context_queue);
+  context_queue_leave (main_state (self)->queue);
+}
+
+static void
+main_init (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  priv->kind_data = g_new0 (MainState, 1);
+  priv->timer_service = gen_timer_service_new_for_context (priv->main_context);
+}
+
+static void
+main_finalize (GenServer *self)
+{
+  MainState *state = main_state (self);
+
+  g_clear_pointer (&state->queue, context_queue_unref);
+  g_free (state);
 }
 
 const GenSchedulerKind gen_main_scheduler_kind = {
   .name = "main-context",
+  .init = main_init,
+  .finalize = main_finalize,
   .start = main_start,
   .drive_stop = main_drive_stop,
   .would_call_self = main_would_call_self,

@@ -297,8 +297,25 @@ pool_run_ended (GenServer *self)
   g_mutex_unlock (&pool->lock);
 }
 
+/* A pool server has no state of the kind's own: the run flag is the
+ * run's, the run queue the pool's. */
+static void
+pool_init (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  priv->timer_service = gen_timer_service_ref (priv->scheduler->timers);
+}
+
+static void
+pool_finalize (GenServer *self)
+{
+}
+
 const GenSchedulerKind gen_pool_scheduler_kind = {
   .name = "pool",
+  .init = pool_init,
+  .finalize = pool_finalize,
   .start = pool_start,
   .drive_stop = pool_drive_stop,
   .hand_off = pool_hand_off,

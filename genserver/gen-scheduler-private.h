@@ -17,6 +17,14 @@ struct _GenSchedulerKind
 {
   const gchar *name;
 
+  /* constructed(): sets up the kind's own state of the server, in
+   * `kind_data` (NULL if it has none), and `timer_service`, where the
+   * server's timers run. */
+  void     (*init)            (GenServer  *self);
+
+  /* finalize(): frees what init set up. */
+  void     (*finalize)        (GenServer  *self);
+
   /* The mailbox is closed and the server STARTING: opens the mailbox with
    * the kind's wake function, runs init the kind's way and returns once it
    * ran, the server RUNNING if it succeeded. On failure everything init
@@ -50,6 +58,11 @@ struct _GenSchedulerKind
   /* Kinds that share threads: queues a server whose run flag was just set
    * (see gen_run_flag_wake()). */
   void     (*enqueue)         (GenServer  *self);
+
+  /* Under the server's `lock`, once a run finished and before the next
+   * begins: the thread that ran it, for the caller to join, or NULL. NULL:
+   * the kind leaves no thread behind. */
+  GThread *(*take_thread)     (GenServer  *self);
 };
 
 extern const GenSchedulerKind gen_thread_scheduler_kind;

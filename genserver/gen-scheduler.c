@@ -280,6 +280,62 @@ gen_scheduler_get_n_workers (GenScheduler *self)
   return self->n_workers;
 }
 
+/* Start requests --------------------------------------------------------- */
+
+void
+gen_scheduler_start_request_init (GenStartRequest *request,
+                                  GenServer       *server,
+                                  GVariant        *args)
+{
+  g_mutex_init (&request->mutex);
+  g_cond_init (&request->cond);
+  request->server = server;
+  request->args = args;
+  request->done = FALSE;
+  request->error = NULL;
+}
+
+void
+gen_scheduler_start_request_clear (GenStartRequest *request)
+{
+  g_assert (request->error == NULL);
+  g_mutex_clear (&request->mutex);
+  g_cond_clear (&request->cond);
+}
+
+void
+gen_scheduler_start_request_complete (GenStartRequest *request,
+                                      GError          *error)
+{
+  g_mutex_lock (&request->mutex);
+  request->error = error;
+  g_atomic_int_set (&request->done, TRUE);
+  g_cond_signal (&request->cond);
+  g_mutex_unlock (&request->mutex);
+}
+
+gboolean
+gen_scheduler_start_request_wait (GenStartRequest  *request,
+                                  GError          **error)
+{
+  gboolean blocking = gen_spin_block_begin ();
+
+  g_mutex_lock (&request->mutex);
+  while (!request->done)
+    g_cond_wait (&request->cond, &request->mutex);
+  g_mutex_unlock (&request->mutex);
+
+  if (blocking)
+    gen_spin_block_end ();
+
+  if (request->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&request->error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * gen_scheduler_set_spinning:
  * @spinning: whether waits may spin

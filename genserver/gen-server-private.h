@@ -43,35 +43,28 @@ typedef struct
   GenScheduler *scheduler;          /* the pool, or NULL */
   GError *construct_error;          /* an invalid type string, reported by start */
   GenMailboxPolicy mailbox_policy;  /* its capacity is in the mailbox */
-  /* Set in constructed(); read-only afterwards. kind is static, the
-   * service owned. */
+  /* Set in constructed() (the last two by the kind's init); read-only
+   * afterwards. kind is static, the service owned, kind_data owned by the
+   * kind: its state of this server, in a struct of its own file. */
   const GenSchedulerKind *kind;     /* which of the three runs the handlers */
   GenTimerService *timer_service;   /* where send_after's sources run */
+  gpointer kind_data;
 
   /* Lives as long as the server; see gen-mailbox-private.h. */
   GenMailbox mailbox;
-  /* Main-context kind: the run queue of the context, a GSource (owned);
-   * set by start, before the run flag is let go, and kept to finalize. */
-  GSource *context_queue;
 
-  /* `lock` protects `status` (also read atomically by is_running),
-   * `thread`, `run` and `finished_run`; `cond` is broadcast whenever one of
-   * them changes. */
+  /* `lock` protects `status` (also read atomically by is_running), `run`,
+   * `finished_run` and the thread a run leaves to join (the thread kind's);
+   * `cond` is broadcast whenever one of them changes. */
   GMutex lock;
   GCond cond;
   gint status;          /* GenStatus */
-  GThread *thread;      /* owned: the server thread, running or not yet joined */
   guint64 run;          /* how many runs began (starts) */
   guint64 finished_run; /* the last run that ended */
 
   /* The thread running the server's handlers right now, or NULL. Atomic:
    * other threads read it to refuse calling self. */
   GThread *handler_thread;
-
-  /* Main-context kind: the thread that last ran the handlers (unowned, only
-   * compared). Atomic. A sync call from it while nobody runs the context
-   * would wait for itself. */
-  GThread *context_thread;
 
   /* Timers of the current run; see gen-timer-private.h. */
   GenTimerTable timers;

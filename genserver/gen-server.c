@@ -275,7 +275,7 @@ gen_server_start (GenServer  *self,
     }
   g_atomic_int_set (&priv->status, GEN_STATUS_STARTING);
   priv->run++;
-  stale_thread = g_steal_pointer (&priv->thread);
+  stale_thread = priv->kind->take_thread != NULL ? priv->kind->take_thread (self) : NULL;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
   gen_run_notify_status (self);
@@ -395,8 +395,8 @@ gen_server_stop (GenServer  *self,
       else if (!g_cond_wait_until (&priv->cond, &priv->lock, deadline))
         break;
     }
-  if (priv->finished_run >= run && priv->run == run)
-    thread = g_steal_pointer (&priv->thread);
+  if (priv->finished_run >= run && priv->run == run && priv->kind->take_thread != NULL)
+    thread = priv->kind->take_thread (self);
   else if (priv->finished_run < run)
     {
       g_mutex_unlock (&priv->lock);
@@ -905,6 +905,18 @@ class_type_lookup (GType  type,
   return NULL;
 }
 
+/* GEN_SCHEDULER, read once: the environment of a process that runs. */
+static gboolean
+environment_wants_pool (void)
+{
+  static gsize wants_pool; /* 1 + the answer, once read */
+
+  if (g_once_init_enter (&wants_pool))
+    g_once_init_leave (&wants_pool, 1 + (g_strcmp0 (g_getenv ("GEN_SCHEDULER"), "pool") == 0));
+
+  return wants_pool - 1;
+}
+
 static void
 gen_server_constructed (GObject *object)
 {
@@ -929,25 +941,16 @@ gen_server_constructed (GObject *object)
 
   /* GEN_SCHEDULER=pool puts every server that chose neither on the
    * default pool: to try a program, or a test suite, on the pool. */
-  if (priv->main_context == NULL && priv->scheduler == NULL &&
-      g_strcmp0 (g_getenv ("GEN_SCHEDULER"), "pool") == 0)
+  if (priv->main_context == NULL && priv->scheduler == NULL && environment_wants_pool ())
     priv->scheduler = g_object_ref (gen_scheduler_get_default ());
 
   if (priv->main_context != NULL)
-    {
-      priv->kind = &gen_main_scheduler_kind;
-      priv->timer_service = gen_timer_service_new_for_context (priv->main_context);
-    }
+    priv->kind = &gen_main_scheduler_kind;
   else if (priv->scheduler != NULL)
-    {
-      priv->kind = &gen_pool_scheduler_kind;
-      priv->timer_service = gen_timer_service_ref (priv->scheduler->timers);
-    }
+    priv->kind = &gen_pool_scheduler_kind;
   else
-    {
-      priv->kind = &gen_thread_scheduler_kind;
-      priv->timer_service = gen_timer_service_ref (gen_timer_service_get_default ());
-    }
+    priv->kind = &gen_thread_scheduler_kind;
+  priv->kind->init (self);
 
   gen_live_track (self);
 }
@@ -964,21 +967,13 @@ gen_server_finalize (GObject *object)
 
   gen_live_untrack (self);
 
-  if (priv->thread != NULL)
-    {
-      /* The last reference can be dropped by the server thread itself as it
-       * exits; it cannot join itself. */
-      if (priv->thread == g_thread_self ())
-        g_thread_unref (priv->thread);
-      else
-        g_thread_join (priv->thread);
-      priv->thread = NULL;
-    }
+  /* NULL only if constructed() did not chain up (see start). */
+  if (priv->kind != NULL)
+    priv->kind->finalize (self);
 
   g_clear_pointer (&priv->cast_type, g_variant_type_free);
   g_clear_pointer (&priv->call_type, g_variant_type_free);
   g_clear_pointer (&priv->main_context, g_main_context_unref);
-  g_clear_pointer (&priv->context_queue, g_source_unref);
   g_clear_object (&priv->scheduler);
   g_clear_pointer (&priv->timer_service, gen_timer_service_unref);
   g_clear_error (&priv->construct_error);

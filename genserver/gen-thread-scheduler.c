@@ -6,60 +6,19 @@
 #include "config.h"
 
 #include "gen-scheduler-private.h"
-#include "gen-spin-private.h"
 
-void
-gen_scheduler_start_request_init (GenStartRequest *request,
-                                  GenServer       *server,
-                                  GVariant        *args)
+/* The kind's state of a server. */
+typedef struct
 {
-  g_mutex_init (&request->mutex);
-  g_cond_init (&request->cond);
-  request->server = server;
-  request->args = args;
-  request->done = FALSE;
-  request->error = NULL;
-}
+  /* Under the server's `lock`: the server thread, running or not yet
+   * joined. Owned. */
+  GThread *thread;
+} ThreadState;
 
-void
-gen_scheduler_start_request_clear (GenStartRequest *request)
+static ThreadState *
+thread_state (GenServer *self)
 {
-  g_assert (request->error == NULL);
-  g_mutex_clear (&request->mutex);
-  g_cond_clear (&request->cond);
-}
-
-void
-gen_scheduler_start_request_complete (GenStartRequest *request,
-                                      GError          *error)
-{
-  g_mutex_lock (&request->mutex);
-  request->error = error;
-  g_atomic_int_set (&request->done, TRUE);
-  g_cond_signal (&request->cond);
-  g_mutex_unlock (&request->mutex);
-}
-
-gboolean
-gen_scheduler_start_request_wait (GenStartRequest  *request,
-                                  GError          **error)
-{
-  gboolean blocking = gen_spin_block_begin ();
-
-  g_mutex_lock (&request->mutex);
-  while (!request->done)
-    g_cond_wait (&request->cond, &request->mutex);
-  g_mutex_unlock (&request->mutex);
-
-  if (blocking)
-    gen_spin_block_end ();
-
-  if (request->error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&request->error));
-      return FALSE;
-    }
-  return TRUE;
+  return gen_server_get_private (self)->kind_data;
 }
 
 static gpointer
@@ -157,14 +116,14 @@ thread_start (GenServer  *self,
     }
 
   g_mutex_lock (&priv->lock);
-  priv->thread = thread;
+  thread_state (self)->thread = thread;
   g_mutex_unlock (&priv->lock);
 
   ok = gen_scheduler_start_request_wait (&request, error);
   if (!ok)
     {
       g_mutex_lock (&priv->lock);
-      thread = g_steal_pointer (&priv->thread);
+      thread = g_steal_pointer (&thread_state (self)->thread);
       g_mutex_unlock (&priv->lock);
       if (thread != NULL)
         g_thread_join (thread);
@@ -182,8 +141,43 @@ thread_drive_stop (GenServer *self,
   return FALSE;
 }
 
+static void
+thread_init (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  priv->kind_data = g_new0 (ThreadState, 1);
+  priv->timer_service = gen_timer_service_ref (gen_timer_service_get_default ());
+}
+
+static void
+thread_finalize (GenServer *self)
+{
+  ThreadState *state = thread_state (self);
+
+  if (state->thread != NULL)
+    {
+      /* The last reference can be dropped by the server thread itself as it
+       * exits; it cannot join itself. */
+      if (state->thread == g_thread_self ())
+        g_thread_unref (state->thread);
+      else
+        g_thread_join (state->thread);
+    }
+  g_free (state);
+}
+
+static GThread *
+thread_take_thread (GenServer *self)
+{
+  return g_steal_pointer (&thread_state (self)->thread);
+}
+
 const GenSchedulerKind gen_thread_scheduler_kind = {
   .name = "thread",
+  .init = thread_init,
+  .finalize = thread_finalize,
   .start = thread_start,
   .drive_stop = thread_drive_stop,
+  .take_thread = thread_take_thread,
 };
