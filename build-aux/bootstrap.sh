@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 PACKAGES="meson ninja-build pkg-config gcc libc6-dev libglib2.0-dev gobject-introspection
 libgirepository1.0-dev gi-docgen valgrind python3 python3-gi python3-pytest python3-dev python-gi-dev gjs valac
 dbus-daemon
-libgtk-4-dev xvfb xauth tmux"
+libgtk-4-dev xvfb xauth tmux
+glib-networking openssl iproute2"
 
 missing=""
 for package in $PACKAGES; do
