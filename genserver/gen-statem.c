@@ -3,7 +3,7 @@
 #include "config.h"
 
 #include "gen-core-private.h"
-#include "gen-statem.h"
+#include "gen-statem-private.h"
 
 /**
  * GenStatem:
@@ -83,104 +83,13 @@
  * Since: 1.0
  */
 
-/* An event waiting to be handled (inserted or postponed). */
-typedef struct
-{
-  GenStatemEventType type;
-  GVariant *content;   /* owned */
-  GenReply *reply;     /* owned, nullable: the caller of a call event */
-  gchar *timeout_name; /* owned, nullable: a generic timeout's name */
-} Event;
-
-/* One armed timeout. A timer's message carries a token so that
- * handle_info can tell it from the user's own messages: a message only
- * counts as a timeout if its token is the one armed right now (a timer
- * that gen_server_cancel_timer() cancelled never arrives). */
-typedef struct
-{
-  guint timer_id;    /* 0: no timer runs */
-  gboolean zero;     /* armed with 0 ms: waits in the t0q, not in a timer */
-  guint64 token;
-  GVariant *content; /* owned, nullable when not armed */
-} Timeout;
-
-typedef enum
-{
-  KIND_STATE,
-  KIND_GENERIC,
-  KIND_EVENT,
-} TimeoutKind;
-
-typedef enum
-{
-  OP_SET,        /* in timeout_ms; negative: cancel */
-  OP_SET_AT,     /* at deadline, on the monotonic clock */
-  OP_UPDATE,     /* new content for a running timeout, else a zero one */
-  OP_CANCEL,
-} TimeoutOp;
-
-typedef struct
-{
-  TimeoutKind kind;
-  TimeoutOp op;
-  gchar *name;       /* owned; generic timeouts only */
-  gint timeout_ms;
-  gint64 deadline;   /* µs, g_get_monotonic_time()'s clock */
-  GVariant *content; /* owned, nullable for OP_CANCEL */
-} TimeoutAction;
-
-typedef struct
-{
-  GenReply *reply;   /* owned, nullable: the current call */
-  GVariant *value;   /* owned; or */
-  GError *error;     /* owned */
-} ReplyAction;
-
-/* What one callback (init_state or handle_event) asked for. */
-typedef struct
-{
-  gboolean active;         /* inside a callback: actions are accepted */
-  gboolean in_init;
-  Event *event;            /* unowned: the event being handled; NULL in init_state */
-  gboolean reply_taken;    /* the current call's reply went to the callback */
-  gboolean postpone;
-  gboolean repeat_state;
-  gboolean stop;           /* stop once the replies are sent */
-  GError *stop_reason;     /* owned, nullable: NULL is a normal stop */
-  GPtrArray *replies;      /* ReplyAction, owned */
-  GPtrArray *timeouts;     /* TimeoutAction, owned */
-  GQueue next_events;      /* Event, owned */
-} Actions;
-
-typedef struct
-{
-  /* Written by the handler thread under state_lock, read by anybody
-   * through gen_statem_dup_state(). */
-  GMutex state_lock;
-  GVariant *state;         /* owned, nullable before the first start */
-
-  /* Set at construction, immutable afterwards. */
-  gboolean state_enter;
-
-  /* Only the handler thread (or the thread that finishes the server, once
-   * the handler thread is done) touches the rest. */
-  Actions actions;
-  GQueue pending;           /* Event, owned: before the next mailbox message */
-  GQueue postponed;         /* Event, owned: until the next state change */
-  gboolean initial_pending; /* the first enter call and events are due */
-  Timeout state_timeout;
-  Timeout event_timeout;
-  GHashTable *timeouts;     /* name (owned) → Timeout (owned) */
-  /* Timeout (unowned: one of the above), armed with 0 ms, in the order
-   * armed: Erlang's t0q. They come before the next mailbox message, after
-   * the inserted and postponed events, without a timer, so that nothing
-   * that arrives meanwhile can overtake them. */
-  GQueue t0q;
-  guint64 last_token;
-  const gchar *timeout_name; /* unowned: of the event being handled */
-} GenStatemPrivate;
-
 G_DEFINE_TYPE_WITH_PRIVATE (GenStatem, gen_statem, GEN_TYPE_SERVER)
+
+GenStatemPrivate *
+gen_statem_get_private (GenStatem *self)
+{
+  return gen_statem_get_instance_private (self);
+}
 
 enum
 {
@@ -197,16 +106,16 @@ static GParamSpec *properties[N_PROPS];
 static G_DEFINE_QUARK (gen-statem-state-enter, class_state_enter)
 static G_DEFINE_QUARK (gen-statem-state-functions, class_state_functions)
 
-static const gchar *
-statem_name (GenStatem *self)
+const gchar *
+gen_statem_name (GenStatem *self)
 {
   return G_OBJECT_TYPE_NAME (self);
 }
 
 /* Events ----------------------------------------------------------------- */
 
-static Event *
-event_new (GenStatemEventType  type,
+Event *
+gen_statem_event_new (GenStatemEventType  type,
            GVariant           *content,
            GenReply           *reply,
            const gchar        *timeout_name)
@@ -221,8 +130,8 @@ event_new (GenStatemEventType  type,
 }
 
 /* Frees @event; a call nobody answered is answered with @code. */
-static void
-event_free_answering (GenStatem *self,
+void
+gen_statem_event_free_answering (GenStatem *self,
                       Event     *event,
                       gint       code)
 {
@@ -232,38 +141,17 @@ event_free_answering (GenStatem *self,
 
       if (code == GEN_SERVER_ERROR_STOPPED)
         error = g_error_new (GEN_SERVER_ERROR, code,
-                             "%s stopped before it answered the call", statem_name (self));
+                             "%s stopped before it answered the call", gen_statem_name (self));
       else
         error = g_error_new (GEN_SERVER_ERROR, code,
                              "%s’s handle_event neither answered the call nor took or postponed it",
-                             statem_name (self));
+                             gen_statem_name (self));
       gen_reply_return_error (event->reply, error);
     }
   g_clear_object (&event->reply);
   g_variant_unref (event->content);
   g_free (event->timeout_name);
   g_free (event);
-}
-
-static void
-timeout_action_free (gpointer data)
-{
-  TimeoutAction *action = data;
-
-  g_free (action->name);
-  g_clear_pointer (&action->content, g_variant_unref);
-  g_free (action);
-}
-
-static void
-reply_action_free (gpointer data)
-{
-  ReplyAction *action = data;
-
-  g_clear_object (&action->reply);
-  g_clear_pointer (&action->value, g_variant_unref);
-  g_clear_error (&action->error);
-  g_free (action);
 }
 
 static void
@@ -287,10 +175,31 @@ timeout_free (gpointer data)
   g_free (data);
 }
 
+void
+gen_statem_actions_free_timeout (gpointer data)
+{
+  TimeoutAction *action = data;
+
+  g_free (action->name);
+  g_clear_pointer (&action->content, g_variant_unref);
+  g_free (action);
+}
+
+void
+gen_statem_actions_free_reply (gpointer data)
+{
+  ReplyAction *action = data;
+
+  g_clear_object (&action->reply);
+  g_clear_pointer (&action->value, g_variant_unref);
+  g_clear_error (&action->error);
+  g_free (action);
+}
+
 /* Actions ---------------------------------------------------------------- */
 
-static void
-actions_begin (GenStatem *self,
+void
+gen_statem_actions_begin (GenStatem *self,
                Event     *event)
 {
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
@@ -307,8 +216,8 @@ actions_begin (GenStatem *self,
 }
 
 /* Ends the callback; the actions stay in priv->actions until dropped. */
-static void
-actions_end (GenStatem *self)
+void
+gen_statem_actions_end (GenStatem *self)
 {
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
 
@@ -317,8 +226,8 @@ actions_end (GenStatem *self)
   priv->timeout_name = NULL;
 }
 
-static void
-actions_drop (GenStatem *self)
+void
+gen_statem_actions_drop (GenStatem *self)
 {
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
   Event *event;
@@ -326,28 +235,11 @@ actions_drop (GenStatem *self)
   g_ptr_array_set_size (priv->actions.replies, 0);
   g_ptr_array_set_size (priv->actions.timeouts, 0);
   while ((event = g_queue_pop_head (&priv->actions.next_events)) != NULL)
-    event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
+    gen_statem_event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
   priv->actions.postpone = FALSE;
   priv->actions.repeat_state = FALSE;
   priv->actions.stop = FALSE;
   g_clear_error (&priv->actions.stop_reason);
-}
-
-/* Checks that an action is asked for from inside a callback, on the
- * handler thread (the only one that may set priv->actions.active). */
-static gboolean
-actions_accepting (GenStatem   *self,
-                   const gchar *what)
-{
-  GenStatemPrivate *priv = gen_statem_get_instance_private (self);
-
-  if (!priv->actions.active)
-    {
-      g_critical ("%s: %s is an action: only from inside init_state or handle_event",
-                  statem_name (self), what);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /* Timeouts --------------------------------------------------------------- */
@@ -512,7 +404,7 @@ timeout_fire (GenStatem *self,
 
   if (timeout == &priv->state_timeout || timeout == &priv->event_timeout)
     {
-      event = event_new (timeout == &priv->state_timeout ?
+      event = gen_statem_event_new (timeout == &priv->state_timeout ?
                          GEN_STATEM_EVENT_STATE_TIMEOUT : GEN_STATEM_EVENT_EVENT_TIMEOUT,
                          timeout->content, NULL, NULL);
       timeout_clear (timeout);
@@ -523,7 +415,7 @@ timeout_fire (GenStatem *self,
   while (g_hash_table_iter_next (&iter, &name, &value))
     if (value == timeout)
       {
-        event = event_new (GEN_STATEM_EVENT_TIMEOUT, timeout->content, NULL, name);
+        event = gen_statem_event_new (GEN_STATEM_EVENT_TIMEOUT, timeout->content, NULL, name);
         g_hash_table_iter_remove (&iter);
         return event;
       }
@@ -630,7 +522,7 @@ run_stop (GenStatem *self)
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
   g_autoptr(GError) reason = g_steal_pointer (&priv->actions.stop_reason);
 
-  actions_drop (self);
+  gen_statem_actions_drop (self);
   if (reason != NULL)
     gen_server_stop_with_reason (GEN_SERVER (self), reason, 0, NULL);
   else
@@ -655,19 +547,19 @@ run_enter (GenStatem *self,
       Event enter = { GEN_STATEM_EVENT_ENTER, old, NULL, NULL };
       GError *error = NULL;
 
-      actions_begin (self, &enter);
+      gen_statem_actions_begin (self, &enter);
       next = GEN_STATEM_GET_CLASS (self)->handle_event (self, GEN_STATEM_EVENT_ENTER,
                                                         old, state, &error);
-      actions_end (self);
+      gen_statem_actions_end (self);
       if (next != NULL)
         g_variant_take_ref (next);
 
       if (error == NULL && next != NULL && !g_variant_equal (next, state))
         error = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-                             "%s’s state enter call tried to change the state", statem_name (self));
+                             "%s’s state enter call tried to change the state", gen_statem_name (self));
       if (error != NULL)
         {
-          actions_drop (self);
+          gen_statem_actions_drop (self);
           return error;
         }
 
@@ -703,22 +595,22 @@ handle_one (GenStatem *self,
    * whose timer is already spent. */
   timeout_cancel (self, &priv->event_timeout);
 
-  actions_begin (self, event);
+  gen_statem_actions_begin (self, event);
   next = GEN_STATEM_GET_CLASS (self)->handle_event (self, event->type, event->content,
                                                     state, &error);
-  actions_end (self);
+  gen_statem_actions_end (self);
   if (next != NULL)
     g_variant_take_ref (next);
 
   if (error != NULL)
     {
-      actions_drop (self);
+      gen_statem_actions_drop (self);
       if (event->type == GEN_STATEM_EVENT_CALL && priv->actions.reply_taken)
         {
           /* As for a server's deferred reply: the handle answers, so the
            * error has nowhere to go. */
           g_critical ("%s’s handle_event took the reply handle and also set an error; "
-                      "it is ignored: %s", statem_name (self), error->message);
+                      "it is ignored: %s", gen_statem_name (self), error->message);
           g_clear_error (&error);
           g_clear_object (&event->reply);
         }
@@ -727,7 +619,7 @@ handle_one (GenStatem *self,
           gen_reply_return_error (event->reply, error);
           g_clear_error (&error);
         }
-      event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
+      gen_statem_event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
       return error;
     }
 
@@ -747,7 +639,7 @@ handle_one (GenStatem *self,
     {
       /* stop_and_reply: a call it left unanswered learns that the machine
        * went down. */
-      event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
+      gen_statem_event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
       run_stop (self);
       return NULL;
     }
@@ -758,7 +650,7 @@ handle_one (GenStatem *self,
       g_queue_push_tail (&priv->postponed, event);
     }
   else
-    event_free_answering (self, event, GEN_SERVER_ERROR_NO_REPLY);
+    gen_statem_event_free_answering (self, event, GEN_SERVER_ERROR_NO_REPLY);
 
   if (changed)
     {
@@ -832,11 +724,11 @@ reset_run (GenStatem *self)
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
   Event *event;
 
-  actions_drop (self);
+  gen_statem_actions_drop (self);
   while ((event = g_queue_pop_head (&priv->pending)) != NULL)
-    event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
+    gen_statem_event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
   while ((event = g_queue_pop_head (&priv->postponed)) != NULL)
-    event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
+    gen_statem_event_free_answering (self, event, GEN_SERVER_ERROR_STOPPED);
   /* The server cancelled the timers themselves. */
   g_queue_clear (&priv->t0q);
   timeout_clear (&priv->state_timeout);
@@ -867,18 +759,18 @@ gen_statem_init_server (GenServer  *server,
 
   reset_run (self);
 
-  actions_begin (self, NULL);
+  gen_statem_actions_begin (self, NULL);
   state = GEN_STATEM_GET_CLASS (self)->init_state (self, args, &local_error);
-  actions_end (self);
+  gen_statem_actions_end (self);
   if (state != NULL)
     g_variant_take_ref (state);
 
   if (local_error == NULL && state == NULL)
     local_error = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-                               "%s’s init_state returned no state", statem_name (self));
+                               "%s’s init_state returned no state", gen_statem_name (self));
   if (local_error != NULL)
     {
-      actions_drop (self);
+      gen_statem_actions_drop (self);
       g_propagate_error (error, local_error);
       return;
     }
@@ -910,7 +802,7 @@ gen_statem_handle_continue (GenServer  *server,
     {
       /* Somebody else's continue: an internal event, which is what it is
        * for a state machine. */
-      crash = handle_message (self, event_new (GEN_STATEM_EVENT_INTERNAL, message, NULL, NULL));
+      crash = handle_message (self, gen_statem_event_new (GEN_STATEM_EVENT_INTERNAL, message, NULL, NULL));
       if (crash != NULL)
         g_propagate_error (error, crash);
       return;
@@ -933,7 +825,7 @@ gen_statem_handle_cast (GenServer  *server,
   GenStatem *self = GEN_STATEM (server);
   GError *crash;
 
-  crash = handle_message (self, event_new (GEN_STATEM_EVENT_CAST, message, NULL, NULL));
+  crash = handle_message (self, gen_statem_event_new (GEN_STATEM_EVENT_CAST, message, NULL, NULL));
   if (crash != NULL)
     g_propagate_error (error, crash);
 }
@@ -949,7 +841,7 @@ gen_statem_handle_info (GenServer  *server,
 
   event = timeout_event_take (self, message);
   if (event == NULL)
-    event = event_new (GEN_STATEM_EVENT_INFO, message, NULL, NULL);
+    event = gen_statem_event_new (GEN_STATEM_EVENT_INFO, message, NULL, NULL);
 
   crash = handle_message (self, event);
   if (crash != NULL)
@@ -966,7 +858,7 @@ gen_statem_handle_call (GenServer  *server,
 
   /* Always deferred: the call may be postponed, or answered by a later
    * event. */
-  crash = handle_message (self, event_new (GEN_STATEM_EVENT_CALL, message,
+  crash = handle_message (self, gen_statem_event_new (GEN_STATEM_EVENT_CALL, message,
                                            gen_server_take_reply (server), NULL));
   if (crash != NULL)
     {
@@ -985,7 +877,7 @@ gen_statem_real_init_state (GenStatem  *self,
                             GError    **error)
 {
   g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-               "%s does not implement init_state", statem_name (self));
+               "%s does not implement init_state", gen_statem_name (self));
   return NULL;
 }
 
@@ -1027,13 +919,13 @@ gen_statem_real_handle_event (GenStatem           *self,
       /* Erlang: calling an undefined state function is a crash. */
       printed = g_variant_print (state, TRUE);
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-                   "%s has no state function for the state %s", statem_name (self), printed);
+                   "%s has no state function for the state %s", gen_statem_name (self), printed);
       return NULL;
     }
 
   if (event_type == GEN_STATEM_EVENT_CALL)
     g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
-                 "%s does not handle events", statem_name (self));
+                 "%s does not handle events", gen_statem_name (self));
   return NULL;
 }
 
@@ -1065,7 +957,7 @@ gen_statem_load_state (GenServer  *server,
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
                    "%s’s state is a (state, data) of type “(vmv)”, got “%s”",
-                   statem_name (self), g_variant_get_type_string (state));
+                   gen_statem_name (self), g_variant_get_type_string (state));
       return FALSE;
     }
   g_variant_get (state, "(vmv)", &next, &data);
@@ -1075,7 +967,7 @@ gen_statem_load_state (GenServer  *server,
         {
           g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
                        "%s does not take new data: its class has no load_data",
-                       statem_name (self));
+                       gen_statem_name (self));
           return FALSE;
         }
       if (!klass->load_data (self, data, error))
@@ -1217,8 +1109,8 @@ gen_statem_init (GenStatem *self)
   GenStatemPrivate *priv = gen_statem_get_instance_private (self);
 
   g_mutex_init (&priv->state_lock);
-  priv->actions.replies = g_ptr_array_new_with_free_func (reply_action_free);
-  priv->actions.timeouts = g_ptr_array_new_with_free_func (timeout_action_free);
+  priv->actions.replies = g_ptr_array_new_with_free_func (gen_statem_actions_free_reply);
+  priv->actions.timeouts = g_ptr_array_new_with_free_func (gen_statem_actions_free_timeout);
   g_queue_init (&priv->actions.next_events);
   g_queue_init (&priv->pending);
   g_queue_init (&priv->postponed);
@@ -1227,6 +1119,7 @@ gen_statem_init (GenStatem *self)
 }
 
 /* Public API ------------------------------------------------------------- */
+
 
 /**
  * gen_statem_dup_state:
@@ -1254,416 +1147,6 @@ gen_statem_dup_state (GenStatem *self)
   state = priv->state != NULL ? g_variant_ref (priv->state) : NULL;
   g_mutex_unlock (&priv->state_lock);
   return state;
-}
-
-static void
-add_reply (GenStatem *self,
-           GenReply  *reply,
-           GVariant  *value,
-           GError    *error)
-{
-  GenStatemPrivate *priv = gen_statem_get_instance_private (self);
-  ReplyAction *action;
-
-  if (reply == NULL &&
-      (priv->actions.event == NULL || priv->actions.event->reply == NULL ||
-       priv->actions.reply_taken))
-    {
-      g_critical ("%s: a reply with no reply handle is for the current call, "
-                  "and this event is not a call (or its reply was taken)",
-                  statem_name (self));
-      g_clear_pointer (&value, g_variant_unref);
-      g_clear_error (&error);
-      return;
-    }
-
-  action = g_new0 (ReplyAction, 1);
-  action->reply = reply != NULL ? g_object_ref (reply) : NULL;
-  action->value = value;
-  action->error = error;
-  g_ptr_array_add (priv->actions.replies, action);
-}
-
-/**
- * gen_statem_reply:
- * @self: a #GenStatem
- * @reply: (nullable): a reply handle taken earlier with
- *   [method@Gen.Statem.take_reply], or %NULL for the call being handled
- * @value: the reply; a floating reference is sunk
- *
- * The reply action: answers a call with @value once `handle_event`
- * returns (not if it fails). One event may answer several calls, the
- * current one and any taken earlier, as Erlang's `{reply, From, Reply}`
- * actions do.
- *
- * Only from inside `handle_event` (or `init_state`, for taken replies).
- *
- * Since: 1.0
- */
-void
-gen_statem_reply (GenStatem *self,
-                  GenReply  *reply,
-                  GVariant  *value)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-  g_return_if_fail (reply == NULL || GEN_IS_REPLY (reply));
-  g_return_if_fail (value != NULL);
-
-  g_variant_ref_sink (value);
-  if (!actions_accepting (self, "gen_statem_reply()"))
-    {
-      g_variant_unref (value);
-      return;
-    }
-  add_reply (self, reply, value, NULL);
-}
-
-/**
- * gen_statem_reply_error:
- * @self: a #GenStatem
- * @reply: (nullable): a reply handle taken earlier with
- *   [method@Gen.Statem.take_reply], or %NULL for the call being handled
- * @error: the error for the caller; it is copied
- *
- * Like [method@Gen.Statem.reply], with an error for the caller instead of
- * a value: the machine itself goes on and changes state as returned.
- *
- * Since: 1.0
- */
-void
-gen_statem_reply_error (GenStatem    *self,
-                        GenReply     *reply,
-                        const GError *error)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-  g_return_if_fail (reply == NULL || GEN_IS_REPLY (reply));
-  g_return_if_fail (error != NULL);
-
-  if (!actions_accepting (self, "gen_statem_reply_error()"))
-    return;
-  add_reply (self, reply, NULL, g_error_copy (error));
-}
-
-/**
- * gen_statem_take_reply:
- * @self: a #GenStatem
- *
- * Takes the reply handle of the call being handled, to answer it later:
- * from a later event with [method@Gen.Statem.reply], or from anywhere with
- * [method@Gen.Reply.return_value]. Erlang's state machines keep `From` in
- * their data for the same purpose.
- *
- * Only from inside `handle_event`, for a %GEN_STATEM_EVENT_CALL, once.
- *
- * Returns: (transfer full): the reply handle
- *
- * Since: 1.0
- */
-GenReply *
-gen_statem_take_reply (GenStatem *self)
-{
-  GenStatemPrivate *priv;
-
-  g_return_val_if_fail (GEN_IS_STATEM (self), NULL);
-
-  priv = gen_statem_get_instance_private (self);
-  if (!actions_accepting (self, "gen_statem_take_reply()"))
-    return NULL;
-  g_return_val_if_fail (priv->actions.event != NULL && priv->actions.event->reply != NULL, NULL);
-  g_return_val_if_fail (!priv->actions.reply_taken, NULL);
-  g_return_val_if_fail (!priv->actions.postpone, NULL);
-
-  priv->actions.reply_taken = TRUE;
-  return g_object_ref (priv->actions.event->reply);
-}
-
-/**
- * gen_statem_postpone:
- * @self: a #GenStatem
- *
- * The postpone action: keeps the event being handled for later. It is
- * handled again after the next state change, before any newer message,
- * with the other postponed events in the order they first came. A
- * postponed call keeps its caller waiting (within the caller's timeout).
- *
- * Only from inside `handle_event`, not from a state enter call.
- *
- * Since: 1.0
- */
-void
-gen_statem_postpone (GenStatem *self)
-{
-  GenStatemPrivate *priv;
-
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  priv = gen_statem_get_instance_private (self);
-  if (!actions_accepting (self, "gen_statem_postpone()"))
-    return;
-  g_return_if_fail (priv->actions.event != NULL);
-  g_return_if_fail (priv->actions.event->type != GEN_STATEM_EVENT_ENTER);
-  g_return_if_fail (!priv->actions.reply_taken);
-
-  priv->actions.postpone = TRUE;
-}
-
-/**
- * gen_statem_next_event:
- * @self: a #GenStatem
- * @event_type: the type of the inserted event: any but
- *   %GEN_STATEM_EVENT_ENTER and %GEN_STATEM_EVENT_TIMEOUT (which needs a
- *   name: see [method@Gen.Statem.next_event_full])
- * @content: the event's content; a floating reference is sunk
- *
- * The next_event action: inserts an event, handled (in the next state)
- * before any message waiting in the mailbox. Events inserted by one
- * callback are handled in the order they were inserted, and before the
- * postponed events that a state change brings back.
- *
- * An inserted %GEN_STATEM_EVENT_CALL is answered through the reply handle
- * of the call being handled, which it takes over (Erlang's
- * `{next_event, {call, From}, Request}` with the current `From`): the
- * caller gets what the machine answers to the inserted event.
- *
- * Only from inside `init_state` or `handle_event`, not from a state enter
- * call.
- *
- * Since: 1.0
- */
-void
-gen_statem_next_event (GenStatem          *self,
-                       GenStatemEventType  event_type,
-                       GVariant           *content)
-{
-  gen_statem_next_event_full (self, event_type, content, NULL, NULL);
-}
-
-/**
- * gen_statem_next_event_full:
- * @self: a #GenStatem
- * @event_type: the type of the inserted event: any but
- *   %GEN_STATEM_EVENT_ENTER
- * @content: the event's content; a floating reference is sunk
- * @reply: (nullable): for a %GEN_STATEM_EVENT_CALL, the reply handle that
- *   answers it, taken earlier with [method@Gen.Statem.take_reply]; %NULL
- *   takes over the current call's, as [method@Gen.Statem.next_event] does
- * @timeout_name: (nullable): for a %GEN_STATEM_EVENT_TIMEOUT, its name
- *   (what [method@Gen.Statem.get_timeout_name] says while it is handled);
- *   required for that type, ignored for the others
- *
- * Inserts an event of any type, as [method@Gen.Statem.next_event] does:
- * Erlang's `{next_event, EventType, Content}` for every event type,
- * `{timeout, Name}` and a call answered through any taken reply included.
- * An inserted timeout event is only an event: it does not touch the
- * timeout of its type, running or not.
- *
- * ```c
- * // Handle the current call again, in the next state.
- * gen_statem_next_event_full (statem, GEN_STATEM_EVENT_CALL, content, NULL, NULL);
- * // A generic timeout event named "retry", now.
- * gen_statem_next_event_full (statem, GEN_STATEM_EVENT_TIMEOUT,
- *                             g_variant_new_int32 (1), NULL, "retry");
- * ```
- *
- * Since: 1.2
- */
-void
-gen_statem_next_event_full (GenStatem          *self,
-                            GenStatemEventType  event_type,
-                            GVariant           *content,
-                            GenReply           *reply,
-                            const gchar        *timeout_name)
-{
-  GenStatemPrivate *priv;
-  Event *current;
-  g_autoptr(GVariant) owned = NULL;
-
-  g_return_if_fail (GEN_IS_STATEM (self));
-  g_return_if_fail (event_type <= GEN_STATEM_EVENT_INTERNAL);
-  g_return_if_fail (content != NULL);
-  g_return_if_fail (reply == NULL || GEN_IS_REPLY (reply));
-  g_return_if_fail (event_type != GEN_STATEM_EVENT_TIMEOUT || timeout_name != NULL);
-
-  priv = gen_statem_get_instance_private (self);
-  owned = g_variant_ref_sink (content);
-  if (!actions_accepting (self, "gen_statem_next_event()"))
-    return;
-  current = priv->actions.event;
-  if (current != NULL && current->type == GEN_STATEM_EVENT_ENTER)
-    {
-      g_critical ("%s: a state enter call cannot insert events", statem_name (self));
-      return;
-    }
-
-  if (event_type == GEN_STATEM_EVENT_CALL && reply == NULL)
-    {
-      /* The current call's caller, handed over as take_reply() would. */
-      if (current == NULL || current->reply == NULL ||
-          priv->actions.reply_taken || priv->actions.postpone)
-        {
-          g_critical ("%s: an inserted call needs a reply handle: the current event is "
-                      "not a call whose reply is still there", statem_name (self));
-          return;
-        }
-      priv->actions.reply_taken = TRUE;
-      reply = current->reply;
-    }
-
-  g_queue_push_tail (&priv->actions.next_events,
-                     event_new (event_type, owned,
-                                event_type == GEN_STATEM_EVENT_CALL ? g_object_ref (reply) : NULL,
-                                event_type == GEN_STATEM_EVENT_TIMEOUT ? timeout_name : NULL));
-}
-
-/* Queues a timeout action, if asked for from inside a callback; sinks
- * @content (NULL: an empty tuple, except for OP_CANCEL). */
-static void
-add_timeout (GenStatem   *self,
-             const gchar *what,
-             TimeoutKind  kind,
-             TimeoutOp    op,
-             const gchar *name,
-             gint         timeout_ms,
-             gint64       deadline,
-             GVariant    *content)
-{
-  GenStatemPrivate *priv = gen_statem_get_instance_private (self);
-  TimeoutAction *action;
-
-  if (content != NULL)
-    g_variant_ref_sink (content);
-  else if (op != OP_CANCEL)
-    content = g_variant_ref_sink (g_variant_new ("()"));
-
-  if (!actions_accepting (self, what))
-    {
-      g_clear_pointer (&content, g_variant_unref);
-      return;
-    }
-
-  action = g_new0 (TimeoutAction, 1);
-  action->kind = kind;
-  action->op = op;
-  action->name = g_strdup (name);
-  action->timeout_ms = timeout_ms;
-  action->deadline = deadline;
-  action->content = content;
-  g_ptr_array_add (priv->actions.timeouts, action);
-}
-
-/**
- * gen_statem_set_state_timeout:
- * @self: a #GenStatem
- * @timeout_ms: the time in milliseconds, or a negative number to cancel
- *   the state timeout
- * @content: (nullable): the content of the %GEN_STATEM_EVENT_STATE_TIMEOUT
- *   event; %NULL is an empty tuple; a floating reference is sunk
- *
- * The state_timeout action: after @timeout_ms in the next state,
- * `handle_event` gets a %GEN_STATEM_EVENT_STATE_TIMEOUT event. A state
- * change cancels it (a change in this same event does not: the timeout is
- * for the state being entered); setting it again restarts it.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.0
- */
-void
-gen_statem_set_state_timeout (GenStatem *self,
-                              gint       timeout_ms,
-                              GVariant  *content)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  add_timeout (self, "gen_statem_set_state_timeout()", KIND_STATE, OP_SET, NULL, timeout_ms, 0, content);
-}
-
-/**
- * gen_statem_set_timeout:
- * @self: a #GenStatem
- * @name: the timeout's name
- * @timeout_ms: the time in milliseconds, or a negative number to cancel
- *   the timeout of this name
- * @content: (nullable): the content of the %GEN_STATEM_EVENT_TIMEOUT
- *   event; %NULL is an empty tuple; a floating reference is sunk
- *
- * The generic timeout action, Erlang's `{{timeout, Name}, Time, Content}`:
- * after @timeout_ms, `handle_event` gets a %GEN_STATEM_EVENT_TIMEOUT event,
- * during which [method@Gen.Statem.get_timeout_name] is @name. Neither
- * events nor state changes cancel it; setting the same name again
- * restarts it.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.0
- */
-void
-gen_statem_set_timeout (GenStatem   *self,
-                        const gchar *name,
-                        gint         timeout_ms,
-                        GVariant    *content)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-  g_return_if_fail (name != NULL);
-
-  add_timeout (self, "gen_statem_set_timeout()", KIND_GENERIC, OP_SET, name, timeout_ms, 0, content);
-}
-
-/**
- * gen_statem_set_event_timeout:
- * @self: a #GenStatem
- * @timeout_ms: the time in milliseconds, or a negative number to cancel
- *   the event timeout
- * @content: (nullable): the content of the
- *   %GEN_STATEM_EVENT_EVENT_TIMEOUT event; %NULL is an empty tuple; a
- *   floating reference is sunk
- *
- * The event timeout action, Erlang's `{timeout, Time, Content}`: if no
- * event comes within @timeout_ms, `handle_event` gets a
- * %GEN_STATEM_EVENT_EVENT_TIMEOUT event. Any event cancels it, an event
- * inserted with [method@Gen.Statem.next_event] or a postponed one retried
- * included.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.0
- */
-void
-gen_statem_set_event_timeout (GenStatem *self,
-                              gint       timeout_ms,
-                              GVariant  *content)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  add_timeout (self, "gen_statem_set_event_timeout()", KIND_EVENT, OP_SET, NULL, timeout_ms, 0, content);
-}
-
-/**
- * gen_statem_repeat_state:
- * @self: a #GenStatem
- *
- * The repeat_state action: when `handle_event` keeps the state, runs the
- * state enter call again as if the state had been entered anew (postponed
- * events stay postponed and the state timeout keeps running, since the
- * state did not change). From a state enter call, it runs that enter call
- * again at once, with the same previous state. Without state enter calls,
- * it does nothing.
- *
- * Only from inside `handle_event`.
- *
- * Since: 1.0
- */
-void
-gen_statem_repeat_state (GenStatem *self)
-{
-  GenStatemPrivate *priv;
-
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  priv = gen_statem_get_instance_private (self);
-  if (!actions_accepting (self, "gen_statem_repeat_state()"))
-    return;
-  priv->actions.repeat_state = TRUE;
 }
 
 /**
@@ -1781,272 +1264,4 @@ gen_statem_class_add_state_function (GenStatemClass     *klass,
       g_type_set_qdata (type, class_state_functions_quark (), table);
     }
   g_hash_table_insert (table, g_strdup (state), func);
-}
-
-/**
- * gen_statem_set_state_timeout_at:
- * @self: a #GenStatem
- * @deadline: when, in microseconds on the clock of g_get_monotonic_time()
- * @content: (nullable): the content of the event; %NULL is an empty tuple;
- *   a floating reference is sunk
- *
- * As [method@Gen.Statem.set_state_timeout], at an absolute time: Erlang's
- * `{state_timeout, Time, Content, {abs, true}}`. A time already past
- * fires at once, through the mailbox like any timer.
- *
- * ```c
- * // Whatever happens meanwhile, the state ends at the deadline.
- * gen_statem_set_state_timeout_at (statem, self->started + 30 * G_USEC_PER_SEC, NULL);
- * ```
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.2
- */
-void
-gen_statem_set_state_timeout_at (GenStatem *self,
-                                 gint64     deadline,
-                                 GVariant  *content)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  add_timeout (self, "gen_statem_set_state_timeout_at()", KIND_STATE, OP_SET_AT, NULL,
-               0, deadline, content);
-}
-
-/**
- * gen_statem_set_timeout_at:
- * @self: a #GenStatem
- * @name: the timeout's name
- * @deadline: when, in microseconds on the clock of g_get_monotonic_time()
- * @content: (nullable): the content of the event; %NULL is an empty tuple;
- *   a floating reference is sunk
- *
- * As [method@Gen.Statem.set_timeout], at an absolute time: Erlang's
- * `{{timeout, Name}, Time, Content, {abs, true}}`.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.2
- */
-void
-gen_statem_set_timeout_at (GenStatem   *self,
-                           const gchar *name,
-                           gint64       deadline,
-                           GVariant    *content)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-  g_return_if_fail (name != NULL);
-
-  add_timeout (self, "gen_statem_set_timeout_at()", KIND_GENERIC, OP_SET_AT, name,
-               0, deadline, content);
-}
-
-/**
- * gen_statem_set_event_timeout_at:
- * @self: a #GenStatem
- * @deadline: when, in microseconds on the clock of g_get_monotonic_time()
- * @content: (nullable): the content of the event; %NULL is an empty tuple;
- *   a floating reference is sunk
- *
- * As [method@Gen.Statem.set_event_timeout], at an absolute time: Erlang's
- * `{timeout, Time, Content, {abs, true}}`. Any event still cancels it.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.2
- */
-void
-gen_statem_set_event_timeout_at (GenStatem *self,
-                                 gint64     deadline,
-                                 GVariant  *content)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  add_timeout (self, "gen_statem_set_event_timeout_at()", KIND_EVENT, OP_SET_AT, NULL,
-               0, deadline, content);
-}
-
-/**
- * gen_statem_update_state_timeout:
- * @self: a #GenStatem
- * @content: (nullable): the new content; %NULL is an empty tuple; a
- *   floating reference is sunk
- *
- * Changes the content of the running state timeout without restarting
- * it: Erlang's `{state_timeout, update, Content}`. If none runs, it starts
- * one with a time of 0.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.2
- */
-void
-gen_statem_update_state_timeout (GenStatem *self,
-                                 GVariant  *content)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  add_timeout (self, "gen_statem_update_state_timeout()", KIND_STATE, OP_UPDATE, NULL,
-               0, 0, content);
-}
-
-/**
- * gen_statem_update_timeout:
- * @self: a #GenStatem
- * @name: the timeout's name
- * @content: (nullable): the new content; %NULL is an empty tuple; a
- *   floating reference is sunk
- *
- * Changes the content of the running generic timeout @name without
- * restarting it: Erlang's `{{timeout, Name}, update, Content}`. If none
- * runs, it starts one with a time of 0.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.2
- */
-void
-gen_statem_update_timeout (GenStatem   *self,
-                           const gchar *name,
-                           GVariant    *content)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-  g_return_if_fail (name != NULL);
-
-  add_timeout (self, "gen_statem_update_timeout()", KIND_GENERIC, OP_UPDATE, name,
-               0, 0, content);
-}
-
-/**
- * gen_statem_update_event_timeout:
- * @self: a #GenStatem
- * @content: (nullable): the new content; %NULL is an empty tuple; a
- *   floating reference is sunk
- *
- * Changes the content of the running event timeout without restarting
- * it: Erlang's `{timeout, update, Content}`. If none runs, it starts one
- * with a time of 0.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.2
- */
-void
-gen_statem_update_event_timeout (GenStatem *self,
-                                 GVariant  *content)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  add_timeout (self, "gen_statem_update_event_timeout()", KIND_EVENT, OP_UPDATE, NULL,
-               0, 0, content);
-}
-
-/**
- * gen_statem_cancel_state_timeout:
- * @self: a #GenStatem
- *
- * Cancels the state timeout: Erlang's `{state_timeout, cancel}`. A
- * cancelled timeout never arrives, even if its timer already fired.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.2
- */
-void
-gen_statem_cancel_state_timeout (GenStatem *self)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  add_timeout (self, "gen_statem_cancel_state_timeout()", KIND_STATE, OP_CANCEL, NULL,
-               0, 0, NULL);
-}
-
-/**
- * gen_statem_cancel_timeout:
- * @self: a #GenStatem
- * @name: the timeout's name
- *
- * Cancels the generic timeout @name: Erlang's `{{timeout, Name}, cancel}`.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.2
- */
-void
-gen_statem_cancel_timeout (GenStatem   *self,
-                           const gchar *name)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-  g_return_if_fail (name != NULL);
-
-  add_timeout (self, "gen_statem_cancel_timeout()", KIND_GENERIC, OP_CANCEL, name,
-               0, 0, NULL);
-}
-
-/**
- * gen_statem_cancel_event_timeout:
- * @self: a #GenStatem
- *
- * Cancels the event timeout: Erlang's `{timeout, cancel}`.
- *
- * Only from inside `init_state` or `handle_event`.
- *
- * Since: 1.2
- */
-void
-gen_statem_cancel_event_timeout (GenStatem *self)
-{
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  add_timeout (self, "gen_statem_cancel_event_timeout()", KIND_EVENT, OP_CANCEL, NULL,
-               0, 0, NULL);
-}
-
-/**
- * gen_statem_stop_and_reply:
- * @self: a #GenStatem
- * @reason: (nullable): why the machine stops: %NULL for a normal stop; it
- *   is copied
- *
- * The stop action: once the callback returns and the replies it asked
- * for are sent, the machine stops with @reason, Erlang's
- * `{stop_and_reply, Reason, Replies}` (without reply actions, `{stop,
- * Reason}`). The current call, if neither answered nor taken, is answered
- * %GEN_SERVER_ERROR_STOPPED; the rest of the callback's actions are
- * dropped; `terminate` runs with @reason; calls still queued or postponed
- * are answered %GEN_SERVER_ERROR_STOPPED. Like every action, it is dropped
- * if the callback fails.
- *
- * ```c
- * gen_statem_reply (statem, NULL, g_variant_new_string ("bye"));
- * gen_statem_reply (statem, self->waiting, g_variant_new_string ("bye"));
- * gen_statem_stop_and_reply (statem, NULL);
- * ```
- *
- * Only from inside `init_state`'s events, `handle_event` or a state enter
- * call.
- *
- * Since: 1.2
- */
-void
-gen_statem_stop_and_reply (GenStatem    *self,
-                           const GError *reason)
-{
-  GenStatemPrivate *priv;
-
-  g_return_if_fail (GEN_IS_STATEM (self));
-
-  priv = gen_statem_get_instance_private (self);
-  if (!actions_accepting (self, "gen_statem_stop_and_reply()"))
-    return;
-  if (priv->actions.in_init)
-    {
-      g_critical ("%s: init_state cannot stop the machine: set an error instead",
-                  statem_name (self));
-      return;
-    }
-  priv->actions.stop = TRUE;
-  g_clear_error (&priv->actions.stop_reason);
-  priv->actions.stop_reason = reason != NULL ? g_error_copy (reason) : NULL;
 }
