@@ -526,13 +526,18 @@ test_bad_addresses (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_clear_error (&error);
 
-  /* TLS without credentials: said at once, not at the first peer. */
-  g_assert_false (gen_node_listen (node, "tls:host=127.0.0.1,port=0", &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED);
-  g_clear_error (&error);
-  g_assert_null (gen_node_connect (node, "tls:host=127.0.0.1,port=1", NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED);
-  g_clear_error (&error);
+  /* TLS without credentials: said at once, not at the first peer. A GLib
+   * without glib-networking (the TSan build's own GLib loads none) says
+   * NOT_SUPPORTED first, which /node/no-tls-backend checks. */
+  if (g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_assert_false (gen_node_listen (node, "tls:host=127.0.0.1,port=0", &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED);
+      g_clear_error (&error);
+      g_assert_null (gen_node_connect (node, "tls:host=127.0.0.1,port=1", NULL, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED);
+      g_clear_error (&error);
+    }
 
   g_assert_false (gen_node_listen (node, "unix:", &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
@@ -688,6 +693,11 @@ netns_a (void)
 {
   const gchar *netns = g_getenv ("GEN_TEST_NETNS_A");
 
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_test_skip ("no TLS backend (glib-networking) in this GLib");
+      return NULL;
+    }
   if (netns == NULL)
     g_test_skip (netns_skip_reason ? netns_skip_reason : "no network namespaces");
   return netns;
