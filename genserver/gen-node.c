@@ -509,9 +509,12 @@ node_deliver_casts (GenNode  *self,
           if (name != NULL && g_utf8_validate (name, -1, NULL))
             server = gen_registry_lookup (self->registry, name);
         }
+      /* Never waits for room, as the export's Cast: this runs on the node's
+       * dispatch context, which a full BLOCK mailbox must not hold up. A
+       * refused cast is counted in the server's casts-refused. */
       if (server != NULL &&
           gen_dbus_check_size (message, GEN_DBUS_DEFAULT_MAX_MESSAGE_SIZE, NULL))
-        gen_server_cast (server, message, NULL);
+        gen_server_cast_with_timeout (server, message, 0, NULL);
     }
 }
 
