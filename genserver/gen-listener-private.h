@@ -70,6 +70,11 @@ GSocketAddress *gen_listener_parse_socket_address (const gchar  *address,
                                                    gboolean     *is_unix,
                                                    GError      **error);
 
+/* Shuts @socket down for reading and writing at the kernel, from any
+ * thread: every read or write in progress on it fails at once, whichever
+ * thread blocks in it. */
+void          gen_listener_shutdown_socket    (GSocket                *socket);
+
 /* Whether GIO has a TLS backend (glib-networking); a clear error if not. */
 gboolean      gen_listener_check_tls_backend  (GError                **error);
 

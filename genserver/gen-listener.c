@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
+#include <sys/socket.h>
 
 #include "gen-listener-private.h"
 
@@ -114,13 +115,25 @@ handshake_free (Handshake *handshake)
   g_free (handshake);
 }
 
+/* shutdown(2) on the descriptor rather than g_socket_shutdown(): the latter
+ * also writes GSocket's state bits, in the word that the thread using the
+ * socket (GDBus's worker, a TLS handshake) reads them from without a lock.
+ * The kernel call alone fails that thread's I/O, which then closes the
+ * socket through GSocket on its own thread. */
+void
+gen_listener_shutdown_socket (GSocket *socket)
+{
+  g_return_if_fail (G_IS_SOCKET (socket));
+  (void) shutdown (g_socket_get_fd (socket), SHUT_RDWR);
+}
+
 /* Ends @handshake's way in: a shut down socket makes every read or write
  * in progress on it fail at once, on whichever thread it blocks. */
 static void
 handshake_abort (Handshake *handshake)
 {
   g_cancellable_cancel (handshake->cancellable);
-  g_socket_shutdown (handshake->socket, TRUE, TRUE, NULL);
+  gen_listener_shutdown_socket (handshake->socket);
 }
 
 /* The end of @handshake, with the connection it made or NULL. */

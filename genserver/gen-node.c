@@ -256,7 +256,7 @@ static void
 peer_fail (Peer *peer)
 {
   if (peer->socket != NULL)
-    g_socket_shutdown (peer->socket, TRUE, TRUE, NULL);
+    gen_listener_shutdown_socket (peer->socket);
   g_dbus_connection_close (peer->connection, NULL, NULL, NULL);
 }
 
@@ -683,7 +683,7 @@ attempt_deadline_cb (gpointer data)
 
   g_cancellable_cancel (attempt->cancellable);
   if (attempt->socket != NULL)
-    g_socket_shutdown (attempt->socket, TRUE, TRUE, NULL);
+    gen_listener_shutdown_socket (attempt->socket);
   g_clear_pointer (&attempt->deadline, g_source_unref);
   return G_SOURCE_REMOVE;
 }
