@@ -26,10 +26,13 @@ LAYERS = {
     2: ['gen-scheduler', 'gen-thread-scheduler', 'gen-main-scheduler', 'gen-pool-scheduler'],
     3: ['gen-server'],
     4: ['gen-server-messaging', 'gen-observe', 'gen-start', 'gen-link', 'gen-reply', 'gen-request'],
-    5: ['gen-statem', 'gen-supervisor', 'gen-supervisor-engine', 'gen-supervisor-commands',
-        'gen-child-spec', 'gen-registry', 'gen-group'],
+    5: ['gen-statem', 'gen-statem-actions', 'gen-supervisor', 'gen-supervisor-engine',
+        'gen-supervisor-commands', 'gen-child-spec', 'gen-registry', 'gen-group'],
+    6: ['gen-dbus', 'gen-export', 'gen-registry-export', 'gen-remote', 'gen-listener',
+        'gen-cast-batch', 'gen-node-peer', 'gen-node-link', 'gen-node', 'gen-observer',
+        'gen-gjs'],
 }
-TOP = 6
+TOP = 7
 
 # What any layer may use of gen-server.c.
 ALLOWED_UP = {
