@@ -1,5 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+/*
+ * The GenStatem type and its engine: events, timeouts, transitions, and
+ * the GenServer vfuncs that turn messages into events. The actions a
+ * callback asks for are in gen-statem-actions.c.
+ *
+ * The file is past ~1,200 lines and stays whole: about 240 of them are
+ * documentation, and its sections all work on one machine's state (the
+ * current state, the postponed and inserted events, the armed timeouts)
+ * in the order gen_statem runs them; split further, that state's rules
+ * would be spread over several files.
+ */
+
 #include "config.h"
 
 #include "gen-core-private.h"
