@@ -56,6 +56,11 @@ struct _GenRequest
   GError *error;              /* owned */
   GenRequestSet *set;         /* unowned: the set holds the request */
   guint64 completion;         /* order of completion within the set */
+  /* Its set's, under the same rule: given by a wait of the set that kept
+   * it in (Erlang's Delete = false), or abandoned by a receive of the set
+   * that timed out. Either way the set does not give it again. */
+  gboolean taken;
+  gboolean abandoned;
 };
 
 G_DEFINE_FINAL_TYPE (GenRequest, gen_request, G_TYPE_OBJECT)
@@ -64,11 +69,31 @@ G_DEFINE_FINAL_TYPE (GenRequest, gen_request, G_TYPE_OBJECT)
  * GenRequestSet:
  *
  * Requests ([class@Gen.Request]) to wait for together: Erlang's request id
- * collections. Send through the set with [method@Gen.RequestSet.send],
- * then take the replies as they come with
- * [method@Gen.RequestSet.wait_any] or all at once with
- * [method@Gen.RequestSet.wait_all], each with one deadline. Used from one
- * thread at a time.
+ * collections (`gen_server:reqids_new/0` and the functions that take a
+ * collection). Send through the set with [method@Gen.RequestSet.send],
+ * then take the replies as they come, each with one deadline for the
+ * whole set:
+ *
+ * - [method@Gen.RequestSet.wait] (`wait_response/3`): a timeout leaves
+ *   every request pending;
+ * - [method@Gen.RequestSet.receive] (`receive_response/3`): a timeout
+ *   abandons every request still unanswered;
+ * - [method@Gen.RequestSet.check] (`check_response/3`): without blocking;
+ * - [method@Gen.RequestSet.wait_all]: all of them at once.
+ *
+ * The first three take the answered request out of the set, or, with
+ * `delete_request` %FALSE (Erlang's `Delete = false`), leave it in and only
+ * mark it given, so that the set is not rebuilt for each reply: a set
+ * never gives the same request twice. Used from one thread at a time.
+ *
+ * ```c
+ * g_autoptr(GenRequestSet) set = gen_request_set_new ();
+ *
+ * for (guint i = 0; i < n_mirrors; i++)
+ *   g_object_unref (gen_request_set_send (set, mirrors[i], g_variant_new_string ("fetch"), names[i]));
+ * // The first mirror to answer wins; the others are abandoned after 500 ms.
+ * g_autoptr(GenRequest) first = gen_request_set_receive (set, 500, TRUE, &error);
+ * ```
  *
  * Since: 1.0
  */
@@ -258,6 +283,20 @@ set_timeout_error (GenRequest  *self,
                G_OBJECT_TYPE_NAME (self->server), timeout_ms);
 }
 
+/* A request abandoned after @timeout_ms and answered since (its call was
+ * cancelled) reads TIMEOUT, unless its reply won the race against the
+ * cancellation. */
+static void
+request_timed_out (GenRequest *self,
+                   gint        timeout_ms)
+{
+  if (g_error_matches (self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_clear_error (&self->error);
+      set_timeout_error (self, timeout_ms, &self->error);
+    }
+}
+
 /**
  * gen_request_wait:
  * @self: a #GenRequest
@@ -319,12 +358,7 @@ gen_request_receive (GenRequest  *self,
     {
       g_cancellable_cancel (self->cancellable);
       iterate_until (self->context, -1, request_is_done, self);
-      /* Unless the reply won the race against the cancellation. */
-      if (g_error_matches (self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_clear_error (&self->error);
-          set_timeout_error (self, timeout_ms, &self->error);
-        }
+      request_timed_out (self, timeout_ms);
     }
   return request_result (self, error);
 }
@@ -480,13 +514,33 @@ gen_request_set_get_size (GenRequestSet *self)
   return self->requests->len;
 }
 
+/* Whether the set may still give @request: neither given nor abandoned. */
 static gboolean
-set_any_done (gpointer data)
+request_is_waited_for (GenRequest *request)
+{
+  return !request->taken && !request->abandoned;
+}
+
+static gboolean
+set_any_ready (gpointer data)
 {
   GenRequestSet *self = data;
 
   for (guint i = 0; i < self->requests->len; i++)
-    if (GEN_REQUEST (g_ptr_array_index (self->requests, i))->done)
+    {
+      GenRequest *request = g_ptr_array_index (self->requests, i);
+
+      if (request->done && request_is_waited_for (request))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+set_has_waited_for (GenRequestSet *self)
+{
+  for (guint i = 0; i < self->requests->len; i++)
+    if (request_is_waited_for (g_ptr_array_index (self->requests, i)))
       return TRUE;
   return FALSE;
 }
@@ -502,6 +556,219 @@ set_all_done (gpointer data)
   return TRUE;
 }
 
+/* Abandons every request the set still waits for, as a timed-out
+ * gen_request_receive() abandons one: the calls are cancelled (a call
+ * still queued never runs), and each request then reads TIMEOUT unless its
+ * reply won the race against the cancellation. None is given again. */
+static void
+set_abandon (GenRequestSet *self,
+             gint           timeout_ms)
+{
+  for (guint i = 0; i < self->requests->len; i++)
+    {
+      GenRequest *request = g_ptr_array_index (self->requests, i);
+
+      if (request_is_waited_for (request))
+        g_cancellable_cancel (request->cancellable);
+    }
+  /* A cancelled call is answered at once. */
+  iterate_until (self->context, -1, set_all_done, self);
+  for (guint i = 0; i < self->requests->len; i++)
+    {
+      GenRequest *request = g_ptr_array_index (self->requests, i);
+
+      if (request_is_waited_for (request))
+        {
+          request_timed_out (request, timeout_ms);
+          request->abandoned = TRUE;
+        }
+    }
+}
+
+/* What wait, receive and check share: the earliest answered request the
+ * set still waits for, within @timeout_ms; @abandon: a timeout abandons
+ * the others. */
+static GenRequest *
+set_take (GenRequestSet  *self,
+          gint            timeout_ms,
+          gboolean        delete_request,
+          gboolean        abandon,
+          GError        **error)
+{
+  GenRequest *first = NULL;
+  guint first_index = 0;
+  guint n_waited_for = 0;
+  gboolean any_abandoned = FALSE;
+
+  for (guint i = 0; i < self->requests->len; i++)
+    {
+      GenRequest *request = g_ptr_array_index (self->requests, i);
+
+      n_waited_for += request_is_waited_for (request);
+      any_abandoned |= request->abandoned;
+    }
+  if (n_waited_for == 0)
+    {
+      /* Erlang would wait for replies that cannot come; this says so. */
+      if (any_abandoned)
+        g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+                     "Every request left in the set was abandoned");
+      else
+        g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
+                     "The request set has no request left to answer");
+      return NULL;
+    }
+
+  if (!iterate_until (self->context, timeout_ms, set_any_ready, self))
+    {
+      if (abandon)
+        set_abandon (self, timeout_ms);
+      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
+                   "None of %u requests was answered within %d ms",
+                   n_waited_for, timeout_ms);
+      return NULL;
+    }
+
+  for (guint i = 0; i < self->requests->len; i++)
+    {
+      GenRequest *request = g_ptr_array_index (self->requests, i);
+
+      if (request->done && request_is_waited_for (request) &&
+          (first == NULL || request->completion < first->completion))
+        {
+          first = request;
+          first_index = i;
+        }
+    }
+
+  if (!delete_request)
+    {
+      first->taken = TRUE;
+      return g_object_ref (first);
+    }
+  first->set = NULL;
+  return g_ptr_array_steal_index (self->requests, first_index);
+}
+
+/**
+ * gen_request_set_wait:
+ * @self: a #GenRequestSet
+ * @timeout_ms: how long to wait, in milliseconds, or a negative number to
+ *   wait as long as it takes
+ * @delete_request: whether to take the answered request out of the set
+ * @error: return location for an error
+ *
+ * Waits until one of the requests is answered and gives it, the earliest
+ * answered first, as Erlang's `wait_response/3` on a collection: its
+ * reply is then [method@Gen.Request.wait] with no waiting, and its label
+ * [method@Gen.Request.get_label]. With @delete_request, the request leaves
+ * the set; without (Erlang's `Delete = false`), it stays in the set
+ * (counted by [method@Gen.RequestSet.get_size]), which does not give it
+ * again.
+ *
+ * Fails with %GEN_SERVER_ERROR_TIMEOUT if none is answered in time: the
+ * requests stay pending, to be waited for again. Fails
+ * with %GEN_SERVER_ERROR_NOT_FOUND, without waiting, if the set has no
+ * request left to give (Erlang's `no_request`), and with
+ * %GEN_SERVER_ERROR_TIMEOUT, without waiting, if all it has left were
+ * abandoned ([method@Gen.RequestSet.receive]).
+ *
+ * ```c
+ * while ((request = gen_request_set_wait (set, 1000, FALSE, &error)) != NULL)
+ *   {
+ *     g_autoptr(GVariant) reply = gen_request_wait (request, 0, NULL);
+ *     ...
+ *     g_object_unref (request);
+ *   }
+ * ```
+ *
+ * Returns: (transfer full): the answered request
+ *
+ * Since: 1.2
+ */
+GenRequest *
+gen_request_set_wait (GenRequestSet  *self,
+                      gint            timeout_ms,
+                      gboolean        delete_request,
+                      GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_REQUEST_SET (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return set_take (self, timeout_ms, delete_request, FALSE, error);
+}
+
+/**
+ * gen_request_set_receive:
+ * @self: a #GenRequestSet
+ * @timeout_ms: how long to wait, in milliseconds, or a negative number to
+ *   wait as long as it takes
+ * @delete_request: whether to take the answered request out of the set
+ * @error: return location for an error
+ *
+ * Waits as [method@Gen.RequestSet.wait] does, but a timeout abandons
+ * every request of the set still unanswered, as Erlang's
+ * `receive_response/3` on a collection: their calls still queued never
+ * run, replies that come later are dropped, each of them reads as a
+ * timed-out [method@Gen.Request.receive] does, and they stay in the set
+ * (as in Erlang's collection), which never gives them: waiting on the set
+ * again fails with %GEN_SERVER_ERROR_TIMEOUT at once.
+ *
+ * Returns: (transfer full): the answered request
+ *
+ * Since: 1.2
+ */
+GenRequest *
+gen_request_set_receive (GenRequestSet  *self,
+                         gint            timeout_ms,
+                         gboolean        delete_request,
+                         GError        **error)
+{
+  g_return_val_if_fail (GEN_IS_REQUEST_SET (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return set_take (self, timeout_ms, delete_request, TRUE, error);
+}
+
+/**
+ * gen_request_set_check:
+ * @self: a #GenRequestSet
+ * @delete_request: whether to take the answered request out of the set
+ * @error: return location for an error
+ *
+ * Gives an answered request without blocking, as Erlang's
+ * `check_response/3` on a collection, or %NULL with no error if none is
+ * answered yet (`no_reply`). Fails as [method@Gen.RequestSet.wait] does
+ * when the set has nothing left to give.
+ *
+ * Returns: (transfer full) (nullable): the answered request, or %NULL
+ *
+ * Since: 1.2
+ */
+GenRequest *
+gen_request_set_check (GenRequestSet  *self,
+                       gboolean        delete_request,
+                       GError        **error)
+{
+  GError *local_error = NULL;
+  GenRequest *request;
+
+  g_return_val_if_fail (GEN_IS_REQUEST_SET (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  request = set_take (self, 0, delete_request, FALSE, &local_error);
+  /* A zero timeout that ran out is "not yet", not a failure. */
+  if (request == NULL && g_error_matches (local_error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT) &&
+      set_has_waited_for (self))
+    {
+      g_clear_error (&local_error);
+      return NULL;
+    }
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  return request;
+}
+
 /**
  * gen_request_set_wait_any:
  * @self: a #GenRequestSet
@@ -510,13 +777,7 @@ set_all_done (gpointer data)
  * @error: return location for an error
  *
  * Waits until one of the requests is answered and takes it out of the
- * set: the earliest answered first. Its reply is then
- * [method@Gen.Request.wait] with no waiting. Erlang's `wait_response/3`
- * on a collection, deleting the request.
- *
- * Fails with %GEN_SERVER_ERROR_TIMEOUT if none is answered within
- * @timeout_ms (the set is unchanged), or %GEN_SERVER_ERROR_NOT_FOUND if
- * the set is empty (Erlang's `no_request`).
+ * set: [method@Gen.RequestSet.wait] with `delete_request` %TRUE.
  *
  * Returns: (transfer full): the answered request
  *
@@ -527,39 +788,33 @@ gen_request_set_wait_any (GenRequestSet  *self,
                           gint            timeout_ms,
                           GError        **error)
 {
-  GenRequest *first = NULL;
-  guint first_index = 0;
+  return gen_request_set_wait (self, timeout_ms, TRUE, error);
+}
+
+/**
+ * gen_request_set_get_requests:
+ * @self: a #GenRequestSet
+ *
+ * The requests the set holds, in the order they were sent, answered or
+ * not, given or not: Erlang's `reqids_to_list/1` (each request's label is
+ * [method@Gen.Request.get_label]).
+ *
+ * Returns: (transfer container) (element-type GenRequest): the requests;
+ *   the array holds a reference to each
+ *
+ * Since: 1.2
+ */
+GPtrArray *
+gen_request_set_get_requests (GenRequestSet *self)
+{
+  GPtrArray *requests;
 
   g_return_val_if_fail (GEN_IS_REQUEST_SET (self), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (self->requests->len == 0)
-    {
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND,
-                   "The request set is empty");
-      return NULL;
-    }
-  if (!iterate_until (self->context, timeout_ms, set_any_done, self))
-    {
-      g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
-                   "None of %u requests was answered within %d ms",
-                   self->requests->len, timeout_ms);
-      return NULL;
-    }
-
+  requests = g_ptr_array_new_full (self->requests->len, g_object_unref);
   for (guint i = 0; i < self->requests->len; i++)
-    {
-      GenRequest *request = g_ptr_array_index (self->requests, i);
-
-      if (request->done && (first == NULL || request->completion < first->completion))
-        {
-          first = request;
-          first_index = i;
-        }
-    }
-
-  first->set = NULL;
-  return g_ptr_array_steal_index (self->requests, first_index);
+    g_ptr_array_add (requests, g_object_ref (g_ptr_array_index (self->requests, i)));
+  return requests;
 }
 
 /**

@@ -54,5 +54,21 @@ GEN_AVAILABLE_IN_ALL
 GPtrArray     *gen_request_set_wait_all    (GenRequestSet  *self,
                                             gint            timeout_ms,
                                             GError        **error);
+GEN_AVAILABLE_IN_1_2
+GenRequest    *gen_request_set_wait        (GenRequestSet  *self,
+                                            gint            timeout_ms,
+                                            gboolean        delete_request,
+                                            GError        **error);
+GEN_AVAILABLE_IN_1_2
+GenRequest    *gen_request_set_receive     (GenRequestSet  *self,
+                                            gint            timeout_ms,
+                                            gboolean        delete_request,
+                                            GError        **error);
+GEN_AVAILABLE_IN_1_2
+GenRequest    *gen_request_set_check       (GenRequestSet  *self,
+                                            gboolean        delete_request,
+                                            GError        **error);
+GEN_AVAILABLE_IN_1_2
+GPtrArray     *gen_request_set_get_requests (GenRequestSet *self);
 
 G_END_DECLS

@@ -289,6 +289,262 @@ test_request_set (void)
   test_stop_ok (other);
 }
 
+static void
+stop_all (TestEcho *one,
+          TestEcho *two,
+          TestEcho *three)
+{
+  test_stop_ok (one);
+  test_stop_ok (two);
+  test_stop_ok (three);
+}
+
+/* gen_request_set_wait and gen_request_set_receive: the same signature. */
+typedef GenRequest *(*TakeFunc) (GenRequestSet  *set,
+                                 gint            timeout_ms,
+                                 gboolean        delete_request,
+                                 GError        **error);
+
+/* Takes from @set within the test's deadline and checks the label. */
+static GenRequest *
+take_ok (TakeFunc       take,
+         GenRequestSet *set,
+         gboolean       delete_request,
+         const gchar   *label)
+{
+  g_autoptr(GError) error = NULL;
+  GenRequest *request = take (set, TEST_CALL_TIMEOUT_MS, delete_request, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (request);
+  g_assert_cmpstr (gen_request_get_label (request), ==, label);
+  return request;
+}
+
+static void
+take_fails (TakeFunc        take,
+            GenRequestSet  *set,
+            gint            timeout_ms,
+            GenServerError  code)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (take (set, timeout_ms, TRUE, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, (gint) code);
+}
+
+/* gen_server_SUITE's send_request_receive_reqid_collection and
+ * send_request_wait_reqid_collection, their first part and (@error_part)
+ * their _error part: three servers answer in an order of their own; the
+ * set gives the replies in that order, an error reply like any other.
+ * Taken out of the set, then (in the _error part) left in with delete =
+ * false: the set keeps its size and gives each request once. No request
+ * left is no_request. Released one at a time, so that the order does not
+ * hang on timing. */
+static void
+reqid_collection (TakeFunc take,
+                  gboolean error_part)
+{
+  g_autoptr(TestEcho) one = echo_start ();
+  g_autoptr(TestEcho) two = echo_start ();
+  g_autoptr(TestEcho) three = echo_start ();
+  g_autoptr(GenRequestSet) set = gen_request_set_new ();
+  g_autoptr(GenRequest) req1 = NULL;
+  g_autoptr(GenRequest) req2 = NULL;
+  g_autoptr(GenRequest) req3 = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (one), g_variant_new_string ("hold:1"), "req1"));
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (two), g_variant_new_string (error_part ? "fail" : "now"), "req2"));
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (three), g_variant_new_string ("hold:3"), "req3"));
+  g_assert_cmpuint (gen_request_set_get_size (set), ==, 3);
+
+  req2 = take_ok (take, set, TRUE, "req2");
+  if (error_part)
+    {
+      g_assert_null (gen_request_wait (req2, 0, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+    }
+  else
+    assert_reply (req2, "now");
+  g_assert_cmpuint (gen_request_set_get_size (set), ==, 2);
+
+  release (three);
+  req3 = take_ok (take, set, !error_part, "req3");
+  assert_reply (req3, "hold:3");
+  g_assert_cmpuint (gen_request_set_get_size (set), ==, error_part ? 2 : 1);
+  release (one);
+  req1 = take_ok (take, set, !error_part, "req1");
+  assert_reply (req1, "hold:1");
+  g_assert_cmpuint (gen_request_set_get_size (set), ==, error_part ? 2 : 0);
+  /* Erlang would wait in vain for requests it gave with delete = false. */
+  take_fails (take, set, TEST_CALL_TIMEOUT_MS, GEN_SERVER_ERROR_NOT_FOUND);
+  stop_all (one, two, three);
+}
+
+/* Labels in the order sent, as reqids_to_list. */
+static gchar *
+labels_of (GenRequestSet *set)
+{
+  g_autoptr(GPtrArray) requests = gen_request_set_get_requests (set);
+  g_autoptr(GString) labels = g_string_new (NULL);
+
+  for (guint i = 0; i < requests->len; i++)
+    g_string_append_printf (labels, "%s%s", i ? "," : "", gen_request_get_label (g_ptr_array_index (requests, i)));
+  return g_strdup (labels->str);
+}
+
+/* gen_server_SUITE send_request_receive_reqid_collection: a receive on the
+ * set that times out abandons every request left (their queued calls never
+ * run, their replies are dropped), which stay in the set; waiting again
+ * times out at once. */
+static void
+test_request_set_receive (void)
+{
+  g_autoptr(TestEcho) one = echo_start ();
+  g_autoptr(TestEcho) two = echo_start ();
+  g_autoptr(TestEcho) three = echo_start ();
+  g_autoptr(GenRequestSet) set = gen_request_set_new ();
+  g_autoptr(GenRequest) gate = NULL;
+  g_autoptr(GenRequest) req1 = NULL;
+  g_autoptr(GenRequest) req2 = NULL;
+  g_autoptr(GenRequest) req3 = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *labels = NULL;
+  TestMailbox queued = { GEN_SERVER (three), 1 };
+
+  reqid_collection (gen_request_set_receive, FALSE);
+  reqid_collection (gen_request_set_receive, TRUE);
+
+  /* _timeout: req3 waits behind a call at three's gate. */
+  gate = gen_server_send_request (GEN_SERVER (three), g_variant_new_string ("gate"));
+  test_gate_wait_for (&three->gate, &three->gate.blocked, 1);
+  req1 = gen_request_set_send (set, GEN_SERVER (one), g_variant_new_string ("hold:1"), "req1");
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (two), g_variant_new_string ("now"), "req2"));
+  req3 = gen_request_set_send (set, GEN_SERVER (three), g_variant_new_string ("queued"), "req3");
+  test_wait_until (mailbox_has, &queued);
+
+  req2 = take_ok (gen_request_set_receive, set, TRUE, "req2");
+  take_fails (gen_request_set_receive, set, 0, GEN_SERVER_ERROR_TIMEOUT);
+  labels = labels_of (set);
+  g_assert_cmpstr (labels, ==, "req1,req3");
+
+  release (one);
+  test_gate_open (&three->gate);
+  assert_reply_within (gate, "gate");
+  reply = gen_server_call (GEN_SERVER (three), g_variant_new_string ("sync"), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&three->handled), ==, 2);  /* gate and sync: not req3 */
+  take_fails (gen_request_set_receive, set, TEST_CALL_TIMEOUT_MS, GEN_SERVER_ERROR_TIMEOUT);
+  g_assert_null (gen_request_wait (req1, 0, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+  g_clear_error (&error);
+  g_assert_null (gen_request_wait (req3, 0, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+  stop_all (one, two, three);
+}
+
+/* gen_server_SUITE send_request_wait_reqid_collection: a wait that times
+ * out leaves every request pending; they are given later. */
+static void
+test_request_set_wait (void)
+{
+  g_autoptr(TestEcho) one = echo_start ();
+  g_autoptr(TestEcho) two = echo_start ();
+  g_autoptr(TestEcho) three = echo_start ();
+  g_autoptr(GenRequestSet) set = gen_request_set_new ();
+  g_autoptr(GenRequest) req1 = NULL;
+  g_autoptr(GenRequest) req2 = NULL;
+  g_autoptr(GenRequest) req3 = NULL;
+  g_autofree gchar *labels = NULL;
+
+  reqid_collection (gen_request_set_wait, FALSE);
+  reqid_collection (gen_request_set_wait, TRUE);
+
+  /* _timeout */
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (one), g_variant_new_string ("hold:1"), "req1"));
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (two), g_variant_new_string ("now"), "req2"));
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (three), g_variant_new_string ("hold:3"), "req3"));
+  req2 = take_ok (gen_request_set_wait, set, TRUE, "req2");
+  take_fails (gen_request_set_wait, set, 0, GEN_SERVER_ERROR_TIMEOUT);
+  labels = labels_of (set);
+  g_assert_cmpstr (labels, ==, "req1,req3");
+
+  release (three);
+  req3 = take_ok (gen_request_set_wait, set, FALSE, "req3");
+  assert_reply (req3, "hold:3");
+  release (one);
+  req1 = take_ok (gen_request_set_wait, set, FALSE, "req1");
+  assert_reply (req1, "hold:1");
+  stop_all (one, two, three);
+}
+
+/* Checks @set until it gives a request or the deadline passes: replies
+ * arrive on their own, and check never waits for them. */
+static GenRequest *
+check_until_given (GenRequestSet *set,
+                   gboolean       delete_request)
+{
+  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
+  GenRequest *request;
+  g_autoptr(GError) error = NULL;
+
+  while ((request = gen_request_set_check (set, delete_request, &error)) == NULL)
+    {
+      g_assert_no_error (error);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_thread_yield ();
+    }
+  return request;
+}
+
+/* gen_server_SUITE send_request_check_reqid_collection (and its _error
+ * part): check gives nothing while nothing is answered, then the replies
+ * in the order answered; with delete = false the set keeps them. */
+static void
+test_request_set_check (void)
+{
+  g_autoptr(TestEcho) one = echo_start ();
+  g_autoptr(TestEcho) two = echo_start ();
+  g_autoptr(GenRequestSet) set = gen_request_set_new ();
+  g_autoptr(GenRequest) req1 = NULL;
+  g_autoptr(GenRequest) req2 = NULL;
+  g_autoptr(GenRequest) req3 = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (gen_request_set_check (set, TRUE, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (one), g_variant_new_string ("hold:1"), "req1"));
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (two), g_variant_new_string ("hold:2"), "req2"));
+  g_assert_null (gen_request_set_check (set, TRUE, &error));  /* no_reply */
+  g_assert_no_error (error);
+
+  release (two);
+  req2 = check_until_given (set, TRUE);
+  g_assert_cmpstr (gen_request_get_label (req2), ==, "req2");
+  g_assert_cmpuint (gen_request_set_get_size (set), ==, 1);
+
+  g_object_unref (gen_request_set_send (set, GEN_SERVER (two), g_variant_new_string ("fail"), "req3"));
+  req3 = check_until_given (set, FALSE);
+  g_assert_cmpstr (gen_request_get_label (req3), ==, "req3");
+  g_assert_null (gen_request_wait (req3, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+  g_assert_cmpuint (gen_request_set_get_size (set), ==, 2);
+
+  release (one);
+  req1 = check_until_given (set, FALSE);
+  g_assert_cmpstr (gen_request_get_label (req1), ==, "req1");
+  assert_reply (req1, "hold:1");
+  g_assert_null (gen_request_set_check (set, FALSE, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND);
+  test_stop_ok (one);
+  test_stop_ok (two);
+}
+
 /* A reply taken and still held when the server's run ends is answered
  * STOPPED at once (gen_server_SUITE's callers learn of a server's end
  * through their monitor, and do not wait out their timeout); an answer
@@ -327,6 +583,9 @@ main (int   argc,
   g_test_add_func ("/request/wait", test_request_wait);
   g_test_add_func ("/request/receive", test_request_receive);
   g_test_add_func ("/request/set", test_request_set);
+  g_test_add_func ("/request/set-receive", test_request_set_receive);
+  g_test_add_func ("/request/set-wait", test_request_set_wait);
+  g_test_add_func ("/request/set-check", test_request_set_check);
   g_test_add_func ("/request/taken-reply-at-stop", test_taken_reply_at_stop);
 
   return g_test_run ();

@@ -6,7 +6,7 @@ import time
 import warnings
 
 import pytest
-from conftest import assert_gen_error, wait_until
+from conftest import DEADLINE, assert_gen_error, wait_until
 
 from gi.repository import Gen, GLib
 
@@ -319,3 +319,77 @@ def test_statem_get_and_replace_state():
         assert turnstile.coins == 2
     finally:
         turnstile.stop()
+
+
+class Echoing(Gen.Server):
+    """Answers at once, or holds 'hold' calls until the cast 'release'."""
+
+    def do_init(self, args):
+        self.held = []
+
+    def do_handle_call(self, message):
+        if message.unpack() == 'hold':
+            self.held.append(self.take_reply())
+            return None
+        return message
+
+    def do_handle_cast(self, message):
+        for reply in self.held:
+            reply.return_value(GLib.Variant('s', 'held'))
+        self.held = []
+
+
+def test_request_set_receive_wait_and_delete(servers):
+    # gen_server_SUITE send_request_receive_reqid_collection and
+    # send_request_wait_reqid_collection: replies in the order answered,
+    # delete=False keeps the set's size, a receive that times out abandons
+    # the rest.
+    fast, slow = Echoing(), Echoing()
+    fast.start()
+    slow.start()
+    servers.extend([fast, slow])
+
+    requests = Gen.RequestSet()
+    requests.send(slow, 'hold', 'req1')
+    requests.send(fast, 'now', 'req2')
+    first = requests.wait(DEADLINE, delete=False)
+    assert first.get_label() == 'req2' and first.wait() == 'now'
+    assert requests.get_size() == 2
+    with pytest.raises(GLib.Error) as excinfo:
+        requests.wait(0)
+    assert_gen_error(excinfo, Gen.ServerError.TIMEOUT)
+    slow.cast('release')
+    second = requests.receive(DEADLINE, delete=False)
+    assert second.get_label() == 'req1' and second.wait() == 'held'
+    assert [r.get_label() for r in requests.requests()] == ['req1', 'req2']
+    with pytest.raises(GLib.Error) as excinfo:
+        requests.receive(DEADLINE)
+    assert_gen_error(excinfo, Gen.ServerError.NOT_FOUND)
+
+    abandoned = Gen.RequestSet()
+    held = abandoned.send(slow, 'hold', 'held')
+    with pytest.raises(GLib.Error) as excinfo:
+        abandoned.receive(0)
+    assert_gen_error(excinfo, Gen.ServerError.TIMEOUT)
+    slow.cast('release')
+    with pytest.raises(GLib.Error) as excinfo:
+        abandoned.receive(DEADLINE)
+    assert_gen_error(excinfo, Gen.ServerError.TIMEOUT)
+    with pytest.raises(GLib.Error) as excinfo:
+        held.wait(0)
+    assert_gen_error(excinfo, Gen.ServerError.TIMEOUT)
+
+
+def test_request_set_check(servers):
+    # gen_server_SUITE send_request_check_reqid_collection.
+    server = Echoing()
+    server.start()
+    servers.append(server)
+    requests = Gen.RequestSet()
+    requests.send(server, 'hold', 'req1')
+    assert requests.check() is None
+    server.cast('release')
+    given = []
+    wait_until(lambda: given.append(requests.check()) or given[-1] is not None, "the reply")
+    assert given[-1].get_label() == 'req1'
+    assert requests.get_size() == 0

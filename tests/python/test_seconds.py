@@ -254,7 +254,7 @@ def test_registry_calls(servers):
 
 
 @uses(('Request', 'wait'), ('Request', 'receive'), ('RequestSet', 'wait_any'),
-      ('RequestSet', 'wait_all'))
+      ('RequestSet', 'wait_all'), ('RequestSet', 'wait'), ('RequestSet', 'receive'))
 def test_requests(servers):
     server = blocked(servers)
     request = server.send_request(('get',))
@@ -265,7 +265,8 @@ def test_requests(servers):
         assert clock.seconds >= 0.2
     requests = Gen.RequestSet.new()
     requests.send(server, ('get',), None)
-    for wait in (requests.wait_any, requests.wait_all):
+    # receive last: its timeout abandons the request.
+    for wait in (requests.wait_any, requests.wait_all, requests.wait, requests.receive):
         with Clock() as clock, pytest.raises(GLib.Error):
             wait(0.2)
         assert clock.seconds >= 0.2

@@ -1381,6 +1381,27 @@ class RequestSet(Gen.RequestSet):
         """All the requests, in the order sent, once all are answered."""
         return Gen.RequestSet.wait_all(self, _timeout_ms(timeout))
 
+    def wait(self, timeout=DEFAULT_TIMEOUT, delete=True):
+        """The first answered request (Erlang's ``wait_response/3``); a
+        timeout leaves every request pending. ``delete=False`` leaves the
+        request in the set, which does not give it again."""
+        return Gen.RequestSet.wait(self, _timeout_ms(timeout), delete)
+
+    def receive(self, timeout=DEFAULT_TIMEOUT, delete=True):
+        """As ``wait``, but a timeout abandons every request left
+        (Erlang's ``receive_response/3``)."""
+        return Gen.RequestSet.receive(self, _timeout_ms(timeout), delete)
+
+    def check(self, delete=True):
+        """An answered request without blocking, or None
+        (``check_response/3``)."""
+        return Gen.RequestSet.check(self, delete)
+
+    def requests(self):
+        """The requests the set holds, in the order sent
+        (``reqids_to_list/1``)."""
+        return list(Gen.RequestSet.get_requests(self))
+
 
 RequestSet = override(RequestSet)
 __all__.append('RequestSet')
