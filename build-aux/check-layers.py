@@ -12,9 +12,15 @@ of the server's private struct and the public vocabulary of gen-server.c
 (its type and error domains): every layer may reach those, as GTK's private
 headers allow. Calls through a vtable (a scheduler kind's hooks, a mailbox's
 wake and drop functions) are not calls to a name, and are not counted.
+
+It also reads the sources next to this script and fails if a file includes
+the -private.h header of a file of a higher layer; gen-server-private.h,
+the private struct's, is the same exception as above.
 """
 
 import collections
+import os
+import re
 import subprocess
 import sys
 
@@ -78,6 +84,31 @@ def read_symbols(archive):
     return defined, used
 
 
+def include_problems(srcdir):
+    """Includes of a higher layer's -private.h, by .c and -private.h files."""
+    problems = []
+    units = {name[:-2] for name in os.listdir(srcdir) if name.endswith('.c')}
+    for name in sorted(os.listdir(srcdir)):
+        if name.endswith('-private.h'):
+            unit = name[:-len('-private.h')]
+        elif name.endswith('.c'):
+            unit = name[:-2]
+        else:
+            continue
+        if unit not in units:
+            continue  # a header of several files' (gen-core-private.h)
+        with open(os.path.join(srcdir, name), encoding='utf-8') as source:
+            included = re.findall(r'^#include "(gen-[a-z0-9-]+)-private\.h"', source.read(),
+                                  re.MULTILINE)
+        for target in included:
+            if target == 'gen-server' or target not in units:
+                continue
+            if layer(target) > layer(unit):
+                problems.append(f'{name} (layer {layer(unit)}) includes {target}-private.h '
+                                f'(layer {layer(target)}): an include up')
+    return problems
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -138,6 +169,9 @@ def main():
     for circle in circles:
         problems.append('files that call each other in a circle: ' +
                         ', '.join(f'{unit}.c' for unit in circle))
+
+    srcdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'genserver')
+    problems += include_problems(srcdir)
 
     for problem in problems:
         print(problem)

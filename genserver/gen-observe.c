@@ -20,7 +20,6 @@
 #include "config.h"
 
 #include "gen-core-private.h"
-#include "gen-scheduler-private.h"
 #include "gen-server-private.h"
 
 /* How long get_status waits for a running server to give its state: a

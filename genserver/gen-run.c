@@ -2,7 +2,7 @@
 
 /* A run of a server: init, the handling of each message, continues, the
  * idle timeout and the finish, whichever kind of scheduler drives them
- * (see gen-scheduler-private.h); the status and its notification; the
+ * (see GenSchedulerKind in gen-server-private.h); the status and its notification; the
  * handler thread's side of status requests; and the run flag, by which
  * the kinds that share threads hand a server's handlers from one thread to
  * the next. Besides the status and the run flag, everything here runs on
@@ -11,7 +11,6 @@
 
 #include "config.h"
 
-#include "gen-scheduler-private.h"
 #include "gen-server-private.h"
 
 #ifdef HAVE_SYSPROF

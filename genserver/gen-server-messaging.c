@@ -18,7 +18,6 @@
 
 #include "gen-call-private.h"
 #include "gen-reply-private.h"
-#include "gen-scheduler-private.h"
 #include "gen-server-private.h"
 #include "gen-spin-private.h"
 

@@ -32,7 +32,67 @@ typedef enum
  * pool server yields its worker to the next server with mail. */
 #define GEN_BATCH_SIZE 64
 
+/*
+ * A kind of scheduler, that is, of what runs a server's handlers: a thread
+ * of the server's own (gen-thread-scheduler.c), the thread that iterates a
+ * GMainContext (gen-main-scheduler.c), or a GenScheduler's pool of workers
+ * (gen-pool-scheduler.c). gen-server.c and the run (gen-run.c) drive a
+ * server's life through these hooks without knowing which kind they talk
+ * to: the kinds sit above the run and are reached only through them.
+ */
 typedef struct _GenSchedulerKind GenSchedulerKind;
+
+struct _GenSchedulerKind
+{
+  const gchar *name;
+
+  /* constructed(): sets up the kind's own state of the server, in
+   * `kind_data` (NULL if it has none), and `timer_service`, where the
+   * server's timers run. */
+  void     (*init)            (GenServer  *self);
+
+  /* finalize(): frees what init set up. */
+  void     (*finalize)        (GenServer  *self);
+
+  /* The mailbox is closed and the server STARTING: opens the mailbox with
+   * the kind's wake function, runs init the kind's way and returns once it
+   * ran, the server RUNNING if it succeeded. On failure everything init
+   * left is cleaned up but the status, which the caller resets. */
+  gboolean (*start)           (GenServer  *self,
+                               GVariant   *args,
+                               GError    **error);
+
+  /* The stop marker was queued without waking anyone: sees to its being
+   * handled. @inline_ok: the stopper waits as long as it takes, so the kind
+   * may run the server on the stopper's thread. Returns TRUE if the run
+   * already ended when it returns. */
+  gboolean (*drive_stop)      (GenServer  *self,
+                               gboolean    inline_ok);
+
+  /* A call that waits as long as it takes was queued without waking
+   * anyone: runs it on the caller's thread if the kind can, else wakes the
+   * server. NULL: calls are queued with a wake-up as usual. */
+  void     (*hand_off)        (GenServer  *self,
+                               GenCall    *call);
+
+  /* Whether a synchronous call from this thread would wait for itself
+   * (besides from inside the server's handlers, which gen-server.c
+   * checks). NULL: never. */
+  gboolean (*would_call_self) (GenServer  *self);
+
+  /* The run ends, on the handler thread, after terminate, before the
+   * monitors hear of it. NULL: nothing to do. */
+  void     (*run_ended)       (GenServer  *self);
+
+  /* Kinds that share threads: queues a server whose run flag was just set
+   * (see gen_run_flag_wake()). */
+  void     (*enqueue)         (GenServer  *self);
+
+  /* Under the server's `lock`, once a run finished and before the next
+   * begins: the thread that ran it, for the caller to join, or NULL. NULL:
+   * the kind leaves no thread behind. */
+  GThread *(*take_thread)     (GenServer  *self);
+};
 
 typedef struct
 {
