@@ -459,41 +459,55 @@ def _wrap_handler(handler, name):
             if name == 'do_init':
                 _release_thread_state()
             raise
-        except Exception as exc:
-            # PyGObject only prints other exceptions and hands C no error.
-            text = _exception_text(exc)
-            qualname = type(self).__qualname__
-            if name in _CRASHING:
-                _log_exception(self, logging.ERROR, f"{qualname} crashed in {name}: {text}", exc)
-                self._gen_crash = (text, exc)
-            else:
-                _log_exception(self, logging.DEBUG, f"{qualname}.{name} raised {text}", exc)
-                # For the Python caller of start() or call().
-                _leave_exception(self, args[0], exc, text)
-            if name == 'do_init':
-                _release_thread_state()
-            raise GLib.Error.new_literal(Gen.server_error_quark(), text,
-                                         Gen.ServerError.FAILED) from exc
         except BaseException as exc:
-            # SystemExit, KeyboardInterrupt and the like end the server, as
-            # they end a Python thread, never the program: PyGObject would
-            # print them, and for SystemExit try to exit the process from
-            # this thread, which never returns. They reach the caller as
-            # GLib.Error only: raised there, they would end the caller too.
-            error = _server_error(exc)
-            # Quiet for SystemExit, as threading is: it asks to end.
-            _log_exception(self, logging.DEBUG if isinstance(exc, SystemExit) else logging.ERROR,
-                           f"{type(self).__qualname__}.{name} raised {error.message}", exc)
-            if name == 'do_init':
-                _release_thread_state()
-            if name == 'do_handle_call':
-                # A call's error only fails the call: crash explicitly (from
-                # a handler this takes effect when the handler returns).
-                Gen.Server.stop_with_reason(self, error, 0)
-            raise error from None
+            raise _handler_error(self, name, args, exc)
 
     wrapper._gen_wrapped = True
     return wrapper
+
+
+def _handler_error(self, name, args, exc):
+    """The GLib.Error C gets for ``exc``, raised by the handler ``name``
+    called with ``args`` (not a GLib.Error: that goes to C as it is)."""
+    if isinstance(exc, Exception):
+        # PyGObject only prints other exceptions and hands C no error.
+        text = _exception_text(exc)
+        qualname = type(self).__qualname__
+        if name in _CRASHING:
+            _log_exception(self, logging.ERROR, f"{qualname} crashed in {name}: {text}", exc)
+            self._gen_crash = (text, exc)
+        else:
+            _log_exception(self, logging.DEBUG, f"{qualname}.{name} raised {text}", exc)
+            # For the Python caller of start() or call().
+            _leave_exception(self, args[0], exc, text)
+        if name == 'do_init':
+            _release_thread_state()
+        error = GLib.Error.new_literal(Gen.server_error_quark(), text, Gen.ServerError.FAILED)
+        error.__cause__ = exc
+        return error
+    # SystemExit, KeyboardInterrupt and the like end the server, as they
+    # end a Python thread, never the program: PyGObject would print them,
+    # and for SystemExit try to exit the process from this thread, which
+    # never returns. They reach the caller as GLib.Error only: raised
+    # there, they would end the caller too.
+    error = _server_error(exc)
+    # Quiet for SystemExit, as threading is: it asks to end.
+    _log_exception(self, logging.DEBUG if isinstance(exc, SystemExit) else logging.ERROR,
+                   f"{type(self).__qualname__}.{name} raised {error.message}", exc)
+    if name == 'do_init':
+        _release_thread_state()
+    if name == 'do_handle_call':
+        # A call's error only fails the call: crash explicitly (from a
+        # handler this takes effect when the handler returns).
+        Gen.Server.stop_with_reason(self, error, 0)
+    error.__suppress_context__ = True
+    return error
+
+
+def _cast_raised(self, exc):
+    # For _genserver, which calls do_handle_cast's handler without the
+    # wrapper once a thread is set up: what the wrapper does with ``exc``.
+    raise _handler_error(self, 'do_handle_cast', (), exc)
 
 
 def _wrap_terminate(handler):
@@ -666,6 +680,23 @@ def _monitor_callback(callback, user_data):
     return notice
 
 
+def _monitor(gi_monitor, target, callback, user_data, threaded):
+    # Server.monitor and Remote.monitor: see Server.monitor.
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None and not threaded:
+        return gi_monitor(target, _monitor_callback(callback, user_data))
+    if loop is not None:
+        def deliver(server, reason):
+            _call_soon(loop, callback, server, reason, *user_data)
+    else:
+        def deliver(server, reason):
+            callback(server, reason, *user_data)
+    return _helper.run(gi_monitor, target, _monitor_callback(deliver, ()))
+
+
 # Names of the pure-Python genserver's callbacks, and what GObject calls.
 _MIGRANT_NAMES = {'init': 'do_init', 'handle_cast': 'do_handle_cast',
                   'handle_call': 'do_handle_call', 'handle_info': 'do_handle_info',
@@ -753,7 +784,7 @@ class Server(Gen.Server):
             fast = (_genserver is not None
                     and getattr(getattr(cls, 'do_handle_cast', None), '_gen_wrapped', False))
             if fast:
-                _genserver.fast_handle_cast(cls.__gtype__)
+                _genserver.fast_handle_cast(cls.__gtype__, _cast_raised)
             cls._gen_fast_cast = fast
         for name in ('cast_type', 'call_type'):
             declared = getattr(type(self), name)
@@ -846,20 +877,7 @@ class Server(Gen.Server):
 
     def cast(self, message: Any) -> bool:
         """Sends ``message`` (a plain value or GLib.Variant) to do_handle_cast."""
-        cast_type, _, fast = self._message_types()
-        if not fast:
-            return Gen.Server.cast(self, _message(message, cast_type))
-        if isinstance(message, GLib.Variant):
-            refused = _genserver.cast(self, message)
-        else:
-            # Packed in C when it can (the same natural forms), else here.
-            refused = _genserver.cast_value(self, cast_type, message)
-            if refused is NotImplemented:
-                refused = _genserver.cast(self, _message(message, cast_type))
-        if refused is not None:
-            domain, code, text = refused
-            raise GLib.Error.new_literal(GLib.quark_from_string(domain), text, code)
-        return True
+        return _cast(self, message)
 
     def export_with_limits(self, connection, object_path: str, max_message_size: int,
                            max_pending_bytes: int, max_timeout: Optional[float]) -> bool:
@@ -945,19 +963,7 @@ class Server(Gen.Server):
           concurrent.futures runs done callbacks: no loop of any kind needed;
         - otherwise on this thread's default GLib.MainContext, as in C.
         """
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None and not threaded:
-            return Gen.Server.monitor(self, _monitor_callback(callback, user_data))
-        if loop is not None:
-            def deliver(server, reason):
-                _call_soon(loop, callback, server, reason, *user_data)
-        else:
-            def deliver(server, reason):
-                callback(server, reason, *user_data)
-        return _helper.run(Gen.Server.monitor, self, _monitor_callback(deliver, ()))
+        return _monitor(Gen.Server.monitor, self, callback, user_data, threaded)
 
     def join(self, timeout: Optional[float] = None) -> Any:
         """Waits up to ``timeout`` seconds (``None``: as long as it takes)
@@ -979,9 +985,11 @@ class Server(Gen.Server):
 
         monitor_id = self.monitor(done, threaded=True)
         if not ended.wait(timeout):
-            self.demonitor(monitor_id)
-            if not ended.is_set():
+            if self.demonitor(monitor_id):
                 raise TimeoutError(f"{self!r} still running after {timeout} s")
+            # Too late to remove: the notice is on its way to the helper
+            # thread (a run that ended as the monitor was set up).
+            ended.wait()
         return self._run_reason(reasons[0])
 
     async def ajoin(self) -> Any:
@@ -1042,6 +1050,19 @@ class Server(Gen.Server):
 
 Server = override(Server)
 __all__.append('Server')
+
+
+def _cast_through_gi(server, message):
+    return Gen.Server.cast(server, _message(message, server._message_types()[0]))
+
+
+# Casts, the messages sent most, are packed and sent in C when the module is
+# there (see _genserver.c), which hands it what it does not pack.
+if _genserver is not None:
+    _genserver.set_cast_fallback(_cast_through_gi)
+    _cast = _genserver.cast
+else:
+    _cast = _cast_through_gi
 
 
 class Reply(Gen.Reply):
@@ -1474,3 +1495,4 @@ class Remote(Gen.Remote):
 
 Remote = override(Remote)
 __all__.append('Remote')
+

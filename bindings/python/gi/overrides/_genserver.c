@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The hot path of the Python override: gen_server_cast() without
- * PyGObject's invocation machinery, and plain values packed in C.
+ * The hot path of the Python override: Server.cast without PyGObject's
+ * invocation machinery, plain values packed in C, and cast
+ * handlers called without PyGObject's vfunc closure, with messages whose
+ * getters keep the GIL.
  *
  * A cast through PyGObject marshals its arguments through the typelib and
  * releases the GIL around the C call; the server thread, waiting for the
@@ -11,7 +13,8 @@
  * sends a run of casts in one hold of the GIL while the server's handlers
  * catch up once it lets go. For the same reason the common messages (ints,
  * strings, tuples of them) are packed here: each GLib.Variant constructor
- * called from Python is a GI call that lets go of the GIL too.
+ * called from Python is a GI call that lets go of the GIL too. And on the
+ * server's side, the handler reads its message without a GI call either.
  *
  * It also does for the override what Python code cannot: hold a thread
  * state across handlers (PyGILState_*), give a GLib.Variant's address,
@@ -186,23 +189,6 @@ pack_value (const gchar *type,
     }
 }
 
-/* Returns None when cast, (domain, code, message) when C refused it. */
-static PyObject *
-cast_result (GenServer *server,
-             GVariant  *message)
-{
-  GError *error = NULL;
-  PyObject *result;
-
-  if (gen_server_cast (server, message, &error))
-    Py_RETURN_NONE;
-
-  result = Py_BuildValue ("(sis)", g_quark_to_string (error->domain), error->code,
-                          error->message);
-  g_error_free (error);
-  return result;
-}
-
 static GenServer *
 server_of (PyObject *object)
 {
@@ -231,9 +217,17 @@ variant_of (PyObject *object)
   return variant;
 }
 
-/* cast(server, variant): the override passes a Gen.Server and a
- * GLib.Variant only (GEN_IS_SERVER is the last guard against a pointer of
- * another kind). */
+/* GLib.Variant, the override's class (set at import). */
+static PyObject *variant_class;
+
+/* The override's cast through GI (_cast_through_gi in Gen.py), for values
+ * pack_value() leaves to it; set by set_cast_fallback(). */
+static PyObject *cast_through_gi;
+
+/* cast(server, message): Server.cast. The message is packed here (or the
+ * GLib.Variant taken as it is) and cast with the GIL held; a value
+ * pack_value() leaves goes to the override's cast through GI, which packs
+ * it, raises, or lets C refuse it. */
 static PyObject *
 genserver_cast (PyObject         *module,
                 PyObject *const  *args,
@@ -241,46 +235,55 @@ genserver_cast (PyObject         *module,
 {
   GenServer *server;
   GVariant *message;
+  GError *error = NULL;
+  gboolean queued;
 
-  if (n_args != 2)
+  if (n_args != 2 || cast_through_gi == NULL)
     {
-      PyErr_SetString (PyExc_TypeError, "cast() takes a server and a GLib.Variant");
+      PyErr_SetString (PyExc_TypeError, "cast() takes a server and a message");
       return NULL;
     }
   if ((server = server_of (args[0])) == NULL)
     return NULL;
-  if ((message = variant_of (args[1])) == NULL)
-    return NULL;
-  return cast_result (server, message);
+  if (PyObject_TypeCheck (args[1], (PyTypeObject *) variant_class) &&
+      pyg_pointer_get_ptr (args[1]) != NULL)
+    message = pyg_pointer_get_ptr (args[1]);
+  else if ((message = pack_value (gen_server_get_cast_type (server), args[1])) == NULL)
+    return PyObject_Vectorcall (cast_through_gi, args, 2, NULL);
+
+  if (gen_server_get_mailbox_policy (server) == GEN_MAILBOX_POLICY_BLOCK &&
+      gen_server_get_mailbox_capacity (server) != 0)
+    {
+      /* It may wait for room, which the server makes only with the GIL.
+       * (@message stays alive: args[1] holds it, or it is ours.) */
+      Py_BEGIN_ALLOW_THREADS
+      queued = gen_server_cast (server, message, &error);
+      Py_END_ALLOW_THREADS
+    }
+  else
+    {
+      queued = gen_server_cast (server, message, &error);
+    }
+
+  if (!queued)
+    {
+      pyg_error_check (&error);
+      return NULL;
+    }
+  Py_RETURN_TRUE;
 }
 
-/* cast_value(server, type_string or None, value): packs and casts, or
- * returns NotImplemented when pack_value() leaves @value to the override. */
 static PyObject *
-genserver_cast_value (PyObject         *module,
-                      PyObject *const  *args,
-                      Py_ssize_t        n_args)
+genserver_set_cast_fallback (PyObject *module,
+                             PyObject *function)
 {
-  GenServer *server;
-  const char *type = NULL;
-  GVariant *message;
-
-  if (n_args != 3)
+  if (!PyCallable_Check (function))
     {
-      PyErr_SetString (PyExc_TypeError, "cast_value() takes a server, a type and a value");
+      PyErr_SetString (PyExc_TypeError, "set_cast_fallback() takes a function");
       return NULL;
     }
-  if ((server = server_of (args[0])) == NULL)
-    return NULL;
-  if (args[1] != Py_None && (type = PyUnicode_AsUTF8 (args[1])) == NULL)
-    return NULL;
-  if (type != NULL && !g_variant_type_string_is_valid (type))
-    Py_RETURN_NOTIMPLEMENTED;
-
-  message = pack_value (type, args[2]);
-  if (message == NULL)
-    Py_RETURN_NOTIMPLEMENTED;
-  return cast_result (server, message);
+  Py_XSETREF (cast_through_gi, Py_NewRef (function));
+  Py_RETURN_NONE;
 }
 
 /* The reply as Python values, as GLib.Variant.unpack() gives them, for
@@ -504,20 +507,151 @@ genserver_chain_terminate (PyObject         *module,
   Py_RETURN_NONE;
 }
 
-/* GLib.Variant, the override's class (set at import), and the method's
- * name, interned. */
-static PyObject *variant_class;
-static PyObject *do_handle_cast_name;
+/* Messages handed to cast handlers ---------------------------------------
+ *
+ * A handler reads its message through GLib.Variant's methods, each a GI
+ * call that lets go of the GIL, and GLib.Variant's __del__ gives the
+ * GVariant back through one more. With a producer waiting for the GIL, it
+ * then changes hands inside every handler, twice. So a cast handler gets a
+ * subclass of GLib.Variant whose getters of plain values, unpack() and
+ * get_type_string() read the GVariant here, and whose end unrefs it here:
+ * the same values, the GIL kept. Asked for another type's value (a getter
+ * that GLib refuses with a critical), they leave it to GLib.Variant's own
+ * method, which behaves as it always did. */
 
-/* A GLib.Variant for @variant, made as PyGObject makes one for a GVariant
- * argument (a reference sunk for the object, which GLib.Variant's __del__
- * gives back; only the public PyGPointer fields set), without
- * pyg_value_as_pyobject(), which imports the class's module every time. */
+static PyTypeObject *message_class;
+
+/* GLib.Variant's own @name, called on @self. */
 static PyObject *
-wrap_variant (GVariant *variant)
+message_inherited (PyObject    *self,
+                   const gchar *name)
 {
-  PyTypeObject *type = (PyTypeObject *) variant_class;
-  PyObject *object = type->tp_alloc (type, 0);
+  PyObject *method = PyObject_GetAttrString (variant_class, name);
+  PyObject *result;
+
+  if (method == NULL)
+    return NULL;
+  result = PyObject_CallOneArg (method, self);
+  Py_DECREF (method);
+  return result;
+}
+
+#define MESSAGE_GETTER(method, of_kind, value)                            \
+  static PyObject *                                                       \
+  message_##method (PyObject *self,                                       \
+                    PyObject *unused)                                     \
+  {                                                                       \
+    GVariant *variant = pyg_pointer_get_ptr (self);                       \
+    GVariantClass kind;                                                   \
+                                                                          \
+    if (variant == NULL)                                                  \
+      return message_inherited (self, #method);                           \
+    kind = g_variant_classify (variant);                                  \
+    if (!(of_kind))                                                       \
+      return message_inherited (self, #method);                           \
+    return value;                                                         \
+  }
+
+MESSAGE_GETTER (get_boolean, kind == G_VARIANT_CLASS_BOOLEAN,
+                PyBool_FromLong (g_variant_get_boolean (variant)))
+MESSAGE_GETTER (get_byte, kind == G_VARIANT_CLASS_BYTE,
+                PyLong_FromLong (g_variant_get_byte (variant)))
+MESSAGE_GETTER (get_int16, kind == G_VARIANT_CLASS_INT16,
+                PyLong_FromLong (g_variant_get_int16 (variant)))
+MESSAGE_GETTER (get_uint16, kind == G_VARIANT_CLASS_UINT16,
+                PyLong_FromLong (g_variant_get_uint16 (variant)))
+MESSAGE_GETTER (get_int32, kind == G_VARIANT_CLASS_INT32,
+                PyLong_FromLong (g_variant_get_int32 (variant)))
+MESSAGE_GETTER (get_uint32, kind == G_VARIANT_CLASS_UINT32,
+                PyLong_FromUnsignedLong (g_variant_get_uint32 (variant)))
+MESSAGE_GETTER (get_int64, kind == G_VARIANT_CLASS_INT64,
+                PyLong_FromLongLong (g_variant_get_int64 (variant)))
+MESSAGE_GETTER (get_uint64, kind == G_VARIANT_CLASS_UINT64,
+                PyLong_FromUnsignedLongLong (g_variant_get_uint64 (variant)))
+MESSAGE_GETTER (get_handle, kind == G_VARIANT_CLASS_HANDLE,
+                PyLong_FromLong (g_variant_get_handle (variant)))
+MESSAGE_GETTER (get_double, kind == G_VARIANT_CLASS_DOUBLE,
+                PyFloat_FromDouble (g_variant_get_double (variant)))
+MESSAGE_GETTER (get_string, kind == G_VARIANT_CLASS_STRING ||
+                kind == G_VARIANT_CLASS_OBJECT_PATH || kind == G_VARIANT_CLASS_SIGNATURE,
+                unpack_value (variant))
+
+static PyObject *
+message_get_type_string (PyObject *self,
+                         PyObject *unused)
+{
+  GVariant *variant = pyg_pointer_get_ptr (self);
+
+  if (variant == NULL)
+    return message_inherited (self, "get_type_string");
+  return PyUnicode_FromString (g_variant_get_type_string (variant));
+}
+
+static PyObject *
+message_unpack (PyObject *self,
+                PyObject *unused)
+{
+  GVariant *variant = pyg_pointer_get_ptr (self);
+  PyObject *value = variant != NULL ? unpack_value (variant) : NULL;
+
+  if (value == NULL && !PyErr_Occurred ())
+    return message_inherited (self, "unpack");
+  return value;
+}
+
+/* In place of GLib.Variant.__del__, which unrefs through GI. */
+static void
+message_finalize (PyObject *self)
+{
+  GVariant *variant = pyg_pointer_get_ptr (self);
+
+  pyg_pointer_set_ptr (self, NULL);
+  if (variant != NULL)
+    g_variant_unref (variant);
+}
+
+#define MESSAGE_METHOD(name, doc) \
+  { #name, message_##name, METH_NOARGS, doc }
+
+static PyMethodDef message_methods[] = {
+  MESSAGE_METHOD (get_boolean, "The value of a b message."),
+  MESSAGE_METHOD (get_byte, "The value of a y message."),
+  MESSAGE_METHOD (get_int16, "The value of an n message."),
+  MESSAGE_METHOD (get_uint16, "The value of a q message."),
+  MESSAGE_METHOD (get_int32, "The value of an i message."),
+  MESSAGE_METHOD (get_uint32, "The value of a u message."),
+  MESSAGE_METHOD (get_int64, "The value of an x message."),
+  MESSAGE_METHOD (get_uint64, "The value of a t message."),
+  MESSAGE_METHOD (get_handle, "The value of an h message."),
+  MESSAGE_METHOD (get_double, "The value of a d message."),
+  MESSAGE_METHOD (get_string, "The text of an s, o or g message."),
+  MESSAGE_METHOD (get_type_string, "The message's type string."),
+  MESSAGE_METHOD (unpack, "The message as Python values, as GLib.Variant.unpack() gives them."),
+  { NULL, NULL, 0, NULL },
+};
+
+static PyType_Slot message_slots[] = {
+  { Py_tp_doc, (void *) "A GLib.Variant handed to a cast handler: its getters keep the GIL." },
+  { Py_tp_methods, message_methods },
+  { Py_tp_finalize, message_finalize },
+  { 0, NULL },
+};
+
+static PyType_Spec message_spec = {
+  .name = "gi.overrides._genserver.Message",
+  .basicsize = 0,  /* GLib.Variant's */
+  .flags = Py_TPFLAGS_DEFAULT,
+  .slots = message_slots,
+};
+
+/* A message for @variant, made as PyGObject makes a GLib.Variant for a
+ * GVariant argument (a reference sunk for the object; only the public
+ * PyGPointer fields set), without pyg_value_as_pyobject(), which imports
+ * the class's module every time. */
+static PyObject *
+wrap_message (GVariant *variant)
+{
+  PyObject *object = message_class->tp_alloc (message_class, 0);
 
   if (object == NULL)
     return NULL;
@@ -526,29 +660,116 @@ wrap_variant (GVariant *variant)
   return object;
 }
 
+/* Cast handlers ------------------------------------------------------------ */
+
+/* Interned names; GLib.Error. */
+static PyObject *do_handle_cast_name;
+static PyObject *wrapped_name;
+static PyObject *gen_wrapped_name;
+static PyObject *error_class;
+
+/* The override's function that makes a handler's exception the GLib.Error
+ * C sees, and logs a crash (_cast_raised in Gen.py); set by
+ * fast_handle_cast(). */
+static PyObject *cast_raised;
+
+/* The handler each do_handle_cast wrapper of the override wraps, or None
+ * for a function of another kind: {wrapper: handler}. With the GIL. */
+static PyObject *handlers;
+
+/* Key in a thread state's dict, set once the override's wrapper ran a
+ * cast on that thread state: the wrapper then set the thread state up
+ * (see _thread_state in Gen.py), and later casts can skip the wrapper. */
+static PyObject *ready_key;
+
+/* The handler that @self's do_handle_cast wraps (borrowed), or NULL with
+ * no exception set when the wrapper must run: a do_handle_cast that is
+ * not the override's, or this thread state's first cast. */
+static PyObject *
+cast_handler_of (PyObject *self)
+{
+  PyObject *dict = PyThreadState_GetDict ();
+  PyObject *wrapper, *handler, *ours;
+
+  if (dict == NULL || PyDict_GetItemWithError (dict, ready_key) == NULL)
+    return NULL;
+  wrapper = PyObject_GetAttr ((PyObject *) Py_TYPE (self), do_handle_cast_name);
+  if (wrapper == NULL)
+    {
+      PyErr_Clear ();
+      return NULL;
+    }
+  handler = PyDict_GetItemWithError (handlers, wrapper);
+  if (handler == NULL && !PyErr_Occurred ())
+    {
+      /* First met: the override's wrapper says so, and wraps __wrapped__. */
+      ours = PyObject_GetAttr (wrapper, gen_wrapped_name);
+      handler = ours != NULL && PyObject_IsTrue (ours) == 1
+        ? PyObject_GetAttr (wrapper, wrapped_name) : Py_NewRef (Py_None);
+      Py_XDECREF (ours);
+      if (handler == NULL || PyDict_SetItem (handlers, wrapper, handler) < 0)
+        Py_CLEAR (handler);
+      Py_XDECREF (handler);  /* the dict holds it */
+    }
+  Py_DECREF (wrapper);
+  PyErr_Clear ();
+  return handler != Py_None ? handler : NULL;
+}
+
 /* The handle_cast of a Python server, in place of PyGObject's vfunc
- * closure: the same call of the instance's do_handle_cast (the override's
- * wrapper, which turns exceptions into GLib.Error), without the closure's
+ * closure: the instance's do_handle_cast, without the closure's
  * marshalling through the typelib, which costs several times the handler
- * itself. A GLib.Error it raises becomes @error, as PyGObject would do. */
+ * itself. Once the override's wrapper of do_handle_cast has run on this
+ * thread state, the handler it wraps is called directly, and only an
+ * exception goes through the override (_cast_raised) as it would through
+ * the wrapper. A GLib.Error becomes @error, as PyGObject would make it. */
 static void
 python_handle_cast (GenServer  *server,
                     GVariant   *message,
                     GError    **error)
 {
   PyGILState_STATE state = PyGILState_Ensure ();
-  PyObject *self, *py_message = NULL, *result = NULL;
+  PyObject *self, *py_message = NULL, *result = NULL, *handler;
 
   self = pygobject_new (G_OBJECT (server));
   if (self != NULL)
-    py_message = wrap_variant (message);
-  if (py_message != NULL)
-    result = PyObject_CallMethodOneArg (self, do_handle_cast_name, py_message);
+    py_message = wrap_message (message);
+  if (py_message != NULL && (handler = cast_handler_of (self)) != NULL)
+    {
+      PyObject *args[2] = { self, py_message };
+
+      result = PyObject_Vectorcall (handler, args, 2, NULL);
+      if (result == NULL && !PyErr_ExceptionMatches (error_class))
+        {
+          PyObject *type, *value, *traceback;
+
+          PyErr_Fetch (&type, &value, &traceback);
+          PyErr_NormalizeException (&type, &value, &traceback);
+          if (traceback != NULL)
+            PyException_SetTraceback (value, traceback);
+          /* Raises the GLib.Error. */
+          result = PyObject_CallFunctionObjArgs (cast_raised, self, value, NULL);
+          Py_XDECREF (type);
+          Py_XDECREF (value);
+          Py_XDECREF (traceback);
+        }
+    }
+  else if (py_message != NULL && !PyErr_Occurred ())
+    {
+      result = PyObject_CallMethodOneArg (self, do_handle_cast_name, py_message);
+      if (result != NULL)
+        {
+          PyObject *dict = PyThreadState_GetDict ();
+
+          if (dict == NULL || PyDict_SetItem (dict, ready_key, Py_True) < 0)
+            PyErr_Clear ();
+        }
+    }
 
   if (result == NULL && !pyg_gerror_exception_check (error))
     {
       /* Only a bug of this module or the override gets here: the
-       * wrapper raises GLib.Error for everything else. */
+       * override raises GLib.Error for everything else. */
       PyErr_Print ();
       g_set_error_literal (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_FAILED,
                            "do_handle_cast failed; see the Python traceback");
@@ -559,15 +780,23 @@ python_handle_cast (GenServer  *server,
   PyGILState_Release (state);
 }
 
-/* fast_handle_cast(gtype): makes python_handle_cast the handle_cast of
- * the Python class @gtype, whose do_handle_cast is the override's. */
+/* fast_handle_cast(gtype, cast_raised): makes python_handle_cast the
+ * handle_cast of the Python class @gtype, whose do_handle_cast is the
+ * override's. */
 static PyObject *
-genserver_fast_handle_cast (PyObject *module,
-                            PyObject *py_type)
+genserver_fast_handle_cast (PyObject         *module,
+                            PyObject *const  *args,
+                            Py_ssize_t        n_args)
 {
   GenServerClass *klass;
-  GType type = pyg_type_from_object (py_type);
+  GType type;
 
+  if (n_args != 2 || !PyCallable_Check (args[1]))
+    {
+      PyErr_SetString (PyExc_TypeError, "fast_handle_cast() takes a GType and a function");
+      return NULL;
+    }
+  type = pyg_type_from_object (args[0]);
   if (type == 0)
     return NULL;
   if (!g_type_is_a (type, GEN_TYPE_SERVER))
@@ -575,6 +804,7 @@ genserver_fast_handle_cast (PyObject *module,
       PyErr_SetString (PyExc_TypeError, "fast_handle_cast() takes a Gen.Server type");
       return NULL;
     }
+  Py_XSETREF (cast_raised, Py_NewRef (args[1]));
   /* Classes live as long as the program: the reference is kept. */
   klass = g_type_class_ref (type);
   klass->handle_cast = python_handle_cast;
@@ -583,9 +813,9 @@ genserver_fast_handle_cast (PyObject *module,
 
 static PyMethodDef genserver_methods[] = {
   { "cast", (PyCFunction) (void (*) (void)) genserver_cast, METH_FASTCALL,
-    "cast(server, variant): gen_server_cast() with the GIL held." },
-  { "cast_value", (PyCFunction) (void (*) (void)) genserver_cast_value, METH_FASTCALL,
-    "cast_value(server, type_string, value): packs a plain value and casts it." },
+    "cast(server, message): Server.cast, packed and cast with the GIL held." },
+  { "set_cast_fallback", genserver_set_cast_fallback, METH_O,
+    "set_cast_fallback(function): what cast() leaves the values it does not pack to." },
   { "call_value", (PyCFunction) (void (*) (void)) genserver_call_value, METH_FASTCALL,
     "call_value(server, type_string, value, timeout_ms, is_variant): calls, unpacks." },
   { "address", genserver_address, METH_O,
@@ -596,8 +826,9 @@ static PyMethodDef genserver_methods[] = {
     "release_thread_state(token): PyGILState_Release()." },
   { "chain_terminate", (PyCFunction) (void (*) (void)) genserver_chain_terminate, METH_FASTCALL,
     "chain_terminate(server, gtype): a C terminate, with a NULL reason." },
-  { "fast_handle_cast", genserver_fast_handle_cast, METH_O,
-    "fast_handle_cast(gtype): handle_cast calls do_handle_cast directly." },
+  { "fast_handle_cast", (PyCFunction) (void (*) (void)) genserver_fast_handle_cast,
+    METH_FASTCALL,
+    "fast_handle_cast(gtype, cast_raised): handle_cast calls do_handle_cast directly." },
   { NULL, NULL, 0, NULL },
 };
 
@@ -615,7 +846,7 @@ PyMODINIT_FUNC
 PyInit__genserver (void)
 {
   PyObject *gobject = pygobject_init (-1, -1, -1);
-  PyObject *glib;
+  PyObject *glib, *bases;
 
   if (gobject == NULL)
     return NULL;
@@ -625,17 +856,37 @@ PyInit__genserver (void)
   if (glib == NULL)
     return NULL;
   variant_class = PyObject_GetAttrString (glib, "Variant");
-  Py_DECREF (glib);
   if (variant_class == NULL)
-    return NULL;
+    {
+      Py_DECREF (glib);
+      return NULL;
+    }
   if (!PyType_Check (variant_class) ||
       !PyType_IsSubtype ((PyTypeObject *) variant_class, &PyGPointer_Type))
     {
       PyErr_SetString (PyExc_ImportError, "GLib.Variant is not a PyGObject pointer type");
+      Py_DECREF (glib);
       return NULL;
     }
+  error_class = PyObject_GetAttrString (glib, "Error");
+  Py_DECREF (glib);
+  if (error_class == NULL)
+    return NULL;
+  bases = PyTuple_Pack (1, variant_class);
+  if (bases == NULL)
+    return NULL;
+  message_class = (PyTypeObject *) PyType_FromSpecWithBases (&message_spec, bases);
+  Py_DECREF (bases);
+  if (message_class == NULL)
+    return NULL;
+
   do_handle_cast_name = PyUnicode_InternFromString ("do_handle_cast");
-  if (do_handle_cast_name == NULL)
+  wrapped_name = PyUnicode_InternFromString ("__wrapped__");
+  gen_wrapped_name = PyUnicode_InternFromString ("_gen_wrapped");
+  ready_key = PyUnicode_InternFromString ("gi.overrides._genserver.ready");
+  handlers = PyDict_New ();
+  if (do_handle_cast_name == NULL || wrapped_name == NULL || gen_wrapped_name == NULL ||
+      ready_key == NULL || handlers == NULL)
     return NULL;
   return PyModuleDef_Init (&genserver_module);
 }
