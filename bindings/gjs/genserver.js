@@ -36,6 +36,28 @@ if (!Gen.Server.prototype.start.__genDefaults) {
     Gen.Server.prototype.start.__genDefaults = true;
 }
 
+// Gen.Node's connect(address, cancellable) and disconnect(peer) hide
+// GObject's: called as GObject's are (a function second; a handler id), they
+// connect and disconnect signal handlers.
+if (!Gen.Node.prototype.connect.__genSignals) {
+    const nodeConnect = Gen.Node.prototype.connect;
+    Gen.Node.prototype.connect = function (addressOrSignal, cancellableOrHandler = null,
+        ...rest) {
+        if (typeof cancellableOrHandler === 'function') {
+            return GObject.Object.prototype.connect.call(this, addressOrSignal,
+                cancellableOrHandler, ...rest);
+        }
+        return nodeConnect.call(this, addressOrSignal, cancellableOrHandler, ...rest);
+    };
+    const nodeDisconnect = Gen.Node.prototype.disconnect;
+    Gen.Node.prototype.disconnect = function (peerOrHandlerId) {
+        if (typeof peerOrHandlerId === 'number')
+            return GObject.Object.prototype.disconnect.call(this, peerOrHandlerId);
+        return nodeDisconnect.call(this, peerOrHandlerId);
+    };
+    Gen.Node.prototype.connect.__genSignals = true;
+}
+
 /** The default call timeout, in milliseconds (GEN_SERVER_DEFAULT_TIMEOUT). */
 export const DEFAULT_TIMEOUT = Gen.SERVER_DEFAULT_TIMEOUT;
 

@@ -99,6 +99,33 @@ test('node monitors tell the link went down', async () => {
     }
 });
 
+test('node.connect() and disconnect() take signal handlers too', async () => {
+    const {process, address, finish} = spawnNodeA();
+    const node = nodeB();
+    try {
+        const up = new Promise(resolve => {
+            node.connect('node-up', (_node, name) => resolve(name));
+        });
+        const peer = node.connect(address);
+        assertEqual(peer, 'a', 'peer name');
+        assertEqual(await up, 'a', 'node-up');
+        const down = new Promise(resolve => {
+            node.connect('node-down', (_node, name, reason) => resolve([name, reason]));
+        });
+        let dropped = false;
+        node.disconnect(node.connect('node-down', () => (dropped = true)));
+        process.force_exit();
+        const [name, reason] = await down;
+        assertEqual(name, 'a', 'node-down');
+        assertGenError(reason, ServerError.NO_CONNECTION);
+        assert(!dropped, 'a disconnected handler ran');
+        await assertThrows(() => node.connect('no-such-signal', () => {}));
+    } finally {
+        node.close();
+        finish();
+    }
+});
+
 test('a certificate from another CA is refused', async () => {
     const {address, finish} = spawnNodeA();
     const node = nodeB('rogue');

@@ -103,6 +103,30 @@ def test_node_down(node_a, node_b):
     assert_gen_error(excinfo, Gen.ServerError.NO_CONNECTION)
 
 
+def test_connect_and_disconnect_take_signals_too(node_a, node_b):
+    """Gen.Node.connect() links nodes, but called as GObject's connect (a
+    callable second) it connects a signal handler; disconnect() likewise
+    takes a handler id, or a peer's name."""
+    _, address = node_a
+    ups, downs, dropped = [], [], []
+    up_id = node_b.connect('node-up', lambda node, name: ups.append(name))
+    assert isinstance(up_id, int) and up_id > 0
+    node_b.connect('node-down', lambda node, name, reason, tag: downs.append((name, tag)), 'tag')
+    dropped_id = node_b.connect('node-down', lambda *_: dropped.append(True))
+    node_b.disconnect(dropped_id)
+    with pytest.raises(TypeError):
+        node_b.connect('no-such-signal', lambda *_: None)
+
+    assert node_b.connect(address) == 'a'
+    run_loop_until(lambda: ups)
+    assert ups == ['a']
+    node_b.disconnect('a')
+    run_loop_until(lambda: downs)
+    assert downs == [('a', 'tag')]
+    assert node_b.list_peers() == []
+    assert dropped == []
+
+
 def test_refused_without_a_valid_certificate(node_a, certs):
     _, address = node_a
     if not address.startswith('tls:'):

@@ -4,9 +4,10 @@ as a service), peer-to-peer over a unix socket and on a private bus."""
 
 import os
 import subprocess
+import threading
 
 import pytest
-from conftest import DEADLINE, assert_gen_error
+from conftest import DEADLINE, assert_gen_error, wait_event
 
 from gi.repository import Gen, Gio, GLib
 
@@ -115,3 +116,43 @@ def test_monitor_tells_the_peer_vanished(service):
     with pytest.raises(GLib.Error) as excinfo:
         remote.call(('get', 0))
     assert excinfo.value.domain == GLib.quark_to_string(Gen.server_error_quark())
+
+
+@pytest.mark.parametrize('service', ['bus'], indirect=True)
+@pytest.mark.parametrize('how', ['threaded', 'asyncio'])
+def test_monitor_without_a_main_loop(service, how):
+    """Nothing iterates a GLib context here: a remote made from Python
+    listens on the override's own thread, and its monitor is told, on the
+    helper thread or on the asyncio loop, that the server's process is
+    gone (its bus name lost its owner)."""
+    import asyncio
+
+    process, remote = service
+    assert remote.call(('get', 0)) == 0
+    if how == 'threaded':
+        told = threading.Event()
+        reasons = []
+
+        def down(remote_, reason, tag):
+            reasons.append((remote_, reason, tag))
+            told.set()
+
+        remote.monitor(down, 'tag', threaded=True)
+        process.kill()
+        process.wait()
+        wait_event(told, "the notice")
+        remote_, reason, tag = reasons[0]
+        assert remote_ == remote and tag == 'tag'
+    else:
+        async def main():
+            told = asyncio.get_running_loop().create_future()
+            remote.monitor(lambda remote_, reason: told.set_result(
+                (reason, threading.current_thread())))
+            process.kill()
+            process.wait()
+            return await asyncio.wait_for(told, DEADLINE)
+
+        reason, thread = asyncio.run(main())
+        assert thread is threading.main_thread()
+    assert reason.matches(Gen.server_error_quark(), Gen.ServerError.NO_CONNECTION)
+    assert reason.message.startswith('noconnection')

@@ -558,7 +558,8 @@ def _reason(server, reason):
 # _pending and one idle source drains them all.
 
 class _Helper:
-    def __init__(self):
+    def __init__(self, name):
+        self._name = name
         self._lock = threading.Lock()
         # Under _lock: the thread and its context, made on first use; the
         # requests not yet run, and whether a source to run them is attached.
@@ -577,7 +578,7 @@ class _Helper:
             loop.run()
             context.pop_thread_default()
 
-        self._thread = threading.Thread(target=run, name='Gen helper', daemon=True)
+        self._thread = threading.Thread(target=run, name=self._name, daemon=True)
         self._context, self._loop = context, loop
         self._thread.start()
         atexit.register(loop.quit)
@@ -664,7 +665,11 @@ class _Helper:
             raise
 
 
-_helper = _Helper()
+_helper = _Helper('Gen helper')
+# Where remotes made from Python listen to D-Bus (see Remote.new_sync): a
+# thread of its own, since making one waits for the peer's answers, which
+# must not hold up the calls the helper runs.
+_listener = _Helper('Gen D-Bus listener')
 
 
 def _call_soon(loop, func, *args):
@@ -1444,8 +1449,35 @@ Server.send_request = _send_request
 class Remote(Gen.Remote):
     """A server of another process, reached over D-Bus; see Gen.Server.
 
-    Make one with ``Gen.Remote.new_sync(connection, bus_name, object_path,
-    None)`` (``bus_name`` None peer-to-peer)."""
+    Make one with ``Gen.Remote.new_sync(connection, bus_name, object_path)``
+    (``bus_name`` None peer-to-peer)."""
+
+    @staticmethod
+    def new_sync(connection: Gio.DBusConnection, bus_name: Optional[str], object_path: str,
+                 cancellable: Optional[Gio.Cancellable] = None) -> Remote:
+        """Reaches the server exported at ``object_path`` by the process
+        that owns ``bus_name`` (None: the peer of a peer-to-peer
+        ``connection``), as in C.
+
+        The remote listens for the server's stop, and for the bus name
+        losing its owner, on a thread of the override that always runs a
+        GLib main loop: its monitors are told with no main loop of yours
+        (see ``monitor``). A peer-to-peer connection's end is told by
+        ``connection`` itself, on the GLib context it was made in, which
+        must then be iterated."""
+        return _listener.run(Gen.Remote.new_sync, connection, bus_name, object_path,
+                             cancellable)
+
+    def monitor(self, callback: Callable[..., None], *user_data: Any,
+                threaded: bool = False) -> int:
+        """Calls ``callback(remote, reason, *user_data)`` once, when the
+        remote server stops (``reason`` None for a normal stop, else a
+        GLib.Error) or cannot be reached any more (``NO_CONNECTION``).
+        Returns the id for ``demonitor``. As for ``Gen.Server.monitor``,
+        the callback runs on the asyncio loop it was called from, on the
+        override's helper thread with ``threaded=True``, and otherwise on
+        this thread's default GLib.MainContext, as in C."""
+        return _monitor(Gen.Remote.monitor, self, callback, user_data, threaded)
 
     def cast(self, message):
         """Casts ``message`` (a plain value or GLib.Variant) to the remote server."""
@@ -1496,3 +1528,42 @@ class Remote(Gen.Remote):
 Remote = override(Remote)
 __all__.append('Remote')
 
+
+# Nodes ---------------------------------------------------------------------
+
+
+class Node(Gen.Node):
+    """Gen.Node, whose ``connect`` and ``disconnect`` link nodes, and still
+    connect and disconnect GObject signal handlers when called as GObject's
+    are."""
+
+    def connect(self, address: str, cancellable: Optional[Gio.Cancellable] = None,
+                *user_data: Any) -> Any:
+        """``node.connect(address, cancellable=None)`` connects to the node
+        listening at ``address`` and returns its name (gen_node_connect).
+
+        Called as GObject's ``connect`` is, with a callable second argument,
+        it connects that callback to the signal named first, as
+        ``GObject.Object.connect`` does, and returns the handler id::
+
+            node.connect('node-down', lambda node, peer, reason: ...)
+        """
+        if callable(cancellable):
+            return GObject.Object.connect(self, address, cancellable, *user_data)
+        if user_data:
+            raise TypeError("Gen.Node.connect(address, cancellable=None) takes no user data; "
+                            "to connect a signal, pass a callable after its name")
+        return Gen.Node.connect(self, address, cancellable)
+
+    def disconnect(self, peer: Any) -> None:
+        """``node.disconnect(peer)`` drops the link to the node named
+        ``peer`` (gen_node_disconnect); given a handler id (an int, as
+        ``connect`` returns for a signal), it disconnects that handler, as
+        ``GObject.Object.disconnect`` does."""
+        if isinstance(peer, int):
+            return GObject.Object.disconnect(self, peer)
+        return Gen.Node.disconnect(self, peer)
+
+
+Node = override(Node)
+__all__.append('Node')
