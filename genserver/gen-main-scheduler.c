@@ -119,8 +119,8 @@ context_queue_dispatch (GSource     *source,
 
       server = g_steal_pointer (&link->data);
       g_atomic_pointer_set (&main_state (server)->thread, g_thread_self ());
-      gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE));
-      g_object_unref (server); /* the queue's */
+      /* With the queue's reference. */
+      gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE), 1);
     }
 
   g_mutex_lock (&queue->lock);
@@ -260,7 +260,7 @@ run_init_on_context (GenServer       *self,
     {
       gen_run_set_status (self, GEN_STATUS_RUNNING);
       /* Continues run in the context's next dispatch. */
-      gen_run_flag_release (self, gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE);
+      gen_run_flag_release (self, gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE, 0);
     }
   else
     {
@@ -375,9 +375,9 @@ drain_on_owner (GenServer *self)
   do
     result = gen_run_slice (self, GEN_BATCH_SIZE);
   while (result != GEN_RUN_FINISHED);
-  gen_run_flag_release (self, result);
-  g_clear_object (&queued);
-  g_object_unref (self);
+  /* With this drain's reference and the queue's, handed to the stop()
+   * that runs it here. */
+  gen_run_flag_release (self, result, queued != NULL ? 2 : 1);
 }
 
 static gboolean

@@ -164,8 +164,8 @@ worker_main (gpointer data)
           g_mutex_unlock (&pool->lock);
 
           link->data = NULL;
-          gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE));
-          g_object_unref (server); /* the queue's */
+          /* With the queue's reference. */
+          gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE), 1);
           spun = FALSE;
 
           g_mutex_lock (&pool->lock);
@@ -223,8 +223,7 @@ run_inline (GenServer *server,
   while (result == GEN_RUN_MORE && (call == NULL || !gen_call_is_final (call)));
   inline_depth--;
 
-  gen_run_flag_release (server, result);
-  g_object_unref (server);
+  gen_run_flag_release (server, result, 1); /* with this run's reference */
   return TRUE;
 }
 
@@ -261,7 +260,7 @@ pool_start (GenServer  *self,
 
   gen_run_set_status (self, GEN_STATUS_RUNNING);
   /* Continues run after start() returned, as on a thread of its own. */
-  gen_run_flag_release (self, gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE);
+  gen_run_flag_release (self, gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE, 0);
   return TRUE;
 }
 

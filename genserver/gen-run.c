@@ -556,8 +556,6 @@ gen_run_set_status (GenServer *self,
 
   g_mutex_lock (&priv->lock);
   g_atomic_int_set (&priv->status, status);
-  if (status == GEN_STATUS_STOPPED)
-    priv->finished_run = priv->run;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
 
@@ -827,6 +825,60 @@ gen_run_refuse_system (GenServer *self)
   g_mutex_unlock (&priv->lock);
 }
 
+/* Letting go at a run's end ------------------------------------------------ */
+
+/* By the flag's owner as the run ends: a thread that let go of the flag
+ * after an idle slice may still be looking at the server, with no
+ * reference of its own (gen_run_flag_release()); the run's reference
+ * outlives its look. The look is a few atomics and maybe a push on a run
+ * queue. */
+static void
+wait_lookers (GenServer *self)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+
+  while (g_atomic_int_get (&priv->n_lookers) > 0)
+    g_thread_yield ();
+}
+
+/* Hands @n_refs references to @self to the stop() waiting for the run
+ * that just ended, or drops them; with @clear_flag, lets go of the run
+ * flag in the same breath, so that nothing here touches @self once the
+ * stopper may have dropped them. */
+static void
+let_go (GenServer *self,
+        guint      n_refs,
+        gboolean   clear_flag)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+  GenStopper *stopper;
+
+  wait_lookers (self);
+
+  g_mutex_lock (&priv->lock);
+  if (clear_flag)
+    g_atomic_int_set (&priv->run_flag, 0);
+  stopper = g_steal_pointer (&priv->stopper);
+  if (stopper != NULL)
+    {
+      stopper->n_refs = n_refs;
+      stopper->handed = TRUE;
+      g_cond_broadcast (&priv->cond);
+    }
+  g_mutex_unlock (&priv->lock);
+
+  if (stopper == NULL)
+    while (n_refs-- > 0)
+      g_object_unref (self);
+}
+
+void
+gen_run_let_go (GenServer *self,
+                guint      n_refs)
+{
+  let_go (self, n_refs, FALSE);
+}
+
 /* The run flag ------------------------------------------------------------ */
 
 void
@@ -834,10 +886,25 @@ gen_run_flag_wake (gpointer data)
 {
   GenServer *server = data;
   GenServerPrivate *priv = gen_server_get_private (server);
+  gint status;
 
-  if (g_atomic_int_get (&priv->run_flag) == 0 &&
-      g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
-    priv->kind->enqueue (server);
+  if (g_atomic_int_get (&priv->run_flag) != 0 ||
+      !g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
+    return;
+
+  /* Only a run that is alive is queued, so that a queue's reference is
+   * never the server's last (see gen_run_flag_release()). A wake-up after
+   * the run ended (a stop's, which raced with the end) has nothing left to
+   * run, and a server queued then would be held by its queue after its
+   * stopper returned. (A start meanwhile waits for the flag in
+   * gen_run_flag_acquire(), and opens the mailbox after it.) */
+  status = g_atomic_int_get (&priv->status);
+  if (status != GEN_STATUS_RUNNING && status != GEN_STATUS_STOPPING)
+    {
+      g_atomic_int_set (&priv->run_flag, 0);
+      return;
+    }
+  priv->kind->enqueue (server);
 }
 
 /* The idle timeout of a server that shares its thread: a source on its
@@ -876,7 +943,11 @@ static void
 arm_idle_deadline (GenServer *server)
 {
   GenServerPrivate *priv = gen_server_get_private (server);
-  gint64 deadline = gen_run_idle_deadline (server);
+  /* A late turn of a stopped server (a stop that found the run ended)
+   * arms nothing: the run's source went with it, and a new one would
+   * hold the server. */
+  gint64 deadline = g_atomic_int_get (&priv->status) == GEN_STATUS_STOPPED ?
+                    -1 : gen_run_idle_deadline (server);
 
   if (deadline < 0)
     {
@@ -898,9 +969,25 @@ arm_idle_deadline (GenServer *server)
 
 void
 gen_run_flag_release (GenServer    *server,
-                      GenRunResult  result)
+                      GenRunResult  result,
+                      guint         n_refs)
 {
   GenServerPrivate *priv = gen_server_get_private (server);
+
+  if (result == GEN_RUN_FINISHED)
+    {
+      /* With the run's own reference, from start. */
+      let_go (server, n_refs + 1, TRUE);
+      return;
+    }
+
+  /* Dropped while the flag still holds the run, which keeps them from
+   * being the last: a queued server's run is alive (gen_run_flag_wake()),
+   * so its own reference is held, and an inline runner's caller holds one.
+   * Once the flag goes, another thread may end the run, and its stop()
+   * return before a reference dropped later. */
+  while (n_refs-- > 0)
+    g_object_unref (server);
 
   switch (result)
     {
@@ -910,6 +997,9 @@ gen_run_flag_release (GenServer    *server,
 
     case GEN_RUN_IDLE:
       arm_idle_deadline (server);
+      /* The look below holds no reference: whoever ends the run meanwhile
+       * waits for it (wait_lookers()). */
+      g_atomic_int_inc (&priv->n_lookers);
       g_atomic_int_set (&priv->run_flag, 0);
       /* A push that saw the flag still set relies on this look. (The
        * continues are the handlers' own: only the owner adds to them.)
@@ -917,11 +1007,7 @@ gen_run_flag_release (GenServer    *server,
        * it looks at before they wake the server. */
       if (gen_run_wants_turn (server))
         gen_run_flag_wake (server);
-      break;
-
-    case GEN_RUN_FINISHED:
-      g_atomic_int_set (&priv->run_flag, 0);
-      g_object_unref (server); /* the run's own reference, from start */
+      g_atomic_int_add (&priv->n_lookers, -1);
       break;
 
     default:

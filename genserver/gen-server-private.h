@@ -94,6 +94,14 @@ struct _GenSchedulerKind
   GThread *(*take_thread)     (GenServer  *self);
 };
 
+/* A stop() waiting for a run's end; see `stopper` below. Under the
+ * server's `lock`. */
+typedef struct
+{
+  gboolean handed; /* the run ended and its thread let go */
+  guint n_refs;    /* the references it handed over, for stop() to drop */
+} GenStopper;
+
 typedef struct
 {
   /* Construct-only; read-only afterwards, from any thread. Owned. */
@@ -114,13 +122,18 @@ typedef struct
   GenMailbox mailbox;
 
   /* `lock` protects `status` (also read atomically by is_running), `run`,
-   * `finished_run` and the thread a run leaves to join (the thread kind's);
+   * `stopper` and the thread a run leaves to join (the thread kind's);
    * `cond` is broadcast whenever one of them changes. */
   GMutex lock;
   GCond cond;
   gint status;          /* GenStatus */
   guint64 run;          /* how many runs began (starts) */
-  guint64 finished_run; /* the last run that ended */
+  /* The stop() waiting for the current run to end, or NULL: at most one,
+   * the one that moved the status from RUNNING to STOPPING. The thread
+   * that ends the run hands it its references (gen_run_let_go()), so
+   * that no thread of the scheduler holds the server once stop()
+   * returns. Lives on that stop()'s stack. */
+  GenStopper *stopper;
 
   /* The thread running the server's handlers right now, or NULL. Atomic:
    * other threads read it to refuse calling self. */
@@ -143,6 +156,10 @@ typedef struct
   gint run_flag;
   GList run_link;
   GSource *idle_source;
+  /* Atomic: threads that let go of the flag after an idle slice and still
+   * look at the server, with no reference of their own; the run's end
+   * waits for them (see gen_run_flag_release()). */
+  gint n_lookers;
 
   /* Only touched by the thread running the handlers. */
   gboolean stop_requested; /* stop() from inside a handler */
@@ -212,8 +229,7 @@ void         gen_server_set_not_running_error (GenServer  *self,
 /* Whether a synchronous call from this thread would wait for itself. */
 gboolean     gen_server_would_call_self       (GenServer  *self);
 
-/* Sets the status under `lock` and broadcasts `cond`; a run that ends
- * (STOPPED) is recorded as finished. */
+/* Sets the status under `lock` and broadcasts `cond`. */
 void         gen_run_set_status    (GenServer  *self,
                                     GenStatus   status);
 
@@ -244,6 +260,13 @@ gboolean     gen_run_idle_timeout  (GenServer  *self);
 void         gen_run_finish        (GenServer  *self,
                                     gpointer   *leftover,
                                     guint       n_leftover);
+/* By the thread that ended a run (gen_run_finish() returned), for the
+ * @n_refs references to @self it held for the run: handed to the stop()
+ * waiting for that run, which drops them on its own thread before it
+ * returns, or dropped here when nobody waits. Either way the caller
+ * touches @self no more. */
+void         gen_run_let_go        (GenServer  *self,
+                                    guint       n_refs);
 
 /* Releases the mailbox's reference to what @item points to: the drop
  * function of every server's mailbox. */
@@ -342,10 +365,13 @@ void         gen_trace_crash       (GenServer    *self,
 void     gen_run_flag_wake      (gpointer        server);
 /* The flag's owner is done with @server for now, after a slice that gave
  * @result: queues it again (MORE), lets it go idle with its idle deadline
- * armed (IDLE), or lets it go and drops the run's own reference
- * (FINISHED). */
+ * armed (IDLE), or lets it go with the run's own reference (FINISHED, as
+ * gen_run_let_go() does). @n_refs are references to @server the owner
+ * held for the slice (a run queue's, an inline runner's): they go too, and
+ * the caller touches @server no more. */
 void     gen_run_flag_release   (GenServer      *server,
-                                 GenRunResult    result);
+                                 GenRunResult    result,
+                                 guint           n_refs);
 /* Takes the flag for a start. A late wake-up of the previous run may hold
  * it for the moment it takes to find nothing to do. */
 void     gen_run_flag_acquire   (GenServer      *server);

@@ -328,15 +328,35 @@ gen_server_start (GenServer  *self,
  * before the stop, runs `terminate` with a %NULL reason on its own thread,
  * and exits. This waits for all of that and joins the server's thread.
  *
+ * When it returns %TRUE, whichever the scheduler, no thread of it holds
+ * the server any more: the worker or the context that ran the server's
+ * last handler has handed its references to this call, which dropped them.
+ * So the caller's last g_object_unref() finalizes the server there and
+ * then, on the caller's thread, and an exported server is off D-Bus by
+ * the time it returns ([method@Gen.Server.export]). References others took
+ * are theirs: a monitor's notice not delivered yet holds the server until
+ * its context runs it.
+ *
+ * Where it may be called from: any thread; from a handler of another
+ * server, on the same pool too (the worker counts as blocked, and the pool
+ * calls in another if servers wait); and, for a server on a #GMainContext,
+ * from the thread that iterates that context, inside a handler of another
+ * server of that context too, which runs the server to its end right there
+ * instead of waiting for the context.
+ *
  * Called from inside one of the server's own handlers, the stop takes
  * effect once the current message is handled: calls still queued are then
- * answered with %GEN_SERVER_ERROR_STOPPED. It returns at once.
+ * answered with %GEN_SERVER_ERROR_STOPPED. It returns at once, so the
+ * server's thread (or worker, or context) lets go of it only after the
+ * handler returned.
  *
  * If the server does not finish within @timeout_ms, this fails with
- * %GEN_SERVER_ERROR_TIMEOUT; the server still stops when it can.
+ * %GEN_SERVER_ERROR_TIMEOUT; the server still stops when it can, and its
+ * thread then drops its references itself.
  *
  * ```c
  * gen_server_stop (counter, -1, NULL);  // handles what was queued first
+ * g_object_unref (counter);             // the last reference: finalized here
  * ```
  *
  * ```python
@@ -357,6 +377,7 @@ gen_server_stop (GenServer  *self,
   guint64 run;
   gboolean blocking;
   GThread *thread = NULL;
+  GenStopper stopper = { 0 };
 
   g_return_val_if_fail (GEN_IS_SERVER (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -390,7 +411,11 @@ gen_server_stop (GenServer  *self,
   gen_mailbox_close (&priv->mailbox, TRUE, FALSE);
   g_atomic_int_set (&priv->status, GEN_STATUS_STOPPING);
   /* This stop waits for the end of this run, not for the server to be
-   * stopped: another thread may start it again meanwhile. */
+   * stopped: another thread may start it again meanwhile. The thread that
+   * ends the run hands its references to this stop, which drops them
+   * below: once it returns, no thread of the scheduler holds the server. */
+  g_assert (priv->stopper == NULL);
+  priv->stopper = &stopper;
   run = priv->run;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
@@ -400,17 +425,18 @@ gen_server_stop (GenServer  *self,
 
   blocking = gen_spin_block_begin ();
   g_mutex_lock (&priv->lock);
-  while (priv->finished_run < run)
+  while (!stopper.handed)
     {
       if (deadline < 0)
         g_cond_wait (&priv->cond, &priv->lock);
       else if (!g_cond_wait_until (&priv->cond, &priv->lock, deadline))
         break;
     }
-  if (priv->finished_run >= run && priv->run == run && priv->kind->take_thread != NULL)
-    thread = priv->kind->take_thread (self);
-  else if (priv->finished_run < run)
+  if (!stopper.handed)
     {
+      /* Still this stop's: only the run's end takes it. The run's thread
+       * now drops its references itself. */
+      priv->stopper = NULL;
       g_mutex_unlock (&priv->lock);
       if (blocking)
         gen_spin_block_end ();
@@ -418,6 +444,8 @@ gen_server_stop (GenServer  *self,
                    "%s did not stop within %d ms", server_name (self), timeout_ms);
       return FALSE;
     }
+  if (priv->run == run && priv->kind->take_thread != NULL)
+    thread = priv->kind->take_thread (self);
   g_mutex_unlock (&priv->lock);
 
   /* A newer run joined this run's thread when it started. */
@@ -426,6 +454,10 @@ gen_server_stop (GenServer  *self,
 
   if (blocking)
     gen_spin_block_end ();
+
+  /* Not the last: the caller holds one. */
+  while (stopper.n_refs-- > 0)
+    g_object_unref (self);
 
   return TRUE;
 }

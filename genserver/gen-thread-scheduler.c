@@ -46,7 +46,7 @@ server_thread_main (gpointer data)
   if (!gen_run_continues (self))
     {
       gen_run_finish (self, NULL, 0);
-      g_object_unref (self);
+      gen_run_let_go (self, 1);
       return NULL;
     }
 
@@ -82,7 +82,9 @@ server_thread_main (gpointer data)
         }
     }
 
-  g_object_unref (self);
+  /* To the stop() that waits for this run, if one does: it joins this
+   * thread and drops the reference. */
+  gen_run_let_go (self, 1);
   return NULL;
 }
 

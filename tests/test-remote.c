@@ -916,18 +916,48 @@ test_export_rules (Fixture       *f,
   g_assert_cmpint (remote_call_ok (f->remote, "get", 0), ==, 0);
   g_clear_object (&old);
 
-  /* Unexported when finalized (on a pool, by the worker that ran the
-   * stop, a moment after stop() returned). */
+  /* Unexported when finalized, by the time the last unref returned. */
   on_service (f, service_finalize);
+  g_assert_true (remote_is_gone (f));
   reply = gen_remote_call (f->remote, test_message ("get", 0), TEST_CALL_TIMEOUT_MS, &error);
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
   g_clear_error (&error);
-  test_wait_until (remote_is_gone, f);
   again = gen_remote_new_sync (f->client, f->bus_name, TEST_OBJECT_PATH, NULL, &error);
   g_assert_null (again);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_FOUND);
   g_clear_error (&error);
+
+  /* For the tear-down. */
+  f->server = g_object_new (remote_counter_get_type (), NULL);
+}
+
+/* A peer sees an exported server gone the moment its stop() and the last
+ * unref returned, on whatever thread (or pool worker) ran its last
+ * handler: the object path answers as one nobody exports. Many times
+ * over, the server kept busy so that the stop waits for its thread. */
+static void
+test_unexported_on_stop (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  test_stop_ok (f->server);
+  for (guint round = 0; round < 50; round++)
+    {
+      g_clear_object (&f->server);
+      f->server = test_start_ok (g_object_new (remote_counter_get_type (), NULL), NULL);
+      on_service (f, service_export);
+      g_assert_cmpint (remote_call_ok (f->remote, "add", 1), ==, 1);
+
+      for (guint i = 0; i < 20; i++)
+        g_assert_true (gen_server_cast (GEN_SERVER (f->server), test_message ("add", 1), &error));
+      g_assert_no_error (error);
+      test_stop_ok (f->server);
+      g_clear_object (&f->server);
+
+      g_assert_true (remote_is_gone (f));
+    }
 
   /* For the tear-down. */
   f->server = g_object_new (remote_counter_get_type (), NULL);
@@ -1612,6 +1642,7 @@ main (int   argc,
   add_both ("unexport", fixture_set_up, test_unexport);
   add_both ("unexport-pending", fixture_set_up, test_unexport_pending);
   add_both ("export-rules", fixture_set_up, test_export_rules);
+  add_both ("unexported-on-stop", fixture_set_up, test_unexported_on_stop);
   add_both ("monitor-stop", fixture_set_up, test_monitor_stop);
   add_both ("peer-vanishes", fixture_set_up, test_peer_vanishes);
   add_both ("not-found", fixture_set_up, test_not_found);

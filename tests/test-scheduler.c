@@ -16,8 +16,8 @@
 
 /* A server that speaks (sx): "thread" answers the handler's thread,
  * "chain" calls `next` with the same request and answers its reply + 1,
- * "work" (cast or call) keeps the processor busy for x µs, "crash" (cast)
- * crashes. */
+ * "stop-next" stops `next` and lets go of it, "work" (cast or call) keeps
+ * the processor busy for x µs, "crash" (cast) crashes. */
 struct _TestLink
 {
   GenServer parent_instance;
@@ -81,6 +81,13 @@ test_link_handle_call (GenServer  *server,
         return g_variant_new_int64 (1);
       reply = gen_server_call (self->next, message, self->chain_timeout_ms, error);
       return reply ? g_variant_new_int64 (g_variant_get_int64 (reply) + 1) : NULL;
+    }
+  if (g_str_equal (command, "stop-next"))
+    {
+      gboolean stopped = gen_server_stop (self->next, -1, error);
+
+      g_clear_object (&self->next);
+      return stopped ? g_variant_new_int64 (0) : NULL;
     }
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unknown command %s", command);
   return NULL;
@@ -551,6 +558,128 @@ test_many_on_one_context (void)
   g_free (servers);
 }
 
+/* How stop() is reached in /scheduler/stop-lets-go. */
+typedef enum
+{
+  STOP_BUSY,          /* from this thread, while the server's thread, a
+                       * worker or its context's thread runs it */
+  STOP_WITH_DEADLINE, /* the same with a deadline: never run inline */
+  STOP_IDLE,          /* from this thread, the server idle */
+  STOP_FROM_HANDLER,  /* from a handler of a server of the same pool or
+                       * context */
+} StopPath;
+
+typedef struct
+{
+  const gchar *kind;  /* "thread", "pool", "main-context" */
+  StopPath path;
+} StopCase;
+
+/* A context that a thread of its own runs in a GMainLoop, which owns it
+ * all along: a stop from another thread cannot take it and waits for the
+ * context's thread to run the server to its end. */
+typedef struct
+{
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+} ContextThread;
+
+static gpointer
+context_thread_main (gpointer data)
+{
+  ContextThread *thread = data;
+
+  g_main_context_push_thread_default (thread->context);
+  g_main_loop_run (thread->loop);
+  g_main_context_pop_thread_default (thread->context);
+  return NULL;
+}
+
+static gboolean
+context_thread_running (gpointer data)
+{
+  return g_main_loop_is_running (((ContextThread *) data)->loop);
+}
+
+static gpointer
+stop_case_server (const StopCase *stop_case,
+                  GenScheduler   *pool,
+                  ContextThread  *context_thread)
+{
+  if (g_str_equal (stop_case->kind, "pool"))
+    return link_new (pool);
+  if (g_str_equal (stop_case->kind, "main-context"))
+    return g_object_new (test_link_get_type (), "main-context", context_thread->context, NULL);
+  return g_object_new (test_link_get_type (), "scheduler", NULL, NULL);
+}
+
+/* When stop() returns, no thread of any scheduler holds the server: the
+ * caller's last unref finalizes it at once, also when a worker or a
+ * context's thread ran its last handler. Many times over, as that thread
+ * used to let go a moment after stop() returned. The servers have an idle
+ * timeout, whose source holds them while they run. */
+static void
+test_stop_lets_go (gconstpointer data)
+{
+  const StopCase *stop_case = data;
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (2);
+  ContextThread context_thread = { g_main_context_new (), NULL, NULL };
+  g_autoptr(TestLink) stopper = NULL;
+  const guint rounds = 200;
+
+  context_thread.loop = g_main_loop_new (context_thread.context, FALSE);
+  context_thread.thread = g_thread_new ("context", context_thread_main, &context_thread);
+  test_wait_until (context_thread_running, &context_thread);
+
+  if (stop_case->path == STOP_FROM_HANDLER)
+    stopper = test_start_ok (stop_case_server (stop_case, pool, &context_thread), NULL);
+
+  for (guint i = 0; i < rounds; i++)
+    {
+      TestLink *server = stop_case_server (stop_case, pool, &context_thread);
+      g_autoptr(GError) error = NULL;
+
+      g_object_add_weak_pointer (G_OBJECT (server), (gpointer *) &server);
+      gen_server_set_idle_timeout (GEN_SERVER (server), 3600 * 1000);
+      test_start_ok (server, NULL);
+
+      switch (stop_case->path)
+        {
+        case STOP_BUSY:
+        case STOP_WITH_DEADLINE:
+          /* Its thread, or the worker or context the cast woke, has it. */
+          g_assert_true (gen_server_cast (GEN_SERVER (server), test_message ("work", 50), NULL));
+          g_assert_true (gen_server_stop (GEN_SERVER (server),
+                                          stop_case->path == STOP_BUSY ? -1 : TEST_CALL_TIMEOUT_MS,
+                                          &error));
+          g_assert_no_error (error);
+          break;
+        case STOP_IDLE:
+          call_int64 (server, "work", 0, TEST_CALL_TIMEOUT_MS);
+          test_stop_ok (server);
+          break;
+        case STOP_FROM_HANDLER:
+          stopper->next = g_object_ref (GEN_SERVER (server));
+          g_assert_true (gen_server_cast (GEN_SERVER (server), test_message ("work", 50), NULL));
+          /* With a deadline: through a worker, or the context's thread. */
+          call_int64 (stopper, "stop-next", 0, TEST_CALL_TIMEOUT_MS);
+          break;
+        }
+
+      g_assert_false (gen_server_is_running (GEN_SERVER (server)));
+      g_object_unref (server);
+      g_assert_null (server);
+    }
+
+  if (stopper != NULL)
+    test_stop_ok (stopper);
+  g_main_loop_quit (context_thread.loop);
+  g_thread_join (context_thread.thread);
+  g_main_loop_unref (context_thread.loop);
+  g_main_context_unref (context_thread.context);
+}
+
 static gsize
 resident_bytes (void)
 {
@@ -611,6 +740,22 @@ main (int    argc,
   g_test_add_func ("/scheduler/supervisor-on-pool", test_supervisor_on_pool);
   g_test_add_func ("/scheduler/many-on-one-context", test_many_on_one_context);
   g_test_add_func ("/scheduler/no-thread-left", test_no_thread_left);
+  {
+    static const gchar *const kinds[] = { "thread", "pool", "main-context" };
+    static const gchar *const paths[] = { "busy", "with-deadline", "idle", "from-handler" };
+    static StopCase cases[G_N_ELEMENTS (kinds) * G_N_ELEMENTS (paths)];
+
+    for (guint k = 0; k < G_N_ELEMENTS (kinds); k++)
+      for (guint p = 0; p < G_N_ELEMENTS (paths); p++)
+        {
+          StopCase *stop_case = &cases[k * G_N_ELEMENTS (paths) + p];
+          g_autofree gchar *name = g_strdup_printf ("/scheduler/stop-lets-go/%s/%s", kinds[k], paths[p]);
+
+          stop_case->kind = kinds[k];
+          stop_case->path = (StopPath) p;
+          g_test_add_data_func (name, stop_case, test_stop_lets_go);
+        }
+  }
   if (g_test_slow ())
     g_test_add_func ("/scheduler/100k-servers", test_100k_servers);
 
