@@ -85,6 +85,8 @@ remote_counter_handle_call (GenServer  *server,
     }
   else if (g_str_equal (command, "maybe"))
     return g_variant_new_maybe (G_VARIANT_TYPE_INT64, NULL);
+  else if (g_str_equal (command, "maybe-in-variant"))
+    return g_variant_new_variant (g_variant_new_maybe (G_VARIANT_TYPE_INT64, NULL));
 
   return g_variant_new_int64 (self->count);
 }
@@ -626,6 +628,12 @@ test_types (Fixture       *f,
 
   /* A reply D-Bus cannot carry is an error, not a warning or a hang. */
   reply = gen_remote_call (f->remote, test_message ("maybe", 0), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_null (reply);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+  /* Also when the maybe hides in a variant, whose content's type the
+   * reply's type ("v") does not show. */
+  reply = gen_remote_call (f->remote, test_message ("maybe-in-variant", 0), TEST_CALL_TIMEOUT_MS, &error);
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
   g_clear_error (&error);
