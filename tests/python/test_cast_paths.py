@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import threading
+import weakref
 
 import pytest
 from conftest import DEADLINE, Recorder, assert_gen_error, wait_until
@@ -301,3 +302,35 @@ def test_a_kept_message_stays_valid(servers):
     assert [message.unpack() for message in server.kept] == [('item', i) for i in range(50)]
     assert all(message.get_type_string() == '(sx)' for message in server.kept)
     del server.kept
+
+
+class Marks(Gen.Server):
+    """Stores on some messages, and holds weak references to others."""
+
+    def do_init(self, args):
+        self.before = []
+        self.references = []
+
+    def do_handle_cast(self, message):
+        self.before.append(getattr(message, 'mark', None))
+        value = message.unpack()
+        if value % 4 == 1:
+            message.mark = value
+        elif value % 4 == 2:
+            self.references.append((weakref.ref(message), value))
+
+    def do_handle_call(self, message):
+        return GLib.Variant('i', len(self.before))
+
+
+def test_each_handler_gets_a_message_of_its_own(servers):
+    """Messages may be reused once a handler is done with them, but never
+    one that something still refers to, weakly, or that was stored on."""
+    server = started(servers, Marks)
+    for i in range(200):
+        server.cast(i)
+    assert server.call(0) == 200
+    assert server.before == [None] * 200
+    for reference, value in server.references:
+        message = reference()
+        assert message is None or message.unpack() == value

@@ -756,13 +756,24 @@ class Server(Gen.Server):
             handler = cls.__dict__.get(name)
             if callable(handler) and not getattr(handler, '_gen_wrapped', False):
                 setattr(cls, name, _wrap_handler(handler, name))
+        # The nearest class made in C. (cls.__gtype__ is still its parent's:
+        # cls registers after this.)
+        parent = cls.__gtype__
+        while parent.pytype is not None and not parent.pytype.__module__.startswith('gi.'):
+            parent = parent.parent
+        if not getattr(cls.do_init, '_gen_wrapped', False) and parent == Gen.Server.__gtype__:
+            # A do_init for every Python server: its wrapper sets the
+            # server's thread up (see _thread_state) while start() waits,
+            # as a Python thread is set up when it starts, rather than in
+            # front of the first message.
+            def do_init(self, args):
+                pass  # GenServer's own init does nothing
+
+            cls.do_init = _wrap_handler(do_init, 'do_init')
+            cls.do_init._gen_default = True
         if not getattr(cls.do_terminate, '_gen_wrapped', False):
             # Every Python server gets a do_terminate, the end of its run on
             # its thread (see _thread_state), chaining to a C subclass's.
-            # (cls.__gtype__ is still its parent's: cls registers after this.)
-            parent = cls.__gtype__
-            while parent.pytype is not None and not parent.pytype.__module__.startswith('gi.'):
-                parent = parent.parent
             if parent == Gen.Server.__gtype__:
                 def do_terminate(self, reason):
                     pass  # GenServer's own terminate does nothing

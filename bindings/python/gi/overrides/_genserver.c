@@ -630,19 +630,41 @@ static PyMethodDef message_methods[] = {
   { NULL, NULL, 0, NULL },
 };
 
+/* Where a message keeps whether anything was stored on it: past
+ * GLib.Variant's own fields (see PyInit__genserver). */
+static Py_ssize_t message_touched_offset;
+
+#define MESSAGE_TOUCHED(object) (*(gboolean *) ((char *) (object) + message_touched_offset))
+
+static int
+message_setattro (PyObject *self,
+                  PyObject *name,
+                  PyObject *value)
+{
+  MESSAGE_TOUCHED (self) = TRUE;
+  return PyObject_GenericSetAttr (self, name, value);
+}
+
 static PyType_Slot message_slots[] = {
   { Py_tp_doc, (void *) "A GLib.Variant handed to a cast handler: its getters keep the GIL." },
   { Py_tp_methods, message_methods },
   { Py_tp_finalize, message_finalize },
+  { Py_tp_setattro, message_setattro },
   { 0, NULL },
 };
 
 static PyType_Spec message_spec = {
   .name = "gi.overrides._genserver.Message",
-  .basicsize = 0,  /* GLib.Variant's */
+  .basicsize = 0,  /* set at import: GLib.Variant's and a gboolean */
   .flags = Py_TPFLAGS_DEFAULT,
   .slots = message_slots,
 };
+
+/* A message no handler kept, for the next one: making a GLib.Variant
+ * object and freeing it cost about as much as the rest of a small
+ * handler (PyGObject's struct dealloc looks its type's __info__ up every
+ * time). With the GIL. */
+static PyObject *spare_message;
 
 /* A message for @variant, made as PyGObject makes a GLib.Variant for a
  * GVariant argument (a reference sunk for the object; only the public
@@ -651,13 +673,36 @@ static PyType_Spec message_spec = {
 static PyObject *
 wrap_message (GVariant *variant)
 {
-  PyObject *object = message_class->tp_alloc (message_class, 0);
+  PyObject *object = g_steal_pointer (&spare_message);
 
   if (object == NULL)
-    return NULL;
+    {
+      object = message_class->tp_alloc (message_class, 0);
+      if (object == NULL)
+        return NULL;
+      ((PyGPointer *) object)->gtype = G_TYPE_VARIANT;
+    }
   pyg_pointer_set_ptr (object, g_variant_ref_sink (variant));
-  ((PyGPointer *) object)->gtype = G_TYPE_VARIANT;
   return object;
+}
+
+/* Drops the handler's message, or keeps it as the spare when nothing else
+ * holds it and nothing was stored on it (no attribute, no weak
+ * reference): nobody can tell it from a fresh one. */
+static void
+release_message (PyObject *message)
+{
+  PyObject **weak_references =
+    (PyObject **) ((char *) message + Py_TYPE (message)->tp_weaklistoffset);
+
+  if (spare_message == NULL && Py_REFCNT (message) == 1 && !MESSAGE_TOUCHED (message) &&
+      (Py_TYPE (message)->tp_weaklistoffset == 0 || *weak_references == NULL))
+    {
+      message_finalize (message);
+      spare_message = message;
+      return;
+    }
+  Py_DECREF (message);
 }
 
 /* Cast handlers ------------------------------------------------------------ */
@@ -775,7 +820,8 @@ python_handle_cast (GenServer  *server,
                            "do_handle_cast failed; see the Python traceback");
     }
   Py_XDECREF (result);
-  Py_XDECREF (py_message);
+  if (py_message != NULL)
+    release_message (py_message);
   Py_XDECREF (self);
   PyGILState_Release (state);
 }
@@ -875,6 +921,8 @@ PyInit__genserver (void)
   bases = PyTuple_Pack (1, variant_class);
   if (bases == NULL)
     return NULL;
+  message_touched_offset = ((PyTypeObject *) variant_class)->tp_basicsize;
+  message_spec.basicsize = message_touched_offset + sizeof (gboolean);
   message_class = (PyTypeObject *) PyType_FromSpecWithBases (&message_spec, bases);
   Py_DECREF (bases);
   if (message_class == NULL)
