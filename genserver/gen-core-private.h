@@ -36,6 +36,18 @@ guint         gen_monitor_watch       (GenServer            *self,
                                        GDestroyNotify        destroy,
                                        GenWatchFlags         flags);
 
+/* An exit signal with @reason (not NULL) that @self does not trap, as
+ * Erlang's links deliver: the current run ends at once, that is, when the
+ * handler running now (if any) returns, on whichever thread runs the
+ * handlers. Messages still queued are not handled (calls among them are
+ * answered STOPPED), continues are dropped, `terminate` does not run, and
+ * the monitors get @reason. A server already stopping gracefully is cut
+ * short the same way. Any thread, also the server's own handler; never
+ * blocks. Returns FALSE if the server is neither running nor stopping
+ * (nothing to end). See gen-run.c. */
+gboolean      gen_run_kill            (GenServer            *self,
+                                       const GError         *reason);
+
 /* Waits until @self is stopped (its own stop, a crash, anybody's stop
  * under way), for at most @timeout_ms (negative: forever). Returns whether
  * it is stopped. Not from the server's own handler thread. See

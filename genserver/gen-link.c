@@ -136,10 +136,11 @@ link_exited (GenServer    *server,
   if (gen_server_get_trap_exit (other))
     gen_server_send_info (other, exit_message_new (link, server, reason), NULL);
   else if (reason != NULL && !gen_server_is_ignore (reason))
-    /* Without waiting: an exit hook must not block on another server. The
-     * other server handles what it has queued and stops with the same
-     * reason, which its own links pass on in turn. */
-    gen_server_stop_with_reason (other, reason, 0, NULL);
+    /* An exit signal, as Erlang's: the other server ends as soon as the
+     * handler it runs (if any) returns, without handling what it has
+     * queued and without terminate, with the same reason, which its own
+     * links pass on in turn. It never blocks, as an exit hook must not. */
+    gen_run_kill (other, reason);
 }
 
 static void
@@ -158,12 +159,28 @@ set_not_running (GError    **error,
  *
  * Links two running servers, as Erlang's `link/1` does: when either one
  * stops abnormally (a crash, [method@Gen.Server.stop_with_reason], a failed
- * `init`), the other stops too, with the same reason, after handling what
- * it already had in its mailbox; its own links then pass the stop on. A
- * normal stop propagates nothing. A server that traps exits
- * ([method@Gen.Server.set_trap_exit]) is not stopped: it gets an info
- * message instead (see [func@Gen.Server.is_exit_message]), for a normal
- * stop as well.
+ * `init`), the other gets an exit signal with the same reason. Unless it
+ * traps exits, that ends it at once, as an Erlang process that does not
+ * trap exits is ended:
+ *
+ * - the messages still in its mailbox are not handled: calls among them
+ *   are answered %GEN_SERVER_ERROR_STOPPED, casts and infos are dropped,
+ *   and so is work scheduled with [method@Gen.Server.continue];
+ * - its `terminate` does not run (a server that must clean up traps exits
+ *   and stops itself from `handle_info`, as in Erlang);
+ * - its monitors and its own links get the same reason, so the signal
+ *   travels on; no crash report is written for it (the crash that sent it
+ *   has one), only the debug trace says it was killed.
+ *
+ * A handler that is running when the signal comes is not interrupted (a
+ * thread cannot be): the server ends when it returns, whichever scheduler
+ * runs it. A suspended server ends at once. A normal stop propagates
+ * nothing, and neither does an ignored start.
+ *
+ * A server that traps exits ([method@Gen.Server.set_trap_exit]) is not
+ * ended: it gets an info message instead (see
+ * [func@Gen.Server.is_exit_message]), for a normal stop as well, and
+ * decides.
  *
  * A link is two-way, joins the current runs of both servers (a server
  * started again has no links), and is removed by either run's end or by

@@ -2,12 +2,14 @@
 
 /* A run of a server: init, the handling of each message, continues, the
  * idle timeout and the finish, whichever kind of scheduler drives them
- * (see GenSchedulerKind in gen-server-private.h); the status and its notification; the
- * handler thread's side of status requests; and the run flag, by which
- * the kinds that share threads hand a server's handlers from one thread to
- * the next. Besides the status and the run flag, everything here runs on
- * the handler thread, the one thread that runs the server's handlers at
- * that moment. The kind is reached only through its hooks. */
+ * (see GenSchedulerKind in gen-server-private.h); the status and its
+ * notification; the handler thread's side of status requests; exit
+ * signals, which end a run at once; and the run flag, by which the kinds
+ * that share threads hand a server's handlers from one thread to the next.
+ * Besides the status, the sending of an exit signal and the run flag,
+ * everything here runs on the handler thread, the one thread that runs the
+ * server's handlers at that moment. The kind is reached only through its
+ * hooks. */
 
 #include "config.h"
 
@@ -192,7 +194,8 @@ should_go_on (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
 
-  return !priv->stop_requested && priv->crash_reason == NULL;
+  return !priv->stop_requested && priv->crash_reason == NULL &&
+         !g_atomic_int_get (&priv->killed);
 }
 
 gboolean
@@ -306,6 +309,13 @@ gen_run_handle_batch (GenServer *self,
 
   for (guint i = 0; i < n; i++)
     {
+      /* An exit signal: nothing more is handled, what was taken is
+       * refused with the rest of the mailbox. */
+      if (G_UNLIKELY (g_atomic_int_get (&priv->killed)))
+        {
+          gen_run_finish (self, &batch[i], n - i);
+          return FALSE;
+        }
       /* Suspended: what was not begun goes back, unless a stop came,
        * which finishes the server without handling it. */
       if (G_UNLIKELY (g_atomic_int_get (&priv->suspended)))
@@ -419,11 +429,18 @@ gen_run_finish (GenServer *self,
                 guint      n_leftover)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
+  /* Read before the stop reason is taken: an exit signal sets its reason
+   * first, so a run that sees the flag has the signal's reason. */
+  gboolean killed = g_atomic_int_get (&priv->killed);
   g_autoptr(GError) reason = g_steal_pointer (&priv->crash_reason);
   g_autoptr(GError) stop_reason = gen_monitor_take_stop_reason (self);
   gpointer item;
 
-  /* A crash wins over the reason of a stop that came meanwhile. */
+  /* A crash wins over the reason of a graceful stop that came meanwhile;
+   * an exit signal's reason wins over a crash of the handler it waited
+   * for: in Erlang the signal would have ended the process first. */
+  if (killed && stop_reason != NULL)
+    g_clear_error (&reason);
   if (reason == NULL)
     reason = g_steal_pointer (&stop_reason);
 
@@ -431,8 +448,11 @@ gen_run_finish (GenServer *self,
    * its report is a message, which GTest does not make fatal, rather than
    * a warning. A g_message() that g_test_expect_message() and
    * g_log_set_handler() see (in GLib 2.74 they miss structured records);
-   * the structured record carries the fields. */
-  if (reason != NULL)
+   * the structured record carries the fields. A server ended by an exit
+   * signal did not crash: as in Erlang, where such a process writes no
+   * report, only the debug trace says it was killed; the crash that sent
+   * the signal has its own report. */
+  if (reason != NULL && !killed)
     {
       g_message ("%s crashed: %s", gen_server_name (self), reason->message);
       gen_trace_crash (self, reason, priv->crash_message);
@@ -452,7 +472,9 @@ gen_run_finish (GenServer *self,
     gen_run_refuse_item (self, item, GEN_SERVER_ERROR_STOPPED);
   g_queue_clear_full (&priv->continues, (GDestroyNotify) g_variant_unref);
 
-  GEN_SERVER_GET_CLASS (self)->terminate (self, reason);
+  /* As in Erlang: a process ended by an exit signal runs no more code. */
+  if (!killed)
+    GEN_SERVER_GET_CLASS (self)->terminate (self, reason);
 
   /* Taken replies nobody answered: their callers learn at once that the
    * server went down, as in Erlang. After terminate, which may still
@@ -478,7 +500,7 @@ gen_run_finish (GenServer *self,
    * hears it stopped. */
   g_atomic_int_set (&priv->suspended, FALSE);
   gen_run_refuse_system (self);
-  gen_trace_lifecycle (self, reason != NULL ? "crashed" : "stopped", reason);
+  gen_trace_lifecycle (self, killed ? "killed" : reason != NULL ? "crashed" : "stopped", reason);
 
   if (priv->kind->run_ended != NULL)
     priv->kind->run_ended (self);
@@ -546,6 +568,51 @@ gen_run_init (GenServer  *self,
   return FALSE;
 }
 
+/* Exit signals ------------------------------------------------------------ */
+
+gboolean
+gen_run_kill (GenServer    *self,
+              const GError *reason)
+{
+  GenServerPrivate *priv = gen_server_get_private (self);
+  gboolean on_handler_thread = gen_server_is_handler_thread (self);
+  gboolean was_running;
+
+  g_return_val_if_fail (reason != NULL, FALSE);
+
+  g_mutex_lock (&priv->lock);
+  if (priv->status != GEN_STATUS_RUNNING && priv->status != GEN_STATUS_STOPPING)
+    {
+      g_mutex_unlock (&priv->lock);
+      return FALSE;
+    }
+  /* The reason before the flag: gen_run_finish() reads them in the other
+   * order. (Lock order: `lock`, then the monitor table's.) */
+  gen_monitor_set_stop_reason (self, reason);
+  g_atomic_int_set (&priv->killed, TRUE);
+  was_running = priv->status == GEN_STATUS_RUNNING;
+  if (was_running)
+    {
+      /* Closed as a stop closes it: nothing new comes in once the server
+       * is seen stopping. The stop marker wakes a server that waits for
+       * mail or holds while suspended, and is refused with the rest; its
+       * own handler needs none: the flag is looked at when it returns. */
+      gen_mailbox_close (&priv->mailbox, !on_handler_thread, FALSE);
+      g_atomic_int_set (&priv->status, GEN_STATUS_STOPPING);
+      g_cond_broadcast (&priv->cond);
+    }
+  g_mutex_unlock (&priv->lock);
+
+  /* A server stopping already was driven by its stop. */
+  if (was_running)
+    {
+      gen_run_notify_status (self);
+      if (!on_handler_thread)
+        priv->kind->drive_stop (self, FALSE);
+    }
+  return TRUE;
+}
+
 /* Status ------------------------------------------------------------------ */
 
 void
@@ -556,6 +623,9 @@ gen_run_set_status (GenServer *self,
 
   g_mutex_lock (&priv->lock);
   g_atomic_int_set (&priv->status, status);
+  /* Under `lock`, as gen_run_kill() sets it: no signal outlives its run. */
+  if (status == GEN_STATUS_STOPPED)
+    g_atomic_int_set (&priv->killed, FALSE);
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
 

@@ -161,6 +161,13 @@ typedef struct
    * waits for them (see gen_run_flag_release()). */
   gint n_lookers;
 
+  /* An exit signal ended this run (gen_run_kill()): what is queued is
+   * refused and terminate does not run. Atomic; set under `lock` while the
+   * server is RUNNING or STOPPING, cleared with the move to STOPPED, so that
+   * it never outlives its run. Its reason is the stop reason (see
+   * gen-monitor.c), set before it. */
+  gint killed;
+
   /* Only touched by the thread running the handlers. */
   gboolean stop_requested; /* stop() from inside a handler */
   GError *crash_reason;    /* owned */
@@ -254,9 +261,10 @@ gboolean     gen_run_handle_batch  (GenServer  *self,
 gint64       gen_run_idle_deadline (GenServer  *self);
 /* Gives handle_info the idle timeout; FALSE when the server must stop. */
 gboolean     gen_run_idle_timeout  (GenServer  *self);
-/* Stops the server: answers what is queued with STOPPED, runs terminate,
- * tells the monitors and marks the server stopped. @leftover are items
- * taken from the mailbox but not handled. */
+/* Stops the server: answers what is queued with STOPPED, runs terminate
+ * (unless an exit signal killed it), tells the monitors and marks the
+ * server stopped. @leftover are items taken from the mailbox but not
+ * handled. */
 void         gen_run_finish        (GenServer  *self,
                                     gpointer   *leftover,
                                     guint       n_leftover);

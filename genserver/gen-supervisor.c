@@ -4,6 +4,8 @@
 
 #include "gen-child-spec-private.h"
 #include "gen-enums.h"
+#include "gen-link.h"
+#include "gen-start.h"
 #include "gen-supervisor-private.h"
 
 /**
@@ -38,6 +40,12 @@
  * a [class@Gen.Server], so it can be the child of another supervisor, which
  * then restarts it and, with it, its children; it can be monitored,
  * registered and called like any server.
+ *
+ * A supervisor traps exits ([method@Gen.Server.set_trap_exit]), as
+ * Erlang's does: when a server linked to it ([method@Gen.Server.link])
+ * stops abnormally, the supervisor stops with that reason, its children
+ * shut down in reverse order as in any stop; a normal stop changes
+ * nothing.
  *
  * The supervisor learns that a child stopped through an exit hook that
  * runs on the child's thread as it stops and queues a notice in the
@@ -100,6 +108,9 @@ gen_supervisor_init_server (GenServer  *server,
                             GVariant   *args,
                             GError    **error)
 {
+  /* As Erlang's supervisor: an exit signal never ends it without its
+   * children being shut down (see handle_info). */
+  gen_server_set_trap_exit (server, TRUE);
   gen_supervisor_engine_start (GEN_SUPERVISOR (server), args, error);
 }
 
@@ -116,6 +127,17 @@ gen_supervisor_handle_info (GenServer  *server,
                             GVariant   *message,
                             GError    **error)
 {
+  if (gen_server_is_exit_message (message, NULL))
+    {
+      g_autoptr(GError) reason = gen_server_exit_message_dup_reason (message);
+
+      /* A linked server stopped abnormally: the supervisor stops with its
+       * reason, its children in reverse order, as Erlang's does when its
+       * parent exits. */
+      if (reason != NULL && !gen_server_is_ignore (reason))
+        gen_server_stop_with_reason (server, reason, 0, NULL);
+      return;
+    }
   gen_supervisor_engine_handle_exit_notice (GEN_SUPERVISOR (server), message, error);
 }
 

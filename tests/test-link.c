@@ -6,8 +6,11 @@
 #include "genserver/gen-core-private.h"
 
 /* Links and trapping exits. A member server crashes on the cast "crash",
- * traps exits when started with "trap", and records the exit messages it
- * gets; every stop's reason is recorded by an exit hook. */
+ * waits at its gate on "block", counts "count" (the call "handled" answers
+ * how many); it traps exits when started with "trap", or with "trap-stop",
+ * then stops itself with the reason of an abnormal exit message. It records
+ * the exit messages it gets and whether terminate ran; every stop's reason
+ * is recorded by an exit hook. */
 
 struct _TestMember
 {
@@ -20,6 +23,10 @@ struct _TestMember
   gboolean stopped;     /* the run ended */
   GError *stop_reason;  /* owned: why */
   gchar *other_messages; /* owned: the last info that was not an exit */
+  guint handled;        /* "count" casts handled */
+  gboolean trap_stop;   /* started with "trap-stop" */
+  gboolean terminated;  /* terminate ran */
+  GError *terminate_reason; /* owned: with this reason */
 };
 
 G_DECLARE_FINAL_TYPE (TestMember, test_member, TEST, MEMBER, GenServer)
@@ -47,11 +54,14 @@ test_member_init_server (GenServer  *server,
 {
   TestMember *self = TEST_MEMBER (server);
 
+  const gchar *how = args != NULL ? g_variant_get_string (args, NULL) : "";
+
   g_mutex_lock (&self->gate.lock);
   self->stopped = FALSE;
+  self->trap_stop = g_str_equal (how, "trap-stop");
   g_mutex_unlock (&self->gate.lock);
   gen_monitor_watch (server, member_stopped, NULL, NULL, GEN_WATCH_DEFAULT);
-  gen_server_set_trap_exit (server, args != NULL && g_str_equal (g_variant_get_string (args, NULL), "trap"));
+  gen_server_set_trap_exit (server, g_str_equal (how, "trap") || g_str_equal (how, "trap-stop"));
 }
 
 static void
@@ -59,8 +69,42 @@ test_member_handle_cast (GenServer  *server,
                          GVariant   *message,
                          GError    **error)
 {
-  if (g_str_equal (g_variant_get_string (message, NULL), "crash"))
+  TestMember *self = TEST_MEMBER (server);
+  const gchar *command = g_variant_get_string (message, NULL);
+
+  if (g_str_equal (command, "crash"))
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED, "crashed on purpose");
+  else if (g_str_equal (command, "block"))
+    test_gate_pass (&self->gate);
+  else if (g_str_equal (command, "count"))
+    {
+      g_mutex_lock (&self->gate.lock);
+      self->handled++;
+      g_cond_broadcast (&self->gate.cond);
+      g_mutex_unlock (&self->gate.lock);
+    }
+}
+
+static GVariant *
+test_member_handle_call (GenServer  *server,
+                         GVariant   *message,
+                         GError    **error)
+{
+  return g_variant_new_uint32 (test_gate_get (&TEST_MEMBER (server)->gate,
+                                              &TEST_MEMBER (server)->handled));
+}
+
+static void
+test_member_terminate (GenServer    *server,
+                       const GError *reason)
+{
+  TestMember *self = TEST_MEMBER (server);
+
+  g_mutex_lock (&self->gate.lock);
+  self->terminated = TRUE;
+  g_clear_error (&self->terminate_reason);
+  self->terminate_reason = reason != NULL ? g_error_copy (reason) : NULL;
+  g_mutex_unlock (&self->gate.lock);
 }
 
 static void
@@ -78,6 +122,8 @@ test_member_handle_info (GenServer  *server,
       self->last_exit = gen_server_exit_message_dup_reason (message);
       self->last_link_id = link_id;
       self->n_exits++;
+      if (self->trap_stop && self->last_exit != NULL)
+        g_assert_true (gen_server_stop_with_reason (server, self->last_exit, 0, NULL));
     }
   else
     {
@@ -95,6 +141,7 @@ test_member_finalize (GObject *object)
 
   g_clear_error (&self->last_exit);
   g_clear_error (&self->stop_reason);
+  g_clear_error (&self->terminate_reason);
   g_free (self->other_messages);
   test_gate_clear (&self->gate);
 
@@ -109,7 +156,9 @@ test_member_class_init (TestMemberClass *klass)
   G_OBJECT_CLASS (klass)->finalize = test_member_finalize;
   server_class->init = test_member_init_server;
   server_class->handle_cast = test_member_handle_cast;
+  server_class->handle_call = test_member_handle_call;
   server_class->handle_info = test_member_handle_info;
+  server_class->terminate = test_member_terminate;
 }
 
 static void
@@ -118,12 +167,20 @@ test_member_init (TestMember *self)
   test_gate_init (&self->gate);
 }
 
+/* A member on @context (NULL: the default scheduler). */
+static TestMember *
+member_start_on (GMainContext *context,
+                 const gchar  *how)
+{
+  TestMember *member = g_object_new (test_member_get_type (), "main-context", context, NULL);
+
+  return test_start_ok (member, how != NULL ? g_variant_new_string (how) : NULL);
+}
+
 static TestMember *
 member_start (const gchar *how)
 {
-  TestMember *member = g_object_new (test_member_get_type (), NULL);
-
-  return test_start_ok (member, how != NULL ? g_variant_new_string (how) : NULL);
+  return member_start_on (NULL, how);
 }
 
 static void
@@ -169,8 +226,9 @@ sync_with (TestMember *member)
   g_mutex_unlock (&member->gate.lock);
 }
 
-/* A crash stops every server linked to it, with its reason, and on along
- * their links; both ways. */
+/* A crash ends every server linked to it, with its reason, and on along
+ * their links; both ways. Only the crash is reported: the servers it ended
+ * did not crash. */
 static void
 test_link_crash_together (void)
 {
@@ -184,8 +242,6 @@ test_link_crash_together (void)
   g_assert_cmpuint (gen_server_link (GEN_SERVER (c), GEN_SERVER (b), &error), !=, 0);
   g_assert_no_error (error);
 
-  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
-  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
   g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
   cast_ok (c, "crash");   /* c → b → a: the link is two-way */
   wait_stopped (c);
@@ -216,11 +272,11 @@ test_link_stop_reasons (void)
   test_start_ok (a, NULL);
   g_assert_cmpuint (gen_server_link (GEN_SERVER (a), GEN_SERVER (b), NULL), !=, 0);
   g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: shut down*");
-  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: shut down*");
   g_assert_true (gen_server_stop_with_reason (GEN_SERVER (a), reason, -1, NULL));
   wait_stopped (b);
   g_test_assert_expected_messages ();
   g_assert_error (b->stop_reason, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (b->terminated);
 }
 
 /* A server that traps exits gets a message instead, for normal stops too,
@@ -290,6 +346,220 @@ test_link_unlink (void)
   test_stop_ok (b);
 }
 
+/* A thread running a main loop on a context of its own. */
+typedef struct
+{
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+} LoopThread;
+
+static gpointer
+run_loop (gpointer data)
+{
+  LoopThread *loop_thread = data;
+
+  g_main_context_push_thread_default (loop_thread->context);
+  g_main_loop_run (loop_thread->loop);
+  g_main_context_pop_thread_default (loop_thread->context);
+  return NULL;
+}
+
+static gboolean
+quit_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+loop_thread_start (LoopThread *loop_thread)
+{
+  loop_thread->context = g_main_context_new ();
+  loop_thread->loop = g_main_loop_new (loop_thread->context, FALSE);
+  loop_thread->thread = g_thread_new ("loop", run_loop, loop_thread);
+  test_wait_until ((TestPredicate) g_main_loop_is_running, loop_thread->loop);
+}
+
+static void
+loop_thread_stop (LoopThread *loop_thread)
+{
+  GSource *quit = g_idle_source_new ();
+
+  g_source_set_callback (quit, quit_loop, loop_thread->loop, NULL);
+  g_source_attach (quit, loop_thread->context);
+  g_source_unref (quit);
+  g_thread_join (loop_thread->thread);
+  g_main_loop_unref (loop_thread->loop);
+  g_main_context_unref (loop_thread->context);
+}
+
+static void
+assert_killed (TestMember *member,
+               GenRequest *queued_call)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 casts = 0;
+
+  wait_stopped (member);
+  g_mutex_lock (&member->gate.lock);
+  g_assert_error (member->stop_reason, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_cmpuint (member->handled, ==, 0);
+  g_assert_false (member->terminated);
+  g_mutex_unlock (&member->gate.lock);
+
+  reply = gen_request_wait (queued_call, -1, &error);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_null (reply);
+
+  /* The casts that were dropped are not counted as handled. */
+  status = gen_server_get_status (GEN_SERVER (member));
+  g_assert_true (g_variant_lookup (status, "casts", "t", &casts));
+  g_assert_cmpuint (casts, ==, 1);  /* "block" */
+}
+
+/* An exit signal ends a linked server that does not trap exits at once:
+ * the handler it runs finishes, nothing queued is handled (a queued call
+ * is answered STOPPED, casts are dropped), terminate does not run, and
+ * nothing sent after the signal gets in. signal_SUITE xm_sig_order (what
+ * was sent after the signal never reaches the process) and the link line
+ * of kill2killed (exit1: the process dies with its link's reason);
+ * gen_server_SUITE's servers, which run terminate only when they trap
+ * exits. On @context, or the default scheduler (thread, or pool in the
+ * -pool run). */
+static void
+kill_while_handling (GMainContext *context)
+{
+  g_autoptr(TestMember) a = member_start (NULL);
+  g_autoptr(TestMember) b = member_start_on (context, NULL);
+  g_autoptr(GenRequest) queued_call = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (gen_server_link (GEN_SERVER (a), GEN_SERVER (b), NULL), !=, 0);
+  cast_ok (b, "block");
+  test_gate_wait_for (&b->gate, &b->gate.blocked, 1);
+  cast_ok (b, "count");
+  cast_ok (b, "count");
+  queued_call = gen_server_send_request (GEN_SERVER (b), g_variant_new_string ("handled"));
+  cast_ok (b, "count");
+
+  /* Only the crash that sends the signal is reported. */
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
+  cast_ok (a, "crash");
+  wait_stopped (a);
+  g_test_assert_expected_messages ();
+
+  /* Still in its handler, already ending: nothing more gets in. */
+  g_assert_false (gen_server_is_running (GEN_SERVER (b)));
+  g_assert_false (gen_server_cast (GEN_SERVER (b), g_variant_new_string ("count"), &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+
+  test_gate_open (&b->gate);
+  assert_killed (b, queued_call);
+}
+
+static void
+test_link_kill_while_handling (void)
+{
+  kill_while_handling (NULL);
+}
+
+static void
+test_link_kill_on_main_context (void)
+{
+  LoopThread loop_thread;
+
+  loop_thread_start (&loop_thread);
+  kill_while_handling (loop_thread.context);
+  loop_thread_stop (&loop_thread);
+}
+
+/* A suspended server is ended by the signal without being resumed, and
+ * handles none of what piled up, as a suspended Erlang process (its
+ * signals are handled outside its receive loop) is. */
+static void
+test_link_kill_suspended (void)
+{
+  g_autoptr(TestMember) a = member_start (NULL);
+  g_autoptr(TestMember) b = member_start (NULL);
+  g_autoptr(GenRequest) queued_call = NULL;
+
+  g_assert_cmpuint (gen_server_link (GEN_SERVER (a), GEN_SERVER (b), NULL), !=, 0);
+  cast_ok (b, "block");
+  test_gate_wait_for (&b->gate, &b->gate.blocked, 1);
+  gen_server_suspend (GEN_SERVER (b));  /* once "block" returns */
+  test_gate_open (&b->gate);
+  cast_ok (b, "count");
+  queued_call = gen_server_send_request (GEN_SERVER (b), g_variant_new_string ("handled"));
+
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
+  cast_ok (a, "crash");
+  assert_killed (b, queued_call);
+  g_test_assert_expected_messages ();
+}
+
+/* A server that traps exits decides: it gets the signal as a message after
+ * what was queued before it, and when it stops itself, its terminate runs
+ * with the reason (gen_server_SUITE: a trapping server's terminate runs on
+ * an exit). A graceful stop under way is cut short by a signal. */
+static void
+test_link_trap_exit_decides (void)
+{
+  g_autoptr(TestMember) a = member_start (NULL);
+  g_autoptr(TestMember) trapper = member_start ("trap-stop");
+
+  g_assert_cmpuint (gen_server_link (GEN_SERVER (a), GEN_SERVER (trapper), NULL), !=, 0);
+  cast_ok (trapper, "block");
+  test_gate_wait_for (&trapper->gate, &trapper->gate.blocked, 1);
+  cast_ok (trapper, "count");
+  cast_ok (trapper, "count");
+
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
+  cast_ok (a, "crash");
+  wait_stopped (a);
+  test_gate_open (&trapper->gate);
+  wait_stopped (trapper);
+  g_test_assert_expected_messages ();
+
+  g_mutex_lock (&trapper->gate.lock);
+  g_assert_cmpuint (trapper->handled, ==, 2);
+  g_assert_cmpuint (trapper->n_exits, ==, 1);
+  g_assert_true (trapper->terminated);
+  g_assert_error (trapper->terminate_reason, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_mutex_unlock (&trapper->gate.lock);
+}
+
+/* A server stopping gracefully (handling its queue first) that gets an
+ * exit signal meanwhile ends at once: the rest of its queue is not
+ * handled and terminate does not run. */
+static void
+test_link_kill_cuts_graceful_stop (void)
+{
+  g_autoptr(TestMember) a = member_start (NULL);
+  g_autoptr(TestMember) b = member_start (NULL);
+  g_autoptr(GenRequest) queued_call = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (gen_server_link (GEN_SERVER (a), GEN_SERVER (b), NULL), !=, 0);
+  cast_ok (b, "block");
+  test_gate_wait_for (&b->gate, &b->gate.blocked, 1);
+  queued_call = gen_server_send_request (GEN_SERVER (b), g_variant_new_string ("handled"));
+  cast_ok (b, "count");
+  /* Without waiting: b is busy. */
+  g_assert_false (gen_server_stop (GEN_SERVER (b), 0, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
+  cast_ok (a, "crash");
+  wait_stopped (a);
+  test_gate_open (&b->gate);
+  assert_killed (b, queued_call);
+  g_test_assert_expected_messages ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -300,6 +570,11 @@ main (int   argc,
   g_test_add_func ("/link/stop-reasons", test_link_stop_reasons);
   g_test_add_func ("/link/trap-exit", test_link_trap_exit);
   g_test_add_func ("/link/unlink", test_link_unlink);
+  g_test_add_func ("/link/kill-while-handling", test_link_kill_while_handling);
+  g_test_add_func ("/link/kill-on-main-context", test_link_kill_on_main_context);
+  g_test_add_func ("/link/kill-suspended", test_link_kill_suspended);
+  g_test_add_func ("/link/kill-cuts-graceful-stop", test_link_kill_cuts_graceful_stop);
+  g_test_add_func ("/link/trap-exit-decides", test_link_trap_exit_decides);
 
   return g_test_run ();
 }

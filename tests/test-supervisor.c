@@ -1428,6 +1428,47 @@ test_significant_validation (void)
   supervisor_stop (any);
 }
 
+/* A supervisor traps exits, as Erlang's does: a linked server that stops
+ * normally changes nothing; one that crashes stops the supervisor with its
+ * reason, and the supervisor shuts its children down in reverse order
+ * (their terminate runs), as Erlang's does when its parent exits (no case
+ * of supervisor_SUITE: supervisor.erl's own handling of the parent's
+ * 'EXIT'). */
+static void
+test_linked_exit (void)
+{
+  g_autoptr(GenSupervisor) supervisor = NULL;
+  g_autoptr(TestWorker) outsider = g_object_new (test_worker_get_type (), NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) reason = NULL;
+  g_autofree gchar *stopped = NULL;
+
+  supervisor = supervisor_start (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 1,
+                                 (const gchar *[]) { "a", "b", NULL });
+  g_assert_true (gen_server_get_trap_exit (GEN_SERVER (supervisor)));
+
+  g_assert_true (gen_server_start (GEN_SERVER (outsider), g_variant_new_string ("outsider"), &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (gen_server_link (GEN_SERVER (supervisor), GEN_SERVER (outsider), &error), !=, 0);
+  g_assert_no_error (error);
+  gen_server_stop (GEN_SERVER (outsider), -1, &error);
+  g_assert_no_error (error);
+  supervisor_sync (supervisor);
+  g_assert_true (gen_server_is_running (GEN_SERVER (supervisor)));
+
+  g_assert_true (gen_server_start (GEN_SERVER (outsider), g_variant_new_string ("outsider"), &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (gen_server_link (GEN_SERVER (supervisor), GEN_SERVER (outsider), &error), !=, 0);
+  events_clear ();
+  watch (GEN_SERVER (supervisor), &reason);
+  cast (GEN_SERVER (outsider), "crash");
+  reason = wait_stopped (&reason);
+  g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_cmpstr (reason->message, ==, "outsider crashed on purpose");
+  stopped = events_wait (3);
+  g_assert_cmpstr (stopped, ==, "stop:outsider,stop:b,stop:a");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1463,6 +1504,7 @@ main (int    argc,
   g_test_add_func ("/supervisor/check-child-specs", test_check_child_specs);
   g_test_add_func ("/supervisor/auto-shutdown", test_auto_shutdown);
   g_test_add_func ("/supervisor/significant-validation", test_significant_validation);
+  g_test_add_func ("/supervisor/linked-exit", test_linked_exit);
 
   return g_test_run ();
 }

@@ -2,11 +2,12 @@
 """The OTP layer's newer forms from Python, each named after the case of
 Erlang/OTP's own suites that it ports."""
 
+import threading
 import time
 import warnings
 
 import pytest
-from conftest import DEADLINE, assert_gen_error, wait_until
+from conftest import DEADLINE, Recorder, assert_gen_error, wait_event, wait_until
 
 from gi.repository import Gen, GLib
 
@@ -319,6 +320,64 @@ def test_statem_get_and_replace_state():
         assert turnstile.coins == 2
     finally:
         turnstile.stop()
+
+
+class Linked(Gen.Server):
+    """Crashes on 'crash', waits for its gate on 'block', counts 'count';
+    records whether do_terminate ran."""
+
+    def do_init(self, args):
+        self.gate = threading.Event()
+        self.blocked = threading.Event()
+        self.counted = 0
+        self.terminated = False
+
+    def do_handle_cast(self, message):
+        what = message.unpack()
+        if what == 'crash':
+            raise RuntimeError('crashed on purpose')
+        if what == 'block':
+            self.blocked.set()
+            wait_event(self.gate, "the gate")
+        elif what == 'count':
+            self.counted += 1
+
+    def do_handle_call(self, message):
+        return self.counted
+
+    def do_terminate(self, reason):
+        self.terminated = True
+
+
+def test_link_exit_signal_ends_server_at_once(servers):
+    # signal_SUITE xm_sig_order and kill2killed's link line: an exit signal
+    # ends a server that does not trap exits once its handler returns; its
+    # queue is not handled, a queued call raises STOPPED, do_terminate does
+    # not run, and nothing sent after the signal gets in.
+    a, b = Linked(), Linked()
+    a.start()
+    b.start()
+    servers.extend([a, b])
+    a.link(b)
+    ended = Recorder()
+    b.monitor(lambda server, reason: ended.add(reason), threaded=True)
+    b.cast('block')
+    wait_event(b.blocked, "b blocked")
+    b.cast('count')
+    queued = b.send_request('counted?')
+    a.cast('crash')
+    assert 'crashed on purpose' in a.join(DEADLINE).message
+    with pytest.raises(GLib.Error) as excinfo:
+        b.cast('count')
+    assert_gen_error(excinfo, Gen.ServerError.NOT_RUNNING)
+    b.gate.set()
+    reason, = ended.wait_for(lambda reasons: reasons)
+    assert 'crashed on purpose' in reason.message
+    assert b.counted == 0
+    assert not b.terminated
+    with pytest.raises(GLib.Error) as excinfo:
+        queued.wait(DEADLINE)
+    assert_gen_error(excinfo, Gen.ServerError.STOPPED)
 
 
 class Echoing(Gen.Server):
