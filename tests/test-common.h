@@ -127,6 +127,55 @@ test_wait_until (TestPredicate predicate,
     }
 }
 
+/* A thread running a main loop on a context of its own: where servers on
+ * a main context run their handlers while the test thread waits. */
+typedef struct
+{
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+} TestLoopThread;
+
+static inline gpointer
+test_loop_thread_run (gpointer data)
+{
+  TestLoopThread *loop_thread = data;
+
+  g_main_context_push_thread_default (loop_thread->context);
+  g_main_loop_run (loop_thread->loop);
+  g_main_context_pop_thread_default (loop_thread->context);
+  return NULL;
+}
+
+static inline gboolean
+test_loop_thread_quit (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+static inline void
+test_loop_thread_start (TestLoopThread *loop_thread)
+{
+  loop_thread->context = g_main_context_new ();
+  loop_thread->loop = g_main_loop_new (loop_thread->context, FALSE);
+  loop_thread->thread = g_thread_new ("loop", test_loop_thread_run, loop_thread);
+  test_wait_until ((TestPredicate) g_main_loop_is_running, loop_thread->loop);
+}
+
+static inline void
+test_loop_thread_stop (TestLoopThread *loop_thread)
+{
+  GSource *quit = g_idle_source_new ();
+
+  g_source_set_callback (quit, test_loop_thread_quit, loop_thread->loop, NULL);
+  g_source_attach (quit, loop_thread->context);
+  g_source_unref (quit);
+  g_thread_join (loop_thread->thread);
+  g_main_loop_unref (loop_thread->loop);
+  g_main_context_unref (loop_thread->context);
+}
+
 /* A request in the (sx) shape the test servers speak: a command and an
  * argument. A function rather than g_variant_new() at each call site, so
  * that the argument is always passed as the gint64 that "x" reads. */

@@ -346,54 +346,6 @@ test_link_unlink (void)
   test_stop_ok (b);
 }
 
-/* A thread running a main loop on a context of its own. */
-typedef struct
-{
-  GMainContext *context;
-  GMainLoop *loop;
-  GThread *thread;
-} LoopThread;
-
-static gpointer
-run_loop (gpointer data)
-{
-  LoopThread *loop_thread = data;
-
-  g_main_context_push_thread_default (loop_thread->context);
-  g_main_loop_run (loop_thread->loop);
-  g_main_context_pop_thread_default (loop_thread->context);
-  return NULL;
-}
-
-static gboolean
-quit_loop (gpointer loop)
-{
-  g_main_loop_quit (loop);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-loop_thread_start (LoopThread *loop_thread)
-{
-  loop_thread->context = g_main_context_new ();
-  loop_thread->loop = g_main_loop_new (loop_thread->context, FALSE);
-  loop_thread->thread = g_thread_new ("loop", run_loop, loop_thread);
-  test_wait_until ((TestPredicate) g_main_loop_is_running, loop_thread->loop);
-}
-
-static void
-loop_thread_stop (LoopThread *loop_thread)
-{
-  GSource *quit = g_idle_source_new ();
-
-  g_source_set_callback (quit, quit_loop, loop_thread->loop, NULL);
-  g_source_attach (quit, loop_thread->context);
-  g_source_unref (quit);
-  g_thread_join (loop_thread->thread);
-  g_main_loop_unref (loop_thread->loop);
-  g_main_context_unref (loop_thread->context);
-}
-
 static void
 assert_killed (TestMember *member,
                GenRequest *queued_call)
@@ -469,11 +421,11 @@ test_link_kill_while_handling (void)
 static void
 test_link_kill_on_main_context (void)
 {
-  LoopThread loop_thread;
+  TestLoopThread loop_thread;
 
-  loop_thread_start (&loop_thread);
+  test_loop_thread_start (&loop_thread);
   kill_while_handling (loop_thread.context);
-  loop_thread_stop (&loop_thread);
+  test_loop_thread_stop (&loop_thread);
 }
 
 /* A suspended server is ended by the signal without being resumed, and

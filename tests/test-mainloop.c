@@ -647,63 +647,15 @@ test_context_server_default_context_worker (void)
   test_stop_ok (server);
 }
 
-/* A thread running a main loop on a context of its own. */
-typedef struct
-{
-  GMainContext *context;
-  GMainLoop *loop;
-  GThread *thread;
-} LoopThread;
-
-static gpointer
-run_loop (gpointer data)
-{
-  LoopThread *loop_thread = data;
-
-  g_main_context_push_thread_default (loop_thread->context);
-  g_main_loop_run (loop_thread->loop);
-  g_main_context_pop_thread_default (loop_thread->context);
-  return NULL;
-}
-
-static gboolean
-quit_loop (gpointer loop)
-{
-  g_main_loop_quit (loop);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-loop_thread_start (LoopThread *loop_thread)
-{
-  loop_thread->context = g_main_context_new ();
-  loop_thread->loop = g_main_loop_new (loop_thread->context, FALSE);
-  loop_thread->thread = g_thread_new ("loop", run_loop, loop_thread);
-  test_wait_until ((TestPredicate) g_main_loop_is_running, loop_thread->loop);
-}
-
-static void
-loop_thread_stop (LoopThread *loop_thread)
-{
-  GSource *quit = g_idle_source_new ();
-
-  g_source_set_callback (quit, quit_loop, loop_thread->loop, NULL);
-  g_source_attach (quit, loop_thread->context);
-  g_source_unref (quit);
-  g_thread_join (loop_thread->thread);
-  g_main_loop_unref (loop_thread->loop);
-  g_main_context_unref (loop_thread->context);
-}
-
 static void
 test_context_server_on_other_thread (void)
 {
-  LoopThread loop_thread;
+  TestLoopThread loop_thread;
   g_autoptr(LoopServer) server = NULL;
   g_autoptr(GError) error = NULL;
   GThread *thread;
 
-  loop_thread_start (&loop_thread);
+  test_loop_thread_start (&loop_thread);
   thread = loop_thread.thread;
   server = loop_server_new (loop_thread.context);
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, &error));
@@ -729,7 +681,7 @@ test_context_server_on_other_thread (void)
     g_assert_cmpint (g_variant_get_int64 (reply), ==, 0);
   }
   test_stop_ok (server);
-  loop_thread_stop (&loop_thread);
+  test_loop_thread_stop (&loop_thread);
 }
 
 /* Info, timers, idle timeout ------------------------------------------------ */
@@ -917,16 +869,16 @@ test_idle_timeout (void)
 static void
 test_idle_timeout_on_context (void)
 {
-  LoopThread loop_thread;
+  TestLoopThread loop_thread;
   g_autoptr(LoopServer) server = NULL;
 
-  loop_thread_start (&loop_thread);
+  test_loop_thread_start (&loop_thread);
   server = g_object_new (loop_server_get_type (), "main-context", loop_thread.context,
                          "idle-timeout", 30, NULL);
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, NULL));
   check_idle_timeout (server);
   test_stop_ok (server);
-  loop_thread_stop (&loop_thread);
+  test_loop_thread_stop (&loop_thread);
 }
 
 /* Continues ------------------------------------------------------------------ */
