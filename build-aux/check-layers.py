@@ -29,7 +29,8 @@ import sys
 LAYERS = {
     0: ['gen-spin', 'gen-mailbox', 'gen-call', 'gen-timer', 'gen-live'],
     1: ['gen-run', 'gen-trace', 'gen-monitor'],
-    2: ['gen-scheduler', 'gen-thread-scheduler', 'gen-main-scheduler', 'gen-pool-scheduler'],
+    2: ['gen-worker-pool', 'gen-scheduler', 'gen-thread-scheduler', 'gen-main-scheduler',
+        'gen-pool-scheduler'],
     3: ['gen-server'],
     4: ['gen-server-messaging', 'gen-observe', 'gen-start', 'gen-link', 'gen-reply', 'gen-request'],
     5: ['gen-statem', 'gen-statem-actions', 'gen-supervisor', 'gen-supervisor-engine',

@@ -164,7 +164,7 @@ gen_call_wait_unmarked (GenCall *call,
 
   /* A pool worker about to sleep lets its pool run others meanwhile: the
    * callee may be queued behind this very worker (see the blocking hook in
-   * gen-spin-private.h, set by gen-pool-scheduler.c). */
+   * gen-spin-private.h, set by gen-worker-pool.c). */
   blocking = gen_spin_block_begin ();
 
   g_mutex_lock (&call->mutex);

@@ -3,6 +3,7 @@
 
 #include "gen-scheduler.h"
 #include "gen-server-private.h"
+#include "gen-worker-pool-private.h"
 
 G_BEGIN_DECLS
 
@@ -11,30 +12,11 @@ extern const GenSchedulerKind gen_thread_scheduler_kind;
 extern const GenSchedulerKind gen_main_scheduler_kind;
 extern const GenSchedulerKind gen_pool_scheduler_kind;
 
-/*
- * A pool of worker threads, the GenScheduler object (see
- * gen-pool-scheduler.c for how it runs).
- */
-struct _GenScheduler
-{
-  GObject parent_instance;
-
-  guint n_workers;               /* immutable: how many run at once */
-  guint64 id;                    /* immutable: for gen_scheduler_lookup() */
-  GenTimerService *timers;       /* owned; immutable */
-
-  /* `lock` protects all below but `n_queued`; workers with nothing to do
-   * wait on `cond`. */
-  GMutex lock;
-  GCond cond;
-  GQueue run_queue;   /* of GenServer (one reference each) with work */
-  gint n_queued;      /* atomic mirror of run_queue.length, for spinners */
-  guint n_threads;    /* worker threads alive */
-  guint n_sleeping;   /* of them, waiting on `cond` */
-  guint n_spinning;   /* of them, spinning for work before they sleep */
-  guint n_blocked;    /* of them, blocked in a call or a stop */
-  guint n_live;       /* servers of the pool between start and finish */
-};
+/* What a pool server's kind needs of its GenScheduler (gen-scheduler.c),
+ * whose own state is its own: the workers and their run queue, and the
+ * service where the pool's timers run. Both live as long as the pool. */
+GenWorkerPool   *gen_scheduler_get_workers (GenScheduler *self);
+GenTimerService *gen_scheduler_get_timers  (GenScheduler *self);
 
 /* What a starter waits for when init runs on another thread. */
 typedef struct

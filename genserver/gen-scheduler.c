@@ -62,6 +62,17 @@
  * Since: 1.0
  */
 
+/* The object; its workers and run queue are gen-worker-pool.c's. */
+struct _GenScheduler
+{
+  GObject parent_instance;
+
+  guint n_workers;               /* construct-only: how many run at once */
+  guint64 id;                    /* immutable: for gen_scheduler_lookup() */
+  GenTimerService *timers;       /* owned; immutable */
+  GenWorkerPool *workers;        /* owned; made in constructed(), immutable */
+};
+
 enum {
   PROP_0,
   PROP_N_WORKERS,
@@ -105,23 +116,41 @@ weak_ref_free (gpointer data)
   g_free (data);
 }
 
+GenWorkerPool *
+gen_scheduler_get_workers (GenScheduler *self)
+{
+  return self->workers;
+}
+
+GenTimerService *
+gen_scheduler_get_timers (GenScheduler *self)
+{
+  return self->timers;
+}
+
+static void
+gen_scheduler_constructed (GObject *object)
+{
+  GenScheduler *self = GEN_SCHEDULER (object);
+
+  G_OBJECT_CLASS (gen_scheduler_parent_class)->constructed (object);
+
+  self->workers = gen_worker_pool_new (self->n_workers);
+}
+
 static void
 gen_scheduler_finalize (GObject *object)
 {
   GenScheduler *self = GEN_SCHEDULER (object);
 
-  /* Every server of the pool and every worker holds a reference. */
-  g_assert (self->n_threads == 0);
-  g_assert (self->n_live == 0);
-  g_assert (g_queue_is_empty (&self->run_queue));
-
+  /* Every server of the pool holds a reference: none runs. Workers still
+   * on their way out hold one on the worker pool, which they free. */
   g_mutex_lock (&pools_lock);
   g_hash_table_remove (pools, &self->id);
   g_mutex_unlock (&pools_lock);
 
+  gen_worker_pool_unref (self->workers);
   gen_timer_service_unref (self->timers);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
 
   G_OBJECT_CLASS (gen_scheduler_parent_class)->finalize (object);
 }
@@ -167,6 +196,7 @@ gen_scheduler_class_init (GenSchedulerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = gen_scheduler_constructed;
   object_class->finalize = gen_scheduler_finalize;
   object_class->get_property = gen_scheduler_get_property;
   object_class->set_property = gen_scheduler_set_property;
@@ -205,9 +235,6 @@ gen_scheduler_init (GenScheduler *self)
 
   self->n_workers = 1;
   self->timers = gen_timer_service_new ("genserver-timer");
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
-  g_queue_init (&self->run_queue);
 }
 
 /**

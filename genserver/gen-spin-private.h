@@ -94,7 +94,7 @@ gboolean gen_spin_until          (gboolean   (*done) (gpointer data),
  * a call's reply, a start, a stop or room in a mailbox, and when it is
  * done. Whoever owns a thread sets it, for that thread only: a pool worker
  * sets its pool's, which starts another worker meanwhile, so that a server
- * queued behind the blocked one still runs (see gen-pool-scheduler.c).
+ * queued behind the blocked one still runs (see gen-worker-pool.c).
  * Other threads have none.
  */
 typedef struct
