@@ -334,3 +334,36 @@ def test_each_handler_gets_a_message_of_its_own(servers):
     for reference, value in server.references:
         message = reference()
         assert message is None or message.unpack() == value
+
+
+class Swapped(Gen.Server):
+    def do_init(self, args):
+        self.seen = []
+
+    def do_handle_cast(self, message):
+        self.seen.append(('first', message.unpack()))
+
+    def do_handle_call(self, message):
+        return GLib.Variant('i', len(self.seen))
+
+
+def test_a_handler_replaced_on_the_class_is_the_one_called(servers):
+    """Handlers are looked up again when their class changes."""
+    server = started(servers, Swapped)
+    server.cast(1)
+    server.cast(2)
+    assert server.call(0) == 2
+
+    def replaced(self, message):
+        self.seen.append(('replaced', message.unpack()))
+
+    original = Swapped.__dict__['do_handle_cast']
+    Swapped.do_handle_cast = replaced
+    try:
+        server.cast(3)
+        assert server.call(0) == 3
+    finally:
+        Swapped.do_handle_cast = original
+    server.cast(4)
+    assert server.call(0) == 4
+    assert server.seen == [('first', 1), ('first', 2), ('replaced', 3), ('first', 4)]

@@ -733,12 +733,24 @@ static PyObject *ready_key;
 static PyObject *
 cast_handler_of (PyObject *self)
 {
+  /* The last class looked up, only compared, at the version its
+   * attributes had (Python gives a class a new one whenever they or its
+   * bases' change), and what it gave (borrowed from handlers). With the
+   * GIL. */
+  static PyTypeObject *last_type;
+  static unsigned int last_version;
+  static PyObject *last_handler;
+  PyTypeObject *type = Py_TYPE (self);
   PyObject *dict = PyThreadState_GetDict ();
   PyObject *wrapper, *handler, *ours;
 
   if (dict == NULL || PyDict_GetItemWithError (dict, ready_key) == NULL)
     return NULL;
-  wrapper = PyObject_GetAttr ((PyObject *) Py_TYPE (self), do_handle_cast_name);
+  if (type == last_type && PyType_HasFeature (type, Py_TPFLAGS_VALID_VERSION_TAG) &&
+      type->tp_version_tag == last_version)
+    return last_handler;
+
+  wrapper = PyObject_GetAttr ((PyObject *) type, do_handle_cast_name);
   if (wrapper == NULL)
     {
       PyErr_Clear ();
@@ -758,7 +770,16 @@ cast_handler_of (PyObject *self)
     }
   Py_DECREF (wrapper);
   PyErr_Clear ();
-  return handler != Py_None ? handler : NULL;
+  if (handler == Py_None)
+    handler = NULL;
+  /* The look-up gave the class a valid version, unless it could not. */
+  if (PyType_HasFeature (type, Py_TPFLAGS_VALID_VERSION_TAG))
+    {
+      last_type = type;
+      last_version = type->tp_version_tag;
+      last_handler = handler;
+    }
+  return handler;
 }
 
 /* The handle_cast of a Python server, in place of PyGObject's vfunc
