@@ -42,9 +42,10 @@ guint         gen_monitor_watch       (GenServer            *self,
  * handlers. Messages still queued are not handled (calls among them are
  * answered STOPPED), continues are dropped, `terminate` does not run, and
  * the monitors get @reason. A server already stopping gracefully is cut
- * short the same way. Any thread, also the server's own handler; never
- * blocks. Returns FALSE if the server is neither running nor stopping
- * (nothing to end). See gen-run.c. */
+ * short the same way; a server starting fails its start with @reason once
+ * init returns. Any thread, also the server's own handler; never blocks.
+ * Returns FALSE if the server is stopped (nothing to end). See
+ * gen-run.c. */
 gboolean      gen_run_kill            (GenServer            *self,
                                        const GError         *reason);
 

@@ -174,8 +174,9 @@ set_not_running (GError    **error,
  *
  * A handler that is running when the signal comes is not interrupted (a
  * thread cannot be): the server ends when it returns, whichever scheduler
- * runs it. A suspended server ends at once. A normal stop propagates
- * nothing, and neither does an ignored start.
+ * runs it. A suspended server ends at once; a server still in `init` (a
+ * link its own `init` made) fails its start with the reason. A normal stop
+ * propagates nothing, and neither does an ignored start.
  *
  * A server that traps exits ([method@Gen.Server.set_trap_exit]) is not
  * ended: it gets an info message instead (see

@@ -367,7 +367,9 @@ gen_run_has_work (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
 
-  return gen_mailbox_length (&priv->mailbox) > 0 || !g_queue_is_empty (&priv->continues);
+  /* Killed, it has its end to run. */
+  return gen_mailbox_length (&priv->mailbox) > 0 || !g_queue_is_empty (&priv->continues) ||
+         g_atomic_int_get (&priv->killed);
 }
 
 GenRunResult
@@ -543,6 +545,17 @@ gen_run_init (GenServer  *self,
   priv->idle_fired = FALSE;
 
   GEN_SERVER_GET_CLASS (self)->init (self, args, &local_error);
+  /* A link made by init fired before init returned: the start fails with
+   * the signal's reason, as an Erlang process killed while it starts. (A
+   * signal after this look is seen once the server runs.) */
+  if (local_error == NULL && G_UNLIKELY (g_atomic_int_get (&priv->killed)))
+    {
+      local_error = gen_monitor_take_stop_reason (self);
+      if (local_error == NULL)
+        local_error = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED,
+                                   "%s was ended by an exit signal while it started",
+                                   gen_server_name (self));
+    }
   if (local_error == NULL)
     return TRUE;
 
@@ -581,7 +594,7 @@ gen_run_kill (GenServer    *self,
   g_return_val_if_fail (reason != NULL, FALSE);
 
   g_mutex_lock (&priv->lock);
-  if (priv->status != GEN_STATUS_RUNNING && priv->status != GEN_STATUS_STOPPING)
+  if (priv->status == GEN_STATUS_STOPPED)
     {
       g_mutex_unlock (&priv->lock);
       return FALSE;
@@ -603,7 +616,9 @@ gen_run_kill (GenServer    *self,
     }
   g_mutex_unlock (&priv->lock);
 
-  /* A server stopping already was driven by its stop. */
+  /* A server stopping already was driven by its stop; one starting looks
+   * at the flag when init returns (gen_run_init()), or, if the signal came
+   * later, once it runs (gen_run_has_work(), gen_run_continues()). */
   if (was_running)
     {
       gen_run_notify_status (self);

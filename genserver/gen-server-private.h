@@ -162,10 +162,10 @@ typedef struct
   gint n_lookers;
 
   /* An exit signal ended this run (gen_run_kill()): what is queued is
-   * refused and terminate does not run. Atomic; set under `lock` while the
-   * server is RUNNING or STOPPING, cleared with the move to STOPPED, so that
-   * it never outlives its run. Its reason is the stop reason (see
-   * gen-monitor.c), set before it. */
+   * refused and terminate does not run; a start under way fails. Atomic;
+   * set under `lock` while the server is not STOPPED, cleared with the move
+   * to STOPPED, so that it never outlives its run. Its reason is the stop
+   * reason (see gen-monitor.c), set before it. */
   gint killed;
 
   /* Only touched by the thread running the handlers. */

@@ -8,7 +8,8 @@
 /* Links and trapping exits. A member server crashes on the cast "crash",
  * waits at its gate on "block", counts "count" (the call "handled" answers
  * how many); it traps exits when started with "trap", or with "trap-stop",
- * then stops itself with the reason of an abnormal exit message. It records
+ * then stops itself with the reason of an abnormal exit message; with
+ * "link-crash", its init links to init_partner and crashes it. It records
  * the exit messages it gets and whether terminate ran; every stop's reason
  * is recorded by an exit hook. */
 
@@ -32,6 +33,8 @@ struct _TestMember
 G_DECLARE_FINAL_TYPE (TestMember, test_member, TEST, MEMBER, GenServer)
 G_DEFINE_TYPE (TestMember, test_member, GEN_TYPE_SERVER)
 
+static GenServer *init_partner;  /* what "link-crash" links to in init */
+
 static void
 member_stopped (GenServer    *server,
                 const GError *reason,
@@ -53,7 +56,6 @@ test_member_init_server (GenServer  *server,
                          GError    **error)
 {
   TestMember *self = TEST_MEMBER (server);
-
   const gchar *how = args != NULL ? g_variant_get_string (args, NULL) : "";
 
   g_mutex_lock (&self->gate.lock);
@@ -62,6 +64,14 @@ test_member_init_server (GenServer  *server,
   g_mutex_unlock (&self->gate.lock);
   gen_monitor_watch (server, member_stopped, NULL, NULL, GEN_WATCH_DEFAULT);
   gen_server_set_trap_exit (server, g_str_equal (how, "trap") || g_str_equal (how, "trap-stop"));
+
+  if (g_str_equal (how, "link-crash"))
+    {
+      /* The partner's end sends its signal before init returns. */
+      g_assert_cmpuint (gen_server_link (server, init_partner, NULL), !=, 0);
+      g_assert_true (gen_server_cast (init_partner, g_variant_new_string ("crash"), NULL));
+      g_assert_true (gen_server_wait_stopped (init_partner, -1));
+    }
 }
 
 static void
@@ -512,6 +522,35 @@ test_link_kill_cuts_graceful_stop (void)
   g_test_assert_expected_messages ();
 }
 
+/* A signal that comes while the server starts (through a link its init
+ * made) fails the start with the signal's reason, as an Erlang process
+ * killed before init_ack makes start_link return {error, Reason}; its
+ * terminate does not run. */
+static void
+test_link_kill_while_starting (void)
+{
+  g_autoptr(TestMember) partner = member_start (NULL);
+  g_autoptr(TestMember) starting = g_object_new (test_member_get_type (), NULL);
+  g_autoptr(GError) error = NULL;
+
+  init_partner = GEN_SERVER (partner);
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestMember crashed: crashed on purpose*");
+  g_assert_false (gen_server_start (GEN_SERVER (starting), g_variant_new_string ("link-crash"), &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_false (gen_server_is_running (GEN_SERVER (starting)));
+  g_mutex_lock (&starting->gate.lock);
+  g_assert_true (starting->stopped);
+  g_assert_error (starting->stop_reason, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_assert_false (starting->terminated);
+  g_mutex_unlock (&starting->gate.lock);
+  init_partner = NULL;
+
+  /* The signal is gone with that run: the next start succeeds. */
+  test_start_ok (starting, NULL);
+  test_stop_ok (starting);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -527,6 +566,7 @@ main (int   argc,
   g_test_add_func ("/link/kill-suspended", test_link_kill_suspended);
   g_test_add_func ("/link/kill-cuts-graceful-stop", test_link_kill_cuts_graceful_stop);
   g_test_add_func ("/link/trap-exit-decides", test_link_trap_exit_decides);
+  g_test_add_func ("/link/kill-while-starting", test_link_kill_while_starting);
 
   return g_test_run ();
 }
