@@ -5,8 +5,8 @@
  * the GenServer vfuncs that turn messages into events. The actions a
  * callback asks for are in gen-statem-actions.c.
  *
- * The file is past ~1,200 lines and stays whole: about 240 of them are
- * documentation, and its sections all work on one machine's state (the
+ * The file is past ~1,200 lines and stays whole: about 250 of them are
+ * documentation and comments, and its sections all work on one machine's state (the
  * current state, the postponed and inserted events, the armed timeouts)
  * in the order gen_statem runs them; split further, that state's rules
  * would be spread over several files.
