@@ -5,10 +5,12 @@ directly with a GLib.Variant whose getters read it in C. Each path must
 behave exactly as the one through GObject Introspection: the same types,
 the same errors, a full mailbox refused the same way, the same order."""
 
+import inspect
 import logging
 import os
 import sys
 import threading
+import typing
 import weakref
 
 import pytest
@@ -205,10 +207,25 @@ def test_paths_keep_the_order_of_one_sender(servers):
 
 
 @needs_c_module
-def test_cast_is_made_in_c():
-    assert override._cast is override._genserver.cast
+def test_cast_is_a_method_in_c_that_looks_like_the_python_one(servers):
+    assert type(Gen.Server.cast).__name__ == 'CastMethod'
+    python = Gen.Server.cast.__wrapped__
+    assert inspect.isfunction(python) and python.__code__.co_filename == override.__file__
+    assert (Gen.Server.cast.__name__, Gen.Server.cast.__doc__) == ('cast', python.__doc__)
+    assert inspect.signature(Gen.Server.cast) == inspect.signature(python)
+    assert typing.get_type_hints(Gen.Server.cast) == {'message': typing.Any, 'return': bool}
+    server = started(servers, Gated)
+    assert list(inspect.signature(server.cast).parameters) == ['message']
+    assert server.cast(message='by keyword') is True
+    assert Gen.Server.cast(server, 'unbound') is True
+    bound = server.cast
+    assert bound('bound') is True
+    assert server.call(0) == ['by keyword', 'unbound', 'bound']
+    for args, kwargs in [((), {}), ((1, 2), {}), ((), {'other': 1}), ((1,), {'message': 1})]:
+        with pytest.raises(TypeError):
+            server.cast(*args, **kwargs)
     with pytest.raises(TypeError):
-        override._genserver.cast(GLib.Variant('i', 1), 1)
+        Gen.Server.cast(GLib.Variant('i', 1), 1)
 
 
 class Frames(Gen.Server):

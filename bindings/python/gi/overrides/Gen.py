@@ -893,7 +893,7 @@ class Server(Gen.Server):
 
     def cast(self, message: Any) -> bool:
         """Sends ``message`` (a plain value or GLib.Variant) to do_handle_cast."""
-        return _cast(self, message)
+        return _cast_through_gi(self, message)
 
     def export_with_limits(self, connection, object_path: str, max_message_size: int,
                            max_pending_bytes: int, max_timeout: Optional[float]) -> bool:
@@ -1073,12 +1073,12 @@ def _cast_through_gi(server, message):
 
 
 # Casts, the messages sent most, are packed and sent in C when the module is
-# there (see _genserver.c), which hands it what it does not pack.
+# there (see _genserver.c), which hands _cast_through_gi what it does not
+# pack: Server.cast is then a method written in C, with the Python one's
+# name, doc, signature and type hints.
 if _genserver is not None:
-    _genserver.set_cast_fallback(_cast_through_gi)
-    _cast = _genserver.cast
-else:
-    _cast = _cast_through_gi
+    Server.cast = functools.update_wrapper(_genserver.cast_method(_cast_through_gi),
+                                           Server.cast)
 
 
 class Reply(Gen.Reply):

@@ -26,6 +26,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <pygobject.h>
 
 #include <string.h>
@@ -221,17 +222,16 @@ variant_of (PyObject *object)
 static PyObject *variant_class;
 
 /* The override's cast through GI (_cast_through_gi in Gen.py), for values
- * pack_value() leaves to it; set by set_cast_fallback(). */
+ * pack_value() leaves to it; set by cast_method(). */
 static PyObject *cast_through_gi;
 
-/* cast(server, message): Server.cast. The message is packed here (or the
- * GLib.Variant taken as it is) and cast with the GIL held; a value
- * pack_value() leaves goes to the override's cast through GI, which packs
- * it, raises, or lets C refuse it. */
+/* Server.cast(server, message) (see CastMethod below). The message is
+ * packed here (or the GLib.Variant taken as it is) and cast with the GIL
+ * held; a value pack_value() leaves goes to the override's cast through
+ * GI, which packs it, raises, or lets C refuse it. */
 static PyObject *
-genserver_cast (PyObject         *module,
-                PyObject *const  *args,
-                Py_ssize_t        n_args)
+server_cast (PyObject *const  *args,
+             Py_ssize_t        n_args)
 {
   GenServer *server;
   GVariant *message;
@@ -273,17 +273,133 @@ genserver_cast (PyObject         *module,
   Py_RETURN_TRUE;
 }
 
-static PyObject *
-genserver_set_cast_fallback (PyObject *module,
-                             PyObject *function)
+/* Server.cast itself: a method in C, so that a cast runs no Python frame
+ * of the override. It binds as a Python function does (a descriptor,
+ * called with the server first, no bound method made for
+ * server.cast(...)), and keeps a __dict__ for what functools.wraps
+ * copies from the Python method: name, doc, signature, type hints. */
+typedef struct
 {
+  PyObject_HEAD
+  vectorcallfunc vectorcall;
+  PyObject *dict;
+} CastMethod;
+
+static PyObject *message_name;
+
+static PyObject *
+cast_method_vectorcall (PyObject         *callable,
+                        PyObject *const  *args,
+                        size_t            n_args_flags,
+                        PyObject         *keywords)
+{
+  Py_ssize_t n_args = PyVectorcall_NARGS (n_args_flags);
+
+  /* server.cast(message=value): the value follows the positionals. */
+  if (keywords != NULL && PyTuple_GET_SIZE (keywords) > 0)
+    {
+      if (PyTuple_GET_SIZE (keywords) != 1 || n_args != 1 ||
+          PyUnicode_Compare (PyTuple_GET_ITEM (keywords, 0), message_name) != 0)
+        {
+          PyErr_SetString (PyExc_TypeError, "cast() takes one argument, the message");
+          return NULL;
+        }
+      n_args = 2;
+    }
+  return server_cast (args, n_args);
+}
+
+static PyObject *
+cast_method_get (PyObject *self,
+                 PyObject *instance,
+                 PyObject *owner)
+{
+  if (instance == NULL || instance == Py_None)
+    return Py_NewRef (self);
+  return PyMethod_New (self, instance);
+}
+
+static int
+cast_method_traverse (PyObject    *self,
+                      visitproc    visit,
+                      void        *arg)
+{
+  Py_VISIT (((CastMethod *) self)->dict);
+  Py_VISIT (Py_TYPE (self));
+  return 0;
+}
+
+static int
+cast_method_clear (PyObject *self)
+{
+  Py_CLEAR (((CastMethod *) self)->dict);
+  return 0;
+}
+
+static void
+cast_method_dealloc (PyObject *self)
+{
+  PyTypeObject *type = Py_TYPE (self);
+
+  PyObject_GC_UnTrack (self);
+  cast_method_clear (self);
+  type->tp_free (self);
+  Py_DECREF (type);
+}
+
+static PyMemberDef cast_method_members[] = {
+  { "__vectorcalloffset__", T_PYSSIZET, offsetof (CastMethod, vectorcall), READONLY, NULL },
+  { "__dictoffset__", T_PYSSIZET, offsetof (CastMethod, dict), READONLY, NULL },
+  { NULL, 0, 0, 0, NULL },
+};
+
+static PyGetSetDef cast_method_getset[] = {
+  { "__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL },
+  { NULL, NULL, NULL, NULL, NULL },
+};
+
+static PyType_Slot cast_method_slots[] = {
+  { Py_tp_call, PyVectorcall_Call },
+  { Py_tp_descr_get, cast_method_get },
+  { Py_tp_traverse, cast_method_traverse },
+  { Py_tp_clear, cast_method_clear },
+  { Py_tp_dealloc, cast_method_dealloc },
+  { Py_tp_members, cast_method_members },
+  { Py_tp_getset, cast_method_getset },
+  { 0, NULL },
+};
+
+static PyType_Spec cast_method_spec = {
+  .name = "gi.overrides._genserver.CastMethod",
+  .basicsize = sizeof (CastMethod),
+  .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+           Py_TPFLAGS_METHOD_DESCRIPTOR,
+  .slots = cast_method_slots,
+};
+
+static PyTypeObject *cast_method_class;
+
+/* cast_method(cast_through_gi): Server.cast, handing what it does not
+ * pack to @cast_through_gi. */
+static PyObject *
+genserver_cast_method (PyObject *module,
+                       PyObject *function)
+{
+  CastMethod *method;
+
   if (!PyCallable_Check (function))
     {
-      PyErr_SetString (PyExc_TypeError, "set_cast_fallback() takes a function");
+      PyErr_SetString (PyExc_TypeError, "cast_method() takes a function");
       return NULL;
     }
+  method = PyObject_GC_New (CastMethod, cast_method_class);
+  if (method == NULL)
+    return NULL;
+  method->vectorcall = cast_method_vectorcall;
+  method->dict = NULL;
+  PyObject_GC_Track (method);
   Py_XSETREF (cast_through_gi, Py_NewRef (function));
-  Py_RETURN_NONE;
+  return (PyObject *) method;
 }
 
 /* The reply as Python values, as GLib.Variant.unpack() gives them, for
@@ -879,10 +995,8 @@ genserver_fast_handle_cast (PyObject         *module,
 }
 
 static PyMethodDef genserver_methods[] = {
-  { "cast", (PyCFunction) (void (*) (void)) genserver_cast, METH_FASTCALL,
-    "cast(server, message): Server.cast, packed and cast with the GIL held." },
-  { "set_cast_fallback", genserver_set_cast_fallback, METH_O,
-    "set_cast_fallback(function): what cast() leaves the values it does not pack to." },
+  { "cast_method", genserver_cast_method, METH_O,
+    "cast_method(cast_through_gi): Server.cast, in C." },
   { "call_value", (PyCFunction) (void (*) (void)) genserver_call_value, METH_FASTCALL,
     "call_value(server, type_string, value, timeout_ms, is_variant): calls, unpacks." },
   { "address", genserver_address, METH_O,
@@ -942,6 +1056,11 @@ PyInit__genserver (void)
   bases = PyTuple_Pack (1, variant_class);
   if (bases == NULL)
     return NULL;
+  cast_method_class = (PyTypeObject *) PyType_FromSpec (&cast_method_spec);
+  message_name = PyUnicode_InternFromString ("message");
+  if (cast_method_class == NULL || message_name == NULL)
+    return NULL;
+
   message_touched_offset = ((PyTypeObject *) variant_class)->tp_basicsize;
   message_spec.basicsize = message_touched_offset + sizeof (gboolean);
   message_class = (PyTypeObject *) PyType_FromSpecWithBases (&message_spec, bases);
