@@ -342,7 +342,10 @@ gen_server_start (GenServer  *self,
  * calls in another if servers wait); and, for a server on a #GMainContext,
  * from the thread that iterates that context, inside a handler of another
  * server of that context too, which runs the server to its end right there
- * instead of waiting for the context.
+ * instead of waiting for the context. From any other thread, a stop of a
+ * server on a #GMainContext that another thread iterates waits for that
+ * thread to run the server's end: that thread must not be waiting for the
+ * stopper meanwhile.
  *
  * Called from inside one of the server's own handlers, the stop takes
  * effect once the current message is handled: calls still queued are then
