@@ -583,6 +583,42 @@ test_statem_postpone_stop (void)
   probe_call_clear (&call);
 }
 
+/* A machine ended by an exit signal through a link (its terminate does
+ * not run): its postponed call is answered STOPPED, as when it stops, and
+ * started again it begins afresh: the machine's own bookkeeping of a run
+ * ends with the run, not with terminate. */
+static void
+test_statem_killed_by_link (void)
+{
+  g_autoptr(TestProbe) probe = probe_new (FALSE);
+  g_autoptr(TestProbe) other = probe_new (FALSE);
+  ProbeCall call = { probe, "postpone-unless:z", TEST_CALL_TIMEOUT_MS, NULL, NULL };
+  g_autoptr(GError) reason = NULL;
+  g_autofree gchar *reply = NULL;
+  GThread *thread;
+
+  test_start_ok (probe, NULL);
+  test_start_ok (other, NULL);
+  g_assert_cmpuint (gen_server_link (GEN_SERVER (probe), GEN_SERVER (other), NULL), !=, 0);
+  gen_monitor_watch (GEN_SERVER (probe), record_reason, &reason, NULL, GEN_WATCH_DEFAULT);
+  thread = g_thread_new ("caller", probe_call_thread, &call);
+  test_gate_wait_for (&probe->gate, &probe->log_length, 2);
+
+  g_test_expect_message ("Gen", G_LOG_LEVEL_MESSAGE, "*TestProbe crashed: bye*");
+  cast_ok (other, "stop-and-reply:bye");
+  g_thread_join (thread);
+  g_test_assert_expected_messages ();
+  g_assert_error (call.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+  g_assert_true (gen_server_wait_stopped (GEN_SERVER (probe), -1));
+  g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  probe_call_clear (&call);
+
+  test_start_ok (probe, NULL);
+  reply = call_ok (probe, "reply:again");
+  g_assert_cmpstr (reply, ==, "again");
+  test_stop_ok (probe);
+}
+
 /* Inserted events: handled in the order inserted, in the new state,
  * before the postponed events the change brings back and before the
  * mailbox; also from init_state, before the first message. */
@@ -1304,6 +1340,7 @@ main (int   argc,
   g_test_add_func ("/statem/crash", test_statem_crash);
   g_test_add_func ("/statem/postpone", test_statem_postpone);
   g_test_add_func ("/statem/postpone-stop", test_statem_postpone_stop);
+  g_test_add_func ("/statem/killed-by-link", test_statem_killed_by_link);
   g_test_add_func ("/statem/next-event", test_statem_next_event);
   g_test_add_func ("/statem/state-enter", test_statem_state_enter);
   g_test_add_func ("/statem/enter-repeat-state", test_statem_enter_repeat_state);

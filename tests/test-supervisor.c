@@ -1469,6 +1469,43 @@ test_linked_exit (void)
   g_assert_cmpstr (stopped, ==, "stop:outsider,stop:b,stop:a");
 }
 
+/* A child killed by an exit signal through a link (no terminate: no
+ * "stop:" event) is restarted as after a crash, with the signal's reason:
+ * the supervisor hears of a run's end, not of terminate. */
+static void
+test_child_killed_by_link (void)
+{
+  g_autoptr(GenSupervisor) supervisor = gen_supervisor_new (GEN_SUPERVISOR_STRATEGY_ONE_FOR_ONE, 10, 60000);
+  g_autoptr(GenChildSpec) spec = worker_spec ("worker", GEN_CHILD_RESTART_TRANSIENT);
+  g_autoptr(TestWorker) outsider = g_object_new (test_worker_get_type (), NULL);
+  g_autoptr(GenServer) child = NULL;
+  g_autoptr(GenServer) restarted = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) reason = NULL;
+  g_autofree gchar *happened = NULL;
+
+  g_assert_true (gen_server_start (GEN_SERVER (supervisor), NULL, NULL));
+  g_assert_true (gen_supervisor_start_child (supervisor, spec, &error));
+  g_assert_no_error (error);
+  g_assert_true (gen_server_start (GEN_SERVER (outsider), g_variant_new_string ("outsider"), &error));
+  g_assert_no_error (error);
+  child = child_of (supervisor, "worker");
+  g_assert_cmpuint (gen_server_link (child, GEN_SERVER (outsider), &error), !=, 0);
+
+  events_clear ();
+  watch (child, &reason);
+  cast (GEN_SERVER (outsider), "crash");
+  reason = wait_stopped (&reason);
+  g_assert_error (reason, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_cmpstr (reason->message, ==, "outsider crashed on purpose");
+  happened = events_wait (2);
+  g_assert_cmpstr (happened, ==, "stop:outsider,start:worker");
+  supervisor_sync (supervisor);
+  restarted = child_of (supervisor, "worker");
+  g_assert_true (restarted != child);
+  supervisor_stop (supervisor);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1505,6 +1542,7 @@ main (int    argc,
   g_test_add_func ("/supervisor/auto-shutdown", test_auto_shutdown);
   g_test_add_func ("/supervisor/significant-validation", test_significant_validation);
   g_test_add_func ("/supervisor/linked-exit", test_linked_exit);
+  g_test_add_func ("/supervisor/child-killed-by-link", test_child_killed_by_link);
 
   return g_test_run ();
 }

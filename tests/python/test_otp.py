@@ -380,6 +380,40 @@ def test_link_exit_signal_ends_server_at_once(servers):
     assert_gen_error(excinfo, Gen.ServerError.STOPPED)
 
 
+class Trapper(Gen.Server):
+    """Traps exits; an abnormal exit message stops it with that reason."""
+
+    def do_init(self, args):
+        self.set_trap_exit(True)
+        self.terminated_with = []
+
+    def do_handle_info(self, message):
+        ok, _link_id = Gen.Server.is_exit_message(message)
+        if ok:
+            reason = Gen.Server.exit_message_dup_reason(message)
+            if reason is not None:
+                self.stop_with_reason(reason, 0)
+
+    def do_terminate(self, reason):
+        self.terminated_with.append(reason)
+
+
+def test_link_trapping_server_decides(servers):
+    # gen_server_SUITE's servers that trap exits: the signal comes as a
+    # message; a server that stops itself on it runs do_terminate with the
+    # reason.
+    a, trapper = Linked(), Trapper()
+    a.start()
+    trapper.start()
+    servers.extend([a, trapper])
+    a.link(trapper)
+    a.cast('crash')
+    reason = trapper.join(DEADLINE)
+    assert 'crashed on purpose' in reason.message
+    assert len(trapper.terminated_with) == 1
+    assert 'crashed on purpose' in trapper.terminated_with[0].message
+
+
 class Echoing(Gen.Server):
     """Answers at once, or holds 'hold' calls until the cast 'release'."""
 
