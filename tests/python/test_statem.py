@@ -15,7 +15,7 @@ Event = Gen.StatemEventType
 class Machine(Gen.Statem):
     """Logs (state, event type, content); the content (a string) says what
     to do: "goto:X", "reply:X", "postpone-unless:X", "state-timeout:X",
-    "next:X", "raise", "take", "answer:X", separated by spaces."""
+    "next:X", "raise", "take", "answer:X", "stop", separated by spaces."""
 
     state_enter = True
 
@@ -46,6 +46,8 @@ class Machine(Gen.Statem):
                 raise KeyError(arg)
             elif verb == 'take':
                 self.held.append(self.take_reply())
+            elif verb == 'stop':
+                self.stop_and_reply()
             elif verb == 'answer':
                 for reply in self.held:
                     self.reply(arg, reply)
@@ -195,3 +197,14 @@ def test_requests_gather(servers):
     assert [r.get_label() for r in done] == ['label0', 'label1', 'label2']
     assert [r.wait(0) for r in done] == ['m0', 'm1', 'm2']
     assert requests.get_size() == 0
+
+
+def test_a_normal_stop_action_drops_the_rest_of_the_event(machine):
+    """stop_and_reply() with no reason is the stop action of C: the event's
+    other actions are dropped, the unanswered call gets STOPPED, and the
+    run ends normally."""
+    with pytest.raises(GLib.Error) as excinfo:
+        machine.call('stop next:after')
+    assert_gen_error(excinfo, Gen.ServerError.STOPPED)
+    assert machine.join(DEADLINE) is None
+    assert ('a', 'internal', 'after') not in machine.log.events

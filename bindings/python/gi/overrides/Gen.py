@@ -1359,10 +1359,13 @@ class Statem(Gen.Statem):
         """The stop action: once this event's replies are sent, the machine
         stops with ``reason`` (a GLib.Error, or None for a normal stop)."""
         if reason is None:
-            # PyGObject 3.42 refuses None for a GError argument. A normal
-            # stop asked from inside a handler takes effect after this event
-            # too, its replies sent; only it is not dropped if the handler
-            # then raises.
+            # PyGObject 3.42 refuses None for a GError argument.
+            if _genserver is not None:
+                return _genserver.statem_stop(self)
+            # Without the C module: a normal stop asked from inside a
+            # handler takes effect after this event too, its replies sent;
+            # only the rest of the event's actions still run, and it is not
+            # dropped if the handler then raises.
             Gen.Server.stop(self, 0)
             return None
         return Gen.Statem.stop_and_reply(self, reason)

@@ -623,6 +623,25 @@ genserver_chain_terminate (PyObject         *module,
   Py_RETURN_NONE;
 }
 
+/* statem_stop(machine): gen_statem_stop_and_reply() with a NULL reason (a
+ * normal stop), which PyGObject 3.42 cannot pass for a GError argument. */
+static PyObject *
+genserver_statem_stop (PyObject *module,
+                       PyObject *machine)
+{
+  GObject *object = NULL;
+
+  if (PyObject_TypeCheck (machine, &PyGObject_Type))
+    object = pygobject_get (machine);
+  if (object == NULL || !GEN_IS_STATEM (object))
+    {
+      PyErr_SetString (PyExc_TypeError, "statem_stop() takes a Gen.Statem");
+      return NULL;
+    }
+  gen_statem_stop_and_reply (GEN_STATEM (object), NULL);
+  Py_RETURN_NONE;
+}
+
 /* Messages handed to cast handlers ---------------------------------------
  *
  * A handler reads its message through GLib.Variant's methods, each a GI
@@ -1007,6 +1026,8 @@ static PyMethodDef genserver_methods[] = {
     "release_thread_state(token): PyGILState_Release()." },
   { "chain_terminate", (PyCFunction) (void (*) (void)) genserver_chain_terminate, METH_FASTCALL,
     "chain_terminate(server, gtype): a C terminate, with a NULL reason." },
+  { "statem_stop", genserver_statem_stop, METH_O,
+    "statem_stop(machine): the stop action with a normal reason." },
   { "fast_handle_cast", (PyCFunction) (void (*) (void)) genserver_fast_handle_cast,
     METH_FASTCALL,
     "fast_handle_cast(gtype, cast_raised): handle_cast calls do_handle_cast directly." },
