@@ -235,6 +235,9 @@ gen_mailbox_poke (GenMailbox *mailbox)
 gpointer
 gen_mailbox_try_pop (GenMailbox *mailbox)
 {
+  /* A server at work here is what a slow yield on this processor went
+   * to (see gen_spin_note_activity()): one look per batch. */
+  gen_spin_note_activity ();
   return g_async_queue_try_pop (mailbox->queue);
 }
 
@@ -251,6 +254,7 @@ gen_mailbox_pop_batch (GenMailbox *mailbox,
 {
   guint n = 0;
 
+  gen_spin_note_activity ();
   g_async_queue_lock (mailbox->queue);
   while (n < max && (items[n] = g_async_queue_try_pop_unlocked (mailbox->queue)) != NULL)
     n++;

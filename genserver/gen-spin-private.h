@@ -31,15 +31,30 @@ G_BEGIN_DECLS
  * Yielding only pays while the processors are free for genserver's own
  * threads. A yield that takes GEN_SPIN_SLOW_YIELD_US or more handed the
  * processor to some other thread for a time slice (a partner waiting for
- * us gives it back within GEN_SPIN_NS), and on a busy machine that is what
- * made spinning waits tens of times slower than sleeping ones. After such
- * a yield no wait of the process yields for GEN_SPIN_YIELD_BACKOFF times
- * as long as it took (at most a second): slow yields then cost at most
- * about 1/GEN_SPIN_YIELD_BACKOFF of the time, and the waits meanwhile spin
- * their busy part and sleep.
+ * us gives it back within GEN_SPIN_NS). If that thread was a server of
+ * this process at work, the yield did its job: eight callers of one
+ * server on two processors take turns that way, and each turn saves a
+ * wake-up. If it was anything else (another process, most of the time),
+ * the processor was lost for the slice, and on a busy machine that is
+ * what made spinning waits tens of times slower than sleeping ones. The
+ * yield tells the two apart by what the servers did on its processor
+ * meanwhile: fewer than one batch taken, or looked for, per
+ * GEN_SPIN_OWN_ACTIVITY_US, and it was lost (see
+ * gen_spin_note_activity()).
+ *
+ * Lost time is a debt that the process pays back at 1/GEN_SPIN_YIELD_BACKOFF
+ * of the time passing. Up to GEN_SPIN_LOST_BURST_US of it, waits go on
+ * yielding: a quiet machine loses a slice to some other process now and
+ * then, and backing off for it cost eight callers of one server 40%.
+ * Beyond that no wait of the process yields until the debt is back within
+ * the burst (at most a second at a time): on a busy machine lost yields
+ * then cost about 1/GEN_SPIN_YIELD_BACKOFF of the time, and the waits
+ * meanwhile spin their busy part and sleep.
  */
 #define GEN_SPIN_SLOW_YIELD_US 1000
 #define GEN_SPIN_YIELD_BACKOFF 100
+#define GEN_SPIN_OWN_ACTIVITY_US 10
+#define GEN_SPIN_LOST_BURST_US 3000
 
 /* Whether waits may spin at all: the GEN_SPIN environment variable ("0",
  * "off", "no" or "false" turns it off) or gen_scheduler_set_spinning().
@@ -58,12 +73,35 @@ void     gen_spin_end            (void);
 gboolean gen_spin_caller_begin   (void);
 void     gen_spin_caller_end     (void);
 
-/* Whether a wait may yield at @now (monotonic µs), and the yield back-off's
- * bookkeeping for a yield that began at @began and took @took µs. Any
- * thread. */
+/* Whether a wait may yield at @now (monotonic µs), and the yield
+ * back-off's bookkeeping for a yield that began at @began, took @took µs
+ * and @lost its processor. Any thread. */
 gboolean gen_spin_may_yield      (gint64      now);
 void     gen_spin_yield_took     (gint64      began,
-                                  gint64      took);
+                                  gint64      took,
+                                  gboolean    lost);
+
+/* The lost time of a process's yields, for gen_spin_yield_took(). */
+typedef struct
+{
+  gint64 debt;    /* µs lost and not paid back yet */
+  gint64 paid_at; /* when the debt was last paid down */
+  gint64 until;   /* when the latest yield counted ended */
+} GenYieldLosses;
+
+/* Counts a lost yield into @losses: the time until which no wait should
+ * yield, or 0 while the debt is within the burst. */
+gint64   gen_spin_yield_losses_add (GenYieldLosses *losses,
+                                    gint64          began,
+                                    gint64          took);
+
+/* Tells the yields of this processor that a server took, or looked for, a
+ * batch of messages here. Whether a yield that took @took µs lost its
+ * processor, given that the servers did that @activity times on it
+ * meanwhile. Any thread. */
+void     gen_spin_note_activity  (void);
+gboolean gen_spin_yield_lost     (gint64      took,
+                                  gint        activity);
 
 /* The busy part of this thread's next spin, in µs, and how it adapts. */
 gint     gen_spin_pause_us       (void);

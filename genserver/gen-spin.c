@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#define _GNU_SOURCE /* sched_getcpu() */
+
 #include "config.h"
 
 #include "gen-spin-private.h"
+
+#include <sched.h>
 
 /* 1 on, 0 off, -1 not read from the environment yet. Atomic. */
 static gint spin_enabled = -1;
@@ -151,17 +155,97 @@ gen_spin_may_yield (gint64 now)
   return now >= __atomic_load_n (&yield_backoff_until, __ATOMIC_RELAXED);
 }
 
-void
-gen_spin_yield_took (gint64 began,
-                     gint64 took)
+gint64
+gen_spin_yield_losses_add (GenYieldLosses *losses,
+                           gint64          began,
+                           gint64          took)
 {
-  if (G_LIKELY (took < GEN_SPIN_SLOW_YIELD_US))
+  gint64 end = began + took;
+
+  /* Paid back: 1/GEN_SPIN_YIELD_BACKOFF of the time since. */
+  if (end > losses->paid_at)
+    {
+      losses->debt = MAX (0, losses->debt - (end - losses->paid_at) / GEN_SPIN_YIELD_BACKOFF);
+      losses->paid_at = end;
+    }
+
+  /* Waits that lost one slice together (all yielding on one processor, or
+   * on every processor at once) lost it once. */
+  if (end > losses->until)
+    {
+      losses->debt += end - MAX (began, losses->until);
+      losses->until = end;
+    }
+
+  if (losses->debt <= GEN_SPIN_LOST_BURST_US)
+    return 0;
+  return end + MIN ((losses->debt - GEN_SPIN_LOST_BURST_US) * GEN_SPIN_YIELD_BACKOFF,
+                    G_USEC_PER_SEC);
+}
+
+static GMutex losses_lock;
+static GenYieldLosses losses; /* under losses_lock */
+
+void
+gen_spin_yield_took (gint64   began,
+                     gint64   took,
+                     gboolean lost)
+{
+  gint64 until;
+
+  if (G_LIKELY (took < GEN_SPIN_SLOW_YIELD_US) || !lost)
     return;
 
-  /* Racing threads each store a back-off of their own: any of them does. */
-  __atomic_store_n (&yield_backoff_until,
-                    began + took + MIN (took * GEN_SPIN_YIELD_BACKOFF, G_USEC_PER_SEC),
-                    __ATOMIC_RELAXED);
+  g_mutex_lock (&losses_lock);
+  until = gen_spin_yield_losses_add (&losses, began, took);
+  /* Under the lock, so that a later back-off is never overwritten by an
+   * earlier one. */
+  if (until > __atomic_load_n (&yield_backoff_until, __ATOMIC_RELAXED))
+    __atomic_store_n (&yield_backoff_until, until, __ATOMIC_RELAXED);
+  g_mutex_unlock (&losses_lock);
+}
+
+/* How often this process's servers took messages on each processor
+ * (modulo CPU_SLOTS): each takes a batch, or looks for one, under
+ * gen_spin_note_activity(). Only the threads of one processor bump its
+ * count, so its cache line stays there; a bump lost to preemption between
+ * the load and the store costs nothing. */
+#define CPU_SLOTS 64
+
+typedef struct
+{
+  gint count;
+} __attribute__ ((aligned (64))) CpuActivity;
+
+static CpuActivity cpu_activity[CPU_SLOTS];
+
+/* NULL where the system cannot tell: every slow yield is lost there. */
+static gint *
+activity_here (void)
+{
+#ifdef __linux__
+  gint cpu = sched_getcpu ();
+
+  if (cpu >= 0)
+    return &cpu_activity[cpu % CPU_SLOTS].count;
+#endif
+  return NULL;
+}
+
+void
+gen_spin_note_activity (void)
+{
+  gint *count = activity_here ();
+
+  if (count != NULL)
+    __atomic_store_n (count, __atomic_load_n (count, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+gboolean
+gen_spin_yield_lost (gint64 took,
+                     gint   activity)
+{
+  return (gint64) activity * GEN_SPIN_OWN_ACTIVITY_US < took;
 }
 
 gboolean
@@ -208,13 +292,22 @@ gen_spin_until (gboolean (*done) (gpointer data),
    * slice. */
   while (!result)
     {
-      gint64 began = g_get_monotonic_time ();
+      gint64 began = g_get_monotonic_time (), took;
+      gint *count, before;
 
       if (began >= spin_until || !gen_spin_may_yield (began))
         break;
+      count = activity_here ();
+      before = count != NULL ? __atomic_load_n (count, __ATOMIC_RELAXED) : 0;
       g_thread_yield ();
       result = done (data);
-      gen_spin_yield_took (began, g_get_monotonic_time () - began);
+      took = g_get_monotonic_time () - began;
+      if (G_UNLIKELY (took >= GEN_SPIN_SLOW_YIELD_US))
+        {
+          gint activity = count != NULL ? __atomic_load_n (count, __ATOMIC_RELAXED) - before : 0;
+
+          gen_spin_yield_took (began, took, gen_spin_yield_lost (took, activity));
+        }
     }
 
   return result;

@@ -405,28 +405,53 @@ test_spinning_switch (void)
   test_stop_ok (server);
 }
 
-/* A yield that took a time slice or more stops every wait of the process
- * from yielding for GEN_SPIN_YIELD_BACKOFF times as long (at most a
- * second); shorter ones change nothing. The times are made up and long
- * past, so that the other tests' waits are not held back. */
+/* Lost yields are a debt, paid back at 1/GEN_SPIN_YIELD_BACKOFF of the
+ * time passing: within GEN_SPIN_LOST_BURST_US waits go on yielding, beyond
+ * it they stop until it is paid back to the burst (at most a second at a
+ * time). Yields that lost the same slice count once. */
 static void
 test_spin_yield_backoff (void)
 {
-  const gint64 began = G_USEC_PER_SEC;
-  const gint64 slow = 2 * GEN_SPIN_SLOW_YIELD_US;
-  const gint64 end = began + slow + GEN_SPIN_YIELD_BACKOFF * slow;
+  const gint64 t0 = 10 * G_USEC_PER_SEC;
+  const gint64 slice = GEN_SPIN_LOST_BURST_US / 2;
+  GenYieldLosses losses = { 0, };
 
-  gen_spin_yield_took (began, slow);
-  g_assert_false (gen_spin_may_yield (began + slow));
-  g_assert_false (gen_spin_may_yield (end - 1));
-  g_assert_true (gen_spin_may_yield (end));
+  g_assert_cmpint (gen_spin_yield_losses_add (&losses, t0, slice), ==, 0);
+  g_assert_cmpint (losses.debt, ==, slice);
 
-  gen_spin_yield_took (began, GEN_SPIN_SLOW_YIELD_US - 1);
-  g_assert_false (gen_spin_may_yield (end - 1));
+  /* The same slice, lost by another wait: only its last 100 µs are new;
+   * 1 µs of the debt was paid back meanwhile. */
+  g_assert_cmpint (gen_spin_yield_losses_add (&losses, t0 + slice - 1500, 1600), ==, 0);
+  g_assert_cmpint (losses.debt, ==, slice + 99);
 
-  gen_spin_yield_took (began, 10 * G_USEC_PER_SEC);
-  g_assert_false (gen_spin_may_yield (began + 11 * G_USEC_PER_SEC - 1));
-  g_assert_true (gen_spin_may_yield (began + 11 * G_USEC_PER_SEC));
+  /* 4 ms more, 40 µs paid back: over the burst by what the debt passes
+   * it, times GEN_SPIN_YIELD_BACKOFF. */
+  g_assert_cmpint (gen_spin_yield_losses_add (&losses, t0 + slice + 100, 4000), ==,
+                   t0 + slice + 4100 +
+                   (slice + 99 - 40 + 4000 - GEN_SPIN_LOST_BURST_US) * GEN_SPIN_YIELD_BACKOFF);
+
+  /* Ten seconds later all is paid back. */
+  g_assert_cmpint (gen_spin_yield_losses_add (&losses, t0 + 10 * G_USEC_PER_SEC, 1000), ==, 0);
+  g_assert_cmpint (losses.debt, ==, 1000);
+
+  /* A second at most. */
+  g_assert_cmpint (gen_spin_yield_losses_add (&losses, t0 + 20 * G_USEC_PER_SEC,
+                                              GEN_SPIN_LOST_BURST_US + 20000), ==,
+                   t0 + 20 * G_USEC_PER_SEC + GEN_SPIN_LOST_BURST_US + 20000 + G_USEC_PER_SEC);
+}
+
+/* A slow yield went to a server of the process if on its processor the
+ * servers took, or looked for, a batch every GEN_SPIN_OWN_ACTIVITY_US or
+ * more often meanwhile; otherwise it was lost. */
+static void
+test_spin_yield_lost (void)
+{
+  const gint64 took = 100 * GEN_SPIN_OWN_ACTIVITY_US;
+
+  g_assert_true (gen_spin_yield_lost (took, 0));
+  g_assert_true (gen_spin_yield_lost (took, 99));
+  g_assert_false (gen_spin_yield_lost (took, 100));
+  g_assert_false (gen_spin_yield_lost (took, 1000));
 }
 
 static void
@@ -736,6 +761,7 @@ main (int    argc,
   g_test_add_func ("/scheduler/stop-from-worker", test_stop_from_worker);
   g_test_add_func ("/scheduler/spinning-switch", test_spinning_switch);
   g_test_add_func ("/scheduler/spin-yield-backoff", test_spin_yield_backoff);
+  g_test_add_func ("/scheduler/spin-yield-lost", test_spin_yield_lost);
   g_test_add_func ("/scheduler/context-and-scheduler", test_context_and_scheduler);
   g_test_add_func ("/scheduler/supervisor-on-pool", test_supervisor_on_pool);
   g_test_add_func ("/scheduler/many-on-one-context", test_many_on_one_context);
