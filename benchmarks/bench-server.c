@@ -805,6 +805,57 @@ bench_queue_pingpong (guint    n,
   return elapsed / n;
 }
 
+/* Both threads of a round trip on one processor (the last), each yielding
+ * as soon as it finds nothing: the least a call between two threads takes
+ * when a burner has the other processor. */
+static gpointer
+pong_shared_main (gpointer data)
+{
+  PingPong *pp = data;
+
+  pin_to_processor (g_get_num_processors () - 1);
+  for (guint i = 0; i < pp->n; i++)
+    {
+      gpointer item;
+
+      while ((item = g_async_queue_try_pop (pp->ping)) == NULL)
+        g_thread_yield ();
+      g_async_queue_push (pp->pong, item);
+    }
+  return NULL;
+}
+
+/* @n round trips as above, both threads on one processor: microseconds
+ * per round trip, two thread switches each. */
+static gdouble
+bench_pingpong_shared (guint n)
+{
+  PingPong pp = { g_async_queue_new (), g_async_queue_new (), n, TRUE };
+  GThread *thread;
+  cpu_set_t was;
+  gint64 start;
+  gdouble elapsed;
+
+  if (sched_getaffinity (0, sizeof was, &was) != 0)
+    CPU_ZERO (&was);
+  pin_to_processor (g_get_num_processors () - 1);
+  thread = g_thread_new ("bench-pong", pong_shared_main, &pp);
+  start = g_get_monotonic_time ();
+  for (guint i = 1; i <= n; i++)
+    {
+      g_async_queue_push (pp.ping, GUINT_TO_POINTER (i));
+      while (g_async_queue_try_pop (pp.pong) == NULL)
+        g_thread_yield ();
+    }
+  elapsed = (gdouble) (g_get_monotonic_time () - start);
+  g_thread_join (thread);
+  if (CPU_COUNT (&was) > 0)
+    sched_setaffinity (0, sizeof was, &was);
+  g_async_queue_unref (pp.ping);
+  g_async_queue_unref (pp.pong);
+  return elapsed / n;
+}
+
 /* What a cast's message costs on its own, on one thread: g_variant_new_int32,
  * sink and unref, in nanoseconds. */
 static gdouble
@@ -956,6 +1007,7 @@ main (int    argc,
     {
       report ("raw", "pingpong_block", BENCH (bench_queue_pingpong, calls, FALSE), "us");
       report ("raw", "pingpong_spin", BENCH (bench_queue_pingpong, calls, TRUE), "us");
+      report ("raw", "pingpong_shared", BENCH (bench_pingpong_shared, calls), "us");
     }
   if (selected ("gvariant"))
     report ("raw", "gvariant_int32", BENCH (bench_gvariant_int32, casts), "ns");

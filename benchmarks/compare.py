@@ -45,6 +45,7 @@ METRIC_ORDER = [
     "call_rtt_pool_queued_busy",
     "call_rtt_main",
     "call_rtt_main_busy",
+    "call_bound_shared",
     "spawn_10k_time",
     "spawn_100k_time",
     "mem_per_server",
@@ -69,6 +70,7 @@ ERLANG_COUNTERPART = {
     "cast_rate_pool_1_1000": "cast_rate_1_1000",
     "cast_rate_pool_4_1000": "cast_rate_4_1000",
     "cast_bound_gvariant": "cast_rate_1",
+    "call_bound_shared": "call_rtt_busy",
 }
 
 # Ratio targets of rows that are compared with Erlang (issue 23: busy
@@ -248,6 +250,11 @@ def report(results):
     # cannot pass it, whatever the mailbox does.
     if "gvariant_int32" in raw and raw["gvariant_int32"][0] > 0:
         gs["cast_bound_gvariant"] = (1e9 / raw["gvariant_int32"][0], "msg/s")
+    # What two threads that share a processor take for a round trip: a
+    # call whose caller and server threads share the processor a burner
+    # leaves them cannot be faster.
+    if "pingpong_shared" in raw:
+        gs["call_bound_shared"] = raw["pingpong_shared"]
 
     print("genserver vs Erlang/OTP gen_server (ratio > 1.0: genserver better)")
     rows = []
@@ -276,6 +283,11 @@ def report(results):
         print("(cast_bound_gvariant: 1 / raw gvariant_int32, the most messages/s "
               "that one fresh GVariant per message allows; its ratio is the best "
               "cast_rate_1 or cast_rate_pool_1 can reach)")
+    if "call_bound_shared" in gs:
+        print("(call_bound_shared: raw pingpong_shared, a round trip between two "
+              "threads on one processor, against Erlang's call_rtt_busy; its ratio "
+              "is the best a _busy call between two threads sharing a processor "
+              "can reach)")
 
     print()
     print("raw GAsyncQueue limits (C program)")
