@@ -600,42 +600,15 @@ typedef struct
   StopPath path;
 } StopCase;
 
-/* A context that a thread of its own runs in a GMainLoop, which owns it
- * all along: a stop from another thread cannot take it and waits for the
- * context's thread to run the server to its end. */
-typedef struct
-{
-  GMainContext *context;
-  GMainLoop *loop;
-  GThread *thread;
-} ContextThread;
-
-static gpointer
-context_thread_main (gpointer data)
-{
-  ContextThread *thread = data;
-
-  g_main_context_push_thread_default (thread->context);
-  g_main_loop_run (thread->loop);
-  g_main_context_pop_thread_default (thread->context);
-  return NULL;
-}
-
-static gboolean
-context_thread_running (gpointer data)
-{
-  return g_main_loop_is_running (((ContextThread *) data)->loop);
-}
-
 static gpointer
 stop_case_server (const StopCase *stop_case,
                   GenScheduler   *pool,
-                  ContextThread  *context_thread)
+                  TestLoopThread *loop_thread)
 {
   if (g_str_equal (stop_case->kind, "pool"))
     return link_new (pool);
   if (g_str_equal (stop_case->kind, "main-context"))
-    return g_object_new (test_link_get_type (), "main-context", context_thread->context, NULL);
+    return g_object_new (test_link_get_type (), "main-context", loop_thread->context, NULL);
   return g_object_new (test_link_get_type (), "scheduler", NULL, NULL);
 }
 
@@ -643,26 +616,26 @@ stop_case_server (const StopCase *stop_case,
  * caller's last unref finalizes it at once, also when a worker or a
  * context's thread ran its last handler. Many times over, as that thread
  * used to let go a moment after stop() returned. The servers have an idle
- * timeout, whose source holds them while they run. */
+ * timeout, whose source holds them while they run. The context is run by a
+ * GMainLoop on a thread of its own, which owns it all along: a stop from
+ * this thread cannot take it and waits for that thread to run the end. */
 static void
 test_stop_lets_go (gconstpointer data)
 {
   const StopCase *stop_case = data;
   g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (2);
-  ContextThread context_thread = { g_main_context_new (), NULL, NULL };
+  TestLoopThread loop_thread;
   g_autoptr(TestLink) stopper = NULL;
   const guint rounds = 200;
 
-  context_thread.loop = g_main_loop_new (context_thread.context, FALSE);
-  context_thread.thread = g_thread_new ("context", context_thread_main, &context_thread);
-  test_wait_until (context_thread_running, &context_thread);
+  test_loop_thread_start (&loop_thread);
 
   if (stop_case->path == STOP_FROM_HANDLER)
-    stopper = test_start_ok (stop_case_server (stop_case, pool, &context_thread), NULL);
+    stopper = test_start_ok (stop_case_server (stop_case, pool, &loop_thread), NULL);
 
   for (guint i = 0; i < rounds; i++)
     {
-      TestLink *server = stop_case_server (stop_case, pool, &context_thread);
+      TestLink *server = stop_case_server (stop_case, pool, &loop_thread);
       g_autoptr(GError) error = NULL;
 
       g_object_add_weak_pointer (G_OBJECT (server), (gpointer *) &server);
@@ -699,10 +672,7 @@ test_stop_lets_go (gconstpointer data)
 
   if (stopper != NULL)
     test_stop_ok (stopper);
-  g_main_loop_quit (context_thread.loop);
-  g_thread_join (context_thread.thread);
-  g_main_loop_unref (context_thread.loop);
-  g_main_context_unref (context_thread.context);
+  test_loop_thread_stop (&loop_thread);
 }
 
 static gsize
