@@ -112,8 +112,9 @@ typedef struct
   GError *construct_error;          /* an invalid type string, reported by start */
   GenMailboxPolicy mailbox_policy;  /* its capacity is in the mailbox */
   /* Set in constructed() (the last two by the kind's init); read-only
-   * afterwards. kind is static, the service owned, kind_data owned by the
-   * kind: its state of this server, in a struct of its own file. */
+   * afterwards. kind is static, the service owned, kind_data the kind's:
+   * its state of this server, in a struct of its own file (the pool kind's
+   * is the pool's GenWorkerPool, which the server's scheduler owns). */
   const GenSchedulerKind *kind;     /* which of the three runs the handlers */
   GenTimerService *timer_service;   /* where send_after's sources run */
   gpointer kind_data;
