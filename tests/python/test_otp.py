@@ -215,6 +215,8 @@ class Actions(Gen.Statem):
             self.reply('bye', self.held)
             self.reply('bye too')
             self.stop_and_reply()
+        elif value == 'quit':
+            self.stop_and_reply()  # the call itself unanswered
         elif value == 'all-types':
             self.next_event(Gen.StatemEventType.STATE_TIMEOUT, 's')
             self.next_event(Gen.StatemEventType.TIMEOUT, 'g', timeout_name='t')
@@ -236,6 +238,18 @@ def test_stop_and_reply():
     assert machine.call('stop') == 'bye too'
     assert taken.receive() == 'bye'
     wait_until(lambda: not machine.is_running(), "the stop")
+
+
+def test_stop_and_reply_normal_is_the_action():
+    # gen_statem_SUITE stop_and_reply, {stop, normal}: the normal stop is
+    # the action itself, not a stop of the server: the call it leaves
+    # unanswered gets STOPPED (not NO_REPLY), and the run ends normally.
+    machine = Actions()
+    machine.start()
+    with pytest.raises(GLib.Error) as excinfo:
+        machine.call('quit')
+    assert_gen_error(excinfo, Gen.ServerError.STOPPED)
+    assert machine.join(DEADLINE) is None
 
 
 def test_next_event_of_every_type_and_timeout_actions():
