@@ -54,7 +54,7 @@ G_BEGIN_DECLS
 #define GEN_SPIN_SLOW_YIELD_US 1000
 #define GEN_SPIN_YIELD_BACKOFF 100
 #define GEN_SPIN_OWN_ACTIVITY_US 10
-#define GEN_SPIN_LOST_BURST_US 3000
+#define GEN_SPIN_LOST_BURST_US 5000
 
 /* Whether waits may spin at all: the GEN_SPIN environment variable ("0",
  * "off", "no" or "false" turns it off) or gen_scheduler_set_spinning().
