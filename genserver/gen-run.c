@@ -874,8 +874,12 @@ gen_run_hold (GenServer *self)
         }
     }
 
+  /* A killed server never holds: a signal that came while it started
+   * (after init's look, before it ran) leaves it RUNNING, and it must
+   * still end at once if it was suspended meanwhile. */
   return g_atomic_int_get (&priv->suspended) &&
-         g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING;
+         g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING &&
+         !g_atomic_int_get (&priv->killed);
 }
 
 gboolean

@@ -330,8 +330,8 @@ GVariant    *gen_run_system_request (GenServer  *self,
                                      GError    **error);
 
 /* Answers the status requests waiting, then says whether the server must
- * hold: suspended and not stopping. A scheduler calls it before it takes
- * mail, and again when woken while holding. */
+ * hold: suspended, and neither stopping nor killed. A scheduler calls it
+ * before it takes mail, and again when woken while holding. */
 gboolean     gen_run_hold          (GenServer  *self);
 /* Whether a server that let go of its handlers must be run again: mail it
  * may handle, or status requests. Any thread. */
