@@ -506,8 +506,11 @@ gen_server_call_finish (GenServer     *self,
  * @delay_ms: the delay, in milliseconds
  *
  * Sends @message to the server's `handle_info` handler after @delay_ms, as
- * Erlang's `erlang:send_after/3` does. Timers with the same delay fire in
- * the order they were set. A server's timers are cancelled when it stops.
+ * Erlang's `erlang:send_after/3` does. Timers are handled in the order of
+ * their deadlines (each delay counts from its own call), also when the
+ * thread that runs them wakes late and finds several due at once; timers
+ * with the same deadline in the order they were set. A server's timers are
+ * cancelled when it stops.
  *
  * Call it from anywhere, including `init` and the handlers (also while the
  * server stops: the timer is then cancelled with the others).

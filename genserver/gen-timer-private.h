@@ -41,14 +41,21 @@ void             gen_timer_unref                (GenTimer        *timer);
 GVariant        *gen_timer_get_message          (GenTimer        *timer);
 
 /*
- * A server's timers: id → GenTimer. `lock` protects the table, `open` and
- * each timer's state, so that a cancelled timer's message is never
- * handled and no timer outlives the run that set it.
+ * A server's timers: id → GenTimer. `lock` protects the table, `open`,
+ * `pending` and each timer's state, so that a cancelled timer's message is
+ * never handled and no timer outlives the run that set it.
+ *
+ * `pending` holds the timers whose message is not queued yet, by deadline
+ * (then by id): a timer that fires queues every earlier one first, so that
+ * timers are handled in deadline order even when the thread that runs
+ * their sources wakes late and GLib dispatches several at once (in the
+ * order they were attached).
  */
 typedef struct
 {
   GMutex lock;
   GHashTable *table;  /* lock; id → GenTimer (owned) */
+  GSequence *pending; /* lock; GenTimer (unowned), by deadline; NULL until used */
   gboolean open;      /* lock; FALSE outside a run */
 } GenTimerTable;
 

@@ -153,7 +153,9 @@ struct _GenTimer
   GenTimerService *service;  /* owned; immutable */
   GVariant *message;         /* owned; immutable */
   GSource *source;           /* owned; immutable */
+  gint64 deadline;           /* the source's ready time; immutable */
   TimerState state;          /* timers->lock */
+  GSequenceIter *pending;    /* timers->lock; in timers->pending while PENDING */
 };
 
 static GenTimer *
@@ -182,23 +184,69 @@ gen_timer_get_message (GenTimer *timer)
   return timer->message;
 }
 
+static gint
+timer_compare (gconstpointer a,
+               gconstpointer b,
+               gpointer      data)
+{
+  const GenTimer *timer_a = a, *timer_b = b;
+
+  if (timer_a->deadline != timer_b->deadline)
+    return timer_a->deadline < timer_b->deadline ? -1 : 1;
+  /* Ids grow (they wrap only after 2^32 timers): same deadline, set first. */
+  return timer_a->id < timer_b->id ? -1 : timer_a->id > timer_b->id;
+}
+
+/* Called with the lock held: @timer's message is queued or dropped. */
+static void
+timer_leave_pending (GenTimer *timer)
+{
+  if (timer->pending != NULL)
+    {
+      g_sequence_remove (timer->pending);
+      timer->pending = NULL;
+    }
+}
+
+/* @timer's source fired: its message is queued, after those of the timers
+ * with an earlier deadline whose sources have not fired yet (they are due
+ * too; their sources then find them queued and do nothing). */
 static gboolean
 timer_fired_cb (gpointer data)
 {
   GenTimer *timer = data;
-  gboolean queue;
+  GenTimerTable *timers = timer->timers;
+  GPtrArray *due = NULL;
+  GenTimer *first;
 
-  g_mutex_lock (&timer->timers->lock);
-  queue = timer->state == TIMER_PENDING;
-  if (queue)
-    timer->state = TIMER_QUEUED;
-  g_mutex_unlock (&timer->timers->lock);
+  g_mutex_lock (&timers->lock);
+  if (timer->state == TIMER_PENDING)
+    {
+      due = g_ptr_array_new ();
+      do
+        {
+          first = g_sequence_get (g_sequence_get_begin_iter (timers->pending));
+          first->state = TIMER_QUEUED;
+          timer_leave_pending (first);
+          g_ptr_array_add (due, timer_ref (first));
+        }
+      while (first != timer);
+    }
+  g_mutex_unlock (&timers->lock);
+
+  if (due == NULL)
+    return G_SOURCE_REMOVE;
 
   /* Refused only by a stopping server, which cancels all its timers. */
-  if (queue && gen_mailbox_push (timer->mailbox,
-                                 GEN_ITEM_MAKE (timer_ref (timer), GEN_ITEM_ENVELOPE),
-                                 TRUE) != GEN_PUSH_OK)
-    gen_timer_unref (timer);
+  for (guint i = 0; i < due->len; i++)
+    {
+      GenTimer *queued = g_ptr_array_index (due, i);
+
+      if (gen_mailbox_push (queued->mailbox, GEN_ITEM_MAKE (queued, GEN_ITEM_ENVELOPE),
+                            TRUE) != GEN_PUSH_OK)
+        gen_timer_unref (queued);
+    }
+  g_ptr_array_unref (due);
 
   return G_SOURCE_REMOVE;
 }
@@ -226,6 +274,7 @@ gen_timer_table_clear (GenTimerTable *timers)
 {
   g_assert (g_hash_table_size (timers->table) == 0);
   g_hash_table_unref (timers->table);
+  g_clear_pointer (&timers->pending, g_sequence_free);
   g_mutex_clear (&timers->lock);
 }
 
@@ -250,6 +299,7 @@ gen_timer_table_close (GenTimerTable *timers)
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &timer))
     {
       timer->state = TIMER_DONE;
+      timer_leave_pending (timer);
       g_ptr_array_add (cancelled, timer);
       g_hash_table_iter_steal (&iter);
     }
@@ -299,6 +349,10 @@ gen_timer_table_add (GenTimerTable   *timers,
   timer->message = message;
   timer->state = TIMER_PENDING;
   timer->source = g_timeout_source_new (delay_ms);
+  timer->deadline = g_source_get_ready_time (timer->source);
+  if (timers->pending == NULL)
+    timers->pending = g_sequence_new (NULL);
+  timer->pending = g_sequence_insert_sorted (timers->pending, timer, timer_compare, NULL);
   g_source_set_callback (timer->source, timer_fired_cb, timer_ref (timer), timer_source_done);
   g_source_set_static_name (timer->source, "[genserver] send_after");
   g_hash_table_insert (timers->table, GUINT_TO_POINTER (id), timer);
@@ -320,6 +374,7 @@ gen_timer_table_cancel (GenTimerTable *timers,
   if (timer != NULL)
     {
       timer->state = TIMER_DONE;
+      timer_leave_pending (timer);
       g_hash_table_steal (timers->table, GUINT_TO_POINTER (id));
     }
   g_mutex_unlock (&timers->lock);

@@ -718,11 +718,9 @@ test_timers_in_order (void)
   g_autoptr(LoopServer) server = start_loop_server (NULL);
   g_autofree gchar *events = NULL;
 
-  /* Deadline order holds only while the gaps outlast both the time between
-   * these three calls (each delay counts from its own call) and how late
-   * the timer thread wakes: GLib dispatches timers that are overdue together
-   * in the order they were set. Under TSan on two loaded cores, 20 ms and
-   * even 100 ms gaps were overtaken. */
+  /* Each delay counts from its own call: the gaps outlast the time
+   * between these three calls. How late the context wakes does not matter
+   * (see timers-in-order-when-late). */
   g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (3), 600, NULL), !=, 0);
   g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (1), 200, NULL), !=, 0);
   g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (2), 400, NULL), !=, 0);
@@ -730,6 +728,61 @@ test_timers_in_order (void)
   events = events_of (server);
   g_assert_cmpstr (events, ==, "info:1|info:2|info:3|call:('events', 0)");
   test_stop_ok (server);
+}
+
+static gboolean
+monotonic_time_reached (gint64 *deadline)
+{
+  return g_get_monotonic_time () >= *deadline;
+}
+
+static guint
+infos_of (LoopServer *server)
+{
+  guint infos;
+
+  g_mutex_lock (&server->gate.lock);
+  infos = server->infos;
+  g_mutex_unlock (&server->gate.lock);
+  return infos;
+}
+
+/* Timers that are all overdue when their context runs again are handled in
+ * deadline order, not in the order GLib dispatches their sources (the
+ * order they were attached). Nobody iterates the server's context until
+ * all four are due. */
+static void
+test_timers_in_order_when_late (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(LoopServer) server = loop_server_new (context);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *events = NULL;
+  gint64 all_due, deadline;
+
+  g_main_context_push_thread_default (context);
+  g_assert_true (gen_server_start (GEN_SERVER (server), NULL, &error));
+  g_assert_no_error (error);
+
+  all_due = g_get_monotonic_time () + 30 * G_TIME_SPAN_MILLISECOND;
+  g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (3), 30, NULL), !=, 0);
+  g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (1), 10, NULL), !=, 0);
+  g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (2), 20, NULL), !=, 0);
+  g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (4), 30, NULL), !=, 0);
+  test_wait_until ((TestPredicate) monotonic_time_reached, &all_due);
+
+  deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
+  while (infos_of (server) < 4 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_cmpuint (infos_of (server), ==, 4);
+  g_ptr_array_add (server->events, NULL);
+  events = g_strjoinv ("|", (gchar **) server->events->pdata);
+  g_ptr_array_remove_index (server->events, server->events->len - 1);
+  g_assert_cmpstr (events, ==, "info:1|info:2|info:3|info:4");
+
+  g_assert_true (gen_server_stop (GEN_SERVER (server), -1, &error));
+  g_assert_no_error (error);
+  g_main_context_pop_thread_default (context);
 }
 
 static void
@@ -1032,6 +1085,7 @@ main (int    argc,
   g_test_add_func ("/mainloop/context-server/default-context-worker", test_context_server_default_context_worker);
   g_test_add_func ("/mainloop/info/send-info", test_send_info);
   g_test_add_func ("/mainloop/info/timers-in-order", test_timers_in_order);
+  g_test_add_func ("/mainloop/info/timers-in-order-when-late", test_timers_in_order_when_late);
   g_test_add_func ("/mainloop/info/timer-from-init", test_timer_from_init);
   g_test_add_func ("/mainloop/info/timer-cancel", test_timer_cancel);
   g_test_add_func ("/mainloop/info/timer-while-stopping", test_timer_while_stopping);
