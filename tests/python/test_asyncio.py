@@ -186,6 +186,25 @@ def test_join_returns_the_crash(servers):
     assert worker.join(0).message == "KeyError: 'crashed'"
 
 
+def test_join_after_the_end_needs_no_monitor(servers):
+    """The core tells monitors before the status says stopped: a join in
+    that window returns the reason at once, without a monitor that would
+    wait for a run that is over."""
+    worker = Worker()
+    worker.start()
+    worker.cast('crash')
+    reason = worker.join(DEADLINE)
+
+    def no_monitor(*args, **kwargs):
+        raise AssertionError("join() set up a monitor for a run that is over")
+
+    worker.get_run_status = lambda: 'stopping'  # the window, held open
+    worker.monitor = no_monitor
+    for again in (worker.join(0), asyncio.run(worker.ajoin())):
+        assert again.message == reason.message == "KeyError: 'crashed'"
+        assert again.__cause__ is reason.__cause__
+
+
 def test_join_times_out(servers):
     worker = Worker()
     worker.start()

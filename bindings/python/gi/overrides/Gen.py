@@ -450,6 +450,8 @@ def _wrap_handler(handler, name):
 
     @functools.wraps(handler)
     def wrapper(self, *args):
+        if name == 'do_init':
+            self._gen_run_ended = False  # (see Server._run_over)
         if not hasattr(_thread_state, 'held'):
             _hold_thread_state(self)
         try:
@@ -524,6 +526,7 @@ def _wrap_terminate(handler):
                            f"{type(self).__qualname__}.do_terminate raised "
                            f"{_exception_text(exc)}", exc)
         finally:
+            self._gen_run_ended = True
             _release_thread_state()
 
     wrapper._gen_wrapped = True
@@ -844,6 +847,7 @@ class Server(Gen.Server):
         seconds for do_init (``None``: as long as it takes)."""
         variant = None if args is None else to_variant(args)
         timeout_ms = _timeout_ms(timeout)
+        self._gen_run_ended = False  # (see _run_over)
         try:
             if timeout_ms < 0:
                 return Gen.Server.start(self, variant)
@@ -990,7 +994,7 @@ class Server(Gen.Server):
 
         A server that is not running returns at once: with the reason its
         last run ended with for a Python server, None otherwise."""
-        if self.get_run_status() == 'stopped':
+        if self._run_over():
             return self._run_reason(None)
         ended = threading.Event()
         reasons = []
@@ -1011,7 +1015,7 @@ class Server(Gen.Server):
     async def ajoin(self) -> Any:
         """``join`` for asyncio: ``await server.ajoin()``; bound it with
         ``asyncio.wait_for``. Cancelling the task removes the monitor."""
-        if self.get_run_status() == 'stopped':
+        if self._run_over():
             return self._run_reason(None)
         loop = asyncio.get_running_loop()
         ended = loop.create_future()
@@ -1027,6 +1031,14 @@ class Server(Gen.Server):
             self.demonitor(monitor_id)
             raise
         return self._run_reason(reason)
+
+    def _run_over(self):
+        # Stopped, or stopping with its do_terminate done: the core tells
+        # the monitors before the status says stopped, and a monitor set up
+        # in between would wait for a run that is over.
+        status = self.get_run_status()
+        return status == 'stopped' or (status == 'stopping'
+                                       and getattr(self, '_gen_run_ended', False))
 
     def _run_reason(self, reason):
         # None from a stopped server, or NOT_RUNNING: the run was over (or
