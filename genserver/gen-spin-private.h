@@ -38,7 +38,8 @@ G_BEGIN_DECLS
  * the processor was lost for the slice, and on a busy machine that is
  * what made spinning waits tens of times slower than sleeping ones. The
  * yield tells the two apart by what the servers did on its processor
- * meanwhile: fewer than one batch taken, or looked for, per
+ * meanwhile (a server queued on the pool counts, by whoever queued it):
+ * fewer than one batch taken, or looked for, per
  * GEN_SPIN_OWN_ACTIVITY_US, and it was lost (see
  * gen_spin_note_activity()).
  *

@@ -89,6 +89,9 @@ gen_worker_pool_push (GenWorkerPool *pool,
   GenServerPrivate *priv = gen_server_get_private (server);
 
   priv->run_link.data = g_object_ref (server); /* the queue's */
+  /* Whoever queues servers is at work for them: a worker's slow yield on
+   * this processor went to it, not to another process. */
+  gen_spin_note_activity ();
 
   g_mutex_lock (&pool->lock);
   g_queue_push_tail_link (&pool->run_queue, &priv->run_link);
