@@ -856,6 +856,133 @@ bench_pingpong_shared (guint n)
   return elapsed / n;
 }
 
+/* The least the pool's design does per cast to many idle servers, without
+ * genserver: each "server" is a queue and a flag; a producer pushes a
+ * fresh int32 GVariant and, if the server was idle, queues the server on
+ * one shared run queue (a lock and, for a sleeping worker, a futex
+ * wake-up); one worker per processor takes servers off the run queue and
+ * drains each, reading and freeing the messages. No spinning, batching or
+ * back-off: what is left is the design's own work. */
+typedef struct
+{
+  GAsyncQueue *messages;
+  gint queued; /* atomic: 1 while on the run queue or being drained */
+} FanoutServer;
+
+typedef struct
+{
+  FanoutServer *servers;
+  guint n_servers;
+  GAsyncQueue *run_queue; /* FanoutServer *, or the pool itself to quit */
+  guint per_producer;
+  guint next_producer;    /* atomic */
+  gint expected;          /* immutable */
+  gint handled;           /* atomic: messages read (each holds 1) */
+  GMutex lock;
+  GCond done;             /* with lock: handled reached expected */
+} Fanout;
+
+static void
+fanout_queue (Fanout       *fanout,
+              FanoutServer *server)
+{
+  if (g_atomic_int_compare_and_exchange (&server->queued, 0, 1))
+    g_async_queue_push (fanout->run_queue, server);
+}
+
+static gpointer
+fanout_producer_main (gpointer data)
+{
+  Fanout *fanout = data;
+  guint first = (guint) g_atomic_int_add ((gint *) &fanout->next_producer, 1);
+
+  for (guint i = 1; i <= fanout->per_producer; i++)
+    {
+      FanoutServer *server = &fanout->servers[(first + i) % fanout->n_servers];
+
+      g_async_queue_push (server->messages, g_variant_ref_sink (g_variant_new_int32 (1)));
+      fanout_queue (fanout, server);
+    }
+  return NULL;
+}
+
+static gpointer
+fanout_worker_main (gpointer data)
+{
+  Fanout *fanout = data;
+  gpointer item;
+
+  while ((item = g_async_queue_pop (fanout->run_queue)) != fanout)
+    {
+      FanoutServer *server = item;
+      GVariant *message;
+      gint sum = 0;
+
+      while ((message = g_async_queue_try_pop (server->messages)) != NULL)
+        {
+          sum += g_variant_get_int32 (message);
+          g_variant_unref (message);
+        }
+      if (g_atomic_int_add (&fanout->handled, sum) + sum == fanout->expected)
+        {
+          g_mutex_lock (&fanout->lock);
+          g_cond_broadcast (&fanout->done);
+          g_mutex_unlock (&fanout->lock);
+        }
+      g_atomic_int_set (&server->queued, 0);
+      /* A push that found the flag still set relies on this look. */
+      if (g_async_queue_length (server->messages) > 0)
+        fanout_queue (fanout, server);
+    }
+  return NULL;
+}
+
+/* @n_producers threads push @n messages in all, round-robin, to @n_servers
+ * such servers: messages/s, until every message is read. */
+static gdouble
+bench_queue_fanout (guint n,
+                    guint n_producers,
+                    guint n_servers)
+{
+  guint n_workers = g_get_num_processors ();
+  Fanout fanout = { g_new0 (FanoutServer, n_servers), n_servers, g_async_queue_new (),
+                    n / n_producers, 0, (gint) (n / n_producers * n_producers), 0 };
+  g_autofree GThread **producers = g_new0 (GThread *, n_producers);
+  g_autofree GThread **workers = g_new0 (GThread *, n_workers);
+  gint64 start;
+  gdouble elapsed;
+
+  g_mutex_init (&fanout.lock);
+  g_cond_init (&fanout.done);
+  for (guint i = 0; i < n_servers; i++)
+    fanout.servers[i].messages = g_async_queue_new ();
+  for (guint i = 0; i < n_workers; i++)
+    workers[i] = g_thread_new ("bench-worker", fanout_worker_main, &fanout);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n_producers; i++)
+    producers[i] = g_thread_new ("bench-producer", fanout_producer_main, &fanout);
+  for (guint i = 0; i < n_producers; i++)
+    g_thread_join (producers[i]);
+  g_mutex_lock (&fanout.lock);
+  while (g_atomic_int_get (&fanout.handled) < fanout.expected)
+    g_cond_wait (&fanout.done, &fanout.lock);
+  g_mutex_unlock (&fanout.lock);
+  elapsed = (g_get_monotonic_time () - start) / 1e6;
+
+  for (guint i = 0; i < n_workers; i++)
+    g_async_queue_push (fanout.run_queue, &fanout);
+  for (guint i = 0; i < n_workers; i++)
+    g_thread_join (workers[i]);
+  g_assert_cmpint (g_atomic_int_get (&fanout.handled), ==, fanout.expected);
+  for (guint i = 0; i < n_servers; i++)
+    g_async_queue_unref (fanout.servers[i].messages);
+  g_free (fanout.servers);
+  g_async_queue_unref (fanout.run_queue);
+  g_mutex_clear (&fanout.lock);
+  g_cond_clear (&fanout.done);
+  return fanout.expected / elapsed;
+}
+
 /* What a cast's message costs on its own, on one thread: g_variant_new_int32,
  * sink and unref, in nanoseconds. */
 static gdouble
@@ -1002,6 +1129,7 @@ main (int    argc,
       report ("raw", "queue_throughput", BENCH (bench_queue_throughput, casts, FALSE, FALSE), "ptr/s");
       report ("raw", "queue_throughput_batch", BENCH (bench_queue_throughput, casts, TRUE, FALSE), "ptr/s");
       report ("raw", "queue_variant_throughput", BENCH (bench_queue_throughput, casts, FALSE, TRUE), "msg/s");
+      report ("raw", "queue_fanout_4_1000", BENCH (bench_queue_fanout, casts, 4, 1000), "msg/s");
     }
   if (selected ("pingpong"))
     {
