@@ -890,20 +890,24 @@ fanout_queue (Fanout       *fanout,
     g_async_queue_push (fanout->run_queue, server);
 }
 
-static gpointer
-fanout_producer_main (gpointer data)
+static Fanout *fanout_target;
+
+/* A producer of run_workers(): @n messages round-robin, from its own
+ * starting server. */
+static void
+fanout_produce (GenServer *unused,
+                guint      n)
 {
-  Fanout *fanout = data;
+  Fanout *fanout = fanout_target;
   guint first = (guint) g_atomic_int_add ((gint *) &fanout->next_producer, 1);
 
-  for (guint i = 1; i <= fanout->per_producer; i++)
+  for (guint i = 1; i <= n; i++)
     {
       FanoutServer *server = &fanout->servers[(first + i) % fanout->n_servers];
 
       g_async_queue_push (server->messages, g_variant_ref_sink (g_variant_new_int32 (1)));
       fanout_queue (fanout, server);
     }
-  return NULL;
 }
 
 static gpointer
@@ -947,7 +951,6 @@ bench_queue_fanout (guint n,
   guint n_workers = g_get_num_processors ();
   Fanout fanout = { g_new0 (FanoutServer, n_servers), n_servers, g_async_queue_new (),
                     n / n_producers, 0, (gint) (n / n_producers * n_producers), 0 };
-  g_autofree GThread **producers = g_new0 (GThread *, n_producers);
   g_autofree GThread **workers = g_new0 (GThread *, n_workers);
   gint64 start;
   gdouble elapsed;
@@ -958,16 +961,15 @@ bench_queue_fanout (guint n,
     fanout.servers[i].messages = g_async_queue_new ();
   for (guint i = 0; i < n_workers; i++)
     workers[i] = g_thread_new ("bench-worker", fanout_worker_main, &fanout);
+  fanout_target = &fanout;
+  elapsed = run_workers (n_producers, NULL, fanout.per_producer, fanout_produce);
   start = g_get_monotonic_time ();
-  for (guint i = 0; i < n_producers; i++)
-    producers[i] = g_thread_new ("bench-producer", fanout_producer_main, &fanout);
-  for (guint i = 0; i < n_producers; i++)
-    g_thread_join (producers[i]);
   g_mutex_lock (&fanout.lock);
   while (g_atomic_int_get (&fanout.handled) < fanout.expected)
     g_cond_wait (&fanout.done, &fanout.lock);
   g_mutex_unlock (&fanout.lock);
-  elapsed = (g_get_monotonic_time () - start) / 1e6;
+  elapsed += (g_get_monotonic_time () - start) / 1e6;
+  fanout_target = NULL;
 
   for (guint i = 0; i < n_workers; i++)
     g_async_queue_push (fanout.run_queue, &fanout);
