@@ -210,43 +210,36 @@ timer_leave_pending (GenTimer *timer)
 
 /* @timer's source fired: its message is queued, after those of the timers
  * with an earlier deadline whose sources have not fired yet (they are due
- * too; their sources then find them queued and do nothing). */
+ * too; their sources then find them queued and do nothing). One at a time,
+ * off the lock: the sources of a table all run on one thread, so nothing
+ * else queues meanwhile, and a cancel or a close in between takes its
+ * timers out of `pending` (the loop ends once @timer is no longer pending,
+ * queued here or cancelled). */
 static gboolean
 timer_fired_cb (gpointer data)
 {
   GenTimer *timer = data;
   GenTimerTable *timers = timer->timers;
-  GPtrArray *due = NULL;
-  GenTimer *first;
 
   g_mutex_lock (&timers->lock);
-  if (timer->state == TIMER_PENDING)
+  while (timer->state == TIMER_PENDING)
     {
-      due = g_ptr_array_new ();
-      do
-        {
-          first = g_sequence_get (g_sequence_get_begin_iter (timers->pending));
-          first->state = TIMER_QUEUED;
-          timer_leave_pending (first);
-          g_ptr_array_add (due, timer_ref (first));
-        }
-      while (first != timer);
+      /* The mailbox's reference, taken while a cancel cannot drop the
+       * others. */
+      GenTimer *first = timer_ref (g_sequence_get (g_sequence_get_begin_iter (timers->pending)));
+
+      first->state = TIMER_QUEUED;
+      timer_leave_pending (first);
+      g_mutex_unlock (&timers->lock);
+
+      /* Refused only by a stopping server, which cancels all its timers. */
+      if (gen_mailbox_push (first->mailbox, GEN_ITEM_MAKE (first, GEN_ITEM_ENVELOPE),
+                            TRUE) != GEN_PUSH_OK)
+        gen_timer_unref (first);
+
+      g_mutex_lock (&timers->lock);
     }
   g_mutex_unlock (&timers->lock);
-
-  if (due == NULL)
-    return G_SOURCE_REMOVE;
-
-  /* Refused only by a stopping server, which cancels all its timers. */
-  for (guint i = 0; i < due->len; i++)
-    {
-      GenTimer *queued = g_ptr_array_index (due, i);
-
-      if (gen_mailbox_push (queued->mailbox, GEN_ITEM_MAKE (queued, GEN_ITEM_ENVELOPE),
-                            TRUE) != GEN_PUSH_OK)
-        gen_timer_unref (queued);
-    }
-  g_ptr_array_unref (due);
 
   return G_SOURCE_REMOVE;
 }
