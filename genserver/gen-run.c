@@ -4,8 +4,9 @@
  * idle timeout and the finish, whichever kind of scheduler drives them
  * (see GenSchedulerKind in gen-server-private.h); the status and its
  * notification; the handler thread's side of status requests; exit
- * signals, which end a run at once; and the run flag, by which the kinds
- * that share threads hand a server's handlers from one thread to the next.
+ * signals, which end a run at once; the run-end functions, told of every
+ * end of a run; and the run flag, by which the kinds that share threads
+ * hand a server's handlers from one thread to the next.
  * Besides the status, the sending of an exit signal and the run flag,
  * everything here runs on the handler thread, the one thread that runs the
  * server's handlers at that moment. The kind is reached only through its
@@ -425,6 +426,124 @@ gen_run_slice (GenServer *self,
   return gen_run_has_work (self) ? GEN_RUN_MORE : GEN_RUN_IDLE;
 }
 
+/* Run-end functions ------------------------------------------------------ */
+
+/* A function of gen_server_add_run_end_func(). */
+typedef struct
+{
+  GenServerMonitorFunc func;
+  gpointer user_data;
+  GDestroyNotify destroy;
+} RunEndFunc;
+
+/* The functions of the current run are the server's qdata (a GArray of
+ * RunEndFunc, in the order added), so that a server that adds none pays
+ * nothing, and none of the hot paths looks at them. Only the handler
+ * thread adds and takes them. */
+static GQuark
+run_end_funcs_quark (void)
+{
+  return g_quark_from_static_string ("gen-run-end-funcs");
+}
+
+static void
+run_end_func_clear (gpointer data)
+{
+  RunEndFunc *entry = data;
+
+  if (entry->destroy != NULL)
+    entry->destroy (entry->user_data);
+}
+
+/* Calls the run's functions, the last added first, each once; those added
+ * meanwhile (by one of them) too. */
+static void
+run_end_funcs_fire (GenServer    *self,
+                    const GError *reason)
+{
+  GArray *funcs;
+
+  while ((funcs = g_object_steal_qdata (G_OBJECT (self), run_end_funcs_quark ())) != NULL)
+    {
+      for (guint i = funcs->len; i > 0; i--)
+        {
+          RunEndFunc *entry = &g_array_index (funcs, RunEndFunc, i - 1);
+
+          entry->func (self, reason, entry->user_data);
+        }
+      g_array_unref (funcs);
+    }
+}
+
+/**
+ * gen_server_add_run_end_func:
+ * @self: a #GenServer, from one of its own handlers
+ * @func: (scope notified) (closure user_data) (destroy destroy): called
+ *   once, when the current run ends
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data after @func ran
+ *
+ * Adds @func to the end of the server's current run: it is called once,
+ * with the run's reason (as a monitor gets it: %NULL for a normal stop),
+ * on the thread that ran the server's handlers, whenever the run ends:
+ * after a stop or a crash (after `terminate`), when `init` fails, and
+ * when an exit signal from a link ends the run (which runs no
+ * `terminate`). No handler of that run runs after it, and it runs before
+ * the monitors are told and before [method@Gen.Server.stop] returns.
+ * Functions run the last added first; each is for one run only.
+ *
+ * It is meant for what a run holds on its thread beyond the server's
+ * state: a language binding's per-thread state, say. The server's own
+ * logic belongs in `terminate`, which an exit signal skips, as in Erlang.
+ * @func must not wait for the server (it is stopping, and takes no more
+ * messages). Only from the server's own handlers, `init` included.
+ *
+ * ```c
+ * static void
+ * release_scratch (GenServer *server, const GError *reason, gpointer scratch)
+ * {
+ *   scratch_pool_release (scratch);   // on the thread that took it
+ * }
+ *
+ * static void
+ * worker_init (GenServer *server, GVariant *args, GError **error)
+ * {
+ *   gen_server_add_run_end_func (server, release_scratch,
+ *                                scratch_pool_take_for_this_thread (), NULL);
+ * }
+ * ```
+ *
+ * ```python
+ * def do_init(self, args):
+ *     self.add_run_end_func(lambda server, reason: print('run over:', reason))
+ * ```
+ *
+ * Since: 1.2
+ */
+void
+gen_server_add_run_end_func (GenServer            *self,
+                             GenServerMonitorFunc  func,
+                             gpointer              user_data,
+                             GDestroyNotify        destroy)
+{
+  RunEndFunc entry = { func, user_data, destroy };
+  GArray *funcs;
+
+  g_return_if_fail (GEN_IS_SERVER (self));
+  g_return_if_fail (func != NULL);
+  g_return_if_fail (gen_server_is_handler_thread (self));
+
+  funcs = g_object_get_qdata (G_OBJECT (self), run_end_funcs_quark ());
+  if (funcs == NULL)
+    {
+      funcs = g_array_new (FALSE, FALSE, sizeof (RunEndFunc));
+      g_array_set_clear_func (funcs, run_end_func_clear);
+      g_object_set_qdata_full (G_OBJECT (self), run_end_funcs_quark (), funcs,
+                               (GDestroyNotify) g_array_unref);
+    }
+  g_array_append_val (funcs, entry);
+}
+
 void
 gen_run_finish (GenServer *self,
                 gpointer  *leftover,
@@ -496,6 +615,10 @@ gen_run_finish (GenServer *self,
       g_clear_pointer (&priv->taken_calls, g_ptr_array_unref);
       priv->taken_calls_kept = 0;
     }
+
+  /* After the last handler (terminate, if it ran), still on the handler
+   * thread, before anybody hears that the run is over. */
+  run_end_funcs_fire (self, reason);
 
   priv->stop_requested = FALSE;
   /* A server starts again not suspended; who asked for its status now
@@ -576,6 +699,7 @@ gen_run_init (GenServer  *self,
   g_clear_error (&priv->crash_reason);
   g_clear_pointer (&priv->crash_message, g_variant_unref);
   gen_run_refuse_system (self);
+  run_end_funcs_fire (self, local_error);
   gen_trace_lifecycle (self, "failed to start", local_error);
   g_propagate_error (error, local_error);
   return FALSE;

@@ -142,9 +142,12 @@ G_DECLARE_DERIVABLE_TYPE (GenServer, gen_server, GEN, SERVER, GObject)
  * @server: the server that stopped
  * @reason: (nullable): why it stopped: %NULL for a normal stop, the error
  *   of the crash or of the stop otherwise
- * @user_data: the data given to [method@Gen.Server.monitor]
+ * @user_data: the data given to [method@Gen.Server.monitor] or
+ *   [method@Gen.Server.add_run_end_func]
  *
- * Told that a monitored server stopped. See [method@Gen.Server.monitor].
+ * Told that a monitored server stopped. See [method@Gen.Server.monitor];
+ * also the function called as a server's run ends, see
+ * [method@Gen.Server.add_run_end_func].
  *
  * Since: 1.0
  */
@@ -385,6 +388,11 @@ guint         gen_server_monitor             (GenServer            *self,
 GEN_AVAILABLE_IN_ALL
 gboolean      gen_server_demonitor           (GenServer            *self,
                                               guint                 monitor_id);
+GEN_AVAILABLE_IN_1_2
+void          gen_server_add_run_end_func    (GenServer            *self,
+                                              GenServerMonitorFunc  func,
+                                              gpointer              user_data,
+                                              GDestroyNotify        destroy);
 GEN_AVAILABLE_IN_ALL
 gboolean      gen_server_cast                (GenServer            *self,
                                               GVariant             *message,
