@@ -10,6 +10,7 @@ import pytest
 from conftest import DEADLINE, wait_until
 
 from gi.repository import Gen, GLib
+from gi.overrides.Gen import _genserver
 
 _api = ctypes.pythonapi
 _api.PyInterpreterState_Get.restype = ctypes.c_void_p
@@ -126,3 +127,40 @@ def test_main_context_handlers_hold_nothing_on_the_thread_they_run_on():
     runner.join(DEADLINE)
     assert not runner.is_alive()
     wait_until(lambda: thread_states() == baseline, "the runner's thread state gone")
+
+
+class Partner(Gen.Server):
+    """Crashes on any cast: its links' servers get an exit signal."""
+
+    def do_handle_cast(self, message):
+        raise RuntimeError("partner crashed on purpose")
+
+
+def run_status_is(server, status):
+    return lambda: server.get_run_status() == status
+
+
+@pytest.mark.parametrize('scheduler', ['own thread', 'pool'])
+def test_killed_by_a_link_leaks_no_thread_state(scheduler):
+    """A link's exit signal ends a run without do_terminate: the thread
+    state held for it goes all the same, on the server's thread, before the
+    run is seen over. And join() then gives the signal's reason."""
+    baseline = thread_states()
+    held = _genserver.held_thread_states() if _genserver is not None else 0
+    for _ in range(10):
+        partner = Partner()
+        server = (Worker() if scheduler == 'own thread'
+                  else Worker(scheduler=Gen.Scheduler.get_default()))
+        partner.start()
+        server.start()
+        server.call('x')  # its thread state is set up
+        partner.link(server)
+        partner.cast('crash')
+        wait_until(run_status_is(server, 'stopped'), "the server killed")
+        wait_until(run_status_is(partner, 'stopped'), "the partner crashed")
+        assert thread_states() == baseline
+        reason = server.join(0)
+        assert isinstance(reason, GLib.Error)
+        assert 'partner crashed on purpose' in reason.message
+    if _genserver is not None:
+        assert _genserver.held_thread_states() == held

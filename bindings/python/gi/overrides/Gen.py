@@ -401,23 +401,23 @@ def _log_exception(server, level, text, exc):
     logger.handle(record)
 
 
-# --- Python thread states ------------------------------------------------------
+# --- Python thread states and the end of a run -------------------------------
 #
 # PyGObject runs a vfunc on a thread Python did not start by creating a
 # Python thread state, and destroys it when the vfunc returns: that costs
 # more than the handler itself. A server with a thread of its own therefore
 # holds one more PyGILState_Ensure() for its run (through _genserver: the C
 # API has no Python binding), so that the thread state lives from the first
-# handler to the end of the run (released in do_terminate, or when do_init
-# fails: the thread ends then). The count is per thread (threading.local is
-# per thread state), so it is right however many servers and threads there
-# are. Servers whose handlers run on threads they do not own (a main
-# context, a scheduler's workers) hold nothing: such a thread may outlive
-# the run, and nothing would release its thread state. Without _genserver
-# nothing is held: only slower.
+# handler to the end of the run. The core calls _genserver back on that
+# thread at every end of a run (gen_server_add_run_end_func), also when init
+# fails and when a link's exit signal ends the run without do_terminate,
+# and the thread state goes then. Servers whose handlers run on threads
+# they do not own (a main context, a scheduler's workers) hold nothing: such
+# a thread may outlive the run. Without _genserver nothing is held: only
+# slower.
 
-# .held: the token of the extra Ensure, or None for a thread that holds
-# none; unset until this thread state runs its first handler.
+# .held: whether this thread state is held for a run; unset until this
+# thread state runs its first handler.
 _thread_state = threading.local()
 
 
@@ -427,17 +427,19 @@ def _owns_its_thread(server):
 
 
 def _hold_thread_state(server):
-    _thread_state.held = (_genserver.hold_thread_state()
-                          if _genserver is not None and _owns_its_thread(server) else None)
+    held = _genserver is not None and _owns_its_thread(server)
+    if held:
+        _genserver.watch_run(server, True, _run_ended)
+    _thread_state.held = held
 
 
-def _release_thread_state():
-    held = getattr(_thread_state, 'held', None)
-    if held is not None:
-        # Only our own count: PyGObject's release, when the vfunc returns,
-        # then destroys the thread state as it would have without us.
-        _thread_state.held = None
-        _genserver.release_thread_state(held)
+def _run_ended(server, reason):
+    # On the server's thread, at every end of a run, before stop() returns
+    # and before the monitors hear of it (see Server.join). After
+    # do_terminate, which set both already, unless an exit signal skipped it.
+    if not getattr(server, '_gen_run_ended', False):
+        server._gen_last_reason = _reason(server, reason)
+        server._gen_run_ended = True
 
 
 # Handlers whose exception is a crash (the server stops with it as reason).
@@ -454,12 +456,13 @@ def _wrap_handler(handler, name):
             self._gen_run_ended = False  # (see Server._run_over)
         if not hasattr(_thread_state, 'held'):
             _hold_thread_state(self)
+        if name == 'do_init' and not _thread_state.held and _genserver is not None:
+            # The end of every run of a server on a shared thread too.
+            _genserver.watch_run(self, False, _run_ended)
         try:
             result = handler(self, *args)
             return _reply(self, result) if name == 'do_handle_call' else result
         except GLib.Error:
-            if name == 'do_init':
-                _release_thread_state()
             raise
         except BaseException as exc:
             raise _handler_error(self, name, args, exc)
@@ -482,8 +485,6 @@ def _handler_error(self, name, args, exc):
             _log_exception(self, logging.DEBUG, f"{qualname}.{name} raised {text}", exc)
             # For the Python caller of start() or call().
             _leave_exception(self, args[0], exc, text)
-        if name == 'do_init':
-            _release_thread_state()
         error = GLib.Error.new_literal(Gen.server_error_quark(), text, Gen.ServerError.FAILED)
         error.__cause__ = exc
         return error
@@ -496,8 +497,6 @@ def _handler_error(self, name, args, exc):
     # Quiet for SystemExit, as threading is: it asks to end.
     _log_exception(self, logging.DEBUG if isinstance(exc, SystemExit) else logging.ERROR,
                    f"{type(self).__qualname__}.{name} raised {error.message}", exc)
-    if name == 'do_init':
-        _release_thread_state()
     if name == 'do_handle_call':
         # A call's error only fails the call: crash explicitly (from a
         # handler this takes effect when the handler returns).
@@ -527,7 +526,6 @@ def _wrap_terminate(handler):
                            f"{_exception_text(exc)}", exc)
         finally:
             self._gen_run_ended = True
-            _release_thread_state()
 
     wrapper._gen_wrapped = True
     return wrapper

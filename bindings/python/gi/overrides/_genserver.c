@@ -17,8 +17,8 @@
  * server's side, the handler reads its message without a GI call either.
  *
  * It also does for the override what Python code cannot: hold a thread
- * state across handlers (PyGILState_*), give a GLib.Variant's address,
- * and chain to a C terminate with a NULL reason.
+ * state across handlers (PyGILState_*) until the run ends, give a
+ * GLib.Variant's address, and chain to a C terminate with a NULL reason.
  *
  * PyGObject's objects are read through its public header, pygobject.h
  * (Debian's python-gi-dev).
@@ -555,31 +555,125 @@ genserver_address (PyObject *module,
   return message != NULL ? PyLong_FromVoidPtr (message) : NULL;
 }
 
-/* hold_thread_state() -> token; release_thread_state(token).
+/* watch_run(server, hold, run_ended): the end of the server's current run,
+ * from one of its handlers.
  *
  * PyGObject runs a vfunc on a thread Python did not start by creating a
  * Python thread state, and destroys it when the vfunc returns, which
- * costs more than a small handler. One more PyGILState_Ensure() for the
- * server's run keeps the thread state alive from handler to handler; the
- * override releases it at the end of the run. Called with the GIL held,
- * from a handler: Ensure then only counts. */
-static PyObject *
-genserver_hold_thread_state (PyObject *module,
-                             PyObject *unused)
+ * costs more than a small handler. With @hold, one more
+ * PyGILState_Ensure() for the run keeps the thread state alive from
+ * handler to handler, for a server whose thread is its own.
+ *
+ * Either way, a run-end function of the core (gen_server_add_run_end_func)
+ * calls run_ended(server, reason) on the server's thread at every end of
+ * the run, also one by a link's exit signal, which runs no do_terminate,
+ * and then releases what @hold took: the thread state goes with it there,
+ * on its own thread, before stop() returns or a monitor hears of the end.
+ * (A destructor run as the thread exits would come too late: a server
+ * finalized from Python, with the GIL, joins its thread.) */
+
+#if PY_VERSION_HEX >= 0x030D0000
+# define is_finalizing Py_IsFinalizing
+#else
+# define is_finalizing _Py_IsFinalizing
+#endif
+
+/* Thread states held for a run: for the tests (held_thread_states()). */
+static gint n_held;
+
+typedef struct
 {
-  return PyLong_FromLong (PyGILState_Ensure ());
+  PyObject *run_ended;      /* owned */
+  gboolean held;
+  PyGILState_STATE token;   /* of the held Ensure */
+} RunWatch;
+
+static void
+run_watch_ended (GenServer    *server,
+                 const GError *reason,
+                 gpointer      data)
+{
+  RunWatch *watch = data;
+  PyGILState_STATE state;
+  PyObject *self, *py_reason = NULL, *result = NULL;
+
+  /* A run that ends as Python shuts down (a server left running at exit)
+   * has nobody to tell, and the GIL is not to be had. */
+  if (!Py_IsInitialized () || is_finalizing ())
+    {
+      g_free (watch);
+      return;
+    }
+
+  state = PyGILState_Ensure ();
+  self = pygobject_new (G_OBJECT (server));
+  if (self != NULL && reason != NULL)
+    {
+      GError *copy = g_error_copy (reason);
+      PyObject *type, *traceback;
+
+      /* The GLib.Error PyGObject makes of a GError argument. */
+      pyg_error_check (&copy);
+      PyErr_Fetch (&type, &py_reason, &traceback);
+      PyErr_NormalizeException (&type, &py_reason, &traceback);
+      Py_XDECREF (type);
+      Py_XDECREF (traceback);
+    }
+  if (self != NULL && (reason == NULL || py_reason != NULL))
+    result = PyObject_CallFunctionObjArgs (watch->run_ended, self,
+                                           py_reason != NULL ? py_reason : Py_None, NULL);
+  if (result == NULL)
+    PyErr_WriteUnraisable (watch->run_ended);
+  Py_XDECREF (result);
+  Py_XDECREF (py_reason);
+  Py_XDECREF (self);
+  Py_DECREF (watch->run_ended);
+
+  if (watch->held)
+    {
+      g_atomic_int_add (&n_held, -1);
+      PyGILState_Release (watch->token);
+    }
+  g_free (watch);
+  /* The last count of a held thread state: it is deleted here. */
+  PyGILState_Release (state);
 }
 
 static PyObject *
-genserver_release_thread_state (PyObject *module,
-                                PyObject *token)
+genserver_watch_run (PyObject         *module,
+                     PyObject *const  *args,
+                     Py_ssize_t        n_args)
 {
-  long state = PyLong_AsLong (token);
+  GenServer *server;
+  RunWatch *watch;
+  int hold;
 
-  if (state == -1 && PyErr_Occurred ())
+  if (n_args != 3 || !PyCallable_Check (args[2]))
+    {
+      PyErr_SetString (PyExc_TypeError, "watch_run() takes a server, a bool and a function");
+      return NULL;
+    }
+  if ((server = server_of (args[0])) == NULL || (hold = PyObject_IsTrue (args[1])) < 0)
     return NULL;
-  PyGILState_Release ((PyGILState_STATE) state);
+
+  watch = g_new0 (RunWatch, 1);
+  watch->run_ended = Py_NewRef (args[2]);
+  watch->held = hold;
+  if (hold)
+    {
+      /* With the GIL, from a handler: Ensure only counts. */
+      watch->token = PyGILState_Ensure ();
+      g_atomic_int_inc (&n_held);
+    }
+  gen_server_add_run_end_func (server, run_watch_ended, watch, NULL);
   Py_RETURN_NONE;
+}
+
+static PyObject *
+genserver_held_thread_states (PyObject *module,
+                              PyObject *unused)
+{
+  return PyLong_FromLong (g_atomic_int_get (&n_held));
 }
 
 /* chain_terminate(server, gtype): runs the terminate of @gtype's class
@@ -1020,10 +1114,11 @@ static PyMethodDef genserver_methods[] = {
     "call_value(server, type_string, value, timeout_ms, is_variant): calls, unpacks." },
   { "address", genserver_address, METH_O,
     "address(variant): the GVariant's address." },
-  { "hold_thread_state", genserver_hold_thread_state, METH_NOARGS,
-    "hold_thread_state(): PyGILState_Ensure(), to keep this thread state." },
-  { "release_thread_state", genserver_release_thread_state, METH_O,
-    "release_thread_state(token): PyGILState_Release()." },
+  { "watch_run", (PyCFunction) (void (*) (void)) genserver_watch_run, METH_FASTCALL,
+    "watch_run(server, hold, run_ended): run_ended(server, reason) at every end of the "
+    "server's current run, on its thread; with hold, keeps this thread state until then." },
+  { "held_thread_states", genserver_held_thread_states, METH_NOARGS,
+    "held_thread_states(): how many thread states runs hold now (for tests)." },
   { "chain_terminate", (PyCFunction) (void (*) (void)) genserver_chain_terminate, METH_FASTCALL,
     "chain_terminate(server, gtype): a C terminate, with a NULL reason." },
   { "statem_stop", genserver_statem_stop, METH_O,
