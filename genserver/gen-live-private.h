@@ -6,13 +6,32 @@
 G_BEGIN_DECLS
 
 /* The list of live servers: every GenServer between its constructed and
- * its finalize, with an id that is never reused in the process; see
+ * its dispose, with an id that is never reused in the process; see
  * gen-live.c. It knows servers only as GObjects, and nothing of what is
  * done with the list: the observer (gen-observer.c) reads it. */
 
-/* From the server's constructed and finalize: nothing on the message path. */
-void      gen_live_track     (gpointer server);
-void      gen_live_untrack   (gpointer server);
+/* A server's place in the list. It lives in the server (GenServerPrivate),
+ * at the same offset from the instance in every server, so that being
+ * listed costs no allocation and no lock of GLib's. */
+typedef struct _GenLiveLink GenLiveLink;
+
+struct _GenLiveLink
+{
+  /* Under the list's lock: the neighbours while the server is listed,
+   * NULL before and after. */
+  GenLiveLink *prev;
+  GenLiveLink *next;
+  /* Written before the link is listed, then immutable; 0 if the server
+   * was never listed. */
+  guint64 id;
+};
+
+/* From the server's constructed: lists @server, whose @link is inside it. */
+void      gen_live_track     (gpointer      server,
+                              GenLiveLink  *link);
+/* From the server's dispose, before its last reference can go: unlists
+ * it, if it is listed. Any number of times. */
+void      gen_live_untrack   (GenLiveLink  *link);
 
 typedef struct
 {
@@ -24,8 +43,6 @@ typedef struct
 GArray   *gen_live_snapshot  (void);
 /* A reference to the server with @id, or NULL if it is gone. */
 gpointer  gen_live_lookup    (guint64   id);
-/* The id of a live @server, 0 if untracked. */
-guint64   gen_live_id        (gpointer  server);
 guint     gen_live_count     (void);
 
 /* Where the records of traced servers go besides the log: the observer
@@ -37,7 +54,9 @@ typedef void (*GenLiveTraceSink) (gpointer     server,
                                   const gchar *text,
                                   gint64       handling_us);
 void      gen_live_set_trace_sink (GenLiveTraceSink sink);
+/* @id: the server's link's (0 if it is not listed). */
 void      gen_live_trace     (gpointer     server,
+                              guint64      id,
                               const gchar *kind,
                               const gchar *text,
                               gint64       handling_us);

@@ -2,48 +2,62 @@
 
 /*
  * The list of live servers, for the observer. The core tells it of every
- * server made (constructed) and gone (finalize), never of a message: an
- * entry is a weak reference and an id in a queue under one lock, made and
- * dropped with the server, so a server that runs pays nothing for being
- * listed.
+ * server made (constructed) and going (dispose), never of a message. The
+ * list is intrusive: each server carries its link and id (GenLiveLink, in
+ * its private struct), linked and unlinked under one lock, so that a
+ * server pays neither an allocation nor a lock of GLib's for being listed,
+ * and nothing while it runs.
  *
- * A weak reference, not the server's address: a lister takes references
- * under the lock, and a server whose last reference is being dropped at
- * that moment must not be revived. GObject clears weak references before
- * dispose; such a server reads as NULL until its finalize, waiting for
- * the lock, removes it.
+ * A lister takes references under the lock, and must never take one to a
+ * server whose last reference is gone. What GLib 2.74's g_object_unref
+ * does with the last reference (gobject.c):
+ *
+ *  1. It sees the count at 1 and runs dispose with the count still 1.
+ *  2. It reads the count again: if somebody took a reference meanwhile,
+ *     it drops its own and returns. The object lives on, disposed, and
+ *     the unref of that other reference starts again at 1.
+ *  3. Otherwise it drops the count to 0 and finalizes.
+ *
+ * GenServer's dispose, which every subclass's chains up to as GObject
+ * requires, unlinks the server under the lock before it returns, and the
+ * count reaches 0 only after that (3). So a server a lister finds in the
+ * list, under the lock, has a count of at least 1: g_object_ref is safe,
+ * with the toggle notification of the bindings (which a hand-made
+ * "reference unless 0" on the count would skip).
+ *
+ * The one race left is harmless: a lister may take a reference between
+ * the last unref's first look (1) and GenServer's dispose. That is a
+ * reference taken during dispose (2): the unref returns without
+ * finalizing, the server is unlisted all the same, and the lister's unref
+ * finalizes it on the lister's thread (as when a lister won the race
+ * against the weak reference this list held before). A subclass's dispose
+ * may have run by then; GObject asks every dispose to leave the object
+ * usable, and the library's servers have none.
+ *
+ * Not in finalize: the count is 0 by then, and a lister between the drop
+ * (3) and the unlinking would reference memory being freed. Not only when
+ * dispose sees the count at 1 either: a server left listed because of a
+ * reference its own dispose holds for a moment would reach 0 listed.
  */
 
 #include "config.h"
 
 #include "gen-live-private.h"
 
-/* A server in the list. The server holds it as qdata (unowned there: the
- * queue owns it). `id` is immutable; `link` is under `live_lock`. */
-typedef struct
-{
-  GWeakRef server;
-  guint64 id;
-  GList link;
-} Entry;
-
-/* `live_lock` protects `live` (Entry *, in the order made) and `next_id`. */
+/* `live_lock` protects the list (`live`, a ring through each listed
+ * server's GenLiveLink, in the order made, `live` itself the head),
+ * `n_live`, `next_id` and `link_offset`. */
 static GMutex live_lock;
-static GQueue live = G_QUEUE_INIT;
+static GenLiveLink live = { &live, &live, 0 };
+static guint n_live;
 static guint64 next_id;
+/* Where the link sits in a server: the same for all of them (in
+ * GenServer's private struct, which GObject places at one offset from the
+ * instance for every subclass). 0 until the first server is listed. */
+static gssize link_offset;
 /* Atomic. */
 static gint tracking = TRUE;
 static GenLiveTraceSink trace_sink;
-
-static GQuark
-entry_quark (void)
-{
-  static gsize quark; /* GQuark */
-
-  if (g_once_init_enter (&quark))
-    g_once_init_leave (&quark, g_quark_from_static_string ("gen-live-entry"));
-  return (GQuark) quark;
-}
 
 void
 gen_live_set_tracking (gboolean on)
@@ -51,40 +65,49 @@ gen_live_set_tracking (gboolean on)
   g_atomic_int_set (&tracking, !!on);
 }
 
-void
-gen_live_track (gpointer server)
+static GObject *
+link_server (GenLiveLink *link)
 {
-  Entry *entry;
+  return (GObject *) ((gchar *) link - link_offset);
+}
+
+void
+gen_live_track (gpointer     server,
+                GenLiveLink *link)
+{
+  gssize offset = (gchar *) link - (gchar *) server;
 
   if (!g_atomic_int_get (&tracking))
     return;
 
-  entry = g_new0 (Entry, 1);
-  g_weak_ref_init (&entry->server, server);
-  entry->link.data = entry;
-  g_object_set_qdata (server, entry_quark (), entry);
-
   g_mutex_lock (&live_lock);
-  entry->id = ++next_id;
-  g_queue_push_tail_link (&live, &entry->link);
+  g_assert (link_offset == 0 || link_offset == offset);
+  link_offset = offset;
+  link->id = ++next_id;
+  link->prev = live.prev;
+  link->next = &live;
+  live.prev->next = link;
+  live.prev = link;
+  n_live++;
   g_mutex_unlock (&live_lock);
 }
 
 void
-gen_live_untrack (gpointer server)
+gen_live_untrack (GenLiveLink *link)
 {
-  /* qdata lives until GObject's own finalize, after the server's. */
-  Entry *entry = g_object_steal_qdata (server, entry_quark ());
-
-  if (entry == NULL)
+  /* Never listed (tracking was off): nobody else knows of the link. */
+  if (link->id == 0)
     return;
 
   g_mutex_lock (&live_lock);
-  g_queue_unlink (&live, &entry->link);
+  if (link->next != NULL)
+    {
+      link->prev->next = link->next;
+      link->next->prev = link->prev;
+      link->prev = link->next = NULL;
+      n_live--;
+    }
   g_mutex_unlock (&live_lock);
-
-  g_weak_ref_clear (&entry->server);
-  g_free (entry);
 }
 
 static void
@@ -99,17 +122,15 @@ gen_live_snapshot (void)
   GArray *servers = g_array_new (FALSE, FALSE, sizeof (GenLiveServer));
 
   /* Cleared outside the lock by the caller: the last reference runs
-   * finalize, which takes it. */
+   * dispose, which takes it. */
   g_array_set_clear_func (servers, live_server_clear);
 
   g_mutex_lock (&live_lock);
-  for (GList *l = live.head; l != NULL; l = l->next)
+  for (GenLiveLink *l = live.next; l != &live; l = l->next)
     {
-      Entry *entry = l->data;
-      GenLiveServer item = { entry->id, g_weak_ref_get (&entry->server) };
+      GenLiveServer item = { l->id, g_object_ref (link_server (l)) };
 
-      if (item.server != NULL)
-        g_array_append_val (servers, item);
+      g_array_append_val (servers, item);
     }
   g_mutex_unlock (&live_lock);
 
@@ -122,27 +143,16 @@ gen_live_lookup (guint64 id)
   gpointer server = NULL;
 
   g_mutex_lock (&live_lock);
-  for (GList *l = live.tail; l != NULL; l = l->prev)
-    {
-      Entry *entry = l->data;
-
-      if (entry->id == id)
-        {
-          server = g_weak_ref_get (&entry->server);
-          break;
-        }
-    }
+  /* The newest first: an id someone just saw is more likely recent. */
+  for (GenLiveLink *l = live.prev; l != &live; l = l->prev)
+    if (l->id == id)
+      {
+        server = g_object_ref (link_server (l));
+        break;
+      }
   g_mutex_unlock (&live_lock);
 
   return server;
-}
-
-guint64
-gen_live_id (gpointer server)
-{
-  Entry *entry = g_object_get_qdata (server, entry_quark ());
-
-  return entry != NULL ? entry->id : 0;
 }
 
 guint
@@ -151,7 +161,7 @@ gen_live_count (void)
   guint n;
 
   g_mutex_lock (&live_lock);
-  n = live.length;
+  n = n_live;
   g_mutex_unlock (&live_lock);
   return n;
 }
@@ -164,6 +174,7 @@ gen_live_set_trace_sink (GenLiveTraceSink sink)
 
 void
 gen_live_trace (gpointer     server,
+                guint64      id,
                 const gchar *kind,
                 const gchar *text,
                 gint64       handling_us)
@@ -171,5 +182,5 @@ gen_live_trace (gpointer     server,
   GenLiveTraceSink sink = g_atomic_pointer_get (&trace_sink);
 
   if (sink != NULL)
-    sink (server, gen_live_id (server), kind, text, handling_us);
+    sink (server, id, kind, text, handling_us);
 }

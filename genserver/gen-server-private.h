@@ -3,6 +3,7 @@
 
 #include "gen-call-private.h"
 #include "gen-core-private.h"
+#include "gen-live-private.h"
 #include "gen-mailbox-private.h"
 #include "gen-scheduler.h"
 #include "gen-server.h"
@@ -183,6 +184,11 @@ typedef struct
   guint taken_calls_kept;  /* how many the last pruning left */
   gint64 last_activity;    /* monotonic µs of the last handled message */
   gboolean idle_fired;     /* the idle timeout fired since that message */
+
+  /* The server's place in the observer's list of live servers, from
+   * constructed to dispose: under that list's lock; see gen-live.c for
+   * why dispose, and not finalize, takes it out. */
+  GenLiveLink live;
 
   /* Observability; see gen-observe.c. The counters of handled messages
    * are written by the handler thread only and read by anyone, both with

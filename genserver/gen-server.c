@@ -16,7 +16,6 @@
 
 #include "gen-enums.h"
 #include "gen-scheduler-private.h"
-#include "gen-live-private.h"
 #include "gen-server-private.h"
 #include "gen-spin-private.h"
 
@@ -999,7 +998,18 @@ gen_server_constructed (GObject *object)
     priv->kind = &gen_thread_scheduler_kind;
   priv->kind->init (self);
 
-  gen_live_track (self);
+  gen_live_track (self, &priv->live);
+}
+
+static void
+gen_server_dispose (GObject *object)
+{
+  GenServerPrivate *priv = gen_server_get_instance_private (GEN_SERVER (object));
+
+  /* Before the last reference can go: see gen-live.c. */
+  gen_live_untrack (&priv->live);
+
+  G_OBJECT_CLASS (gen_server_parent_class)->dispose (object);
 }
 
 static void
@@ -1011,8 +1021,6 @@ gen_server_finalize (GObject *object)
   /* A running server holds a reference to itself. */
   g_assert (priv->status == GEN_STATUS_STOPPED);
   g_assert (priv->idle_source == NULL);
-
-  gen_live_untrack (self);
 
   /* NULL only if constructed() did not chain up (see start). */
   if (priv->kind != NULL)
@@ -1120,6 +1128,7 @@ gen_server_class_init (GenServerClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->constructed = gen_server_constructed;
+  object_class->dispose = gen_server_dispose;
   object_class->finalize = gen_server_finalize;
   object_class->get_property = gen_server_get_property;
   object_class->set_property = gen_server_set_property;

@@ -71,7 +71,7 @@ gen_trace_record (GenServer    *self,
   fields[2].value = line;
   fields[6].value = text;
   g_log_structured_array (G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS (fields));
-  gen_live_trace (self, kind, text, elapsed);
+  gen_live_trace (self, gen_server_get_private (self)->live.id, kind, text, elapsed);
 }
 
 void

@@ -4,6 +4,8 @@
 
 #include "test-common.h"
 
+#include "genserver/gen-live-private.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -1137,6 +1139,193 @@ test_get_state_unsupported (void)
   test_stop_ok (plain);
 }
 
+/* The list of live servers ---------------------------------------------- */
+
+/* A server whose dispose or finalize, which run before GenServer's, can
+ * hold the thread dropping its last reference, so that the test looks at
+ * the list at that very moment. The counters and flags are under the
+ * gate's lock (static, so never initialised); a hold is taken once. */
+typedef struct
+{
+  TestGate gate;
+  gboolean hold_dispose;
+  gboolean hold_finalize;
+  guint disposed;
+  guint finalizing;
+} Dying;
+
+static Dying dying;
+
+G_DECLARE_FINAL_TYPE (TestDying, test_dying, TEST, DYING, GenServer)
+
+struct _TestDying
+{
+  GenServer parent_instance;
+};
+
+G_DEFINE_TYPE (TestDying, test_dying, GEN_TYPE_SERVER)
+
+static void
+dying_hold (gboolean *hold,
+            guint    *count)
+{
+  g_mutex_lock (&dying.gate.lock);
+  (*count)++;
+  g_cond_broadcast (&dying.gate.cond);
+  if (*hold)
+    {
+      *hold = FALSE;
+      while (!dying.gate.open)
+        g_cond_wait (&dying.gate.cond, &dying.gate.lock);
+    }
+  g_mutex_unlock (&dying.gate.lock);
+}
+
+static void
+test_dying_dispose (GObject *object)
+{
+  dying_hold (&dying.hold_dispose, &dying.disposed);
+  G_OBJECT_CLASS (test_dying_parent_class)->dispose (object);
+}
+
+static void
+test_dying_finalize (GObject *object)
+{
+  dying_hold (&dying.hold_finalize, &dying.finalizing);
+  G_OBJECT_CLASS (test_dying_parent_class)->finalize (object);
+}
+
+static void
+test_dying_class_init (TestDyingClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = test_dying_dispose;
+  G_OBJECT_CLASS (klass)->finalize = test_dying_finalize;
+}
+
+static void
+test_dying_init (TestDying *self)
+{
+}
+
+static gpointer
+last_unref (gpointer server)
+{
+  g_object_unref (server);
+  return NULL;
+}
+
+/* The id of @server in the list, 0 if it is not there. */
+static guint64
+live_id_of (gpointer server)
+{
+  g_autoptr(GArray) live = gen_live_snapshot ();
+
+  for (guint i = 0; i < live->len; i++)
+    if (g_array_index (live, GenLiveServer, i).server == server)
+      return g_array_index (live, GenLiveServer, i).id;
+  return 0;
+}
+
+/* Drops the last reference to @server on a thread of its own, and
+ * returns that thread once it is held in the dispose (@hold is
+ * `dying.hold_dispose`, @count `dying.disposed`) or in the finalize. */
+static GThread *
+drop_last_and_hold (TestDying *server,
+                    gboolean  *hold,
+                    guint     *count)
+{
+  GThread *thread;
+
+  g_mutex_lock (&dying.gate.lock);
+  dying.gate.open = FALSE;
+  dying.hold_dispose = dying.hold_finalize = FALSE;
+  dying.disposed = dying.finalizing = 0;
+  *hold = TRUE;
+  g_mutex_unlock (&dying.gate.lock);
+
+  thread = g_thread_new ("last-unref", last_unref, server);
+  test_gate_wait_for (&dying.gate, count, 1);
+  return thread;
+}
+
+/* A lister that comes while the last reference is being dropped, before
+ * GenServer's dispose, takes a reference GLib counts as taken during
+ * dispose: that unref returns without finalizing, the server leaves the
+ * list, and the lister's own unref finalizes it. */
+static void
+test_live_listed_during_last_unref (void)
+{
+  TestDying *server = g_object_new (test_dying_get_type (), NULL);
+  guint64 id = live_id_of (server);
+  g_autoptr(GArray) live = NULL;
+  gboolean found = FALSE;
+  GThread *thread;
+
+  g_assert_cmpuint (id, !=, 0);
+  thread = drop_last_and_hold (server, &dying.hold_dispose, &dying.disposed);
+
+  /* The count is still 1: the lister's reference makes it 2. */
+  live = gen_live_snapshot ();
+  for (guint i = 0; i < live->len; i++)
+    if (g_array_index (live, GenLiveServer, i).server == (GObject *) server)
+      found = TRUE;
+  g_assert_true (found);
+
+  test_gate_open (&dying.gate);
+  g_thread_join (thread);
+  g_assert_cmpuint (test_gate_get (&dying.gate, &dying.finalizing), ==, 0);
+  g_assert_null (gen_live_lookup (id));
+
+  g_clear_pointer (&live, g_array_unref);
+  g_assert_cmpuint (test_gate_get (&dying.gate, &dying.disposed), ==, 2);
+  g_assert_cmpuint (test_gate_get (&dying.gate, &dying.finalizing), ==, 1);
+}
+
+/* Once its count reached 0 a server is no longer in the list: a lister
+ * that comes while it is finalized finds nothing to reference (with the
+ * server unlisted in finalize it would reference a dying object, a
+ * critical here). */
+static void
+test_live_gone_before_finalize (void)
+{
+  TestDying *server = g_object_new (test_dying_get_type (), NULL);
+  guint64 id = live_id_of (server);
+  GThread *thread;
+
+  g_assert_cmpuint (id, !=, 0);
+  thread = drop_last_and_hold (server, &dying.hold_finalize, &dying.finalizing);
+
+  g_assert_cmpuint (live_id_of (server), ==, 0);
+  g_assert_null (gen_live_lookup (id));
+
+  test_gate_open (&dying.gate);
+  g_thread_join (thread);
+  g_assert_cmpuint (test_gate_get (&dying.gate, &dying.disposed), ==, 1);
+}
+
+/* A lister and the last unrefs of many servers at once: no reference is
+ * ever taken to a server whose count reached 0 (G_DEBUG=fatal-criticals
+ * and the sanitizers catch one). */
+static gpointer
+list_until_stopped (gpointer stop)
+{
+  while (!g_atomic_int_get ((gint *) stop))
+    g_array_unref (gen_live_snapshot ());
+  return NULL;
+}
+
+static void
+test_live_lister_races_last_unrefs (void)
+{
+  gint stop = FALSE;
+  GThread *lister = g_thread_new ("lister", list_until_stopped, &stop);
+
+  for (guint i = 0; i < 5000; i++)
+    g_object_unref (g_object_new (GEN_TYPE_SERVER, NULL));
+  g_atomic_int_set (&stop, TRUE);
+  g_thread_join (lister);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1166,6 +1355,9 @@ main (int    argc,
   g_test_add_func ("/observe/trace/lifecycle", test_lifecycle_log);
   g_test_add_func ("/observe/get-and-replace-state", test_get_and_replace_state);
   g_test_add_func ("/observe/get-state-unsupported", test_get_state_unsupported);
+  g_test_add_func ("/observe/live/listed-during-last-unref", test_live_listed_during_last_unref);
+  g_test_add_func ("/observe/live/gone-before-finalize", test_live_gone_before_finalize);
+  g_test_add_func ("/observe/live/lister-races-last-unrefs", test_live_lister_races_last_unrefs);
 
   return g_test_run ();
 }
