@@ -5,7 +5,7 @@
  * called and cast to in the same patterns, plus the limits of the bare
  * GAsyncQueue the mailbox is built on, measured by this same program.
  *
- *   bench-server [--quick] [--only WORKLOAD] [--pin]
+ *   bench-server [--quick] [--only WORKLOAD|ROW] [--pin]
  *
  * stdout carries one line per metric, "<system> <metric> <value> <unit>",
  * which benchmarks/compare.py reads; anything else goes to stderr. Each
@@ -1008,10 +1008,18 @@ bench_gvariant_int32 (guint n)
 
 static const gchar *only;
 
+/* --only names a workload, or one row of a workload that reports several. */
 static gboolean
-selected (const gchar *name)
+selected (const gchar *workload)
 {
-  return only == NULL || g_str_equal (name, only);
+  return only == NULL || g_str_equal (only, workload);
+}
+
+static gboolean
+row_selected (const gchar *workload,
+              const gchar *row)
+{
+  return selected (workload) || g_str_equal (only, row);
 }
 
 static void
@@ -1026,6 +1034,13 @@ report (const gchar *system,
     printf ("%s %s %.3f %s\n", system, metric, value, unit);
   fflush (stdout);
 }
+
+/* Reports @row of @workload, measured by @value, if it is selected. */
+#define REPORT_ROW(who, workload, row, value, unit) \
+  G_STMT_START { \
+    if (row_selected ((workload), (row))) \
+      report ((who), (row), (value), (unit)); \
+  } G_STMT_END
 
 /* Warms up at a tenth of @n, then measures once, as gs_bench.erl does. */
 #define BENCH(fn, n, ...) \
@@ -1049,7 +1064,7 @@ main (int    argc,
         pin = TRUE;
       else
         {
-          g_printerr ("usage: %s [--quick] [--only NAME] [--pin]\n", argv[0]);
+          g_printerr ("usage: %s [--quick] [--only WORKLOAD|ROW] [--pin]\n", argv[0]);
           return 2;
         }
     }
@@ -1092,21 +1107,18 @@ main (int    argc,
     report ("genserver", "call_rtt_busy", BENCH (bench_call_rtt_on, calls, ON_THREAD, TRUE), "us");
   if (selected ("call_wake_1000_busy"))
     report ("genserver", "call_wake_1000_busy", BENCH (bench_call_wake_1000_busy, calls), "us");
-  if (selected ("call_rtt_pool"))
-    {
-      report ("genserver", "call_rtt_pool", BENCH (bench_call_rtt_on, calls, ON_POOL, FALSE), "us");
-      report ("genserver", "call_rtt_pool_busy", BENCH (bench_call_rtt_on, calls, ON_POOL, TRUE), "us");
-      report ("genserver", "call_rtt_pool_queued",
+  REPORT_ROW ("genserver", "call_rtt_pool", "call_rtt_pool",
+              BENCH (bench_call_rtt_on, calls, ON_POOL, FALSE), "us");
+  REPORT_ROW ("genserver", "call_rtt_pool", "call_rtt_pool_busy",
+              BENCH (bench_call_rtt_on, calls, ON_POOL, TRUE), "us");
+  REPORT_ROW ("genserver", "call_rtt_pool", "call_rtt_pool_queued",
               BENCH (bench_call_rtt_on, calls, ON_POOL_QUEUED, FALSE), "us");
-      report ("genserver", "call_rtt_pool_queued_busy",
+  REPORT_ROW ("genserver", "call_rtt_pool", "call_rtt_pool_queued_busy",
               BENCH (bench_call_rtt_on, calls, ON_POOL_QUEUED, TRUE), "us");
-    }
-  if (selected ("call_rtt_main"))
-    {
-      report ("genserver", "call_rtt_main", BENCH (bench_call_rtt_on, calls, ON_MAIN_CONTEXT, FALSE), "us");
-      report ("genserver", "call_rtt_main_busy",
+  REPORT_ROW ("genserver", "call_rtt_main", "call_rtt_main",
+              BENCH (bench_call_rtt_on, calls, ON_MAIN_CONTEXT, FALSE), "us");
+  REPORT_ROW ("genserver", "call_rtt_main", "call_rtt_main_busy",
               BENCH (bench_call_rtt_on, calls, ON_MAIN_CONTEXT, TRUE), "us");
-    }
   if (selected ("spawn"))
     {
       gdouble seconds, bytes;
@@ -1118,27 +1130,29 @@ main (int    argc,
       report ("genserver", "spawn_100k_time", seconds, "s");
       report ("genserver", "mem_per_server", bytes, "B");
     }
-  if (selected ("cast_rate_pool"))
-    {
-      report ("genserver", "cast_rate_pool_1", BENCH (bench_pool_cast_1, casts), "msg/s");
-      report ("genserver", "cast_rate_pool_4", BENCH (bench_pool_cast_4, casts), "msg/s");
-      report ("genserver", "cast_rate_pool_1_1000", BENCH (bench_pool_cast_1_1000, casts), "msg/s");
-      report ("genserver", "cast_rate_pool_4_1000", BENCH (bench_pool_cast_4_1000, casts), "msg/s");
-    }
+  REPORT_ROW ("genserver", "cast_rate_pool", "cast_rate_pool_1",
+              BENCH (bench_pool_cast_1, casts), "msg/s");
+  REPORT_ROW ("genserver", "cast_rate_pool", "cast_rate_pool_4",
+              BENCH (bench_pool_cast_4, casts), "msg/s");
+  REPORT_ROW ("genserver", "cast_rate_pool", "cast_rate_pool_1_1000",
+              BENCH (bench_pool_cast_1_1000, casts), "msg/s");
+  REPORT_ROW ("genserver", "cast_rate_pool", "cast_rate_pool_4_1000",
+              BENCH (bench_pool_cast_4_1000, casts), "msg/s");
 
-  if (selected ("queue_throughput"))
-    {
-      report ("raw", "queue_throughput", BENCH (bench_queue_throughput, casts, FALSE, FALSE), "ptr/s");
-      report ("raw", "queue_throughput_batch", BENCH (bench_queue_throughput, casts, TRUE, FALSE), "ptr/s");
-      report ("raw", "queue_variant_throughput", BENCH (bench_queue_throughput, casts, FALSE, TRUE), "msg/s");
-      report ("raw", "queue_fanout_4_1000", BENCH (bench_queue_fanout, casts, 4, 1000), "msg/s");
-    }
-  if (selected ("pingpong"))
-    {
-      report ("raw", "pingpong_block", BENCH (bench_queue_pingpong, calls, FALSE), "us");
-      report ("raw", "pingpong_spin", BENCH (bench_queue_pingpong, calls, TRUE), "us");
-      report ("raw", "pingpong_shared", BENCH (bench_pingpong_shared, calls), "us");
-    }
+  REPORT_ROW ("raw", "queue_throughput", "queue_throughput",
+              BENCH (bench_queue_throughput, casts, FALSE, FALSE), "ptr/s");
+  REPORT_ROW ("raw", "queue_throughput", "queue_throughput_batch",
+              BENCH (bench_queue_throughput, casts, TRUE, FALSE), "ptr/s");
+  REPORT_ROW ("raw", "queue_throughput", "queue_variant_throughput",
+              BENCH (bench_queue_throughput, casts, FALSE, TRUE), "msg/s");
+  REPORT_ROW ("raw", "queue_throughput", "queue_fanout_4_1000",
+              BENCH (bench_queue_fanout, casts, 4, 1000), "msg/s");
+  REPORT_ROW ("raw", "pingpong", "pingpong_block",
+              BENCH (bench_queue_pingpong, calls, FALSE), "us");
+  REPORT_ROW ("raw", "pingpong", "pingpong_spin",
+              BENCH (bench_queue_pingpong, calls, TRUE), "us");
+  REPORT_ROW ("raw", "pingpong", "pingpong_shared",
+              BENCH (bench_pingpong_shared, calls), "us");
   if (selected ("gvariant"))
     report ("raw", "gvariant_int32", BENCH (bench_gvariant_int32, casts), "ns");
 
