@@ -64,6 +64,13 @@ typedef struct
    * every pusher that meets the lock held sleep in the kernel. */
   gint pushes;
 
+  /* How many items are queued: changed only under the queue's lock, read
+   * without it by anyone (relaxed atomics: a plain load and store). What
+   * a runner deciding whether to go on looks at (gen_mailbox_peek_length())
+   * for the price of a read: the look may be stale at once, so a look that
+   * must not miss a push takes the lock (gen_mailbox_length()). */
+  gint n_items;
+
   /* A server thread waiting for work sleeps on `idle_cond` until `pushes`
    * moves, with `idle` (atomic) set; the first pusher to see `idle` clears
    * it and signals, under `idle_lock`. */
@@ -143,13 +150,15 @@ void      gen_mailbox_release    (GenMailbox          *mailbox,
 void      gen_mailbox_poke       (GenMailbox          *mailbox);
 
 gpointer  gen_mailbox_try_pop    (GenMailbox          *mailbox);
-/* Waits as long as it takes for an item; no spinning. */
-gpointer  gen_mailbox_pop        (GenMailbox          *mailbox);
 /* Pops up to @max items under one lock into @items; returns how many. */
 guint     gen_mailbox_pop_batch  (GenMailbox          *mailbox,
                                   gpointer            *items,
                                   guint                max);
 gint      gen_mailbox_length     (GenMailbox          *mailbox);
+/* The length a moment ago, without the lock: stale as soon as read, in
+ * either direction. For a runner's guess whether more waits; a decision
+ * that must see every push made before it uses gen_mailbox_length(). */
+gint      gen_mailbox_peek_length (GenMailbox         *mailbox);
 
 /* Waits for an item, spinning briefly first (see gen-spin-private.h), then
  * sleeping until a push or @deadline (monotonic µs, -1 for none). Returns

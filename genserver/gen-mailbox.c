@@ -7,6 +7,17 @@
 
 GenEnvelope gen_stop_envelope = { GEN_ENVELOPE_STOP };
 
+/* `n_items` changes only under the queue's lock: a relaxed load and store
+ * do, with no locked instruction. */
+static inline void
+count_items_locked (GenMailbox *mailbox,
+                    gint        delta)
+{
+  __atomic_store_n (&mailbox->n_items,
+                    __atomic_load_n (&mailbox->n_items, __ATOMIC_RELAXED) + delta,
+                    __ATOMIC_RELAXED);
+}
+
 void
 gen_mailbox_init (GenMailbox     *mailbox,
                   GDestroyNotify  drop_item)
@@ -137,6 +148,7 @@ gen_mailbox_push (GenMailbox *mailbox,
       g_atomic_int_inc (&mailbox->n_bounded);
     }
   g_async_queue_push_unlocked (mailbox->queue, item);
+  count_items_locked (mailbox, 1);
   g_atomic_int_inc (&mailbox->pushes);
   wake_func = mailbox->wake;
   wake_data = mailbox->wake_data;
@@ -200,6 +212,7 @@ gen_mailbox_close (GenMailbox *mailbox,
   if (push_stop_marker && mailbox->accepting)
     {
       g_async_queue_push_unlocked (mailbox->queue, GEN_ITEM_STOP_MARKER);
+      count_items_locked (mailbox, 1);
       g_atomic_int_inc (&mailbox->pushes);
       wake_func = mailbox->wake;
       wake_data = mailbox->wake_data;
@@ -235,16 +248,17 @@ gen_mailbox_poke (GenMailbox *mailbox)
 gpointer
 gen_mailbox_try_pop (GenMailbox *mailbox)
 {
+  gpointer item;
+
   /* A server at work here is what a slow yield on this processor went
    * to (see gen_spin_note_activity()): one look per batch. */
   gen_spin_note_activity ();
-  return g_async_queue_try_pop (mailbox->queue);
-}
-
-gpointer
-gen_mailbox_pop (GenMailbox *mailbox)
-{
-  return g_async_queue_pop (mailbox->queue);
+  g_async_queue_lock (mailbox->queue);
+  item = g_async_queue_try_pop_unlocked (mailbox->queue);
+  if (item != NULL)
+    count_items_locked (mailbox, -1);
+  g_async_queue_unlock (mailbox->queue);
+  return item;
 }
 
 guint
@@ -258,6 +272,7 @@ gen_mailbox_pop_batch (GenMailbox *mailbox,
   g_async_queue_lock (mailbox->queue);
   while (n < max && (items[n] = g_async_queue_try_pop_unlocked (mailbox->queue)) != NULL)
     n++;
+  count_items_locked (mailbox, -(gint) n);
   g_async_queue_unlock (mailbox->queue);
 
   return n;
@@ -267,6 +282,12 @@ gint
 gen_mailbox_length (GenMailbox *mailbox)
 {
   return g_async_queue_length (mailbox->queue);
+}
+
+gint
+gen_mailbox_peek_length (GenMailbox *mailbox)
+{
+  return __atomic_load_n (&mailbox->n_items, __ATOMIC_RELAXED);
 }
 
 typedef struct
@@ -334,6 +355,7 @@ gen_mailbox_unpop (GenMailbox *mailbox,
                    guint       n)
 {
   g_async_queue_lock (mailbox->queue);
+  count_items_locked (mailbox, (gint) n);
   while (n > 0)
     g_async_queue_push_front_unlocked (mailbox->queue, items[--n]);
   g_async_queue_unlock (mailbox->queue);

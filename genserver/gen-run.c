@@ -368,8 +368,11 @@ gen_run_has_work (GenServer *self)
 {
   GenServerPrivate *priv = gen_server_get_private (self);
 
-  /* Killed, it has its end to run. */
-  return gen_mailbox_length (&priv->mailbox) > 0 || !g_queue_is_empty (&priv->continues) ||
+  /* Killed, it has its end to run. A guess, without the mailbox's lock:
+   * a push it misses finds the run flag set and relies on the look that
+   * follows letting go of it (gen_run_flag_release()); a pop it misses
+   * costs a slice that finds nothing. */
+  return gen_mailbox_peek_length (&priv->mailbox) > 0 || !g_queue_is_empty (&priv->continues) ||
          g_atomic_int_get (&priv->killed);
 }
 
@@ -397,7 +400,7 @@ gen_run_slice (GenServer *self,
     }
 
   running = gen_run_continues (self);
-  if (running && gen_mailbox_length (&priv->mailbox) == 0)
+  if (running && gen_mailbox_peek_length (&priv->mailbox) == 0)
     {
       gint64 deadline = gen_run_idle_deadline (self);
 
@@ -418,7 +421,7 @@ gen_run_slice (GenServer *self,
       if (!gen_run_handle_batch (self, NULL, max))
         return GEN_RUN_FINISHED;
       budget -= max;
-      if (gen_mailbox_length (&priv->mailbox) == 0)
+      if (gen_mailbox_peek_length (&priv->mailbox) == 0)
         break;
     }
 
@@ -1013,6 +1016,8 @@ gen_run_wants_turn (GenServer *self)
 
   if (g_atomic_int_get (&priv->n_system) > 0)
     return TRUE;
+  /* Under the mailbox's lock: a push that found the run flag set relies
+   * on this look, which follows letting go of the flag, to see it. */
   if (gen_mailbox_length (&priv->mailbox) <= 0)
     return FALSE;
   return !g_atomic_int_get (&priv->suspended) ||
