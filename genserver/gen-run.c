@@ -1110,12 +1110,14 @@ gen_run_flag_wake (gpointer data)
       !g_atomic_int_compare_and_exchange (&priv->run_flag, 0, 1))
     return;
 
-  /* Only a run that is alive is queued, so that a queue's reference is
-   * never the server's last (see gen_run_flag_release()). A wake-up after
-   * the run ended (a stop's, which raced with the end) has nothing left to
-   * run, and a server queued then would be held by its queue after its
-   * stopper returned. (A start meanwhile waits for the flag in
-   * gen_run_flag_acquire(), and opens the mailbox after it.) */
+  /* Only a run that is alive is queued, so that the run's own reference
+   * holds the server while it waits (a pool's queue takes none) and a
+   * queue's reference is never the server's last (see
+   * gen_run_flag_release()). A wake-up after the run ended (a stop's,
+   * which raced with the end) has nothing left to run, and a server
+   * queued then would be held by its queue after its stopper returned.
+   * (A start meanwhile waits for the flag in gen_run_flag_acquire(), and
+   * opens the mailbox after it.) */
   status = g_atomic_int_get (&priv->status);
   if (status != GEN_STATUS_RUNNING && status != GEN_STATUS_STOPPING)
     {

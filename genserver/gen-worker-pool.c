@@ -35,7 +35,7 @@ struct _GenWorkerPool
    * wait on `cond`. */
   GMutex lock;
   GCond cond;
-  GQueue run_queue;   /* of GenServer (one reference each) with work */
+  GQueue run_queue;   /* of GenServer with work; their runs hold them */
   gint n_queued;      /* atomic mirror of run_queue.length, for spinners */
   guint n_threads;    /* worker threads alive */
   guint n_sleeping;   /* of them, waiting on `cond` */
@@ -88,7 +88,11 @@ gen_worker_pool_push (GenWorkerPool *pool,
 {
   GenServerPrivate *priv = gen_server_get_private (server);
 
-  priv->run_link.data = g_object_ref (server); /* the queue's */
+  /* No reference of the queue's: a server is queued only while its run
+   * is alive (gen_run_flag_wake()), and the run cannot end before a
+   * worker took it off the queue, since the end needs the run flag that
+   * the queued server holds. So the run's own reference holds it. */
+  priv->run_link.data = server;
   /* Whoever queues servers is at work for them: a worker's slow yield on
    * this processor went to it, not to another process. */
   gen_spin_note_activity ();
@@ -161,8 +165,7 @@ worker_main (gpointer data)
           g_mutex_unlock (&pool->lock);
 
           link->data = NULL;
-          /* With the queue's reference. */
-          gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE), 1);
+          gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE), 0);
           spun = FALSE;
 
           g_mutex_lock (&pool->lock);
