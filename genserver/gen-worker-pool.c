@@ -31,14 +31,17 @@ struct _GenWorkerPool
   gint ref_count;     /* atomic: the scheduler's, and each worker's */
   guint n_workers;    /* immutable: how many run at once */
 
-  /* `lock` protects all below but `n_queued`; workers with nothing to do
-   * wait on `cond`. */
+  /* `lock` protects all below; workers with nothing to do wait on
+   * `cond`. */
   GMutex lock;
   GCond cond;
   GQueue run_queue;   /* of GenServer with work; their runs hold them */
-  gint n_queued;      /* atomic mirror of run_queue.length, for spinners */
+  /* The run queue's length, for spinners to read without the lock
+   * (atomic; written under it, so a relaxed store does). */
+  gint n_queued;
   guint n_threads;    /* worker threads alive */
   guint n_sleeping;   /* of them, waiting on `cond` */
+  guint n_signalled;  /* of those, signalled and not awake yet */
   guint n_spinning;   /* of them, spinning for work before they sleep */
   guint n_blocked;    /* of them, blocked in a call or a stop */
   guint n_live;       /* servers of the pool between start and finish */
@@ -70,16 +73,32 @@ add_worker_locked (GenWorkerPool *pool)
   g_thread_unref (thread);
 }
 
-/* Under the pool's lock: somebody should take the queue's head. */
-static void
+/* Under the pool's lock: somebody should take the queue's head. Returns
+ * whether the caller must signal `cond` once it let go of the lock: a
+ * worker woken under it would first wait for the lock. (A sleeper counted
+ * under the lock waits already, so the signal cannot miss it.) A sleeper
+ * signalled already is not signalled again: a burst of pushes makes one
+ * futex call, not one each. */
+static gboolean
 wake_worker_locked (GenWorkerPool *pool)
 {
   if (pool->n_spinning > 0)
-    return;
-  if (pool->n_sleeping > 0)
-    g_cond_signal (&pool->cond);
-  else if (pool->n_threads - pool->n_blocked < pool->n_workers)
+    return FALSE;
+  if (pool->n_sleeping > pool->n_signalled)
+    {
+      pool->n_signalled++;
+      return TRUE;
+    }
+  if (pool->n_sleeping == 0 && pool->n_threads - pool->n_blocked < pool->n_workers)
     add_worker_locked (pool);
+  return FALSE;
+}
+
+/* Under the pool's lock, after the run queue changed. */
+static void
+count_queued_locked (GenWorkerPool *pool)
+{
+  __atomic_store_n (&pool->n_queued, (gint) pool->run_queue.length, __ATOMIC_RELAXED);
 }
 
 void
@@ -87,6 +106,7 @@ gen_worker_pool_push (GenWorkerPool *pool,
                       GenServer     *server)
 {
   GenServerPrivate *priv = gen_server_get_private (server);
+  gboolean signal;
 
   /* No reference of the queue's: a server is queued only while its run
    * is alive (gen_run_flag_wake()), and the run cannot end before a
@@ -99,15 +119,18 @@ gen_worker_pool_push (GenWorkerPool *pool,
 
   g_mutex_lock (&pool->lock);
   g_queue_push_tail_link (&pool->run_queue, &priv->run_link);
-  g_atomic_int_inc (&pool->n_queued);
-  wake_worker_locked (pool);
+  count_queued_locked (pool);
+  signal = wake_worker_locked (pool);
   g_mutex_unlock (&pool->lock);
+
+  if (signal)
+    g_cond_signal (&pool->cond);
 }
 
 static gboolean
 pool_has_work (gpointer data)
 {
-  return g_atomic_int_get (&((GenWorkerPool *) data)->n_queued) > 0;
+  return __atomic_load_n (&((GenWorkerPool *) data)->n_queued, __ATOMIC_RELAXED) > 0;
 }
 
 /* The blocking hook of a worker thread (see gen-spin-private.h): a
@@ -117,12 +140,16 @@ static void
 worker_block_begin (gpointer data)
 {
   GenWorkerPool *pool = data;
+  gboolean signal = FALSE;
 
   g_mutex_lock (&pool->lock);
   pool->n_blocked++;
   if (!g_queue_is_empty (&pool->run_queue))
-    wake_worker_locked (pool);
+    signal = wake_worker_locked (pool);
   g_mutex_unlock (&pool->lock);
+
+  if (signal)
+    g_cond_signal (&pool->cond);
 }
 
 static void
@@ -157,12 +184,15 @@ worker_main (gpointer data)
       if (link != NULL)
         {
           GenServer *server = link->data;
+          gboolean signal = FALSE;
 
-          g_atomic_int_add (&pool->n_queued, -1);
+          count_queued_locked (pool);
           /* More wait: a sleeping worker takes the next one. */
           if (!g_queue_is_empty (&pool->run_queue))
-            wake_worker_locked (pool);
+            signal = wake_worker_locked (pool);
           g_mutex_unlock (&pool->lock);
+          if (signal)
+            g_cond_signal (&pool->cond);
 
           link->data = NULL;
           gen_run_flag_release (server, gen_run_slice (server, GEN_BATCH_SIZE), 0);
@@ -191,6 +221,10 @@ worker_main (gpointer data)
       pool->n_sleeping++;
       g_cond_wait (&pool->cond, &pool->lock);
       pool->n_sleeping--;
+      /* Woken by a signal, most likely; if by something else, a later
+       * push signals once more than needed. */
+      if (pool->n_signalled > 0)
+        pool->n_signalled--;
       spun = FALSE;
     }
   pool->n_threads--;
