@@ -27,8 +27,7 @@
   __atomic_store_n (&(field), __atomic_load_n (&(field), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
 
 /* What a handler's trace record and profiler mark need: taken only when
- * one of them is on, for one atomic read (and, with Sysprof, its own
- * check) per message otherwise. */
+ * one of them is on, for two relaxed atomic reads per message otherwise. */
 typedef struct
 {
   gboolean traced;
@@ -38,16 +37,36 @@ typedef struct
 #endif
 } Observation;
 
-static inline void
-observe_begin (GenServer   *self,
-               Observation *observation)
-{
-  GenServerPrivate *priv = gen_server_get_private (self);
+#ifdef HAVE_SYSPROF
+/* Whether Sysprof records, as a handler thread last looked: once per
+ * batch and before the handlers that run outside one (observe_look()),
+ * not per message, since Sysprof's own look is a thread-specific lookup
+ * of some 70 instructions. Sysprof records whole processes (they start
+ * under it); a thread it does not record drops the marks. Atomic; written
+ * only when it changes, so that its cache line stays shared. */
+static gint profiled;
+#endif
 
+static inline void
+observe_look (void)
+{
+#ifdef HAVE_SYSPROF
+  gboolean active = sysprof_collector_is_active ();
+
+  if (active != __atomic_load_n (&profiled, __ATOMIC_RELAXED))
+    __atomic_store_n (&profiled, active, __ATOMIC_RELAXED);
+#endif
+}
+
+static inline void
+observe_begin (GenServerPrivate *priv,
+               Observation      *observation)
+{
   observation->traced = G_UNLIKELY (g_atomic_int_get (&priv->trace));
   observation->begin = observation->traced ? g_get_monotonic_time () : 0;
 #ifdef HAVE_SYSPROF
-  observation->mark_begin = sysprof_collector_is_active () ? SYSPROF_CAPTURE_CURRENT_TIME : 0;
+  observation->mark_begin = __atomic_load_n (&profiled, __ATOMIC_RELAXED) ?
+                            SYSPROF_CAPTURE_CURRENT_TIME : 0;
 #endif
 }
 
@@ -101,20 +120,23 @@ gen_run_note_crash (GenServer *self,
   note_crash (self, error);
 }
 
-static void
-handle_cast_item (GenServer *self,
-                  GVariant  *message)
+static inline void
+handle_cast_item (GenServer        *self,
+                  GenServerPrivate *priv,
+                  GVariant         *message)
 {
-  GenServerPrivate *priv = gen_server_get_private (self);
   GError *error = NULL;
   Observation observation;
 
-  observe_begin (self, &observation);
+  observe_begin (priv, &observation);
   GEN_SERVER_GET_CLASS (self)->handle_cast (self, message, &error);
   COUNT_HANDLED (priv->n_casts);
   observe_end (self, &observation, "cast", message);
-  note_crash_message (self, error, message);
-  note_crash (self, error);
+  if (G_UNLIKELY (error != NULL))
+    {
+      note_crash_message (self, error, message);
+      note_crash (self, error);
+    }
 }
 
 static void
@@ -125,7 +147,7 @@ handle_info_message (GenServer *self,
   GError *error = NULL;
   Observation observation;
 
-  observe_begin (self, &observation);
+  observe_begin (priv, &observation);
   GEN_SERVER_GET_CLASS (self)->handle_info (self, message, &error);
   COUNT_HANDLED (priv->n_infos);
   observe_end (self, &observation, "info", message);
@@ -147,7 +169,7 @@ handle_call_item (GenServer *self,
   if (!gen_call_begin_running (call))
     return;
 
-  observe_begin (self, &observation);
+  observe_begin (priv, &observation);
   priv->current_call = call;
   reply = GEN_SERVER_GET_CLASS (self)->handle_call (self, call->message, &error);
   deferred = priv->reply_taken;
@@ -190,28 +212,27 @@ handle_call_item (GenServer *self,
   gen_call_answer (call, reply, error);
 }
 
-static gboolean
-should_go_on (GenServer *self)
+static inline gboolean
+should_go_on (GenServerPrivate *priv)
 {
-  GenServerPrivate *priv = gen_server_get_private (self);
-
   return !priv->stop_requested && priv->crash_reason == NULL &&
          !g_atomic_int_get (&priv->killed);
 }
 
-gboolean
-gen_run_continues (GenServer *self)
+static gboolean
+run_continues (GenServer        *self,
+               GenServerPrivate *priv)
 {
-  GenServerPrivate *priv = gen_server_get_private (self);
   GVariant *message;
 
-  while (should_go_on (self) &&
+  observe_look ();
+  while (should_go_on (priv) &&
          (message = g_queue_pop_head (&priv->continues)) != NULL)
     {
       GError *error = NULL;
       Observation observation;
 
-      observe_begin (self, &observation);
+      observe_begin (priv, &observation);
       GEN_SERVER_GET_CLASS (self)->handle_continue (self, message, &error);
       observe_end (self, &observation, "continue", message);
       note_crash_message (self, error, message);
@@ -219,7 +240,23 @@ gen_run_continues (GenServer *self)
       g_variant_unref (message);
     }
 
-  return should_go_on (self);
+  return should_go_on (priv);
+}
+
+/* After every message: most leave no continue. */
+static inline gboolean
+continues (GenServer        *self,
+           GenServerPrivate *priv)
+{
+  if (G_LIKELY (priv->continues.head == NULL))
+    return should_go_on (priv);
+  return run_continues (self, priv);
+}
+
+gboolean
+gen_run_continues (GenServer *self)
+{
+  return continues (self, gen_server_get_private (self));
 }
 
 void
@@ -260,7 +297,7 @@ handle_item (GenServer *self,
   switch (GEN_ITEM_KIND (item))
     {
     case GEN_ITEM_CAST:
-      handle_cast_item (self, GEN_ITEM_POINTER (item));
+      handle_cast_item (self, priv, GEN_ITEM_POINTER (item));
       break;
     case GEN_ITEM_CALL:
       handle_call_item (self, GEN_ITEM_POINTER (item));
@@ -288,7 +325,7 @@ handle_item (GenServer *self,
       priv->idle_fired = FALSE;
     }
 
-  return gen_run_continues (self);
+  return continues (self, priv);
 }
 
 gboolean
@@ -307,6 +344,7 @@ gen_run_handle_batch (GenServer *self,
   n += gen_mailbox_pop_batch (&priv->mailbox, &batch[n], max - n);
 
   gen_run_hold (self);
+  observe_look ();
 
   for (guint i = 0; i < n; i++)
     {
@@ -359,6 +397,7 @@ gen_run_idle_timeout (GenServer *self)
   g_autoptr(GVariant) message = g_variant_ref_sink (g_variant_new_string (GEN_IDLE_TIMEOUT_MESSAGE));
 
   priv->idle_fired = TRUE;
+  observe_look ();
   handle_info_message (self, message);
   return gen_run_continues (self);
 }
