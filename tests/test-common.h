@@ -127,6 +127,36 @@ test_wait_until (TestPredicate predicate,
     }
 }
 
+static inline gboolean
+test_wake_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the thread-default context until @predicate holds, failing the
+ * test at the deadline. A periodic source wakes the loop, for conditions
+ * that another thread or process changes. */
+static inline void
+test_iterate_until (TestPredicate predicate,
+                    gpointer      data)
+{
+  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
+  GMainContext *context = g_main_context_ref_thread_default ();
+  GSource *wake = g_timeout_source_new (10);
+
+  g_source_set_callback (wake, test_wake_cb, NULL, NULL);
+  g_source_attach (wake, context);
+  while (!predicate (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("condition not met within %d s", (int) (TEST_DEADLINE_US / G_USEC_PER_SEC));
+      g_main_context_iteration (context, TRUE);
+    }
+  g_source_destroy (wake);
+  g_source_unref (wake);
+  g_main_context_unref (context);
+}
+
 /* A thread running a main loop on a context of its own: where servers on
  * a main context run their handlers while the test thread waits. */
 typedef struct

@@ -104,36 +104,6 @@ test_counter_init (TestCounter *self)
 /* Waiting on the main context -------------------------------------------- */
 
 static gboolean
-wake_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Iterates the thread-default context until @predicate holds, failing
- * the test at the deadline. A periodic source wakes the loop, for
- * conditions that another thread changes. */
-static void
-iterate_until (TestPredicate predicate,
-               gpointer      data)
-{
-  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
-  GMainContext *context = g_main_context_ref_thread_default ();
-  GSource *wake = g_timeout_source_new (10);
-
-  g_source_set_callback (wake, wake_cb, NULL, NULL);
-  g_source_attach (wake, context);
-  while (!predicate (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("condition not met within %d s", (int) (TEST_DEADLINE_US / G_USEC_PER_SEC));
-      g_main_context_iteration (context, TRUE);
-    }
-  g_source_destroy (wake);
-  g_source_unref (wake);
-  g_main_context_unref (context);
-}
-
-static gboolean
 flag_is_set (gpointer data)
 {
   return g_atomic_int_get ((gint *) data) != 0;
@@ -451,7 +421,7 @@ check_across (NodeThread *a,
                                           GEN_SERVER (local), &error));
     g_assert_no_error (error);
     thread = g_thread_new ("back", back_call_run, &back);
-    iterate_until (flag_is_set, &back.done);
+    test_iterate_until (flag_is_set, &back.done);
     g_thread_join (thread);
     g_assert_cmpint (back.count, ==, 7);
     test_stop_ok (local);
@@ -461,7 +431,7 @@ check_across (NodeThread *a,
   gen_remote_monitor (counter, remote_monitor_cb, &stopped, NULL);
   remote_get (counter, NULL); /* after the monitor's own look at the server */
   test_stop_ok (a->counter);
-  iterate_until (flag_is_set, &stopped.fired);
+  test_iterate_until (flag_is_set, &stopped.fired);
   g_assert_no_error (stopped.reason);
 }
 
@@ -498,7 +468,7 @@ test_unix_across (void)
   g_assert_true (gen_node_demonitor_node (b.node, removed));
   g_assert_false (gen_node_demonitor_node (b.node, removed));
   node_thread_stop (a);
-  iterate_until (flag_is_set, &down.fired);
+  test_iterate_until (flag_is_set, &down.fired);
   g_assert_false (g_atomic_int_get (&never.fired));
   g_assert_error (down.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
   g_assert_true (g_str_has_prefix (down.reason->message, "noconnection"));
@@ -508,7 +478,7 @@ test_unix_across (void)
   /* Monitoring a node that is not connected tells at once. */
   down.fired = 0;
   gen_node_monitor_node (b.node, "a", node_monitor_cb, &down, NULL);
-  iterate_until (flag_is_set, &down.fired);
+  test_iterate_until (flag_is_set, &down.fired);
   g_assert_error (down.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
   g_clear_error (&down.reason);
 
@@ -651,14 +621,14 @@ test_listener_bounded (void)
   /* Two held, three closed at once. */
   counts.want_in_progress = 2;
   counts.want_refused = 3;
-  iterate_until (counts_reached, &counts);
+  test_iterate_until (counts_reached, &counts);
   g_assert_cmpuint (counts.timed_out, ==, 0);
 
   /* Peers that hang up free their places. */
   g_ptr_array_set_size (silent, 0);
   counts.want_in_progress = 0;
   counts.want_refused = 5;
-  iterate_until (counts_reached, &counts);
+  test_iterate_until (counts_reached, &counts);
 
   /* One that stays silent past a short deadline is cut off. */
   gen_listener_set_limits (counts.listener, 2, 100);
@@ -666,14 +636,14 @@ test_listener_bounded (void)
                                                     NULL, &error));
   g_assert_no_error (error);
   counts.want_timed_out = 1;
-  iterate_until (counts_reached, &counts);
+  test_iterate_until (counts_reached, &counts);
   g_assert_cmpuint (counts.refused, ==, 5);
   g_assert_cmpuint (counts.accepted, ==, 0);
 
   gen_listener_set_limits (counts.listener, 2, TEST_CALL_TIMEOUT_MS);
   thread = g_thread_new ("client", dbus_client_run, address);
   counts.want_accepted = 1;
-  iterate_until (counts_reached, &counts);
+  test_iterate_until (counts_reached, &counts);
   connection = g_thread_join (thread);
   g_assert_false (g_dbus_connection_is_closed (connection));
   g_assert_cmpuint (accepted->len, ==, 1);
@@ -1006,7 +976,7 @@ test_tls_link_cut (void)
   test_gate_wait_for (&a->gate, &a->gate.blocked, 1);
 
   set_link ("down");
-  iterate_until (flag_is_set, &call.done);
+  test_iterate_until (flag_is_set, &call.done);
   g_thread_join (thread);
   g_assert_null (call.reply);
   g_assert_error (call.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
@@ -1016,16 +986,16 @@ test_tls_link_cut (void)
   g_assert_cmpint (call.elapsed_us, <, TEST_CALL_TIMEOUT_MS * (gint64) 1000);
   g_clear_error (&call.error);
 
-  iterate_until (flag_is_set, &node_down.fired);
+  test_iterate_until (flag_is_set, &node_down.fired);
   g_assert_error (node_down.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
-  iterate_until (flag_is_set, &remote_down.fired);
+  test_iterate_until (flag_is_set, &remote_down.fired);
   g_assert_error (remote_down.reason, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION);
   g_assert_true (g_str_has_prefix (remote_down.reason->message, "noconnection"));
   g_assert_cmpint (g_atomic_int_get (&b.downs), ==, 1);
   test_gate_open (&a->gate);
 
   set_link ("up");
-  iterate_until (a_is_peer, b.node);
+  test_iterate_until (a_is_peer, b.node);
   g_assert_cmpint (g_atomic_int_get (&b.ups), ==, 2);
   again = gen_node_remote_for_name (b.node, peer, "counter", NULL, &error);
   g_assert_no_error (error);
