@@ -36,8 +36,8 @@ LAYERS = {
     5: ['gen-statem', 'gen-statem-actions', 'gen-supervisor', 'gen-supervisor-engine',
         'gen-supervisor-commands', 'gen-child-spec', 'gen-registry', 'gen-group'],
     6: ['gen-dbus', 'gen-export', 'gen-registry-export', 'gen-remote', 'gen-listener',
-        'gen-cast-batch', 'gen-node-peer', 'gen-node-link', 'gen-node', 'gen-observer',
-        'gen-gjs'],
+        'gen-dbus-listener', 'gen-cast-batch', 'gen-node-peer', 'gen-node-link', 'gen-node',
+        'gen-observer', 'gen-gjs'],
 }
 TOP = 7
 

@@ -109,23 +109,6 @@ action_message (const gchar *action)
 /* The server side ---------------------------------------------------------- */
 
 static gboolean
-new_connection_cb (GDBusServer     *listener,
-                   GDBusConnection *connection,
-                   gpointer         counter)
-{
-  g_autoptr(GError) error = NULL;
-
-  /* Each client gets its own connection; the same server is exported on
-   * every one, and unexported when it closes. */
-  if (!gen_server_export (counter, connection, COUNTER_PATH, &error))
-    {
-      g_printerr ("remote-counter: %s\n", error->message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
 quit_cb (gpointer loop)
 {
   g_main_loop_quit (loop);
@@ -136,29 +119,27 @@ static int
 serve (const gchar *address)
 {
   g_autoptr(CounterServer) counter = g_object_new (COUNTER_TYPE_SERVER, NULL);
-  g_autoptr(GDBusAuthObserver) observer = gen_dbus_auth_observer_new (NULL, 0, FALSE);
-  g_autoptr(GDBusServer) listener = NULL;
+  g_autoptr(GenDBusListener) listener = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  g_autofree gchar *guid = g_dbus_generate_guid ();
   g_autoptr(GError) error = NULL;
 
   if (!gen_server_start (GEN_SERVER (counter), NULL, &error))
     goto fail;
 
-  /* EXTERNAL authentication, and only this user. */
-  listener = g_dbus_server_new_sync (address, G_DBUS_SERVER_FLAGS_NONE, guid, observer,
-                                     NULL, &error);
-  if (listener == NULL)
+  /* EXTERNAL authentication, and only this user (no observer given).
+   * Each client gets its own connection; the counter is exported on every
+   * one, and unexported when it closes. */
+  listener = gen_dbus_listener_new (address, NULL, &error);
+  if (listener == NULL ||
+      !gen_dbus_listener_export (listener, GEN_SERVER (counter), COUNTER_PATH, &error))
     goto fail;
-  g_signal_connect (listener, "new-connection", G_CALLBACK (new_connection_cb), counter);
-  g_dbus_server_start (listener);
-  g_print ("Counter Server listening on %s\n", g_dbus_server_get_client_address (listener));
+  g_print ("Counter Server listening on %s\n", gen_dbus_listener_get_client_address (listener));
 
   g_unix_signal_add (SIGINT, quit_cb, loop);
   g_unix_signal_add (SIGTERM, quit_cb, loop);
   g_main_loop_run (loop);
 
-  g_dbus_server_stop (listener);
+  gen_dbus_listener_close (listener);
   if (!gen_server_stop (GEN_SERVER (counter), GEN_SERVER_DEFAULT_TIMEOUT, &error))
     goto fail;
   return 0;

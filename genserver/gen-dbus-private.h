@@ -60,6 +60,17 @@ void                gen_dbus_emit_stopped       (GDBusConnection *connection,
 gboolean            gen_dbus_stopped_reason     (GVariant        *parameters,
                                                  GError         **reason);
 
+/* Runs @func (@data) on @context and returns once it ran: at once on the
+ * context's owner or on a context nobody holds (taken meanwhile, and made
+ * thread-default, so that what @func exports dispatches there); else
+ * through a source that the owner dispatches, which this thread waits
+ * for. So never from a thread the owner waits for, and only once the
+ * thread that iterates @context has pushed it (as it has when something
+ * of it was made there): taken meanwhile, that push would fail. */
+void                gen_dbus_run_on_context     (GMainContext *context,
+                                                 GSourceFunc   func,
+                                                 gpointer      data);
+
 /* Export records --------------------------------------------------------- */
 
 typedef struct _GenDBusExport GenDBusExport;

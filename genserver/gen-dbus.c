@@ -244,6 +244,69 @@ gen_dbus_stopped_reason (GVariant  *parameters,
   return TRUE;
 }
 
+/* Work on a context of the D-Bus side ----------------------------------- */
+
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean done;  /* lock */
+  GSourceFunc func;
+  gpointer data;
+} ContextJob;
+
+static gboolean
+context_job_run (gpointer user_data)
+{
+  ContextJob *job = user_data;
+
+  job->func (job->data);
+  g_mutex_lock (&job->lock);
+  job->done = TRUE;
+  g_cond_signal (&job->cond);
+  g_mutex_unlock (&job->lock);
+  return G_SOURCE_REMOVE;
+}
+
+void
+gen_dbus_run_on_context (GMainContext *context,
+                         GSourceFunc   func,
+                         gpointer      data)
+{
+  ContextJob job = { .func = func, .data = data };
+  GSource *source;
+
+  if (g_main_context_is_owner (context))
+    {
+      func (data);
+      return;
+    }
+  if (g_main_context_acquire (context))
+    {
+      g_main_context_push_thread_default (context);
+      func (data);
+      g_main_context_pop_thread_default (context);
+      g_main_context_release (context);
+      return;
+    }
+
+  g_mutex_init (&job.lock);
+  g_cond_init (&job.cond);
+  source = g_idle_source_new ();
+  g_source_set_static_name (source, "[genserver] D-Bus job");
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, context_job_run, &job, NULL);
+  g_source_attach (source, context);
+  g_source_unref (source);
+
+  g_mutex_lock (&job.lock);
+  while (!job.done)
+    g_cond_wait (&job.cond, &job.lock);
+  g_mutex_unlock (&job.lock);
+  g_mutex_clear (&job.lock);
+  g_cond_clear (&job.cond);
+}
+
 /* Export records --------------------------------------------------------- */
 
 gpointer

@@ -408,9 +408,10 @@ authorize_peer_cb (GDBusAuthObserver *observer,
  * @allow_cookie_sha1: whether to admit peers that authenticate with
  *   `DBUS_COOKIE_SHA1`, as TCP peers must
  *
- * Makes an authentication observer for a [class@Gio.DBusServer] that
- * serves exported servers peer-to-peer: it admits the `EXTERNAL` mechanism
- * of unix sockets, and then only peers whose user id is in @uids.
+ * Makes an authentication observer for a [class@Gen.DBusListener] (or a
+ * [class@Gio.DBusServer]) that serves exported servers peer-to-peer: it
+ * admits the `EXTERNAL` mechanism of unix sockets, and then only peers
+ * whose user id is in @uids.
  *
  * TCP carries no credentials: a TCP peer can only authenticate with
  * `DBUS_COOKIE_SHA1`, which proves that it can read the keyring in this
@@ -420,9 +421,8 @@ authorize_peer_cb (GDBusAuthObserver *observer,
  *
  * ```c
  * g_autoptr(GDBusAuthObserver) observer = gen_dbus_auth_observer_new (NULL, 0, FALSE);
- * g_autoptr(GDBusServer) listener =
- *   g_dbus_server_new_sync ("unix:path=/run/user/1000/counter", G_DBUS_SERVER_FLAGS_NONE,
- *                           guid, observer, NULL, &error);
+ * g_autoptr(GenDBusListener) listener =
+ *   gen_dbus_listener_new ("unix:path=/run/user/1000/counter", observer, &error);
  * ```
  *
  * Returns: (transfer full): a new authentication observer

@@ -12,7 +12,8 @@
  *
  * A server of another process, exported there with
  * [method@Gen.Server.export] and reached over D-Bus: on a message bus, or
- * peer-to-peer over a [class@Gio.DBusServer] connection.
+ * peer-to-peer over a connection of a [class@Gen.DBusListener] (or of a
+ * [class@Gio.DBusServer]).
  *
  * A remote offers the calls of a local [class@Gen.Server]:
  * [method@Gen.Remote.call], [method@Gen.Remote.call_async],

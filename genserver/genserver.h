@@ -17,6 +17,7 @@
 #include <genserver/gen-group.h>
 #include <genserver/gen-start.h>
 #include <genserver/gen-export.h>
+#include <genserver/gen-dbus-listener.h>
 #include <genserver/gen-remote.h>
 #include <genserver/gen-observer.h>
 #include <genserver/gen-node.h>
