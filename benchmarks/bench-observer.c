@@ -173,7 +173,7 @@ main (int   argc,
   g_autoptr(GArray) rtt_observed = g_array_new (FALSE, FALSE, sizeof (gdouble));
   g_autofree gchar *dir = g_dir_make_tmp ("bench-observer-XXXXXX", NULL);
   g_autofree gchar *path = g_build_filename (dir, "observer", NULL);
-  g_autoptr(GDBusServer) listener = NULL;
+  g_autoptr(GenDBusListener) listener = NULL;
   g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GError) error = NULL;
   GenServer *echo;
@@ -233,7 +233,7 @@ main (int   argc,
   report ("call_rtt_observed_ratio", median (rtt_observed) / median (rtt_plain), "x");
   g_printerr ("# bench-observer: %u rounds, %u polls while observed\n", rounds, poller.polls);
 
-  g_dbus_server_stop (listener);
+  gen_dbus_listener_close (listener);
   g_remove (path);
   g_rmdir (dir);
   g_free (poller.address);

@@ -303,10 +303,20 @@ observer_interface_info (void)
  * kept for the life of the process, as GDBus keeps its worker. */
 static GMainContext *observer_context;
 
+/* Until the thread holds its context (pushing it takes it for good): no
+ * caller may take it first, or the push fails. */
+static GMutex observer_start_lock;
+static GCond observer_start_cond;
+static gboolean observer_context_held; /* observer_start_lock */
+
 static gpointer
 observer_thread_main (gpointer data)
 {
   g_main_context_push_thread_default (observer_context);
+  g_mutex_lock (&observer_start_lock);
+  observer_context_held = TRUE;
+  g_cond_broadcast (&observer_start_cond);
+  g_mutex_unlock (&observer_start_lock);
   for (;;)
     g_main_context_iteration (observer_context, TRUE);
   return NULL;
@@ -322,62 +332,22 @@ ensure_observer_thread (void)
       observer_context = g_main_context_new ();
       /* Never joined: it serves the process's observers until exit. */
       g_thread_unref (g_thread_new ("gen-observer", observer_thread_main, NULL));
+      g_mutex_lock (&observer_start_lock);
+      while (!observer_context_held)
+        g_cond_wait (&observer_start_cond, &observer_start_lock);
+      g_mutex_unlock (&observer_start_lock);
       g_once_init_leave (&started, 1);
     }
 }
 
-/* Runs @func (@data) on the observer's thread and waits for it. */
-typedef struct
-{
-  GMutex lock;
-  GCond cond;
-  gboolean done;
-  GSourceFunc func;
-  gpointer data;
-} Job;
-
-static gboolean
-job_run (gpointer user_data)
-{
-  Job *job = user_data;
-
-  job->func (job->data);
-  g_mutex_lock (&job->lock);
-  job->done = TRUE;
-  g_cond_signal (&job->cond);
-  g_mutex_unlock (&job->lock);
-  return G_SOURCE_REMOVE;
-}
-
+/* Runs @func (@data) on the observer's thread, which holds its context
+ * from the start, and waits for it. */
 static void
 run_on_observer_thread (GSourceFunc func,
                         gpointer    data)
 {
-  Job job = { .func = func, .data = data };
-  GSource *source;
-
   ensure_observer_thread ();
-  if (g_main_context_is_owner (observer_context))
-    {
-      func (data);
-      return;
-    }
-
-  g_mutex_init (&job.lock);
-  g_cond_init (&job.cond);
-  source = g_idle_source_new ();
-  g_source_set_static_name (source, "[genserver] observer job");
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, job_run, &job, NULL);
-  g_source_attach (source, observer_context);
-  g_source_unref (source);
-
-  g_mutex_lock (&job.lock);
-  while (!job.done)
-    g_cond_wait (&job.cond, &job.lock);
-  g_mutex_unlock (&job.lock);
-  g_mutex_clear (&job.lock);
-  g_cond_clear (&job.cond);
+  gen_dbus_run_on_context (observer_context, func, data);
 }
 
 /* The connections the observer is exported on. `exports_lock` protects
@@ -550,10 +520,10 @@ gen_observer_unexport (GDBusConnection *connection)
 }
 
 /* Unexports the connections that closed, and says how many are left. A
- * peer's connection says it closed on the context it was made on, which
- * for a GDBusServer's peers is the global default one, which a program
- * may never run: so the observer also looks for itself, whenever a peer
- * comes and whenever it is asked how many there are. */
+ * connection says it closed on the context it was made on, which for one
+ * the program gave gen_observer_export() may be a context it never runs:
+ * so the observer also looks for itself, whenever a peer comes and
+ * whenever it is asked how many there are. */
 static guint
 prune_closed_exports (void)
 {
@@ -572,25 +542,6 @@ prune_closed_exports (void)
   return left;
 }
 
-/* Peer-to-peer: the process's own user, authenticated by the kernel. */
-static gboolean
-allow_mechanism (GDBusAuthObserver *observer,
-                 const gchar       *mechanism,
-                 gpointer           user_data)
-{
-  return g_strcmp0 (mechanism, "EXTERNAL") == 0;
-}
-
-static gboolean
-authorize_peer (GDBusAuthObserver *observer,
-                GIOStream         *stream,
-                GCredentials      *credentials,
-                gpointer           user_data)
-{
-  return credentials != NULL &&
-         g_credentials_get_unix_user (credentials, NULL) == getuid ();
-}
-
 static void
 peer_closed (GDBusConnection *connection,
              gboolean         remote_peer_vanished,
@@ -600,30 +551,30 @@ peer_closed (GDBusConnection *connection,
   gen_observer_unexport (connection);
 }
 
-static gboolean
-on_new_connection (GDBusServer     *server,
+static void
+on_new_connection (GenDBusListener *listener,
                    GDBusConnection *connection,
                    gpointer         user_data)
 {
   ExportJob job = { connection, NULL, FALSE };
 
   prune_closed_exports ();
-  /* On the observer's thread already: the server was made there. */
+  /* On the observer's thread already: the listener was made there. */
   export_on_observer_thread (&job);
   if (!job.done)
     {
       g_warning ("observer: %s", job.error->message);
       g_error_free (job.error);
-      return FALSE;
+      g_dbus_connection_close (connection, NULL, NULL, NULL);
+      return;
     }
   g_signal_connect (connection, "closed", G_CALLBACK (peer_closed), NULL);
-  return TRUE;
 }
 
 typedef struct
 {
   const gchar *socket_path;
-  GDBusServer *server;
+  GenDBusListener *listener;
   GError *error;
 } ListenJob;
 
@@ -631,21 +582,15 @@ static gboolean
 listen_on_observer_thread (gpointer data)
 {
   ListenJob *job = data;
-  g_autoptr(GDBusAuthObserver) auth = g_dbus_auth_observer_new ();
-  g_autofree gchar *guid = g_dbus_generate_guid ();
   g_autofree gchar *escaped = g_dbus_address_escape_value (job->socket_path);
   g_autofree gchar *address = g_strconcat ("unix:path=", escaped, NULL);
 
-  g_signal_connect (auth, "allow-mechanism", G_CALLBACK (allow_mechanism), NULL);
-  g_signal_connect (auth, "authorize-authenticated-peer", G_CALLBACK (authorize_peer), NULL);
-  /* new-connection is emitted on the context the server is made on. */
-  job->server = g_dbus_server_new_sync (address, G_DBUS_SERVER_FLAGS_NONE, guid, auth,
-                                        NULL, &job->error);
-  if (job->server != NULL)
-    {
-      g_signal_connect (job->server, "new-connection", G_CALLBACK (on_new_connection), NULL);
-      g_dbus_server_start (job->server);
-    }
+  /* The connections are made, and say they closed, on the context the
+   * listener is made on: the observer's. No observer given: the
+   * process's own user only, authenticated by the kernel (EXTERNAL). */
+  job->listener = gen_dbus_listener_new (address, NULL, &job->error);
+  if (job->listener != NULL)
+    g_signal_connect (job->listener, "new-connection", G_CALLBACK (on_new_connection), NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -657,21 +602,27 @@ listen_on_observer_thread (gpointer data)
  * Exports the observer (see [func@Gen.observer_export]) to whoever
  * connects to a unix socket at @socket_path, peer-to-peer, with no bus:
  * `genserver-ctl --socket PATH`. Only processes of the same user are
- * admitted, as the kernel tells (the `EXTERNAL` mechanism).
+ * admitted, as the kernel tells (the `EXTERNAL` mechanism), and the
+ * handshakes of peers on their way in are bounded as every
+ * [class@Gen.DBusListener]'s are
+ * ([property@Gen.DBusListener:max-handshakes],
+ * [property@Gen.DBusListener:handshake-timeout]). The listener serves on
+ * the observer's own thread: the program need not run a main loop.
  *
  * ```c
- * g_autoptr(GDBusServer) listener = gen_observer_listen ("/run/user/1000/my-app.observer", &error);
+ * g_autoptr(GenDBusListener) listener =
+ *   gen_observer_listen ("/run/user/1000/my-app.observer", &error);
  * // ... until the program ends, or:
- * g_dbus_server_stop (listener);
+ * gen_dbus_listener_close (listener);
  * ```
  *
- * Returns: (transfer full): the listener, running; stop it with
- *   [method@Gio.DBusServer.stop]. %NULL with @error set if the socket
- *   could not be made.
+ * Returns: (transfer full): the listener, listening; close it with
+ *   [method@Gen.DBusListener.close] or by dropping the last reference.
+ *   %NULL with @error set if the socket could not be made.
  *
  * Since: 1.2
  */
-GDBusServer *
+GenDBusListener *
 gen_observer_listen (const gchar  *socket_path,
                      GError      **error)
 {
@@ -682,7 +633,7 @@ gen_observer_listen (const gchar  *socket_path,
 
   gen_live_set_trace_sink (emit_trace);
   run_on_observer_thread (listen_on_observer_thread, &job);
-  if (job.server == NULL)
+  if (job.listener == NULL)
     g_propagate_error (error, job.error);
-  return job.server;
+  return job.listener;
 }

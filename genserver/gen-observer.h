@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include <genserver/gen-version.h>
+#include <genserver/gen-dbus-listener.h>
 
 G_BEGIN_DECLS
 
@@ -33,12 +34,12 @@ G_BEGIN_DECLS
 #define GEN_OBSERVER_OBJECT_PATH "/io/github/genserver/Observer1"
 
 GEN_AVAILABLE_IN_1_2
-gboolean     gen_observer_export   (GDBusConnection  *connection,
-                                    GError          **error);
+gboolean         gen_observer_export   (GDBusConnection  *connection,
+                                        GError          **error);
 GEN_AVAILABLE_IN_1_2
-gboolean     gen_observer_unexport (GDBusConnection  *connection);
+gboolean         gen_observer_unexport (GDBusConnection  *connection);
 GEN_AVAILABLE_IN_1_2
-GDBusServer *gen_observer_listen   (const gchar      *socket_path,
-                                    GError          **error);
+GenDBusListener *gen_observer_listen   (const gchar      *socket_path,
+                                        GError          **error);
 
 G_END_DECLS

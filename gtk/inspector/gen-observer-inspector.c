@@ -23,7 +23,7 @@ struct _GenObserverInspectorPage
 
   GObject *object;             /* owned: what the Inspector selected; unused */
   gchar *dir;                  /* owned: the private socket's folder */
-  GDBusServer *listener;       /* owned */
+  GenDBusListener *listener;   /* owned */
   GDBusConnection *connection; /* owned */
   GtkWidget *view;
 };
@@ -94,7 +94,7 @@ gen_observer_inspector_page_dispose (GObject *object)
     {
       g_autofree gchar *path = g_build_filename (self->dir, "observer", NULL);
 
-      g_dbus_server_stop (self->listener);
+      gen_dbus_listener_close (self->listener);
       g_remove (path);
       g_rmdir (self->dir);
     }

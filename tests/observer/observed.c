@@ -136,7 +136,7 @@ main (int   argc,
   };
   g_autoptr(GOptionContext) options = g_option_context_new ("- a supervision tree to observe");
   g_autoptr(GDBusConnection) connection = NULL;
-  g_autoptr(GDBusServer) listener = NULL;
+  g_autoptr(GenDBusListener) listener = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GenSupervisor) app = NULL;
   g_autoptr(GenServer) lonely = NULL;
@@ -184,7 +184,7 @@ main (int   argc,
   g_main_loop_run (loop);
 
   if (listener != NULL)
-    g_dbus_server_stop (listener);
+    gen_dbus_listener_close (listener);
   gen_observer_unexport (connection);
   gen_server_stop (lonely, -1, NULL);
   gen_server_stop (GEN_SERVER (app), -1, NULL);

@@ -464,7 +464,7 @@ test_listen (Fixture       *f,
   g_autofree gchar *dir = g_dir_make_tmp ("genserver-observer-XXXXXX", NULL);
   g_autofree gchar *path = g_build_filename (dir, "observer", NULL);
   g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
-  g_autoptr(GDBusServer) listener = NULL;
+  g_autoptr(GenDBusListener) listener = NULL;
   g_autoptr(GDBusConnection) peer = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) list = NULL;
@@ -473,7 +473,7 @@ test_listen (Fixture       *f,
 
   listener = gen_observer_listen (path, &error);
   g_assert_no_error (error);
-  g_assert_true (g_dbus_server_is_active (listener));
+  g_assert_cmpstr (gen_dbus_listener_get_client_address (listener), ==, address);
 
   peer = g_dbus_connection_new_for_address_sync (address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
                                                  NULL, NULL, &error);
@@ -511,8 +511,8 @@ test_listen (Fixture       *f,
     }
 
   g_dbus_connection_close_sync (peer, NULL, NULL);
-  g_dbus_server_stop (listener);
-  g_remove (path);
+  gen_dbus_listener_close (listener);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   g_rmdir (dir);
 }
 
