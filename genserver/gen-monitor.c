@@ -39,7 +39,9 @@ struct _GenMonitorSet
   gint ref_count; /* atomic */
 
   GMutex lock;
-  GHashTable *monitors; /* lock: id → Monitor (owned reference) */
+  /* lock: id → Monitor (owned reference); NULL until the first monitor,
+   * as most servers never have one and a table is ~180 bytes. */
+  GHashTable *monitors;
   GError *down;         /* lock, owned: why the set is down; NULL while open */
 };
 
@@ -95,7 +97,6 @@ gen_monitor_set_new (const GError *down_reason)
 
   set->ref_count = 1;
   g_mutex_init (&set->lock);
-  set->monitors = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) monitor_unref);
   set->down = down_reason ? g_error_copy (down_reason) : NULL;
   return set;
 }
@@ -115,7 +116,7 @@ gen_monitor_set_unref (GenMonitorSet *set)
 
   /* Only monitors still waiting can be left here, and exit hooks armed
    * for a run that never came: a sent notice's source keeps the set. */
-  g_hash_table_unref (set->monitors);
+  g_clear_pointer (&set->monitors, g_hash_table_unref);
   g_clear_error (&set->down);
   g_mutex_clear (&set->lock);
   g_free (set);
@@ -239,6 +240,8 @@ gen_monitor_set_add (GenMonitorSet   *set,
   monitor->context = context ? g_main_context_ref (context) : NULL;
   monitor->first = (flags & GEN_MONITOR_FIRST) != 0;
   monitor->state = MONITOR_WATCHING;
+  if (set->monitors == NULL)
+    set->monitors = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) monitor_unref);
   g_hash_table_insert (set->monitors, GUINT_TO_POINTER (id), monitor);
 
   if (!hook && set->down != NULL && subject != NULL)
@@ -259,7 +262,7 @@ gen_monitor_set_remove (GenMonitorSet *set,
   GSource *source = NULL;
 
   g_mutex_lock (&set->lock);
-  monitor = g_hash_table_lookup (set->monitors, GUINT_TO_POINTER (id));
+  monitor = set->monitors != NULL ? g_hash_table_lookup (set->monitors, GUINT_TO_POINTER (id)) : NULL;
   if (monitor == NULL || monitor->state == MONITOR_DONE)
     {
       g_mutex_unlock (&set->lock);
@@ -295,19 +298,22 @@ gen_monitor_set_fire (GenMonitorSet *set,
                       const GError  *reason,
                       const GError  *down_reason)
 {
-  g_autoptr(GPtrArray) hooks = g_ptr_array_new_with_free_func ((GDestroyNotify) monitor_unref);
-  g_autoptr(GPtrArray) public = g_ptr_array_new_with_free_func ((GDestroyNotify) monitor_unref);
+  g_autoptr(GPtrArray) hooks = NULL;
+  g_autoptr(GPtrArray) public = NULL;
   GHashTableIter iter;
   Monitor *monitor;
 
   g_mutex_lock (&set->lock);
   if (down_reason != NULL && set->down == NULL)
     set->down = g_error_copy (down_reason);
-  if (subject == NULL)
+  /* Most runs end with nobody watching: nothing to make. */
+  if (subject == NULL || set->monitors == NULL || g_hash_table_size (set->monitors) == 0)
     {
       g_mutex_unlock (&set->lock);
       return;
     }
+  hooks = g_ptr_array_new_with_free_func ((GDestroyNotify) monitor_unref);
+  public = g_ptr_array_new_with_free_func ((GDestroyNotify) monitor_unref);
   g_hash_table_iter_init (&iter, set->monitors);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &monitor))
     {
@@ -354,7 +360,7 @@ gen_monitor_set_fire_one (GenMonitorSet *set,
   Monitor *monitor;
 
   g_mutex_lock (&set->lock);
-  monitor = g_hash_table_lookup (set->monitors, GUINT_TO_POINTER (id));
+  monitor = set->monitors != NULL ? g_hash_table_lookup (set->monitors, GUINT_TO_POINTER (id)) : NULL;
   if (monitor != NULL && monitor->state == MONITOR_WATCHING && monitor->context != NULL)
     {
       monitor_fire_locked (monitor, subject, reason);
@@ -387,20 +393,31 @@ monitor_table_free (gpointer data)
 static GQuark
 monitor_table_quark (void)
 {
-  return g_quark_from_static_string ("gen-server-monitors");
+  static GQuark quark;
+
+  /* Racing first calls store the same value. */
+  if (G_UNLIKELY (g_atomic_int_get (&quark) == 0))
+    g_atomic_int_set (&quark, g_quark_from_static_string ("gen-server-monitors"));
+  return g_atomic_int_get (&quark);
 }
 
+/* Made at every run's end: without printf, which costs more than the rest
+ * of a monitor-less run's end. */
 static GError *
 not_running_error (GenServer *self)
 {
-  return g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING,
-                      "%s is not running", G_OBJECT_TYPE_NAME (self));
+  g_autofree gchar *message = g_strconcat (G_OBJECT_TYPE_NAME (self), " is not running", NULL);
+
+  return g_error_new_literal (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING, message);
 }
 
 G_LOCK_DEFINE_STATIC (table_creation);
 
+/* The server's table, made on first use: down (monitors added are told
+ * NOT_RUNNING at once) unless made for a run that begins. */
 static MonitorTable *
-monitor_table_get (GenServer *self)
+monitor_table_ensure (GenServer *self,
+                      gboolean   opening)
 {
   MonitorTable *table = g_object_get_qdata (G_OBJECT (self), monitor_table_quark ());
 
@@ -411,7 +428,7 @@ monitor_table_get (GenServer *self)
   table = g_object_get_qdata (G_OBJECT (self), monitor_table_quark ());
   if (table == NULL)
     {
-      g_autoptr(GError) not_running = not_running_error (self);
+      g_autoptr(GError) not_running = opening ? NULL : not_running_error (self);
 
       table = g_new0 (MonitorTable, 1);
       g_mutex_init (&table->lock);
@@ -424,10 +441,16 @@ monitor_table_get (GenServer *self)
   return table;
 }
 
+static MonitorTable *
+monitor_table_get (GenServer *self)
+{
+  return monitor_table_ensure (self, FALSE);
+}
+
 void
 gen_monitor_open (GenServer *self)
 {
-  MonitorTable *table = monitor_table_get (self);
+  MonitorTable *table = monitor_table_ensure (self, TRUE);
 
   gen_monitor_set_open (table->monitors);
   g_mutex_lock (&table->lock);
