@@ -24,6 +24,8 @@ typedef enum
 
 typedef struct _GenCall GenCall;
 
+typedef void (*GenCallLandingFunc) (gpointer data);
+
 struct _GenCall
 {
   gint ref_count;  /* atomic */
@@ -62,6 +64,14 @@ struct _GenCall
   gint timeout_ms;        /* immutable once bound */
   GQuark timeout_domain;  /* immutable once bound */
   gint timeout_code;      /* immutable once bound */
+
+  /* Async callers only, set before the call is queued and immutable then:
+   * told when the completion is on the task's context (see
+   * gen_call_set_landing()). `landing_data` is owned when `landing_free`
+   * is set. */
+  GenCallLandingFunc landing;
+  gpointer landing_data;
+  GDestroyNotify landing_free;
 };
 
 GenCall  *gen_call_new          (GVariant     *message,
@@ -106,5 +116,15 @@ void      gen_call_bind_task    (GenCall      *call,
 /* Delivers the final state of an async call on its task's context. Called
  * once, by whoever made the state final. */
 void      gen_call_schedule_completion (GenCall *call);
+
+/* Async calls: @landing (@data) runs once, on whichever thread made the
+ * call final, right after the completion was attached to the task's
+ * context: for a caller that does not iterate that context itself, and
+ * must be woken where it waits (gen-request.c's async wait). It must not
+ * block. Set before the call is queued; @free frees @data with the call. */
+void      gen_call_set_landing  (GenCall            *call,
+                                 GenCallLandingFunc  landing,
+                                 gpointer            data,
+                                 GDestroyNotify      free);
 
 G_END_DECLS

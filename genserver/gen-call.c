@@ -43,6 +43,8 @@ gen_call_unref (GenCall *call)
   g_clear_pointer (&call->reply, g_variant_unref);
   g_clear_error (&call->error);
   g_clear_error (&call->abandon_error);
+  if (call->landing_free != NULL)
+    call->landing_free (call->landing_data);
   g_mutex_clear (&call->mutex);
   g_cond_clear (&call->cond);
   g_free (call);
@@ -229,6 +231,24 @@ gen_call_schedule_completion (GenCall *call)
   g_source_set_static_name (source, "[genserver] call reply");
   g_source_attach (source, g_task_get_context (call->task));
   g_source_unref (source);
+
+  /* After the attach: whoever is woken finds the completion there. (Our
+   * caller's reference keeps the call, whatever the completion does.) */
+  if (call->landing != NULL)
+    call->landing (call->landing_data);
+}
+
+void
+gen_call_set_landing (GenCall            *call,
+                      GenCallLandingFunc  landing,
+                      gpointer            data,
+                      GDestroyNotify      free)
+{
+  g_assert (call->landing == NULL);
+
+  call->landing = landing;
+  call->landing_data = data;
+  call->landing_free = free;
 }
 
 static gboolean

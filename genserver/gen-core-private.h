@@ -49,6 +49,22 @@ guint         gen_monitor_watch       (GenServer            *self,
 gboolean      gen_run_kill            (GenServer            *self,
                                        const GError         *reason);
 
+/* gen_server_call_async(), and @landing (@landing_data) runs once, on
+ * whichever thread answers the call (or times it out, or cancels it), as
+ * soon as the reply's delivery is attached to the task's context: for a
+ * caller that waits elsewhere than on that context (gen-request.c's async
+ * wait). @landing must not block; @landing_free frees @landing_data with
+ * the call. See gen-server-messaging.c and gen_call_set_landing(). */
+void          gen_server_call_async_landing (GenServer           *self,
+                                             GVariant            *message,
+                                             gint                 timeout_ms,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data,
+                                             void               (*landing) (gpointer data),
+                                             gpointer             landing_data,
+                                             GDestroyNotify       landing_free);
+
 /* Waits until @self is stopped (its own stop, a crash, anybody's stop
  * under way), for at most @timeout_ms (negative: forever). Returns whether
  * it is stopped. Not from the server's own handler thread. See

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include "gen-core-private.h"
 #include "gen-request.h"
 
 /**
@@ -32,12 +33,24 @@
  * No main loop is needed: a request has a [struct@GLib.MainContext] of its
  * own (shared by the requests of a set) on which the reply arrives, and
  * waiting iterates it. So a plain C thread can use requests, and so can a
- * server's handler. A request and its set are used from one thread at a
- * time. Dropping a request that is still pending abandons it: a call
- * still queued is never run.
+ * server's handler. A program that runs a main loop waits without
+ * blocking it with [method@Gen.Request.wait_async]. A request and its set
+ * are used from one thread at a time. Dropping a request that is still
+ * pending abandons it: a call still queued is never run.
  *
  * Since: 1.0
  */
+/* What the thread that makes a request's call final tells an async wait
+ * (gen_request_wait_async()), which does not iterate the request's context
+ * until then. An atomic box shared by the request and its call: the call's
+ * landing function may run after the request is gone. */
+typedef struct
+{
+  GMutex lock;
+  gboolean landed;  /* lock: the reply's delivery is on the request's context */
+  GTask *waiter;    /* lock, owned: the async wait under way, if any */
+} Landing;
+
 struct _GenRequest
 {
   GObject parent_instance;
@@ -61,6 +74,9 @@ struct _GenRequest
    * that timed out. Either way the set does not give it again. */
   gboolean taken;
   gboolean abandoned;
+
+  /* Owned, immutable: what the call's answerer tells an async wait. */
+  Landing *landing;
 };
 
 G_DEFINE_FINAL_TYPE (GenRequest, gen_request, G_TYPE_OBJECT)
@@ -178,6 +194,37 @@ request_done_cb (GObject      *source,
     self->completion = ++self->set->last_completion;
 }
 
+static void
+landing_clear (gpointer data)
+{
+  Landing *landing = data;
+
+  g_assert (landing->waiter == NULL);
+  g_mutex_clear (&landing->lock);
+}
+
+static void
+landing_release (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, landing_clear);
+}
+
+static void wait_wake (GTask *task);
+
+/* On the thread that made the call final, once its reply's delivery is on
+ * the request's context. */
+static void
+landing_landed (gpointer data)
+{
+  Landing *landing = data;
+
+  g_mutex_lock (&landing->lock);
+  landing->landed = TRUE;
+  if (landing->waiter != NULL)
+    wait_wake (landing->waiter);
+  g_mutex_unlock (&landing->lock);
+}
+
 static GenRequest *
 request_send (GenServer    *server,
               GVariant     *message,
@@ -190,11 +237,15 @@ request_send (GenServer    *server,
   self->context = g_main_context_ref (context);
   self->cancellable = g_cancellable_new ();
   self->label = g_strdup (label);
+  self->landing = g_atomic_rc_box_new0 (Landing);
+  g_mutex_init (&self->landing->lock);
 
   /* Queued right here, so that the call keeps its place among this
    * thread's messages; only the reply goes to the request's context. */
   g_main_context_push_thread_default (context);
-  gen_server_call_async (server, message, -1, self->cancellable, request_done_cb, self);
+  gen_server_call_async_landing (server, message, -1, self->cancellable, request_done_cb, self,
+                                 landing_landed, g_atomic_rc_box_acquire (self->landing),
+                                 landing_release);
   g_main_context_pop_thread_default (context);
 
   return self;
@@ -218,6 +269,8 @@ gen_request_finalize (GObject *object)
   g_main_context_unref (self->context);
   g_object_unref (self->server);
   g_free (self->label);
+  /* No wait is under way: it would hold the request. */
+  landing_release (self->landing);
 
   G_OBJECT_CLASS (gen_request_parent_class)->finalize (object);
 }
@@ -328,6 +381,307 @@ gen_request_wait (GenRequest  *self,
       return NULL;
     }
   return request_result (self, error);
+}
+
+/* Async waits ------------------------------------------------------------ */
+
+/* The task data of an async wait: its timeout, a source on the waiter's
+ * context, where the wait is settled, and its handler of the cancellable
+ * (which posts the cancellation there). The waiter's thread only, but for
+ * the handler's run: it may run on any thread until it is disconnected.
+ * (Not a GCancellableSource: in GLib 2.74 one cancelled from another thread
+ * as it is destroyed may leak.) */
+typedef struct
+{
+  gint timeout_ms;
+  GSource *timeout_source;   /* owned, nullable */
+  GCancellable *cancellable; /* owned, nullable */
+  gulong cancelled_id;
+} Wait;
+
+static void
+wait_clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+/* Once disconnected, the handler runs no more, nor is it running: the
+ * task is not to be posted again. */
+static void
+wait_tear_down (Wait *wait)
+{
+  wait_clear_source (&wait->timeout_source);
+  if (wait->cancelled_id != 0)
+    g_cancellable_disconnect (wait->cancellable, wait->cancelled_id);
+  wait->cancelled_id = 0;
+  g_clear_object (&wait->cancellable);
+}
+
+static void
+wait_free (gpointer data)
+{
+  wait_tear_down (data);
+  g_free (data);
+}
+
+typedef enum
+{
+  WAIT_LANDED,
+  WAIT_TIMED_OUT,
+  WAIT_CANCELLED,
+} WaitOutcome;
+
+/* On the waiter's context: settles @task with @outcome, unless it is
+ * settled already (a timeout and the reply, say, in the same iteration). */
+static void
+wait_settle (GTask       *task,
+             WaitOutcome  outcome)
+{
+  GenRequest *self = g_task_get_source_object (task);
+  Wait *wait = g_task_get_task_data (task);
+  GError *error = NULL;
+  GVariant *reply;
+
+  g_mutex_lock (&self->landing->lock);
+  if (self->landing->waiter != task)
+    {
+      g_mutex_unlock (&self->landing->lock);
+      return;
+    }
+  self->landing->waiter = NULL;  /* its reference is ours now */
+  g_mutex_unlock (&self->landing->lock);
+
+  wait_tear_down (wait);
+
+  switch (outcome)
+    {
+    case WAIT_LANDED:
+      /* The delivery is attached: the first iteration runs it (or that of
+       * another request of the same set, then the next). */
+      iterate_until (self->context, -1, request_is_done, self);
+      reply = request_result (self, &error);
+      if (reply != NULL)
+        g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
+      else
+        g_task_return_error (task, error);
+      break;
+    case WAIT_TIMED_OUT:
+      set_timeout_error (self, wait->timeout_ms, &error);
+      g_task_return_error (task, error);
+      break;
+    case WAIT_CANCELLED:
+      g_task_return_error_if_cancelled (task);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  g_object_unref (task);
+}
+
+static gboolean
+wait_landed_cb (gpointer data)
+{
+  wait_settle (data, WAIT_LANDED);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+wait_timeout_cb (gpointer data)
+{
+  wait_settle (data, WAIT_TIMED_OUT);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+wait_cancelled_cb (gpointer data)
+{
+  wait_settle (data, WAIT_CANCELLED);
+  return G_SOURCE_REMOVE;
+}
+
+/* Any thread: settles @task on its context, through @func. */
+static void
+wait_post (GTask       *task,
+           GSourceFunc  func,
+           const gchar *name)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, g_task_get_priority (task));
+  g_source_set_callback (source, func, g_object_ref (task), g_object_unref);
+  g_source_set_static_name (source, name);
+  g_source_attach (source, g_task_get_context (task));
+  g_source_unref (source);
+}
+
+/* Under the landing's lock: the reply is on the request's context; the
+ * waiter's context takes it from there. */
+static void
+wait_wake (GTask *task)
+{
+  wait_post (task, wait_landed_cb, "[genserver] request reply");
+}
+
+/* Any thread, the task's (unowned) until the handler is disconnected. */
+static void
+wait_cancelled (GCancellable *cancellable,
+                gpointer      task)
+{
+  wait_post (task, wait_cancelled_cb, "[genserver] request wait cancelled");
+}
+
+/**
+ * gen_request_wait_async:
+ * @self: a #GenRequest
+ * @timeout_ms: how long to wait, in milliseconds, or a negative number to
+ *   wait as long as it takes
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the reply is here, or the wait
+ *   failed
+ * @user_data: data for @callback
+ *
+ * Waits for the reply as [method@Gen.Request.wait] does (Erlang's
+ * `wait_response/2`), without blocking: @callback runs on the
+ * thread-default [struct@GLib.MainContext] of the calling thread, always
+ * from a later iteration of it; get the outcome there with
+ * [method@Gen.Request.wait_finish].
+ *
+ * The wait ends with the reply, or with the call's error, as
+ * [method@Gen.Server.call]'s: the handler's error, or
+ * %GEN_SERVER_ERROR_STOPPED if the server stopped (or was ended by a link)
+ * before answering, %GEN_SERVER_ERROR_NOT_RUNNING if it was not running
+ * when the request was sent. Once the reply came, every wait gives it
+ * again at once. A request abandoned by a timed-out
+ * [method@Gen.Request.receive] (or its set's) gives that
+ * %GEN_SERVER_ERROR_TIMEOUT at once.
+ *
+ * If the reply does not come within @timeout_ms, the wait fails with
+ * %GEN_SERVER_ERROR_TIMEOUT, and cancelling @cancellable fails it with
+ * %G_IO_ERROR_CANCELLED; either way only the wait ends: the request stays
+ * pending, as after a timed-out [method@Gen.Request.wait], to be waited
+ * for again, or dropped, which abandons it. The wait holds a reference to
+ * the request until it ends. One wait at a time: a second one while the
+ * first is under way fails with %G_IO_ERROR_PENDING.
+ *
+ * ```c
+ * static void
+ * reply_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *   g_autoptr(GVariant) reply = gen_request_wait_finish (GEN_REQUEST (source), result, &error);
+ *   ...
+ * }
+ *
+ * g_autoptr(GenRequest) request = gen_server_send_request (counter, g_variant_new ("()"));
+ * gen_request_wait_async (request, 1000, NULL, reply_cb, NULL);
+ * ```
+ *
+ * ```python
+ * reply = await request.areply(1.0)
+ * ```
+ *
+ * ```js
+ * const reply = await request.wait_async(1000, null);
+ * ```
+ *
+ * ```vala
+ * var reply = yield request.wait_async (1000, null);
+ * ```
+ *
+ * Since: 1.2
+ */
+void
+gen_request_wait_async (GenRequest          *self,
+                        gint                 timeout_ms,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  Wait *wait;
+
+  g_return_if_fail (GEN_IS_REQUEST (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, gen_request_wait_async);
+  g_task_set_name (task, "[genserver] request wait");
+  /* The wait decides itself whether the reply won against cancellation. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (self->done)
+    {
+      /* GTask returns from a later iteration. */
+      GVariant *reply = request_result (self, &error);
+
+      if (reply != NULL)
+        g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
+      else
+        g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  wait = g_new0 (Wait, 1);
+  wait->timeout_ms = timeout_ms;
+  g_task_set_task_data (task, wait, wait_free);
+
+  g_mutex_lock (&self->landing->lock);
+  if (self->landing->waiter != NULL)
+    {
+      g_mutex_unlock (&self->landing->lock);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               "A wait for this request is already under way");
+      return;
+    }
+  self->landing->waiter = g_object_ref (task);
+  /* Landed before this wait began: nothing will wake it but this. */
+  if (self->landing->landed)
+    wait_wake (task);
+  g_mutex_unlock (&self->landing->lock);
+
+  if (timeout_ms >= 0)
+    {
+      wait->timeout_source = g_timeout_source_new (timeout_ms);
+      g_source_set_callback (wait->timeout_source, wait_timeout_cb, task, NULL);
+      g_source_set_static_name (wait->timeout_source, "[genserver] request wait timeout");
+      g_source_attach (wait->timeout_source, g_task_get_context (task));
+    }
+  if (cancellable != NULL)
+    {
+      /* Cancelled already, it posts the cancellation at once. */
+      wait->cancellable = g_object_ref (cancellable);
+      wait->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (wait_cancelled),
+                                                  task, NULL);
+    }
+}
+
+/**
+ * gen_request_wait_finish:
+ * @self: a #GenRequest
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for an error
+ *
+ * Finishes a wait started with [method@Gen.Request.wait_async].
+ *
+ * Returns: (transfer full): the reply
+ *
+ * Since: 1.2
+ */
+GVariant *
+gen_request_wait_finish (GenRequest    *self,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (GEN_IS_REQUEST (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == gen_request_wait_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /**

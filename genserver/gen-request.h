@@ -26,6 +26,16 @@ GEN_AVAILABLE_IN_ALL
 GVariant      *gen_request_wait            (GenRequest     *self,
                                             gint            timeout_ms,
                                             GError        **error);
+GEN_AVAILABLE_IN_1_2
+void           gen_request_wait_async      (GenRequest          *self,
+                                            gint                 timeout_ms,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data);
+GEN_AVAILABLE_IN_1_2
+GVariant      *gen_request_wait_finish     (GenRequest     *self,
+                                            GAsyncResult   *result,
+                                            GError        **error);
 GEN_AVAILABLE_IN_ALL
 GVariant      *gen_request_receive         (GenRequest     *self,
                                             gint            timeout_ms,

@@ -423,16 +423,31 @@ gen_server_call_async (GenServer           *self,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data)
 {
+  g_return_if_fail (GEN_IS_SERVER (self));
+  g_return_if_fail (message != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  gen_server_call_async_landing (self, message, timeout_ms, cancellable, callback, user_data,
+                                 NULL, NULL, NULL);
+}
+
+void
+gen_server_call_async_landing (GenServer           *self,
+                               GVariant            *message,
+                               gint                 timeout_ms,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data,
+                               void               (*landing) (gpointer data),
+                               gpointer             landing_data,
+                               GDestroyNotify       landing_free)
+{
   g_autoptr(GVariant) owned_message = NULL;
   g_autoptr(GTask) task = NULL;
   GenServerPrivate *priv;
   GError *error = NULL;
   GenPushResult pushed;
   GenCall *call;
-
-  g_return_if_fail (GEN_IS_SERVER (self));
-  g_return_if_fail (message != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   priv = gen_server_get_private (self);
   owned_message = g_variant_ref_sink (message);
@@ -444,6 +459,8 @@ gen_server_call_async (GenServer           *self,
   g_task_set_check_cancellable (task, FALSE);
 
   call = gen_call_new (owned_message, gen_server_name (self));
+  if (landing != NULL)
+    gen_call_set_landing (call, landing, landing_data, landing_free);
 
   if (!check_message_type (self, priv->call_type, "call", owned_message, &error))
     {

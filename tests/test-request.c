@@ -3,6 +3,7 @@
 #include <genserver/genserver.h>
 
 #include "test-common.h"
+#include "genserver/gen-core-private.h"
 
 /* Request ids and request sets. The echo server answers a call with its
  * message, fails "fail", and holds "hold:N" calls until the cast
@@ -574,6 +575,286 @@ test_taken_reply_at_stop (void)
   test_stop_ok (echo);
 }
 
+/* Async waits ------------------------------------------------------------ */
+
+/* An async wait's outcome, on the context the test iterates. */
+typedef struct
+{
+  gboolean done;
+  GThread *thread;  /* where the callback ran */
+  GVariant *reply;  /* owned */
+  GError *error;    /* owned */
+} Waited;
+
+static void
+waited_clear (Waited *waited)
+{
+  g_clear_pointer (&waited->reply, g_variant_unref);
+  g_clear_error (&waited->error);
+  waited->done = FALSE;
+}
+
+static void
+wait_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  Waited *waited = data;
+
+  g_assert_false (waited->done);
+  waited->reply = gen_request_wait_finish (GEN_REQUEST (source), result, &waited->error);
+  waited->thread = g_thread_self ();
+  waited->done = TRUE;
+}
+
+static gboolean
+deadline_passed (gpointer data)
+{
+  g_error ("an async wait did not end within %d s", (int) (TEST_DEADLINE_US / G_USEC_PER_SEC));
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates the thread-default context until @waited is done. */
+static void
+iterate_until_waited (Waited *waited)
+{
+  GSource *deadline = g_timeout_source_new (TEST_DEADLINE_US / 1000);
+
+  g_source_set_callback (deadline, deadline_passed, NULL, NULL);
+  g_source_attach (deadline, g_main_context_get_thread_default ());
+  while (!waited->done)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+  g_source_destroy (deadline);
+  g_source_unref (deadline);
+}
+
+/* Starts an async wait, which never ends inside the call, and waits for it
+ * on this thread's context. */
+static void
+wait_async_ok (GenRequest   *request,
+               gint          timeout_ms,
+               GCancellable *cancellable,
+               Waited       *waited)
+{
+  waited_clear (waited);
+  gen_request_wait_async (request, timeout_ms, cancellable, wait_cb, waited);
+  g_assert_false (waited->done);
+  iterate_until_waited (waited);
+  g_assert_true (waited->thread == g_thread_self ());
+}
+
+static void
+assert_waited_reply (Waited      *waited,
+                     const gchar *expected)
+{
+  g_assert_no_error (waited->error);
+  g_assert_cmpstr (g_variant_get_string (waited->reply, NULL), ==, expected);
+}
+
+/* Each test's own thread-default context: the callbacks run there. */
+static GMainContext *
+push_context (void)
+{
+  GMainContext *context = g_main_context_new ();
+
+  g_main_context_push_thread_default (context);
+  return context;
+}
+
+static void
+pop_context (GMainContext *context)
+{
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+}
+
+/* The reply comes while the caller's context waits (the server answers on
+ * its own thread); the wait ends with it on the caller's thread, and every
+ * wait after it gives it again. Errors are the call's. */
+static void
+test_request_wait_async (void)
+{
+  GMainContext *context = push_context ();
+  g_autoptr(TestEcho) echo = echo_start ();
+  g_autoptr(GenRequest) held = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("hold"));
+  g_autoptr(GenRequest) failed = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("fail"));
+  g_autoptr(GenRequest) mistyped = gen_server_send_request (GEN_SERVER (echo), g_variant_new_int32 (1));
+  Waited waited = { 0 };
+
+  waited_clear (&waited);
+  gen_request_wait_async (held, -1, NULL, wait_cb, &waited);
+  /* Not answered yet: the context has nothing to run. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_assert_false (waited.done);
+  release (echo);
+  iterate_until_waited (&waited);
+  assert_waited_reply (&waited, "hold");
+
+  wait_async_ok (held, 0, NULL, &waited);
+  assert_waited_reply (&waited, "hold");
+  assert_reply (held, "hold");
+
+  wait_async_ok (failed, -1, NULL, &waited);
+  g_assert_error (waited.error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  wait_async_ok (mistyped, -1, NULL, &waited);
+  g_assert_error (waited.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+
+  test_stop_ok (echo);
+  g_clear_object (&held);
+  held = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("late"));
+  wait_async_ok (held, -1, NULL, &waited);
+  g_assert_error (waited.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NOT_RUNNING);
+  waited_clear (&waited);
+  pop_context (context);
+}
+
+/* A wait that times out ends alone, as Erlang's wait_response/2: the
+ * request stays pending, and a later wait gets the reply. */
+static void
+test_request_wait_async_timeout (void)
+{
+  GMainContext *context = push_context ();
+  g_autoptr(TestEcho) echo = echo_start ();
+  g_autoptr(GenRequest) held = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("hold"));
+  Waited waited = { 0 };
+
+  wait_async_ok (held, 10, NULL, &waited);
+  g_assert_error (waited.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+  g_assert_null (waited.reply);
+  g_assert_false (gen_request_check (held));
+
+  release (echo);
+  wait_async_ok (held, TEST_CALL_TIMEOUT_MS, NULL, &waited);
+  assert_waited_reply (&waited, "hold");
+  waited_clear (&waited);
+  test_stop_ok (echo);
+  pop_context (context);
+}
+
+static gpointer
+cancel_in_thread (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+/* Cancelling ends the wait with G_IO_ERROR_CANCELLED, from any thread,
+ * and only the wait: the request stays pending. A cancellable cancelled
+ * already ends it at once (from a later iteration). */
+static void
+test_request_wait_async_cancel (void)
+{
+  GMainContext *context = push_context ();
+  g_autoptr(TestEcho) echo = echo_start ();
+  g_autoptr(GenRequest) held = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("hold"));
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Waited waited = { 0 };
+  GThread *canceller;
+
+  waited_clear (&waited);
+  gen_request_wait_async (held, -1, cancellable, wait_cb, &waited);
+  canceller = g_thread_new ("canceller", cancel_in_thread, cancellable);
+  iterate_until_waited (&waited);
+  g_thread_join (canceller);
+  g_assert_error (waited.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  wait_async_ok (held, -1, cancellable, &waited);
+  g_assert_error (waited.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  g_assert_false (gen_request_check (held));
+  release (echo);
+  assert_reply_within (held, "hold");
+  waited_clear (&waited);
+  test_stop_ok (echo);
+  pop_context (context);
+}
+
+/* A server whose run ends before it answers (a stop, or a link's exit
+ * signal, which runs no terminate) ends the wait with STOPPED; a request
+ * abandoned by receive gives its TIMEOUT at once. */
+static void
+test_request_wait_async_server_ends (void)
+{
+  GMainContext *context = push_context ();
+  g_autoptr(TestEcho) echo = echo_start ();
+  g_autoptr(GenRequest) held = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("hold"));
+  g_autoptr(GenRequest) abandoned = NULL;
+  g_autoptr(GError) reason = g_error_new (G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "partner went down");
+  g_autoptr(GError) error = NULL;
+  Waited waited = { 0 };
+
+  waited_clear (&waited);
+  gen_request_wait_async (held, -1, NULL, wait_cb, &waited);
+  g_assert_true (gen_run_kill (GEN_SERVER (echo), reason));
+  iterate_until_waited (&waited);
+  g_assert_error (waited.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+
+  test_start_ok (echo, NULL);
+  g_clear_object (&held);
+  held = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("hold"));
+  waited_clear (&waited);
+  gen_request_wait_async (held, -1, NULL, wait_cb, &waited);
+  test_stop_ok (echo);
+  iterate_until_waited (&waited);
+  g_assert_error (waited.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_STOPPED);
+
+  test_start_ok (echo, NULL);
+  abandoned = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("hold"));
+  g_assert_null (gen_request_receive (abandoned, 0, &error));
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+  wait_async_ok (abandoned, -1, NULL, &waited);
+  g_assert_error (waited.error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+  waited_clear (&waited);
+  test_stop_ok (echo);
+  pop_context (context);
+}
+
+/* One wait at a time: a second fails with PENDING and the first goes on.
+ * A request dropped while a wait is under way lives until the wait ends,
+ * which still gets the reply; so does a request of a set. */
+static void
+test_request_wait_async_one_at_a_time (void)
+{
+  GMainContext *context = push_context ();
+  g_autoptr(TestEcho) echo = echo_start ();
+  g_autoptr(GenRequestSet) set = gen_request_set_new ();
+  GenRequest *held = gen_server_send_request (GEN_SERVER (echo), g_variant_new_string ("hold:1"));
+  g_autoptr(GenRequest) in_set = gen_request_set_send (set, GEN_SERVER (echo),
+                                                       g_variant_new_string ("hold:2"), "two");
+  GWeakRef dropped;
+  Waited waited = { 0 };
+  Waited second = { 0 };
+  Waited third = { 0 };
+
+  waited_clear (&waited);
+  gen_request_wait_async (held, -1, NULL, wait_cb, &waited);
+  wait_async_ok (held, -1, NULL, &second);
+  g_assert_error (second.error, G_IO_ERROR, G_IO_ERROR_PENDING);
+  g_assert_false (waited.done);
+
+  g_weak_ref_init (&dropped, held);
+  g_object_unref (held);
+  waited_clear (&third);
+  gen_request_wait_async (in_set, -1, NULL, wait_cb, &third);
+  release (echo);
+  iterate_until_waited (&waited);
+  assert_waited_reply (&waited, "hold:1");
+  iterate_until_waited (&third);
+  assert_waited_reply (&third, "hold:2");
+  /* The wait's reference went with it. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_assert_null (g_weak_ref_get (&dropped));
+  g_weak_ref_clear (&dropped);
+
+  waited_clear (&waited);
+  waited_clear (&second);
+  waited_clear (&third);
+  test_stop_ok (echo);
+  pop_context (context);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -587,6 +868,11 @@ main (int   argc,
   g_test_add_func ("/request/set-wait", test_request_set_wait);
   g_test_add_func ("/request/set-check", test_request_set_check);
   g_test_add_func ("/request/taken-reply-at-stop", test_taken_reply_at_stop);
+  g_test_add_func ("/request/wait-async", test_request_wait_async);
+  g_test_add_func ("/request/wait-async-timeout", test_request_wait_async_timeout);
+  g_test_add_func ("/request/wait-async-cancel", test_request_wait_async_cancel);
+  g_test_add_func ("/request/wait-async-server-ends", test_request_wait_async_server_ends);
+  g_test_add_func ("/request/wait-async-one-at-a-time", test_request_wait_async_one_at_a_time);
 
   return g_test_run ();
 }
