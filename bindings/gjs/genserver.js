@@ -22,6 +22,14 @@ if (!Gen.Server.prototype.call_async.__genPromisified) {
     Gen.Server.prototype.call_async.__genPromisified = true;
 }
 
+// request.wait_async(timeoutMs, cancellable) returns a Promise when given no
+// callback: `await request.wait_async(1000, null)` for a Gen.Request made by
+// Gen.Server.send_request() or a Gen.RequestSet.
+if (!Gen.Request.prototype.wait_async.__genPromisified) {
+    Gio._promisify(Gen.Request.prototype, 'wait_async', 'wait_finish');
+    Gen.Request.prototype.wait_async.__genPromisified = true;
+}
+
 // start() and stop() with defaults, for every server (C ones too):
 // start() without arguments, start(plainValue) packed as toVariant() does,
 // stop() waiting as long as it takes.

@@ -153,6 +153,99 @@ def test_acall_timeout_is_in_seconds(gate):
     assert gate.recorder.events == [1, 3]  # the timed-out call never ran
 
 
+# areply: Gen.Request.wait_async ----------------------------------------------
+
+def test_a_thousand_concurrent_areplies_take_no_thread_each(servers):
+    pool = Gen.Scheduler.new_pool(2)
+    gathering = Gathering(1000)
+    holders = []
+    for _ in range(100):
+        holder = Holder(scheduler=pool)
+        holder.gathering = gathering
+        holder.start()
+        servers.append(holder)
+        holders.append(holder)
+    threads_before = threading.active_count()
+    seen_threads = []
+
+    async def main():
+        requests = [holders[i % 100].send_request(i) for i in range(1000)]
+
+        async def watch():
+            while True:
+                seen_threads.append(threading.active_count())
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            return await asyncio.wait_for(
+                asyncio.gather(*(request.areply(None) for request in requests)), DEADLINE)
+        finally:
+            watcher.cancel()
+
+    assert asyncio.run(main()) == list(range(1000))
+    # One helper thread at most, never one per wait (an executor's would
+    # show here).
+    assert max(seen_threads) <= threads_before + 1, (threads_before, max(seen_threads))
+
+
+def test_areply_timeout_leaves_the_request_pending(gate):
+    async def main():
+        blocked = asyncio.ensure_future(gate.acall(('block', 1)))
+        while gate.recorder.events != [1]:
+            await asyncio.sleep(0.001)
+        request = gate.send_request(('get', 2))
+        with pytest.raises(GLib.Error) as excinfo:
+            await request.areply(0.05)
+        gate.gate.set()
+        await blocked
+        return excinfo.value, await request.areply(DEADLINE), await request.areply(0)
+
+    error, reply, again = asyncio.run(main())
+    assert error.code == int(Gen.ServerError.TIMEOUT)
+    assert reply == again == 2
+    assert gate.recorder.events == [1, 2]  # a timed-out wait leaves the call
+
+
+def test_cancelling_areply_ends_only_the_wait(gate):
+    async def main():
+        blocked = asyncio.ensure_future(gate.acall(('block', 1)))
+        while gate.recorder.events != [1]:
+            await asyncio.sleep(0.001)
+        request = gate.send_request(('get', 2))
+        waiting = asyncio.ensure_future(request.areply(None))
+        await asyncio.sleep(0)  # let the wait begin
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        gate.gate.set()
+        await blocked
+        return await request.areply(DEADLINE, unpack=False)
+
+    reply = asyncio.run(main())
+    assert isinstance(reply, GLib.Variant) and reply.unpack() == 2
+
+
+def test_areply_of_a_server_that_ends_first(servers):
+    # The stop handles the request first: its handler takes the reply and
+    # holds it, and the end of the run answers it STOPPED.
+    holder = Holder()
+    holder.gathering = Gathering(2)
+    holder.start()
+
+    async def main():
+        request = holder.send_request(1)
+        waiting = asyncio.ensure_future(request.areply(None))
+        await asyncio.sleep(0)  # let the wait begin
+        holder.stop(DEADLINE)
+        with pytest.raises(GLib.Error) as excinfo:
+            await waiting
+        return excinfo.value
+
+    error = asyncio.run(main())
+    assert error.code == int(Gen.ServerError.STOPPED)
+
+
 # join and ajoin ---------------------------------------------------------------
 
 class Worker(Gen.Server):

@@ -253,11 +253,20 @@ def test_registry_calls(servers):
     assert registry.cast_matching('slow-*', 'plain') == 1
 
 
-@uses(('Request', 'wait'), ('Request', 'receive'), ('RequestSet', 'wait_any'),
-      ('RequestSet', 'wait_all'), ('RequestSet', 'wait'), ('RequestSet', 'receive'))
+@uses(('Request', 'wait'), ('Request', 'receive'), ('Request', 'wait_async'),
+      ('RequestSet', 'wait_any'), ('RequestSet', 'wait_all'), ('RequestSet', 'wait'),
+      ('RequestSet', 'receive'))
 def test_requests(servers):
     server = blocked(servers)
     request = server.send_request(('get',))
+    errors = []
+    with Clock() as clock:
+        request.wait_async(lambda reply, error: errors.append(error), 0.2)
+        context = GLib.MainContext.default()
+        while not errors:
+            context.iteration(True)
+    assert errors[0].code == int(Gen.ServerError.TIMEOUT)
+    assert clock.seconds >= 0.2
     for wait in (request.wait, request.receive):
         with Clock() as clock, pytest.raises(GLib.Error) as excinfo:
             wait(0.2)

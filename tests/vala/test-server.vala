@@ -382,6 +382,63 @@ void test_call_async () {
     }
 }
 
+/* A request's reply awaited with yield: Gen.Request.wait_async, on this
+ * thread's main context, while the counter answers on its own thread. A
+ * timed-out wait leaves the request pending; the next wait gets the
+ * reply, and every wait after it the same reply. */
+async int request_reply (Gen.Request request, int timeout_ms) throws Error {
+    var reply = yield request.wait_async (timeout_ms, null);
+    return reply.get_int32 ();
+}
+
+void test_request_wait_async () {
+    var counter = start_counter (10);
+    var loop = new MainLoop ();
+    int[] replies = {};
+    Error? failure = null;
+
+    try {
+        counter.cast (new Variant ("(si)", "block", 0));
+    } catch (Error error) {
+        assert_no_error (error);
+    }
+    counter.wait_blocked ();
+    var request = counter.send_request (new Variant ("(si)", "add", 5));
+    request_reply.begin (request, 10, (obj, result) => {
+        try {
+            replies += request_reply.end (result);
+        } catch (Error error) {
+            failure = error;
+        }
+        loop.quit ();
+    });
+    loop.run ();
+    assert_error (failure, Gen.ServerError.quark (), Gen.ServerError.TIMEOUT);
+    assert_cmpint (replies.length, CompareOperator.EQ, 0);
+
+    counter.open_gate ();
+    failure = null;
+    for (var i = 0; i < 2; i++) {
+        request_reply.begin (request, DEADLINE_MS, (obj, result) => {
+            try {
+                replies += request_reply.end (result);
+            } catch (Error error) {
+                failure = error;
+            }
+            loop.quit ();
+        });
+        loop.run ();
+    }
+    assert_no_error (failure);
+    assert_cmpint (replies[0], CompareOperator.EQ, 15);
+    assert_cmpint (replies[1], CompareOperator.EQ, 15);
+    try {
+        counter.stop (-1);
+    } catch (Error error) {
+        assert_no_error (error);
+    }
+}
+
 /* Every vfunc of Gen.Server overridden, each leaving a trace in `log`
  * (handler thread only until the server stopped). */
 class Everything : Gen.Server {
@@ -569,6 +626,7 @@ int main (string[] args) {
     Test.add_func ("/vala/timeout", test_timeout);
     Test.add_func ("/vala/calling-self-and-stop-inside", test_calling_self_and_stop_inside);
     Test.add_func ("/vala/call-async", test_call_async);
+    Test.add_func ("/vala/request-wait-async", test_request_wait_async);
     Test.add_func ("/vala/info-and-deferred-reply", test_info_and_deferred_reply);
     Test.add_func ("/vala/every-vfunc", test_every_vfunc);
     Test.add_func ("/vala/monitor-lambdas", test_monitor_lambdas);

@@ -1404,12 +1404,34 @@ class Request(Gen.Request):
         reply = Gen.Request.receive(self, _timeout_ms(timeout))
         return reply.unpack() if unpack else reply
 
+    def wait_async(self, callback, timeout=DEFAULT_TIMEOUT, cancellable=None, *,
+                   unpack=True):
+        """Waits as ``wait`` does, without blocking: ``callback(reply,
+        error)`` runs on this thread's default GLib.MainContext, ``error``
+        None on success, or what ``wait`` would raise (and ``reply`` None).
+        A timeout or the cancellable ends only the wait."""
+        def done(request, result, *_user_data):
+            try:
+                reply = Gen.Request.wait_finish(request, result)
+            except GLib.Error as error:
+                callback(None, error)
+                return
+            callback(reply.unpack() if unpack else reply, None)
+
+        Gen.Request.wait_async(self, _timeout_ms(timeout), cancellable, done)
+
     async def areply(self, timeout=DEFAULT_TIMEOUT, *, unpack=True):
-        """The reply, for asyncio: ``await asyncio.gather(*(r.areply() for r
-        in requests))``. The wait runs in the loop's default executor."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            None, functools.partial(self.wait, timeout, unpack=unpack))
+        """``wait`` for asyncio: ``await asyncio.gather(*(r.areply() for r
+        in requests))``. No thread per wait: Gen.Request.wait_async runs on
+        the override's helper thread, which hands the reply to the loop. A
+        timeout raises GLib.Error TIMEOUT and leaves the request pending, as
+        ``wait`` does; so does cancelling the awaiting task, which ends only
+        the wait (drop the request to abandon it)."""
+        error, reply = await _helper.call(Gen.Request.wait_async, Gen.Request.wait_finish,
+                                          self, _timeout_ms(timeout))
+        if error is not None:
+            raise error
+        return reply.unpack() if unpack else reply
 
 
 Request = override(Request)
