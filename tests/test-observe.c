@@ -1007,19 +1007,24 @@ test_trace_on (void)
   test_stop_ok (server);
 }
 
+/* Whether the log holds the lifecycle record of @event for @server: the
+ * line names it by its type and its address as %p prints it. */
 static gboolean
-has_lifecycle (const gchar *event)
+has_lifecycle (gpointer     server,
+               const gchar *event)
 {
-  g_autofree gchar *suffix = g_strconcat (" ", event, NULL);
+  g_autofree gchar *line = g_strdup_printf ("TestObserved %p %s", server, event);
   gboolean found = FALSE;
 
   g_mutex_lock (&records_lock);
   for (guint i = 0; i < records->len; i++)
     {
-      const gchar *message = g_hash_table_lookup (records->pdata[i], "MESSAGE");
+      GHashTable *record = records->pdata[i];
 
-      if (message != NULL && g_str_has_prefix (message, "TestObserved ") &&
-          g_str_has_suffix (message, suffix))
+      if (g_strcmp0 (g_hash_table_lookup (record, "MESSAGE"), line) == 0 &&
+          g_strcmp0 (g_hash_table_lookup (record, "GEN_LIFECYCLE"), event) == 0 &&
+          g_strcmp0 (g_hash_table_lookup (record, "GEN_SERVER"), "TestObserved") == 0 &&
+          g_strcmp0 (g_hash_table_lookup (record, "PRIORITY"), "7") == 0)
         found = TRUE;
     }
   g_mutex_unlock (&records_lock);
@@ -1034,9 +1039,9 @@ test_lifecycle_log (void)
 
   records_clear ();
   test_start_ok (server, NULL);
-  g_assert_true (has_lifecycle ("started"));
+  g_assert_true (has_lifecycle (server, "started"));
   test_stop_ok (server);
-  g_assert_true (has_lifecycle ("stopped"));
+  g_assert_true (has_lifecycle (server, "stopped"));
 }
 
 static GVariant *
