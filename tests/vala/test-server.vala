@@ -568,6 +568,36 @@ void test_monitor_lambdas () {
     assert_cmpstr (changes[1], CompareOperator.EQ, "workers left");
 }
 
+/* A run-end lambda, added by init: called as the run ends, on the
+ * server's thread, with the run's reason; read here once stop() returned. */
+class Ender : Gen.Server {
+    public int ends;
+    public string? last_reason;
+
+    public override void init (Variant? args) throws Error {
+        add_run_end_func ((server, reason) => {
+            ends++;
+            last_reason = reason == null ? null : reason.message;
+        });
+    }
+}
+
+void test_run_end_lambda () {
+    var ender = new Ender ();
+    try {
+        ender.start (null);
+        ender.stop (-1);
+        assert_cmpint (ender.ends, CompareOperator.EQ, 1);
+        assert_true (ender.last_reason == null);
+        ender.start (null);
+        ender.stop_with_reason (new IOError.BROKEN_PIPE ("gone"), -1);
+    } catch (Error error) {
+        assert_no_error (error);
+    }
+    assert_cmpint (ender.ends, CompareOperator.EQ, 2);
+    assert_cmpstr (ender.last_reason, CompareOperator.EQ, "gone");
+}
+
 void test_remote_monitor_lambda () {
     var service_path = Environment.get_variable ("GEN_TEST_REMOTE_SERVER");
     if (service_path == null) {
@@ -630,6 +660,7 @@ int main (string[] args) {
     Test.add_func ("/vala/info-and-deferred-reply", test_info_and_deferred_reply);
     Test.add_func ("/vala/every-vfunc", test_every_vfunc);
     Test.add_func ("/vala/monitor-lambdas", test_monitor_lambdas);
+    Test.add_func ("/vala/run-end-lambda", test_run_end_lambda);
     Test.add_func ("/vala/remote-monitor-lambda", test_remote_monitor_lambda);
     return Test.run ();
 }
