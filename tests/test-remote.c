@@ -10,8 +10,8 @@
 
 /* Servers exported on D-Bus and reached through GenRemote: every test runs
  * twice, on a private message bus (GTestDBus) and peer-to-peer over a unix
- * socket in a temporary directory. The server side (the GDBusServer, the
- * service's connection, the export) lives on a thread of its own running a
+ * socket in a temporary directory. The server side (the GenDBusListener,
+ * the service's connection, the export) lives on a thread of its own running a
  * main loop, as a service process would; the test thread is the client.
  *
  * Run as `test-remote --serve ADDRESS` or `test-remote --serve-bus ADDRESS`,
@@ -149,7 +149,7 @@ typedef struct
   guint done; /* lock: functions run on the service's thread */
 
   /* The service's thread only, once set up. */
-  GDBusServer *dbus_server;
+  GenDBusListener *listener;
   GDBusConnection *service; /* the bus connection, or the accepted peer */
   guint64 max_message_size;
   guint64 max_pending_bytes;
@@ -235,18 +235,17 @@ service_export (Fixture *f)
   g_assert_no_error (error);
 }
 
-static gboolean
-new_connection_cb (GDBusServer     *dbus_server,
+static void
+new_connection_cb (GenDBusListener *listener,
                    GDBusConnection *connection,
                    gpointer         data)
 {
   Fixture *f = data;
 
-  /* Exported before GDBus lets the first message in. */
+  /* Exported with the test's bounds before the first message is read. */
   g_clear_object (&f->service);
   f->service = g_object_ref (connection);
   service_export (f);
-  return TRUE;
 }
 
 static void
@@ -257,13 +256,10 @@ service_set_up (Fixture *f)
   if (f->p2p)
     {
       g_autofree gchar *address = g_strdup_printf ("unix:path=%s/socket", f->tmpdir);
-      g_autofree gchar *guid = g_dbus_generate_guid ();
 
-      f->dbus_server = g_dbus_server_new_sync (address, G_DBUS_SERVER_FLAGS_NONE, guid,
-                                               NULL, NULL, &error);
+      f->listener = gen_dbus_listener_new (address, NULL, &error);
       g_assert_no_error (error);
-      g_signal_connect (f->dbus_server, "new-connection", G_CALLBACK (new_connection_cb), f);
-      g_dbus_server_start (f->dbus_server);
+      g_signal_connect (f->listener, "new-connection", G_CALLBACK (new_connection_cb), f);
     }
   else
     {
@@ -293,10 +289,10 @@ service_tear_down (Fixture *f)
       g_dbus_connection_close_sync (f->service, NULL, NULL);
       g_clear_object (&f->service);
     }
-  if (f->dbus_server != NULL)
+  if (f->listener != NULL)
     {
-      g_dbus_server_stop (f->dbus_server);
-      g_clear_object (&f->dbus_server);
+      gen_dbus_listener_close (f->listener);
+      g_clear_object (&f->listener);
     }
 }
 
@@ -326,7 +322,7 @@ client_connect (Fixture *f)
   GDBusConnection *connection;
 
   if (f->p2p)
-    connection = g_dbus_connection_new_for_address_sync (g_dbus_server_get_client_address (f->dbus_server),
+    connection = g_dbus_connection_new_for_address_sync (gen_dbus_listener_get_client_address (f->listener),
                                                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
                                                          NULL, NULL, &error);
   else
@@ -1174,21 +1170,6 @@ test_registry (Fixture       *f,
 
 /* Two processes: this program as the service --------------------------------- */
 
-static gboolean
-serve_new_connection_cb (GDBusServer     *dbus_server,
-                         GDBusConnection *connection,
-                         gpointer         server)
-{
-  g_autoptr(GError) error = NULL;
-
-  /* One client in these tests: a second one would find the path taken. */
-  if (!gen_server_export (server, connection, TEST_OBJECT_PATH, &error))
-    g_error ("cannot export: %s", error->message);
-  /* Kept for the life of the process. */
-  g_object_ref (connection);
-  return TRUE;
-}
-
 static gpointer
 watch_stdin (gpointer data)
 {
@@ -1206,7 +1187,7 @@ serve (const gchar *mode,
        const gchar *address)
 {
   g_autoptr(RemoteCounter) server = NULL;
-  g_autoptr(GDBusServer) dbus_server = NULL;
+  g_autoptr(GenDBusListener) listener = NULL;
   g_autoptr(GDBusConnection) bus = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GError) error = NULL;
@@ -1215,15 +1196,10 @@ serve (const gchar *mode,
 
   if (g_str_equal (mode, "--serve"))
     {
-      g_autofree gchar *guid = g_dbus_generate_guid ();
-
-      dbus_server = g_dbus_server_new_sync (address, G_DBUS_SERVER_FLAGS_NONE, guid,
-                                            NULL, NULL, &error);
-      if (dbus_server == NULL)
-        g_error ("cannot listen: %s", error->message);
-      g_signal_connect (dbus_server, "new-connection",
-                        G_CALLBACK (serve_new_connection_cb), server);
-      g_dbus_server_start (dbus_server);
+      listener = gen_dbus_listener_new (address, NULL, &error);
+      if (listener == NULL ||
+          !gen_dbus_listener_export (listener, GEN_SERVER (server), TEST_OBJECT_PATH, &error))
+        g_error ("cannot serve: %s", error->message);
     }
   else
     {
