@@ -54,7 +54,7 @@ GVariant        *gen_timer_get_message          (GenTimer        *timer);
 typedef struct
 {
   GMutex lock;
-  GHashTable *table;  /* lock; id → GenTimer (owned) */
+  GHashTable *table;  /* lock; id → GenTimer (owned); NULL until used */
   GSequence *pending; /* lock; GenTimer (unowned), by deadline; NULL until used */
   gboolean open;      /* lock; FALSE outside a run */
 } GenTimerTable;

@@ -259,14 +259,13 @@ void
 gen_timer_table_init (GenTimerTable *timers)
 {
   g_mutex_init (&timers->lock);
-  timers->table = g_hash_table_new (NULL, NULL);
 }
 
 void
 gen_timer_table_clear (GenTimerTable *timers)
 {
-  g_assert (g_hash_table_size (timers->table) == 0);
-  g_hash_table_unref (timers->table);
+  g_assert (timers->table == NULL || g_hash_table_size (timers->table) == 0);
+  g_clear_pointer (&timers->table, g_hash_table_unref);
   g_clear_pointer (&timers->pending, g_sequence_free);
   g_mutex_clear (&timers->lock);
 }
@@ -283,11 +282,18 @@ void
 gen_timer_table_close (GenTimerTable *timers)
 {
   GHashTableIter iter;
-  GPtrArray *cancelled = g_ptr_array_new ();
+  GPtrArray *cancelled;
   GenTimer *timer;
 
   g_mutex_lock (&timers->lock);
   timers->open = FALSE;
+  /* Most runs set no timer: nothing to make. */
+  if (timers->table == NULL || g_hash_table_size (timers->table) == 0)
+    {
+      g_mutex_unlock (&timers->lock);
+      return;
+    }
+  cancelled = g_ptr_array_new ();
   g_hash_table_iter_init (&iter, timers->table);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &timer))
     {
@@ -348,6 +354,8 @@ gen_timer_table_add (GenTimerTable   *timers,
   timer->pending = g_sequence_insert_sorted (timers->pending, timer, timer_compare, NULL);
   g_source_set_callback (timer->source, timer_fired_cb, timer_ref (timer), timer_source_done);
   g_source_set_static_name (timer->source, "[genserver] send_after");
+  if (timers->table == NULL)
+    timers->table = g_hash_table_new (NULL, NULL);
   g_hash_table_insert (timers->table, GUINT_TO_POINTER (id), timer);
   /* Under the lock, so that a concurrent close cannot destroy it first. */
   gen_timer_service_attach (service, timer->source);
@@ -363,7 +371,7 @@ gen_timer_table_cancel (GenTimerTable *timers,
   GenTimer *timer;
 
   g_mutex_lock (&timers->lock);
-  timer = g_hash_table_lookup (timers->table, GUINT_TO_POINTER (id));
+  timer = timers->table != NULL ? g_hash_table_lookup (timers->table, GUINT_TO_POINTER (id)) : NULL;
   if (timer != NULL)
     {
       timer->state = TIMER_DONE;
