@@ -34,9 +34,9 @@ check_message_type (GenServer           *self,
   if (expected == NULL)
     return TRUE;
   /* Most messages are of the very type declared: the same type string
-   * (the server keeps its types nul-terminated, see
-   * gen_server_get_cast_type()), which costs less to compare than
-   * g_variant_is_of_type()'s scans of both types, on every cast. */
+   * (the server's types are interned, nul-terminated strings), which
+   * costs less to compare than g_variant_is_of_type()'s scans of both
+   * types, on every cast. */
   if (g_str_equal (g_variant_type_peek_string (expected), g_variant_get_type_string (message)) ||
       g_variant_is_of_type (message, expected))
     return TRUE;

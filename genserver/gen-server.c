@@ -912,14 +912,14 @@ gen_server_real_handle_continue (GenServer  *self,
 /* Sets *@type from @type_string (NULL: the class default), remembering an
  * invalid string to report from start(). */
 static void
-set_message_type (GenServer     *self,
-                  GVariantType **type,
-                  const gchar   *property,
-                  const gchar   *type_string)
+set_message_type (GenServer           *self,
+                  const GVariantType **type,
+                  const gchar         *property,
+                  const gchar         *type_string)
 {
   GenServerPrivate *priv = gen_server_get_instance_private (self);
 
-  g_clear_pointer (type, g_variant_type_free);
+  *type = NULL;
   if (type_string == NULL)
     return;
 
@@ -934,7 +934,7 @@ set_message_type (GenServer     *self,
       return;
     }
 
-  *type = g_variant_type_new (type_string);
+  *type = G_VARIANT_TYPE (g_intern_string (type_string));
 }
 
 static const gchar *
@@ -1026,8 +1026,6 @@ gen_server_finalize (GObject *object)
   if (priv->kind != NULL)
     priv->kind->finalize (self);
 
-  g_clear_pointer (&priv->cast_type, g_variant_type_free);
-  g_clear_pointer (&priv->call_type, g_variant_type_free);
   g_clear_pointer (&priv->main_context, g_main_context_unref);
   g_clear_object (&priv->scheduler);
   g_clear_pointer (&priv->timer_service, gen_timer_service_unref);
