@@ -21,8 +21,11 @@ struct _GenLiveLink
    * NULL before and after. */
   GenLiveLink *prev;
   GenLiveLink *next;
-  /* Written before the link is listed, then immutable; 0 if the server
-   * was never listed. */
+  /* Set when the link is listed and back to 0 when it is unlisted, both
+   * under the list's lock: 0 while the server is not listed. Listers read
+   * it under the lock; the server's own code may read it without, where
+   * its reference count orders it after both writes (its handlers while it
+   * runs, its finalize). */
   guint64 id;
 };
 

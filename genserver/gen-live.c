@@ -95,16 +95,20 @@ gen_live_track (gpointer     server,
 void
 gen_live_untrack (GenLiveLink *link)
 {
-  /* Never listed (tracking was off): nobody else knows of the link. */
+  /* Not listed (tracking was off, or unlisted already): nobody else
+   * knows of the link. */
   if (link->id == 0)
     return;
 
   g_mutex_lock (&live_lock);
-  if (link->next != NULL)
+  /* Again under the lock: a g_object_run_dispose() may race the last
+   * unref's dispose. */
+  if (link->id != 0)
     {
       link->prev->next = link->next;
       link->next->prev = link->prev;
       link->prev = link->next = NULL;
+      link->id = 0;
       n_live--;
     }
   g_mutex_unlock (&live_lock);

@@ -1022,6 +1022,16 @@ gen_server_finalize (GObject *object)
   g_assert (priv->status == GEN_STATUS_STOPPED);
   g_assert (priv->idle_source == NULL);
 
+  /* Still listed: a subclass's dispose did not chain up. Out of the list
+   * late rather than never (see gen-live.c for the window it leaves). */
+  if (G_UNLIKELY (priv->live.id != 0))
+    {
+      g_critical ("%s overrides GObject’s dispose() without chaining up; "
+                  "call G_OBJECT_CLASS (parent_class)->dispose (object) from it",
+                  G_OBJECT_TYPE_NAME (self));
+      gen_live_untrack (&priv->live);
+    }
+
   /* NULL only if constructed() did not chain up (see start). */
   if (priv->kind != NULL)
     priv->kind->finalize (self);

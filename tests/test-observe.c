@@ -1308,6 +1308,57 @@ test_live_gone_before_finalize (void)
   g_assert_cmpuint (test_gate_get (&dying.gate, &dying.disposed), ==, 1);
 }
 
+/* A server whose dispose forgets to chain up. */
+G_DECLARE_FINAL_TYPE (TestUnchained, test_unchained, TEST, UNCHAINED, GenServer)
+
+struct _TestUnchained
+{
+  GenServer parent_instance;
+};
+
+G_DEFINE_TYPE (TestUnchained, test_unchained, GEN_TYPE_SERVER)
+
+static void
+test_unchained_dispose (GObject *object)
+{
+}
+
+static void
+test_unchained_class_init (TestUnchainedClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = test_unchained_dispose;
+}
+
+static void
+test_unchained_init (TestUnchained *self)
+{
+}
+
+/* A dispose that does not chain up leaves the server listed until its
+ * finalize, which says so with a critical and takes it out, instead of
+ * leaving the list a freed server. In a subprocess: the critical. */
+static void
+test_live_dispose_without_chain_up (void)
+{
+  if (g_test_subprocess ())
+    {
+      gpointer server = g_object_new (test_unchained_get_type (), NULL);
+      guint64 id = live_id_of (server);
+
+      g_assert_cmpuint (id, !=, 0);
+      g_test_expect_message ("Gen", G_LOG_LEVEL_CRITICAL,
+                             "TestUnchained overrides GObject’s dispose() without chaining up; "
+                             "call G_OBJECT_CLASS (parent_class)->dispose (object) from it");
+      g_object_unref (server);
+      g_test_assert_expected_messages ();
+      g_assert_null (gen_live_lookup (id));
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 /* A lister and the last unrefs of many servers at once: no reference is
  * ever taken to a server whose count reached 0 (G_DEBUG=fatal-criticals
  * and the sanitizers catch one). */
@@ -1362,6 +1413,7 @@ main (int    argc,
   g_test_add_func ("/observe/get-state-unsupported", test_get_state_unsupported);
   g_test_add_func ("/observe/live/listed-during-last-unref", test_live_listed_during_last_unref);
   g_test_add_func ("/observe/live/gone-before-finalize", test_live_gone_before_finalize);
+  g_test_add_func ("/observe/live/dispose-without-chain-up", test_live_dispose_without_chain_up);
   g_test_add_func ("/observe/live/lister-races-last-unrefs", test_live_lister_races_last_unrefs);
 
   return g_test_run ();
