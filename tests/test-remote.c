@@ -1454,6 +1454,16 @@ status_casts_refused (GenServer *server)
   return refused;
 }
 
+static gboolean
+local_cast_handled (gpointer server)
+{
+  g_autoptr(GVariant) status = gen_server_get_status (server);
+  guint64 casts = 0;
+
+  g_variant_lookup (status, "casts", "t", &casts);
+  return casts >= 1;
+}
+
 /* The CastsRefused property, as any peer reads it. */
 static guint64
 remote_casts_refused (Fixture *f)
@@ -1524,6 +1534,9 @@ test_full_mailbox (Fixture       *f,
   iterate_until (&blocked.done);
   g_assert_no_error (blocked.error);
   g_clear_pointer (&blocked.reply, g_variant_unref);
+  /* The cast that filled the mailbox holds its place until a handler
+   * takes it, which can come after the blocked call's reply. */
+  test_wait_until (local_cast_handled, f->server);
   g_assert_cmpint (remote_call_ok (f->remote, "get", 0), ==, 1);
 }
 
