@@ -11,8 +11,7 @@ G_BEGIN_DECLS
  * done with the list: the observer (gen-observer.c) reads it. */
 
 /* A server's place in the list. It lives in the server (GenServerPrivate),
- * at the same offset from the instance in every server, so that being
- * listed costs no allocation and no lock of GLib's. */
+ * so that being listed costs no allocation of the list's own. */
 typedef struct _GenLiveLink GenLiveLink;
 
 struct _GenLiveLink
@@ -27,6 +26,10 @@ struct _GenLiveLink
    * its reference count orders it after both writes (its handlers while it
    * runs, its finalize). */
   guint64 id;
+  /* The server, for listers: a weak reference, so that none takes a
+   * reference once its last one is being dropped (see gen-live.c). Set
+   * while listed. */
+  GWeakRef server;
 };
 
 /* From the server's constructed: lists @server, whose @link is inside it. */

@@ -3,41 +3,32 @@
 /*
  * The list of live servers, for the observer. The core tells it of every
  * server made (constructed) and going (dispose), never of a message. The
- * list is intrusive: each server carries its link and id (GenLiveLink, in
- * its private struct), linked and unlinked under one lock, so that a
- * server pays neither an allocation nor a lock of GLib's for being listed,
- * and nothing while it runs.
+ * list is intrusive: each server carries its link, id and a weak
+ * reference to itself (GenLiveLink, in its private struct), linked and
+ * unlinked under one lock, so that being listed costs no allocation of
+ * the list's own, and nothing while the server runs.
  *
  * A lister takes references under the lock, and must never take one to a
- * server whose last reference is gone. What GLib 2.74's g_object_unref
- * does with the last reference (gobject.c):
+ * server whose last reference is being dropped: it takes them through the
+ * weak reference. What GLib 2.74's g_object_unref does with the last
+ * reference of an object with weak references (gobject.c):
  *
- *  1. It sees the count at 1 and runs dispose with the count still 1.
- *  2. It reads the count again: if somebody took a reference meanwhile,
- *     it drops its own and returns. The object lives on, disposed, and
- *     the unref of that other reference starts again at 1.
- *  3. Otherwise it drops the count to 0 and finalizes.
+ *  1. Under GLib's weak-reference lock, it checks the count is still 1
+ *     and clears every weak reference: from then on g_weak_ref_get()
+ *     gives NULL. (A g_weak_ref_get() that won that lock first took a
+ *     reference: the unref sees a count of 2 and only drops its own.)
+ *  2. It runs dispose; GenServer's unlists the server under the list's
+ *     lock. A lister meanwhile finds the link, but no server behind it.
+ *  3. It drops the count to 0 and finalizes.
  *
- * GenServer's dispose, which every subclass's chains up to as GObject
- * requires, unlinks the server under the lock before it returns, and the
- * count reaches 0 only after that (3). So a server a lister finds in the
- * list, under the lock, has a count of at least 1: g_object_ref is safe,
- * with the toggle notification of the bindings (which a hand-made
- * "reference unless 0" on the count would skip).
+ * A plain g_object_ref of a listed server, which an earlier version took,
+ * is not enough: a reference taken during dispose (between 1 and 2)
+ * resurrects the object, and GLib 2.74 still touches it (its notify
+ * queue) after dropping the unref's own count, so the lister's unref
+ * could free it under the disposing thread's feet.
  *
- * The one race left is harmless: a lister may take a reference between
- * the last unref's first look (1) and GenServer's dispose. That is a
- * reference taken during dispose (2): the unref returns without
- * finalizing, the server is unlisted all the same, and the lister's unref
- * finalizes it on the lister's thread (as when a lister won the race
- * against the weak reference this list held before). A subclass's dispose
- * may have run by then; GObject asks every dispose to leave the object
- * usable, and the library's servers have none.
- *
- * Not in finalize: the count is 0 by then, and a lister between the drop
- * (3) and the unlinking would reference memory being freed. Not only when
- * dispose sees the count at 1 either: a server left listed because of a
- * reference its own dispose holds for a moment would reach 0 listed.
+ * A subclass whose dispose does not chain up is unlisted in finalize: its
+ * weak reference is clear by then, so a lister still finds nothing.
  */
 
 #include "config.h"
@@ -46,15 +37,11 @@
 
 /* `live_lock` protects the list (`live`, a ring through each listed
  * server's GenLiveLink, in the order made, `live` itself the head),
- * `n_live`, `next_id` and `link_offset`. */
+ * `n_live` and `next_id`. */
 static GMutex live_lock;
-static GenLiveLink live = { &live, &live, 0 };
+static GenLiveLink live = { .prev = &live, .next = &live };
 static guint n_live;
 static guint64 next_id;
-/* Where the link sits in a server: the same for all of them (in
- * GenServer's private struct, which GObject places at one offset from the
- * instance for every subclass). 0 until the first server is listed. */
-static gssize link_offset;
 /* Atomic. */
 static gint tracking = TRUE;
 static GenLiveTraceSink trace_sink;
@@ -65,24 +52,16 @@ gen_live_set_tracking (gboolean on)
   g_atomic_int_set (&tracking, !!on);
 }
 
-static GObject *
-link_server (GenLiveLink *link)
-{
-  return (GObject *) ((gchar *) link - link_offset);
-}
-
 void
 gen_live_track (gpointer     server,
                 GenLiveLink *link)
 {
-  gssize offset = (gchar *) link - (gchar *) server;
-
   if (!g_atomic_int_get (&tracking))
     return;
 
+  g_weak_ref_init (&link->server, server);
+
   g_mutex_lock (&live_lock);
-  g_assert (link_offset == 0 || link_offset == offset);
-  link_offset = offset;
   link->id = ++next_id;
   link->prev = live.prev;
   link->next = &live;
@@ -95,6 +74,8 @@ gen_live_track (gpointer     server,
 void
 gen_live_untrack (GenLiveLink *link)
 {
+  gboolean unlisted = FALSE;
+
   /* Not listed (tracking was off, or unlisted already): nobody else
    * knows of the link. */
   if (link->id == 0)
@@ -110,8 +91,13 @@ gen_live_untrack (GenLiveLink *link)
       link->prev = link->next = NULL;
       link->id = 0;
       n_live--;
+      unlisted = TRUE;
     }
   g_mutex_unlock (&live_lock);
+
+  /* No lister reaches the link any more. */
+  if (unlisted)
+    g_weak_ref_clear (&link->server);
 }
 
 static void
@@ -132,9 +118,11 @@ gen_live_snapshot (void)
   g_mutex_lock (&live_lock);
   for (GenLiveLink *l = live.next; l != &live; l = l->next)
     {
-      GenLiveServer item = { l->id, g_object_ref (link_server (l)) };
+      GenLiveServer item = { l->id, g_weak_ref_get (&l->server) };
 
-      g_array_append_val (servers, item);
+      /* NULL: its last reference is being dropped (see the top). */
+      if (item.server != NULL)
+        g_array_append_val (servers, item);
     }
   g_mutex_unlock (&live_lock);
 
@@ -151,7 +139,7 @@ gen_live_lookup (guint64 id)
   for (GenLiveLink *l = live.prev; l != &live; l = l->prev)
     if (l->id == id)
       {
-        server = g_object_ref (link_server (l));
+        server = g_weak_ref_get (&l->server);
         break;
       }
   g_mutex_unlock (&live_lock);

@@ -190,8 +190,7 @@ typedef struct
   gboolean idle_fired;     /* the idle timeout fired since that message */
 
   /* The server's place in the observer's list of live servers, from
-   * constructed to dispose: under that list's lock; see gen-live.c for
-   * why dispose, and not finalize, takes it out. */
+   * constructed to dispose: under that list's lock; see gen-live.c. */
   GenLiveLink live;
 
   /* Observability; see gen-observe.c. The counters of handled messages

@@ -1023,7 +1023,8 @@ gen_server_finalize (GObject *object)
   g_assert (priv->idle_source == NULL);
 
   /* Still listed: a subclass's dispose did not chain up. Out of the list
-   * late rather than never (see gen-live.c for the window it leaves). */
+   * late rather than never (its weak reference is clear: no lister can
+   * take it meanwhile). */
   if (G_UNLIKELY (priv->live.id != 0))
     {
       g_critical ("%s overrides GObject’s dispose() without chaining up; "
