@@ -76,7 +76,7 @@ def test_export_on_every_connection(service):
     assert listener.props.client_address == address
     assert listener.get_client_address() == address
     assert listener.props.max_handshakes == 32
-    assert listener.props.handshake_timeout == 5000
+    assert listener.get_handshake_timeout() == 5.0  # seconds; props keep C's 5000 ms
 
     listener.export(adder, '/adder')
     assert call_from_another_process(address, '/adder', '("add", 2)') == (0, '2', '')
@@ -125,7 +125,7 @@ def test_silent_peers_are_bounded_and_timed_out(service):
     listener, adder, address = service
     listener.export(adder, '/adder')
     listener.props.max_handshakes = 2
-    listener.props.handshake_timeout = int(DEADLINE * 1000)
+    listener.set_handshake_timeout(DEADLINE)
     path = address[len('unix:path='):]
 
     # Five peers that connect and never authenticate: two are held, the
@@ -145,14 +145,17 @@ def test_silent_peers_are_bounded_and_timed_out(service):
     # Silent past the timeout: cut off. (Places enough for them, whether
     # or not the listener has seen the peers above hang up yet.)
     listener.props.max_handshakes = 32
-    listener.props.handshake_timeout = 100
+    listener.set_handshake_timeout(0.1)
     late = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(2)]
+    started = GLib.get_monotonic_time()
     for peer in late:
         peer.connect(path)
     wait_closed(late, 2)
+    # A timeout never fires early: read as milliseconds, 0.1 would cut them at once.
+    assert GLib.get_monotonic_time() - started >= 100_000
     for peer in late:
         peer.close()
 
     # Places free again: a real client is served.
-    listener.props.handshake_timeout = int(DEADLINE * 1000)
+    listener.set_handshake_timeout(DEADLINE)
     assert call_from_another_process(address, '/adder', '("add", 4)') == (0, '4', '')

@@ -71,6 +71,74 @@ def test_every_callable_with_a_duration_is_in_seconds(owner, name):
     assert (owner, name) in USED, f"Gen.{owner}.{name} has no check in this file"
 
 
+# Properties whose name gives no unit (period-ms does): milliseconds in C.
+DURATION_PROPERTY = re.compile(r'(timeout|time|period|delay|interval)$')
+
+
+def properties_with_durations():
+    """(class name, property name) of every GObject property of the Gen
+    typelib holding a duration."""
+    repository = GIRepository.Repository.get_default()
+    found = set()
+    for index in range(repository.get_n_infos('Gen')):
+        info = repository.get_info('Gen', index)
+        if info.get_type() != GIRepository.InfoType.OBJECT:
+            continue
+        for i in range(GIRepository.object_info_get_n_properties(info)):
+            name = GIRepository.object_info_get_property(info, i).get_name()
+            if DURATION_PROPERTY.search(name):
+                found.add((info.get_name(), name.replace('-', '_')))
+    return found
+
+
+def test_the_property_walk_finds_what_it_looks_for():
+    assert {('Server', 'idle_timeout'), ('Node', 'tick_time'), ('Node', 'handshake_timeout'),
+            ('DBusListener', 'handshake_timeout')} <= properties_with_durations()
+
+
+@pytest.fixture
+def instance_of(tmp_path):
+    """An object of each class with such a property."""
+    made = []
+
+    def make(owner):
+        if owner == 'Server':
+            made.append(Gen.Server())
+        elif owner == 'Node':
+            made.append(Gen.Node.new('durations'))
+        elif owner == 'DBusListener':
+            made.append(Gen.DBusListener.new(f'unix:path={tmp_path}/socket', None))
+        else:
+            pytest.fail(f"no Gen.{owner} in instance_of: add one")
+        return made[-1]
+
+    yield make
+    for obj in made:
+        if isinstance(obj, (Gen.Node, Gen.DBusListener)):
+            obj.close()
+
+
+@pytest.mark.parametrize('owner, name', sorted(properties_with_durations()))
+def test_every_property_with_a_duration_has_accessors_in_seconds(owner, name, instance_of):
+    obj = instance_of(owner)
+    getter, setter = getattr(obj, 'get_' + name), getattr(obj, 'set_' + name)
+    setter(0.25)
+    assert getter() == 0.25
+    assert obj.get_property(name) == 250  # props keep C's milliseconds
+    # The constructor's keyword is in seconds too.
+    assert getattr(Gen, owner)(**{name: 1.5}).get_property(name) == 1500
+
+
+def test_durations_without_forever_refuse_none_and_zero(instance_of):
+    node = instance_of('Node')
+    for wrong in (None, 0, -1.0):
+        with pytest.raises(ValueError):
+            node.set_handshake_timeout(wrong)
+        with pytest.raises(ValueError):
+            Gen.Node(tick_time=wrong)
+    assert node.get_handshake_timeout() == 5.0
+
+
 # Each one, used with seconds ------------------------------------------------------
 
 USED = set()

@@ -83,6 +83,41 @@ def _seconds(milliseconds):
     return None if milliseconds < 0 else milliseconds / 1000
 
 
+def _keywords_in_ms(kwargs, convert, *names):
+    """Constructor keywords: the properties ``names`` (``tick_time`` or
+    ``tick-time``) given in seconds, converted to C's milliseconds."""
+    for name in names:
+        for key in (name, name.replace('_', '-')):
+            if key in kwargs:
+                kwargs[key] = convert(kwargs[key], name)
+    return kwargs
+
+
+def _duration_ms(seconds, what):
+    """A duration that must be positive (no "forever"), in milliseconds."""
+    if seconds is None or seconds <= 0:
+        raise ValueError(f"{what} must be > 0 seconds, not {seconds!r}")
+    return max(1, _timeout_ms(seconds, what))
+
+
+def _seconds_property(name):
+    """``get_NAME()`` and ``set_NAME(seconds)`` for a GObject property in
+    milliseconds that C reaches only as a property (``props.NAME`` keeps
+    the milliseconds, as ``props.idle_timeout`` does)."""
+    prop = name.replace('_', '-')
+
+    def getter(self) -> float:
+        return self.get_property(prop) / 1000
+
+    def setter(self, seconds: float) -> None:
+        self.set_property(prop, _duration_ms(seconds, name))
+
+    getter.__name__, setter.__name__ = f'get_{name}', f'set_{name}'
+    getter.__doc__ = f"The {prop} property, in seconds."
+    setter.__doc__ = f"Sets the {prop} property, in seconds (> 0)."
+    return getter, setter
+
+
 def to_variant(value: Any, type_string: Optional[str] = None) -> GLib.Variant:
     """Wraps a Python value in a GLib.Variant.
 
@@ -807,10 +842,7 @@ class Server(Gen.Server):
             declared = getattr(type(self), name)
             if declared is not None and name not in kwargs and name.replace('_', '-') not in kwargs:
                 kwargs[name] = declared
-        for name in ('idle_timeout', 'idle-timeout'):
-            if name in kwargs:
-                kwargs[name] = _timeout_ms(kwargs[name], "idle_timeout")
-        super().__init__(**kwargs)
+        super().__init__(**_keywords_in_ms(kwargs, _timeout_ms, 'idle_timeout'))
 
     def __repr__(self) -> str:
         status = 'running' if self.is_running() else 'stopped'
@@ -1581,7 +1613,16 @@ __all__.append('Remote')
 class Node(Gen.Node):
     """Gen.Node, whose ``connect`` and ``disconnect`` link nodes, and still
     connect and disconnect GObject signal handlers when called as GObject's
-    are."""
+    are. Its durations are in seconds: ``get_tick_time``/``set_tick_time``,
+    ``get_handshake_timeout``/``set_handshake_timeout`` and the
+    constructor's ``tick_time=`` and ``handshake_timeout=``."""
+
+    get_tick_time, set_tick_time = _seconds_property('tick_time')
+    get_handshake_timeout, set_handshake_timeout = _seconds_property('handshake_timeout')
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_keywords_in_ms(kwargs, _duration_ms,
+                                           'tick_time', 'handshake_timeout'))
 
     def connect(self, address: str, cancellable: Optional[Gio.Cancellable] = None,
                 *user_data: Any) -> Any:
@@ -1613,3 +1654,18 @@ class Node(Gen.Node):
 
 Node = override(Node)
 __all__.append('Node')
+
+
+class DBusListener(Gen.DBusListener):
+    """Gen.DBusListener with its handshake timeout in seconds:
+    ``get_handshake_timeout``/``set_handshake_timeout`` and the
+    constructor's ``handshake_timeout=``."""
+
+    get_handshake_timeout, set_handshake_timeout = _seconds_property('handshake_timeout')
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_keywords_in_ms(kwargs, _duration_ms, 'handshake_timeout'))
+
+
+DBusListener = override(DBusListener)
+__all__.append('DBusListener')
