@@ -2,7 +2,7 @@
  *
  * Remote calls and casts over D-Bus, beside local ones: a counter server in
  * a second process (this program, run as a service), reached peer-to-peer
- * over a unix socket, through a private dbus-daemon, and by name between
+ * over a unix socket (a GenDBusListener), through a private dbus-daemon, and by name between
  * two GenNodes over a unix socket and over TLS on loopback (with the
  * certificates of tests/make-node-certs.sh in $GEN_BENCH_CERTS; without
  * them the TLS rows are left out).
@@ -106,18 +106,13 @@ register_echo (GDBusConnection *connection)
     g_error ("echo: %s", error->message);
 }
 
-static gboolean
-new_connection_cb (GDBusServer     *listener,
+/* The listener exports the counter and keeps the connection itself. */
+static void
+new_connection_cb (GenDBusListener *listener,
                    GDBusConnection *connection,
-                   gpointer         counter)
+                   gpointer         data)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (!gen_server_export (counter, connection, OBJECT_PATH, &error))
-    g_error ("export: %s", error->message);
   register_echo (connection);
-  g_object_ref (connection); /* for the life of the service */
-  return TRUE;
 }
 
 static gpointer
@@ -183,7 +178,7 @@ serve (const gchar *mode,
   g_autoptr(BenchCounter) counter = g_object_new (BENCH_TYPE_COUNTER, NULL);
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GError) error = NULL;
-  GDBusServer *listener;
+  GenDBusListener *listener;
   GDBusConnection *bus;
 
   if (!gen_server_start (GEN_SERVER (counter), NULL, &error))
@@ -191,15 +186,12 @@ serve (const gchar *mode,
 
   if (g_str_equal (mode, "--serve"))
     {
-      g_autofree gchar *guid = g_dbus_generate_guid ();
-      g_autoptr(GDBusAuthObserver) observer = gen_dbus_auth_observer_new (NULL, 0, FALSE);
-
-      listener = g_dbus_server_new_sync (address, G_DBUS_SERVER_FLAGS_NONE, guid, observer,
-                                         NULL, &error);
-      if (listener == NULL)
+      /* Same-user peers only, as gen_dbus_auth_observer_new (NULL, 0, FALSE). */
+      listener = gen_dbus_listener_new (address, NULL, &error);
+      if (listener == NULL ||
+          !gen_dbus_listener_export (listener, GEN_SERVER (counter), OBJECT_PATH, &error))
         g_error ("listen: %s", error->message);
-      g_signal_connect (listener, "new-connection", G_CALLBACK (new_connection_cb), counter);
-      g_dbus_server_start (listener);
+      g_signal_connect (listener, "new-connection", G_CALLBACK (new_connection_cb), NULL);
     }
   else
     {

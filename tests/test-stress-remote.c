@@ -18,7 +18,7 @@
  *   gen_server_get_status() counts; under BLOCK every cast is handled.
  *   Each sender's casts are handled in the order sent.
  * - /stress/dbus/flood: a second process exports a server whose handler
- *   is held; four peers flood it with casts, calls and infos of 256 KiB.
+ *   is held, on every connection of its GenDBusListener; four peers flood it with casts, calls and infos of 256 KiB.
  *   The exporter's peak RSS (VmHWM) must stay near the export's bound, not
  *   grow with what was sent; every call is answered; refused casts are
  *   visible to the peers; once the handler goes on, everything admitted
@@ -208,8 +208,8 @@ test_mailbox_block (void)
 
 /* The D-Bus flood: the exporting process ------------------------------------ */
 
-static gboolean
-serve_new_connection_cb (GDBusServer     *listener,
+static void
+serve_new_connection_cb (GenDBusListener *listener,
                          GDBusConnection *connection,
                          gpointer         data)
 {
@@ -219,7 +219,6 @@ serve_new_connection_cb (GDBusServer     *listener,
                                       2 * FLOOD_MESSAGE_SIZE, FLOOD_PENDING_BYTES,
                                       GEN_DBUS_DEFAULT_MAX_TIMEOUT, &error))
     g_error ("cannot export: %s", error->message);
-  return TRUE;
 }
 
 /* A line "open" on stdin lets the handler go on; the end of stdin ends the
@@ -241,18 +240,16 @@ static int
 serve (const gchar *address)
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  g_autoptr(GDBusServer) listener = NULL;
+  g_autoptr(GenDBusListener) listener = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree gchar *guid = g_dbus_generate_guid ();
   Sink *sink;
 
   sink = test_start_ok (g_object_new (sink_get_type (), NULL), NULL);
   sink->gate.open = FALSE;
-  listener = g_dbus_server_new_sync (address, G_DBUS_SERVER_FLAGS_NONE, guid, NULL, NULL, &error);
+  listener = gen_dbus_listener_new (address, NULL, &error);
   if (listener == NULL)
     g_error ("cannot listen: %s", error->message);
   g_signal_connect (listener, "new-connection", G_CALLBACK (serve_new_connection_cb), sink);
-  g_dbus_server_start (listener);
 
   g_thread_unref (g_thread_new ("stdin", watch_stdin, sink));
   printf ("ready\n");
