@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 import pytest
-from conftest import DEADLINE, Recorder, wait_event
+from conftest import DEADLINE, Recorder, assert_gen_error, wait_event
 
 from gi.repository import Gen, GLib
 
@@ -281,8 +281,8 @@ def test_join_returns_the_crash(servers):
 
 def test_join_after_the_end_needs_no_monitor(servers):
     """The core tells monitors before the status says stopped: a join in
-    that window returns the reason at once, without a monitor that would
-    wait for a run that is over."""
+    that window, after another join was told, returns the reason at once,
+    without a monitor that a zero timeout would give up on."""
     worker = Worker()
     worker.start()
     worker.cast('crash')
@@ -296,6 +296,44 @@ def test_join_after_the_end_needs_no_monitor(servers):
     for again in (worker.join(0), asyncio.run(worker.ajoin())):
         assert again.message == reason.message == "KeyError: 'crashed'"
         assert again.__cause__ is reason.__cause__
+
+
+class SlowToEnd(Worker):
+    """Its run's end waits for ``release`` after do_terminate, before the
+    core tells the run's links and monitors."""
+
+    def do_init(self, args):
+        self.ending = threading.Event()
+        self.release = threading.Event()
+
+        def hold(server, reason):
+            self.ending.set()
+            wait_event(self.release, "the release")
+
+        self.add_run_end_func(hold)
+
+
+def test_join_waits_for_the_links_of_an_ended_run(servers):
+    """After do_terminate the core still tells the run's links and
+    monitors: a join waits for them too, so that who joined a crashed
+    server finds the servers linked to it signalled. (A join that returned
+    once do_terminate was done let a linked server take one more cast.)"""
+    worker, partner = SlowToEnd(), Worker()
+    worker.start()
+    partner.start()
+    servers.append(partner)
+    worker.link(partner)
+    worker.cast('crash')
+    wait_event(worker.ending, "the run's end")
+    with pytest.raises(TimeoutError):
+        worker.join(0)
+    with pytest.raises(TimeoutError):
+        asyncio.run(asyncio.wait_for(worker.ajoin(), 0.01))
+    worker.release.set()
+    assert worker.join(DEADLINE).message == "KeyError: 'crashed'"
+    with pytest.raises(GLib.Error) as excinfo:
+        partner.cast('more')
+    assert_gen_error(excinfo, Gen.ServerError.NOT_RUNNING)
 
 
 def test_join_times_out(servers):

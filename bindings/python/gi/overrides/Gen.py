@@ -488,7 +488,7 @@ def _wrap_handler(handler, name):
     @functools.wraps(handler)
     def wrapper(self, *args):
         if name == 'do_init':
-            self._gen_run_ended = False  # (see Server._run_over)
+            self._gen_run_ended = self._gen_run_told = False  # (see Server._run_over)
         if not hasattr(_thread_state, 'held'):
             _hold_thread_state(self)
         if name == 'do_init' and not _thread_state.held and _genserver is not None:
@@ -877,7 +877,7 @@ class Server(Gen.Server):
         seconds for do_init (``None``: as long as it takes)."""
         variant = None if args is None else to_variant(args)
         timeout_ms = _timeout_ms(timeout)
-        self._gen_run_ended = False  # (see _run_over)
+        self._gen_run_ended = self._gen_run_told = False  # (see _run_over)
         try:
             if timeout_ms < 0:
                 return Gen.Server.start(self, variant)
@@ -1031,6 +1031,7 @@ class Server(Gen.Server):
 
         def done(server, reason):
             reasons.append(reason)
+            self._gen_run_told = True  # (see _run_over)
             ended.set()
 
         monitor_id = self.monitor(done, threaded=True)
@@ -1051,6 +1052,7 @@ class Server(Gen.Server):
         ended = loop.create_future()
 
         def done(server, reason):
+            self._gen_run_told = True  # (see _run_over)
             if not ended.done():
                 ended.set_result(reason)
 
@@ -1063,12 +1065,18 @@ class Server(Gen.Server):
         return self._run_reason(reason)
 
     def _run_over(self):
-        # Stopped, or stopping with its do_terminate done: the core tells
-        # the monitors before the status says stopped, and a monitor set up
-        # in between would wait for a run that is over.
+        # Stopped, or stopping once a join saw the run's monitors told (its
+        # own monitor, or the status 'stopped'): the core tells the monitors
+        # before the status says stopped, and a join(0) after a join would
+        # otherwise time out in between. Not as soon as do_terminate is
+        # done: the run's links and monitors are told after it (and after
+        # its run-end functions), and a join must not return before the
+        # servers linked to this one got their exit signal.
         status = self.get_run_status()
-        return status == 'stopped' or (status == 'stopping'
-                                       and getattr(self, '_gen_run_ended', False))
+        if status == 'stopped':
+            self._gen_run_told = True
+            return True
+        return status == 'stopping' and getattr(self, '_gen_run_told', False)
 
     def _run_reason(self, reason):
         # None from a stopped server, or NOT_RUNNING: the run was over (or
