@@ -226,6 +226,37 @@ def test_cancelling_areply_ends_only_the_wait(gate):
     assert isinstance(reply, GLib.Variant) and reply.unpack() == 2
 
 
+def test_areply_cancelled_before_its_wait_began(gate):
+    """A task cancelled before the helper thread began its wait: the wait
+    never begins, so an areply right after it is not refused as a second
+    wait under way (PENDING), however late the helper thread runs."""
+    held, hold = threading.Event(), threading.Event()
+
+    def hold_the_helper(*_args):
+        held.set()
+        wait_event(hold, "the helper's release")
+
+    other = Gate()
+    other.start()
+    other.monitor(hold_the_helper, threaded=True)
+    other.stop()
+    wait_event(held, "the helper held")
+
+    async def main():
+        request = gate.send_request(('get', 2))
+        waiting = asyncio.ensure_future(request.areply(None))
+        await asyncio.sleep(0)  # its wait is handed to the held helper
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        again = asyncio.ensure_future(request.areply(DEADLINE))
+        await asyncio.sleep(0)  # handed over too, behind the first
+        hold.set()
+        return await again
+
+    assert asyncio.run(main()) == 2
+
+
 def test_areply_of_a_server_that_ends_first(servers):
     # The stop handles the request first: its handler takes the reply and
     # holds it, and the end of the run answers it STOPPED.

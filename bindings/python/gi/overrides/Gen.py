@@ -670,7 +670,8 @@ class _Helper:
         """Awaits ``start(target, *args, cancellable, callback)``, a GIO-style
         asynchronous call, and returns (error, result) from ``finish`` (or
         the exception ``start`` raised).
-        Cancelling the awaiting task cancels the call's cancellable."""
+        Cancelling the awaiting task cancels the call's cancellable; a task
+        cancelled before the helper thread got to the call makes none."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         cancellable = Gio.Cancellable()
@@ -687,6 +688,15 @@ class _Helper:
             _call_soon(loop, settle, outcome)
 
         def begin():
+            # Cancelled while queued here: begun now, the call would hold
+            # its target until the cancellation, posted to this thread, is
+            # settled, and whatever the task's owner began next on it, in
+            # this same batch, would find it busy (a second wait of one
+            # request fails PENDING). A call begun before the cancellation
+            # is settled by a source at the default priority, before the
+            # idle source that runs anything submitted after it.
+            if cancellable.is_cancelled():
+                return
             try:
                 start(target, *args, cancellable, done)
             except Exception as exc:  # refused before any call was made
