@@ -2,10 +2,10 @@
  *
  * Remote calls and casts over D-Bus, beside local ones: a counter server in
  * a second process (this program, run as a service), reached peer-to-peer
- * over a unix socket (a GenDBusListener), through a private dbus-daemon, and by name between
- * two GenNodes over a unix socket and over TLS on loopback (with the
- * certificates of tests/make-node-certs.sh in $GEN_BENCH_CERTS; without
- * them the TLS rows are left out).
+ * over a unix socket (a GenDBusListener), through a private dbus-daemon,
+ * and by name between two GenNodes over a unix socket and over TLS on
+ * loopback (with the certificates of tests/make-node-certs.sh in
+ * $GEN_BENCH_CERTS; without them the TLS rows are left out).
  *
  *   bench-remote [--quick]
  *
