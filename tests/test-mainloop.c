@@ -236,6 +236,18 @@ start_loop_server (GVariant *args)
   return test_start_ok (loop_server_new (NULL), args);
 }
 
+/* Steals the parked reply if there is one, without waiting. */
+static GenReply *
+steal_parked_reply (LoopServer *self)
+{
+  GenReply *reply;
+
+  g_mutex_lock (&self->gate.lock);
+  reply = g_steal_pointer (&self->parked_reply);
+  g_mutex_unlock (&self->gate.lock);
+  return reply;
+}
+
 static GenReply *
 wait_for_parked_reply (LoopServer *self)
 {
@@ -246,8 +258,9 @@ wait_for_parked_reply (LoopServer *self)
   while (self->parked_reply == NULL)
     if (!g_cond_wait_until (&self->gate.cond, &self->gate.lock, deadline))
       break;
-  reply = g_steal_pointer (&self->parked_reply);
   g_mutex_unlock (&self->gate.lock);
+  /* Only the test thread takes the parked reply: it is still there. */
+  reply = steal_parked_reply (self);
   g_assert_nonnull (reply);
   return reply;
 }
@@ -1032,18 +1045,6 @@ test_deferred_never_answered (void)
   g_assert_null (reply);
   g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_REPLY);
   test_stop_ok (server);
-}
-
-/* Steals the parked reply if there is one, without waiting. */
-static GenReply *
-steal_parked_reply (LoopServer *self)
-{
-  GenReply *reply;
-
-  g_mutex_lock (&self->gate.lock);
-  reply = g_steal_pointer (&self->parked_reply);
-  g_mutex_unlock (&self->gate.lock);
-  return reply;
 }
 
 static void
