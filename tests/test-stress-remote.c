@@ -407,6 +407,11 @@ peer_main (gpointer data)
                                     left.pending);
   if (connection != NULL)
     g_dbus_connection_close_sync (connection, NULL, NULL);
+  /* GDBus frees the remote's signal subscriptions on this context after
+   * its last unref: iterate it once more before leaving it for good. */
+  g_clear_object (&remote);
+  while (g_main_context_iteration (context, FALSE))
+    ;
   g_main_context_pop_thread_default (context);
   return NULL;
 }
