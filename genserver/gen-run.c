@@ -328,6 +328,18 @@ handle_item (GenServer *self,
   return continues (self, priv);
 }
 
+/* Whether a suspended server holds: not once a stop or a signal came. A
+ * killed server never holds: a signal that came while it started (after
+ * init's look, before it ran) leaves it RUNNING, and it must still end at
+ * once if it was suspended meanwhile. */
+static gboolean
+run_holds (GenServerPrivate *priv)
+{
+  return g_atomic_int_get (&priv->suspended) &&
+         g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING &&
+         !g_atomic_int_get (&priv->killed);
+}
+
 gboolean
 gen_run_handle_batch (GenServer *self,
                       gpointer   first,
@@ -343,6 +355,15 @@ gen_run_handle_batch (GenServer *self,
     batch[n++] = first;
   n += gen_mailbox_pop_batch (&priv->mailbox, &batch[n], max - n);
 
+  /* Suspended before the batch was taken (the push of a message sent
+   * after the suspend woke the server): it all goes back before
+   * gen_run_hold() answers a status request, which counts the mailbox.
+   * The runner's next look holds, and answers them then. */
+  if (G_UNLIKELY (run_holds (priv)))
+    {
+      gen_mailbox_unpop (&priv->mailbox, batch, n);
+      return TRUE;
+    }
   gen_run_hold (self);
   observe_look ();
 
@@ -1040,12 +1061,7 @@ gen_run_hold (GenServer *self)
         }
     }
 
-  /* A killed server never holds: a signal that came while it started
-   * (after init's look, before it ran) leaves it RUNNING, and it must
-   * still end at once if it was suspended meanwhile. */
-  return g_atomic_int_get (&priv->suspended) &&
-         g_atomic_int_get (&priv->status) == GEN_STATUS_RUNNING &&
-         !g_atomic_int_get (&priv->killed);
+  return run_holds (priv);
 }
 
 gboolean

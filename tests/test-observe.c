@@ -691,6 +691,53 @@ test_suspend_resume_pool (void)
   check_suspend_resume (server);
 }
 
+/* Casts sent to a suspended server are in its mailbox, and a status
+ * request answered while it is suspended counts them all: also when the
+ * server woke for the first of them and took a batch before it looked at
+ * the request (the window is short: tried many times). */
+static void
+check_suspended_status_counts_the_queue (TestObserved *server)
+{
+  gint64 expected = 0;
+
+  for (guint round = 0; round < 1000; round++)
+    {
+      g_autoptr(GVariant) status = NULL;
+      guint32 queued = 0;
+
+      gen_server_suspend (GEN_SERVER (server));
+      for (guint i = 0; i < 3; i++)
+        cast_ok (server, "add", 1);
+      status = gen_server_get_status (GEN_SERVER (server));
+      g_assert_cmpstr (status_string (status, "status"), ==, "suspended");
+      g_assert_true (g_variant_lookup (status, "mailbox-length", "u", &queued));
+      g_assert_cmpuint (queued, ==, 3);
+      gen_server_resume (GEN_SERVER (server));
+      expected += 3;
+      g_assert_cmpint (call_get (server), ==, expected);
+    }
+  test_stop_ok (server);
+}
+
+static void
+test_suspended_status_counts_the_queue (void)
+{
+  g_autoptr(TestObserved) server = g_object_new (test_observed_get_type (), NULL);
+
+  test_start_ok (server, NULL);
+  check_suspended_status_counts_the_queue (server);
+}
+
+static void
+test_suspended_status_counts_the_queue_pool (void)
+{
+  g_autoptr(GenScheduler) pool = gen_scheduler_new_pool (2);
+  g_autoptr(TestObserved) server = g_object_new (test_observed_get_type (), "scheduler", pool, NULL);
+
+  test_start_ok (server, NULL);
+  check_suspended_status_counts_the_queue (server);
+}
+
 static gboolean
 mailbox_has_3 (gpointer server)
 {
@@ -1401,6 +1448,9 @@ main (int    argc,
   g_test_add_func ("/observe/suspend/stop-context", test_stop_suspended_context);
   g_test_add_func ("/observe/suspend/stop-pool", test_stop_suspended_pool);
   g_test_add_func ("/observe/suspend/resume-twice", test_resume_twice);
+  g_test_add_func ("/observe/suspend/status-counts-the-queue", test_suspended_status_counts_the_queue);
+  g_test_add_func ("/observe/suspend/status-counts-the-queue-pool",
+                   test_suspended_status_counts_the_queue_pool);
   g_test_add_func ("/observe/run-status/notifications", test_run_status_notifications);
   g_test_add_func ("/observe/run-status/pending-dropped", test_run_status_pending_dropped);
   g_test_add_func ("/observe/trace/off-is-silent", test_trace_off_is_silent);
