@@ -132,6 +132,11 @@ gen_mailbox_push (GenMailbox *mailbox,
   GenMailboxWakeFunc wake_func;
   gpointer wake_data;
 
+  /* Sending is work for the servers as much as handling is: a slow yield
+   * on this processor that went to senders did its job (see
+   * gen_spin_note_activity()). */
+  gen_spin_note_activity ();
+
   g_async_queue_lock (mailbox->queue);
   if (!mailbox->accepting)
     {

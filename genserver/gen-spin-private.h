@@ -31,17 +31,21 @@ G_BEGIN_DECLS
  * Yielding only pays while the processors are free for genserver's own
  * threads. A yield that takes GEN_SPIN_SLOW_YIELD_US or more handed the
  * processor to some other thread for a time slice (a partner waiting for
- * us gives it back within GEN_SPIN_NS). If that thread was a server of
- * this process at work, the yield did its job: eight callers of one
- * server on two processors take turns that way, and each turn saves a
- * wake-up. If it was anything else (another process, most of the time),
+ * us gives it back within GEN_SPIN_NS). If that thread was one of this
+ * process's at work for its servers, the yield did its job: eight callers
+ * of one server on two processors take turns that way, and each turn saves
+ * a wake-up. If it was anything else (another process, most of the time),
  * the processor was lost for the slice, and on a busy machine that is
  * what made spinning waits tens of times slower than sleeping ones. The
- * yield tells the two apart by what the servers did on its processor
- * meanwhile (a server queued on the pool counts, by whoever queued it):
- * fewer than one batch taken, or looked for, per
- * GEN_SPIN_OWN_ACTIVITY_US, and it was lost (see
- * gen_spin_note_activity()).
+ * yield tells the two apart by what the process's messaging did on its
+ * processor meanwhile: messages sent (a send also queues a pool server
+ * that was idle), batches taken or looked for by servers. Fewer than one
+ * of those per GEN_SPIN_OWN_ACTIVITY_US, and it was lost (see
+ * gen_spin_note_activity()). Sends count because a caller's turn goes to
+ * the other callers on its processor, not to the server: counted by the
+ * servers' takes alone, a few such turns (about 2 ms each) looked lost
+ * and turned yielding off for the whole process, and every call of eight
+ * callers then cost the server a wake-up.
  *
  * Lost time is a debt that the process pays back at 1/GEN_SPIN_YIELD_BACKOFF
  * of the time passing. Up to GEN_SPIN_LOST_BURST_US of it, waits go on
@@ -96,11 +100,12 @@ gint64   gen_spin_yield_losses_add (GenYieldLosses *losses,
                                     gint64          began,
                                     gint64          took);
 
-/* Tells the yields of this processor that a server took, or looked for, a
- * batch of messages here. Whether a yield that took @took µs lost its
- * processor, given that the servers did that @activity times on it
- * meanwhile. Any thread. */
+/* Tells the yields of this processor that a thread of the process sent a
+ * message, or took or looked for a batch of messages here. This processor's count of those, or -1 where the system cannot
+ * tell. Whether a yield that took @took µs lost its processor, given
+ * @activity of those on it meanwhile. Any thread. */
 void     gen_spin_note_activity  (void);
+gint     gen_spin_activity_here  (void);
 gboolean gen_spin_yield_lost     (gint64      took,
                                   gint        activity);
 

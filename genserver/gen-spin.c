@@ -205,8 +205,9 @@ gen_spin_yield_took (gint64   began,
   g_mutex_unlock (&losses_lock);
 }
 
-/* How often this process's servers took messages on each processor
- * (modulo CPU_SLOTS): each takes a batch, or looks for one, under
+/* How often this process's threads sent or took messages on each
+ * processor (modulo CPU_SLOTS): each push into a mailbox and each batch
+ * taken, or looked for, bumps it through
  * gen_spin_note_activity(). Only the threads of one processor bump its
  * count, so its cache line stays there; a bump lost to preemption between
  * the load and the store costs nothing. */
@@ -239,6 +240,14 @@ gen_spin_note_activity (void)
 
   if (count != NULL)
     __atomic_store_n (count, __atomic_load_n (count, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+gint
+gen_spin_activity_here (void)
+{
+  gint *count = activity_here ();
+
+  return count != NULL ? __atomic_load_n (count, __ATOMIC_RELAXED) : -1;
 }
 
 gboolean

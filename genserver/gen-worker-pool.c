@@ -113,9 +113,6 @@ gen_worker_pool_push (GenWorkerPool *pool,
    * worker took it off the queue, since the end needs the run flag that
    * the queued server holds. So the run's own reference holds it. */
   priv->run_link.data = server;
-  /* Whoever queues servers is at work for them: a worker's slow yield on
-   * this processor went to it, not to another process. */
-  gen_spin_note_activity ();
 
   g_mutex_lock (&pool->lock);
   g_queue_push_tail_link (&pool->run_queue, &priv->run_link);

@@ -6,11 +6,15 @@
  * semantics are checked on every scheduler by the other suites (their
  * "-pool" runs). */
 
+#define _GNU_SOURCE /* sched_getcpu(), CPU_SET() */
+
+#include <sched.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include <genserver/genserver.h>
 
+#include "genserver/gen-mailbox-private.h"
 #include "genserver/gen-spin-private.h"
 #include "test-common.h"
 
@@ -455,6 +459,51 @@ test_spin_yield_lost (void)
 }
 
 static void
+drop_variant_item (gpointer item)
+{
+  g_variant_unref (GEN_ITEM_POINTER (item));
+}
+
+/* A message sent counts as the process's activity on the sender's
+ * processor, as a batch taken does: a caller's slow yield that went to
+ * other callers (who send) did its job. */
+static void
+test_spin_sends_count (void)
+{
+#ifdef __linux__
+  GenMailbox mailbox = { 0, };
+  cpu_set_t was, here;
+  gint cpu = sched_getcpu (), before;
+
+  if (cpu < 0 || sched_getaffinity (0, sizeof was, &was) != 0)
+    {
+      g_test_skip ("cannot tell this thread's processor");
+      return;
+    }
+  /* On one processor, so that both looks read the same count. Nothing
+   * else of this process takes messages meanwhile. */
+  CPU_ZERO (&here);
+  CPU_SET (cpu, &here);
+  g_assert_cmpint (sched_setaffinity (0, sizeof here, &here), ==, 0);
+
+  gen_mailbox_init (&mailbox, drop_variant_item);
+  gen_mailbox_open (&mailbox, NULL, NULL);
+  before = gen_spin_activity_here ();
+  g_assert_cmpint (gen_mailbox_push (&mailbox,
+                                     GEN_ITEM_MAKE (g_variant_ref_sink (g_variant_new_int32 (1)),
+                                                    GEN_ITEM_CAST),
+                                     FALSE), ==, GEN_PUSH_OK);
+  g_assert_cmpint (gen_spin_activity_here (), >, before);
+  gen_mailbox_close (&mailbox, FALSE, FALSE);
+  gen_mailbox_clear (&mailbox);
+
+  g_assert_cmpint (sched_setaffinity (0, sizeof was, &was), ==, 0);
+#else
+  g_test_skip ("the processor of a yield is known on Linux only");
+#endif
+}
+
+static void
 test_context_and_scheduler (void)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
@@ -732,6 +781,7 @@ main (int    argc,
   g_test_add_func ("/scheduler/spinning-switch", test_spinning_switch);
   g_test_add_func ("/scheduler/spin-yield-backoff", test_spin_yield_backoff);
   g_test_add_func ("/scheduler/spin-yield-lost", test_spin_yield_lost);
+  g_test_add_func ("/scheduler/spin-sends-count", test_spin_sends_count);
   g_test_add_func ("/scheduler/context-and-scheduler", test_context_and_scheduler);
   g_test_add_func ("/scheduler/supervisor-on-pool", test_supervisor_on_pool);
   g_test_add_func ("/scheduler/many-on-one-context", test_many_on_one_context);
