@@ -83,9 +83,16 @@ call_wake (GenCall *call)
   if (!g_atomic_int_get (&call->sleeping))
     return;
 
+  /* The caller set `sleeping` and looked at `state` under `mutex`, and
+   * lets go of it only inside g_cond_wait(), which has by then read the
+   * condition's count that the signal bumps: taking `mutex` once waits
+   * that out, so the signal can come after it is let go. Signalled under
+   * it, the caller woke only to block on the mutex the server still held,
+   * a second sleep and wake-up per call. (The answerer holds a reference
+   * of its own, so the call outlives a caller that returns meanwhile.) */
   g_mutex_lock (&call->mutex);
-  g_cond_signal (&call->cond);
   g_mutex_unlock (&call->mutex);
+  g_cond_signal (&call->cond);
 }
 
 void

@@ -118,9 +118,12 @@ gen_mailbox_wake_idle (gpointer data)
   if (g_atomic_int_get (&mailbox->idle) &&
       g_atomic_int_compare_and_exchange (&mailbox->idle, TRUE, FALSE))
     {
+      /* As in gen-call.c's call_wake(): the server looks at `pushes` and
+       * waits under `idle_lock`, so taking it once is enough to signal
+       * after letting go, and the server does not wake into a held lock. */
       g_mutex_lock (&mailbox->idle_lock);
-      g_cond_signal (&mailbox->idle_cond);
       g_mutex_unlock (&mailbox->idle_lock);
+      g_cond_signal (&mailbox->idle_cond);
     }
 }
 
