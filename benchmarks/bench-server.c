@@ -985,6 +985,150 @@ bench_queue_fanout (guint n,
   return fanout.expected / elapsed;
 }
 
+/* call_8_clients without genserver: eight threads call one answering
+ * thread through a GAsyncQueue, each call a fresh int32 GVariant and a
+ * reply slot that the caller polls, yielding, until the answer is in it;
+ * the answering thread yields whenever it finds the queue empty. What is
+ * left is the design's own work: a message, a queue and a thread turn per
+ * call. */
+typedef struct
+{
+  GVariant *message; /* owned */
+  GVariant *reply;   /* owned; written before `answered` is set */
+  gint answered;     /* atomic */
+} BareCall;
+
+typedef struct
+{
+  GAsyncQueue *queue; /* BareCall *, or the BareServer itself to quit */
+  gint64 count;       /* the answering thread's */
+} BareServer;
+
+static BareServer *bare_target;
+
+static gpointer
+bare_server_main (gpointer data)
+{
+  BareServer *server = data;
+
+  for (;;)
+    {
+      BareCall *call;
+
+      while ((call = g_async_queue_try_pop (server->queue)) == NULL)
+        g_thread_yield ();
+      if (call == (gpointer) server)
+        return NULL;
+      server->count += g_variant_get_int32 (call->message);
+      call->reply = g_variant_ref_sink (g_variant_new_int64 (server->count));
+      g_atomic_int_set (&call->answered, TRUE);
+    }
+}
+
+static void
+bare_call_loop (GenServer *unused,
+                guint      n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      BareCall *call = g_new0 (BareCall, 1);
+
+      call->message = g_variant_ref_sink (g_variant_new_int32 (1));
+      g_async_queue_push (bare_target->queue, call);
+      while (!g_atomic_int_get (&call->answered))
+        g_thread_yield ();
+      g_assert_cmpint (g_variant_get_int64 (call->reply), >, 0);
+      g_variant_unref (call->reply);
+      g_variant_unref (call->message);
+      g_free (call);
+    }
+}
+
+/* Eight clients make @n/8 such calls each: calls/s. */
+static gdouble
+bench_call_bare_8 (guint n)
+{
+  BareServer server = { g_async_queue_new (), 0 };
+  GThread *thread = g_thread_new ("bench-answer", bare_server_main, &server);
+  gdouble elapsed;
+
+  bare_target = &server;
+  elapsed = run_workers (8, NULL, n / 8, bare_call_loop);
+  bare_target = NULL;
+  g_async_queue_push (server.queue, &server);
+  g_thread_join (thread);
+  g_assert_cmpint (server.count, ==, n / 8 * 8);
+  g_async_queue_unref (server.queue);
+  return n / 8 * 8 / elapsed;
+}
+
+/* The same turns with no message at all: each caller raises its own flag
+ * and yields until the answering thread, which goes round the flags and
+ * yields when none is up, has lowered it. The most calls/s eight callers
+ * on threads of their own make when each call costs a thread turn. */
+typedef struct
+{
+  gint asked;    /* atomic: the caller's last call */
+  gint answered; /* atomic: the last one answered */
+} __attribute__ ((aligned (64))) TurnSlot;
+
+static TurnSlot turn_slots[8];
+static gint turn_next_slot; /* atomic */
+static gint turns_done;     /* atomic */
+
+static gpointer
+turn_server_main (gpointer data)
+{
+  while (!g_atomic_int_get (&turns_done))
+    {
+      gboolean answered = FALSE;
+
+      for (guint i = 0; i < G_N_ELEMENTS (turn_slots); i++)
+        {
+          gint asked = g_atomic_int_get (&turn_slots[i].asked);
+
+          if (asked != g_atomic_int_get (&turn_slots[i].answered))
+            {
+              g_atomic_int_set (&turn_slots[i].answered, asked);
+              answered = TRUE;
+            }
+        }
+      if (!answered)
+        g_thread_yield ();
+    }
+  return NULL;
+}
+
+static void
+turn_call_loop (GenServer *unused,
+                guint      n)
+{
+  TurnSlot *slot = &turn_slots[g_atomic_int_add (&turn_next_slot, 1)];
+
+  for (guint i = 1; i <= n; i++)
+    {
+      g_atomic_int_set (&slot->asked, (gint) i);
+      while (g_atomic_int_get (&slot->answered) != (gint) i)
+        g_thread_yield ();
+    }
+}
+
+static gdouble
+bench_call_turns_8 (guint n)
+{
+  GThread *thread;
+  gdouble elapsed;
+
+  memset (turn_slots, 0, sizeof turn_slots);
+  turn_next_slot = 0;
+  turns_done = FALSE;
+  thread = g_thread_new ("bench-answer", turn_server_main, NULL);
+  elapsed = run_workers (G_N_ELEMENTS (turn_slots), NULL, n / 8, turn_call_loop);
+  g_atomic_int_set (&turns_done, TRUE);
+  g_thread_join (thread);
+  return n / 8 * 8 / elapsed;
+}
+
 /* What a cast's message costs on its own, on one thread: g_variant_new_int32,
  * sink and unref, in nanoseconds. */
 static gdouble
@@ -1153,6 +1297,10 @@ main (int    argc,
               BENCH (bench_queue_pingpong, calls, TRUE), "us");
   REPORT_ROW ("raw", "pingpong", "pingpong_shared",
               BENCH (bench_pingpong_shared, calls), "us");
+  REPORT_ROW ("raw", "call_bound_8", "call_bare_8",
+              BENCH (bench_call_bare_8, calls), "calls/s");
+  REPORT_ROW ("raw", "call_bound_8", "call_turns_8",
+              BENCH (bench_call_turns_8, calls), "calls/s");
   if (selected ("gvariant"))
     report ("raw", "gvariant_int32", BENCH (bench_gvariant_int32, casts), "ns");
 

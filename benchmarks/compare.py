@@ -35,6 +35,8 @@ METRIC_ORDER = [
     "cast_rate_1",
     "cast_rate_4",
     "call_8_clients",
+    "call_bound_8",
+    "call_bound_8_turns",
     "scale_10k_time",
     "scale_10k_mem",
     "call_rtt_busy",
@@ -73,6 +75,8 @@ ERLANG_COUNTERPART = {
     "cast_bound_gvariant": "cast_rate_1",
     "cast_bound_pool_4_1000": "cast_rate_4_1000",
     "call_bound_shared": "call_rtt_busy",
+    "call_bound_8": "call_8_clients",
+    "call_bound_8_turns": "call_8_clients",
 }
 
 # Ratio targets of rows that are compared with Erlang (issue 23: busy
@@ -263,6 +267,12 @@ def report(results):
     # servers: a queue per server and one shared run queue, nothing else.
     if "queue_fanout_4_1000" in raw:
         gs["cast_bound_pool_4_1000"] = raw["queue_fanout_4_1000"]
+    # Eight callers on threads of their own: the same calls without
+    # genserver, and the same thread turns without any message.
+    if "call_bare_8" in raw:
+        gs["call_bound_8"] = raw["call_bare_8"]
+    if "call_turns_8" in raw:
+        gs["call_bound_8_turns"] = raw["call_turns_8"]
 
     print("genserver vs Erlang/OTP gen_server (ratio > 1.0: genserver better)")
     rows = []
@@ -296,6 +306,13 @@ def report(results):
               "fresh GVariants round-robin to 1,000 queues that one shared run queue "
               "hands to a worker per processor, without genserver; its ratio is the "
               "best cast_rate_pool_4_1000 can reach with the pool's design)")
+    if "call_bound_8" in gs:
+        print("(call_bound_8: raw call_bare_8, eight threads calling one thread "
+              "through a GAsyncQueue with a fresh GVariant and a polled reply slot "
+              "per call, without genserver; call_bound_8_turns: raw call_turns_8, "
+              "the same thread turns with no message at all; their ratios are what "
+              "call_8_clients' design reaches, and what eight callers on threads of "
+              "their own can reach at all when each call costs a thread turn)")
     if "call_bound_shared" in gs:
         print("(call_bound_shared: raw pingpong_shared, a round trip between two "
               "threads on one processor, against Erlang's call_rtt_busy; its ratio "
