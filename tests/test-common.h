@@ -133,15 +133,16 @@ test_wake_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Iterates the thread-default context until @predicate holds, failing the
- * test at the deadline. A periodic source wakes the loop, for conditions
- * that another thread or process changes. */
+/* Iterates @context (NULL: the global default) until @predicate holds,
+ * failing the test at the deadline. A periodic source wakes the loop, for
+ * conditions that another thread or process changes, and so that the
+ * deadline is looked at even when nothing else comes. */
 static inline void
-test_iterate_until (TestPredicate predicate,
-                    gpointer      data)
+test_iterate_context_until (GMainContext  *context,
+                            TestPredicate  predicate,
+                            gpointer       data)
 {
   gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
-  GMainContext *context = g_main_context_ref_thread_default ();
   GSource *wake = g_timeout_source_new (10);
 
   g_source_set_callback (wake, test_wake_cb, NULL, NULL);
@@ -154,6 +155,16 @@ test_iterate_until (TestPredicate predicate,
     }
   g_source_destroy (wake);
   g_source_unref (wake);
+}
+
+/* test_iterate_context_until() on the thread-default context. */
+static inline void
+test_iterate_until (TestPredicate predicate,
+                    gpointer      data)
+{
+  GMainContext *context = g_main_context_ref_thread_default ();
+
+  test_iterate_context_until (context, predicate, data);
   g_main_context_unref (context);
 }
 

@@ -309,16 +309,18 @@ handled_of (LoopServer *server)
   return g_variant_get_uint64 (handled);
 }
 
-/* Iterates @context until *@done or the deadline. */
+static gboolean
+flag_is_set (gpointer flag)
+{
+  return g_atomic_int_get ((gboolean *) flag);
+}
+
+/* Iterates @context until *@done, failing the test at the deadline. */
 static void
 iterate_until (GMainContext *context,
                gboolean     *done)
 {
-  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
-
-  while (!g_atomic_int_get (done) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (context, TRUE);
-  g_assert_true (g_atomic_int_get (done));
+  test_iterate_context_until (context, flag_is_set, done);
 }
 
 typedef struct
@@ -760,6 +762,12 @@ infos_of (LoopServer *server)
   return infos;
 }
 
+static gboolean
+has_4_infos (LoopServer *server)
+{
+  return infos_of (server) >= 4;
+}
+
 /* Timers that are all overdue when their context runs again are handled in
  * deadline order, not in the order GLib dispatches their sources (the
  * order they were attached). Nobody iterates the server's context until
@@ -771,7 +779,7 @@ test_timers_in_order_when_late (void)
   g_autoptr(LoopServer) server = loop_server_new (context);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *events = NULL;
-  gint64 all_due, deadline;
+  gint64 all_due;
 
   g_main_context_push_thread_default (context);
   g_assert_true (gen_server_start (GEN_SERVER (server), NULL, &error));
@@ -784,9 +792,7 @@ test_timers_in_order_when_late (void)
   g_assert_cmpuint (gen_server_send_after (GEN_SERVER (server), g_variant_new_int32 (4), 30, NULL), !=, 0);
   test_wait_until ((TestPredicate) monotonic_time_reached, &all_due);
 
-  deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
-  while (infos_of (server) < 4 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (context, TRUE);
+  test_iterate_context_until (context, (TestPredicate) has_4_infos, server);
   g_assert_cmpuint (infos_of (server), ==, 4);
   g_ptr_array_add (server->events, NULL);
   events = g_strjoinv ("|", (gchar **) server->events->pdata);
