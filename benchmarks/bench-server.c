@@ -385,6 +385,20 @@ bench_call_8_clients (guint n)
   return 8.0 * per / elapsed;
 }
 
+/* The same with the server on the default pool and calls that wait as long
+ * as it takes: a caller that finds the server idle runs the handler itself
+ * (hand-off), as Erlang runs a callee on its caller's scheduler. */
+static gdouble
+bench_call_8_clients_on_pool (guint n)
+{
+  gdouble result;
+
+  placement = ON_POOL;
+  result = bench_call_8_clients (n);
+  placement = ON_THREAD;
+  return result;
+}
+
 static gdouble
 read_status_mib (const gchar *field)
 {
@@ -1231,6 +1245,9 @@ main (int    argc,
     report ("genserver", "cast_rate_4", BENCH (bench_cast_rate_4, casts), "msg/s");
   if (selected ("call_8_clients"))
     report ("genserver", "call_8_clients", BENCH (bench_call_8_clients, calls), "calls/s");
+  if (selected ("call_8_clients_pool"))
+    report ("genserver", "call_8_clients_pool", BENCH (bench_call_8_clients_on_pool, calls),
+            "calls/s");
   if (selected ("scale_10k"))
     {
       gdouble seconds, peak_mib;

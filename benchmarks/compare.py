@@ -35,6 +35,7 @@ METRIC_ORDER = [
     "cast_rate_1",
     "cast_rate_4",
     "call_8_clients",
+    "call_8_clients_pool",
     "call_bound_8",
     "call_bound_8_turns",
     "scale_10k_time",
@@ -75,6 +76,7 @@ ERLANG_COUNTERPART = {
     "cast_bound_gvariant": "cast_rate_1",
     "cast_bound_pool_4_1000": "cast_rate_4_1000",
     "call_bound_shared": "call_rtt_busy",
+    "call_8_clients_pool": "call_8_clients",
     "call_bound_8": "call_8_clients",
     "call_bound_8_turns": "call_8_clients",
 }
