@@ -16,17 +16,18 @@
  * thread of its own and gives it no deadline: a thousand half-open
  * connections hold a thousand threads for as long as their peers like.
  * This listener accepts on a GSocketService and makes each connection
- * with g_dbus_connection_new(), after a TLS handshake when it serves TLS,
- * and keeps the handshakes it runs under two bounds: how many may be in
+ * as g_dbus_connection_new() would, after a TLS handshake when it serves
+ * TLS, on a thread of the handshake's own (not GIO's shared pool), and
+ * keeps the handshakes it runs under two bounds: how many may be in
  * progress (a connection past that is closed at once, before a byte is
  * read) and how long each may take (past that its socket is shut down,
  * which ends any read GIO or GDBus is blocked in). A peer that cannot
  * authenticate never reaches a D-Bus message: with TLS, the handshake
  * itself refuses a client without a certificate signed by the CA.
  *
- * Everything but the counters runs on the context the listener was made
- * on, where GSocketService reports connections and GIO completes the
- * handshakes.
+ * Everything but the counters and the handshakes' threads runs on the
+ * context the listener was made on, where GSocketService reports
+ * connections and the handshakes' threads hand back their results.
  */
 
 typedef struct _Handshake Handshake;
@@ -70,6 +71,12 @@ struct _Handshake
   GCancellable *cancellable; /* owned */
   GSource *deadline;         /* owned */
   gboolean timed_out;
+
+  /* Set on the context before the handshake's thread starts; then the
+   * thread's until it attaches its done source, the context's after. */
+  GDBusConnection *connection; /* owned: not initialised until `ok` */
+  gboolean ok;
+  GError *error;               /* owned */
 };
 
 static GenListener *
@@ -111,6 +118,8 @@ handshake_free (Handshake *handshake)
   g_clear_object (&handshake->stream);
   g_clear_object (&handshake->socket);
   g_clear_object (&handshake->cancellable);
+  g_clear_object (&handshake->connection);
+  g_clear_error (&handshake->error);
   gen_listener_unref (handshake->listener);
   g_free (handshake);
 }
@@ -180,25 +189,61 @@ handshake_deadline_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-handshake_dbus_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      data)
+static gboolean
+handshake_done_cb (gpointer data)
 {
   Handshake *handshake = data;
-  g_autoptr(GDBusConnection) connection = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) connection = g_steal_pointer (&handshake->connection);
+  g_autoptr(GError) error = g_steal_pointer (&handshake->error);
 
-  connection = g_dbus_connection_new_finish (result, &error);
-  handshake_finish (handshake, connection, error);
+  handshake_finish (handshake, handshake->ok ? connection : NULL, error);
+  return G_SOURCE_REMOVE;
 }
 
+/* The blocking part of the way in, on a thread of the handshake's own.
+ * g_dbus_connection_new() and g_tls_connection_handshake_async() would
+ * each block a thread of GIO's shared task pool for as long as the peer
+ * stays silent (up to the timeout): with the default bound, 32 silent
+ * peers held all of it, and every g_task_run_in_thread() of the process
+ * (file, resolver, TLS work) waited seconds for the pool to grow. Here
+ * they hold max-handshakes threads of their own. The thread reads what
+ * the context set before it started, and hands `ok` and `error` back
+ * through a source on the context. */
+static gpointer
+handshake_thread (gpointer data)
+{
+  Handshake *handshake = data;
+  GSource *source;
+
+  handshake->ok = TRUE;
+  if (G_IS_TLS_CONNECTION (handshake->stream))
+    handshake->ok = g_tls_connection_handshake (G_TLS_CONNECTION (handshake->stream),
+                                                handshake->cancellable, &handshake->error);
+  if (handshake->ok)
+    handshake->ok = g_initable_init (G_INITABLE (handshake->connection), handshake->cancellable,
+                                     &handshake->error);
+
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, handshake_done_cb, handshake, NULL);
+  g_source_set_static_name (source, "[genserver] handshake done");
+  g_source_attach (source, handshake->listener->context);
+  g_source_unref (source);
+  return NULL;
+}
+
+/* The connection is made here, on the context, as g_dbus_connection_new()
+ * makes it (GDBus ties it to this thread's default context); only its
+ * initialisation, which reads and writes the socket, runs on the
+ * handshake's thread. */
 static void
-handshake_start_dbus (Handshake *handshake)
+handshake_start (Handshake *handshake)
 {
   GenListener *self = handshake->listener;
   GDBusConnectionFlags flags = G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
                                G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING;
+  g_autoptr(GError) error = NULL;
+  GThread *thread;
 
   /* Over TLS the certificates authenticated both sides already; D-Bus
    * then has nothing to prove and takes ANONYMOUS, the one mechanism the
@@ -206,25 +251,20 @@ handshake_start_dbus (Handshake *handshake)
   if (self->certificate != NULL)
     flags |= G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_ALLOW_ANONYMOUS;
 
-  g_dbus_connection_new (handshake->stream, self->guid, flags, self->observer,
-                         handshake->cancellable, handshake_dbus_cb, handshake);
-}
-
-static void
-handshake_tls_cb (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      data)
-{
-  Handshake *handshake = data;
-  g_autoptr(GError) error = NULL;
-
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+  handshake->connection = g_object_new (G_TYPE_DBUS_CONNECTION,
+                                        "stream", handshake->stream,
+                                        "guid", self->guid,
+                                        "flags", flags,
+                                        "authentication-observer", self->observer,
+                                        NULL);
+  thread = g_thread_try_new ("gen-handshake", handshake_thread, handshake, &error);
+  if (thread == NULL)
     {
+      g_clear_object (&handshake->connection);
       handshake_finish (handshake, NULL, error);
       return;
     }
-
-  handshake_start_dbus (handshake);
+  g_thread_unref (thread);
 }
 
 /* GIO accepts a server's certificate that its database validates, but
@@ -283,29 +323,23 @@ listener_incoming_cb (GSocketService    *service,
   g_source_set_static_name (handshake->deadline, "[genserver] handshake deadline");
   g_source_attach (handshake->deadline, self->context);
 
-  if (self->certificate == NULL)
+  if (self->certificate != NULL)
     {
-      handshake_start_dbus (handshake);
-      return TRUE;
+      g_autoptr(GIOStream) tls = NULL;
+
+      tls = g_tls_server_connection_new (handshake->stream, self->certificate, &error);
+      if (tls == NULL)
+        {
+          handshake_finish (handshake, NULL, error);
+          return TRUE;
+        }
+      g_object_set (tls, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, NULL);
+      g_tls_connection_set_database (G_TLS_CONNECTION (tls), self->database);
+      g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_client_certificate_cb), NULL);
+      g_set_object (&handshake->stream, tls);
     }
 
-  {
-    g_autoptr(GIOStream) tls = NULL;
-
-    tls = g_tls_server_connection_new (handshake->stream, self->certificate, &error);
-    if (tls == NULL)
-      {
-        handshake_finish (handshake, NULL, error);
-        return TRUE;
-      }
-    g_object_set (tls, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, NULL);
-    g_tls_connection_set_database (G_TLS_CONNECTION (tls), self->database);
-    g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_client_certificate_cb), NULL);
-    g_set_object (&handshake->stream, tls);
-  }
-
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (handshake->stream), G_PRIORITY_DEFAULT,
-                                    handshake->cancellable, handshake_tls_cb, handshake);
+  handshake_start (handshake);
   return TRUE;
 }
 

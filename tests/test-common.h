@@ -168,6 +168,28 @@ test_iterate_until (TestPredicate predicate,
   g_main_context_unref (context);
 }
 
+/* The threads of this process whose name (as /proc shows it, cut at 15
+ * bytes) starts with @prefix: all of them for "". */
+static inline guint
+test_count_threads (const gchar *prefix)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const gchar *task;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((task = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename ("/proc/self/task", task, "comm", NULL);
+      g_autofree gchar *name = NULL;
+
+      /* A thread that just ended has no comm any more. */
+      if (g_file_get_contents (path, &name, NULL, NULL) && g_str_has_prefix (name, prefix))
+        n++;
+    }
+  return n;
+}
+
 /* A thread running a main loop on a context of its own: where servers on
  * a main context run their handlers while the test thread waits. */
 typedef struct

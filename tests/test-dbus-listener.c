@@ -508,18 +508,6 @@ half_open_connected (gpointer data)
   return peer->connected == peer->want;
 }
 
-static guint
-count_threads (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 #define HALF_OPEN_PEERS 40
 #define TEST_MAX_HANDSHAKES 4
 /* Threads the process may start besides the handshakes': GDBus's worker
@@ -557,7 +545,7 @@ test_handshakes_bounded (void)
   client_try (&client, address);
   g_assert_no_error (client.error);
   g_assert_cmpint (client.sum, ==, 2);
-  threads_before = count_threads ();
+  threads_before = test_count_threads ("");
 
   half_open_start (&peer, path, HALF_OPEN_PEERS);
   peer.want = HALF_OPEN_PEERS;
@@ -570,7 +558,7 @@ test_handshakes_bounded (void)
   g_assert_cmpuint (counts.refused, ==, HALF_OPEN_PEERS - TEST_MAX_HANDSHAKES);
   g_assert_cmpuint (counts.timed_out, ==, 0);
 
-  threads_held = count_threads ();
+  threads_held = test_count_threads ("");
   g_test_message ("threads: %u before, %u with %u half-open connections (max-handshakes %u)",
                   threads_before, threads_held, HALF_OPEN_PEERS, TEST_MAX_HANDSHAKES);
   g_assert_cmpuint (threads_held, <=, threads_before + TEST_MAX_HANDSHAKES + THREAD_SLACK);
@@ -607,6 +595,94 @@ test_handshakes_bounded (void)
 
   gen_dbus_listener_close (listener);
   test_stop_ok (adder);
+  g_rmdir (dir);
+}
+
+typedef struct
+{
+  guint want;
+} HandshakeThreads;
+
+static gboolean
+handshake_threads_reached (gpointer data)
+{
+  return test_count_threads ("gen-handshake") == ((HandshakeThreads *) data)->want;
+}
+
+static void
+noop_in_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+noop_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  *(gint64 *) data = g_get_monotonic_time ();
+}
+
+static gboolean
+is_set (gpointer data)
+{
+  return *(gint64 *) data != 0;
+}
+
+/* Silent peers hold threads of the listener's own, never GIO's shared
+ * task pool: with the default bound, 32 of them used to block every
+ * thread of that pool, and any g_task_run_in_thread() of the process
+ * (file, resolver, TLS work) waited seconds for it to grow. */
+static void
+test_handshakes_own_threads (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("gen-listener-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "socket", NULL);
+  g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GenDBusListener) listener = gen_dbus_listener_new (address, NULL, &error);
+  guint max_handshakes;
+  Counts counts = { listener };
+  HandshakeThreads threads = { 0 };
+  HalfOpen peer;
+  g_autoptr(GTask) task = NULL;
+  gint64 started, done = 0;
+
+  g_assert_no_error (error);
+  g_object_get (listener, "max-handshakes", &max_handshakes, NULL);
+  g_assert_cmpuint (max_handshakes, ==, 32);
+  /* A deadline no loaded machine reaches first. */
+  g_object_set (listener, "handshake-timeout", TEST_CALL_TIMEOUT_MS, NULL);
+
+  half_open_start (&peer, path, max_handshakes);
+  peer.want = max_handshakes;
+  test_iterate_until (half_open_connected, &peer);
+  counts.want_in_progress = max_handshakes;
+  test_iterate_until (counts_reached, &counts);
+  threads.want = max_handshakes;
+  test_iterate_until (handshake_threads_reached, &threads);
+
+  /* GIO's pool is free for the rest of the process meanwhile. */
+  started = g_get_monotonic_time ();
+  task = g_task_new (NULL, NULL, noop_done_cb, &done);
+  g_task_run_in_thread (task, noop_in_thread);
+  test_iterate_until (is_set, &done);
+  g_test_message ("a GTask run in GIO's pool with %u silent peers held: %.1f ms",
+                  max_handshakes, (done - started) / 1000.0);
+  counts_reached (&counts);
+  g_assert_cmpuint (counts.in_progress, ==, max_handshakes);
+
+  /* Their threads end with them. */
+  half_open_stop (&peer);
+  counts.want_in_progress = 0;
+  test_iterate_until (counts_reached, &counts);
+  threads.want = 0;
+  test_iterate_until (handshake_threads_reached, &threads);
+
+  gen_dbus_listener_close (listener);
   g_rmdir (dir);
 }
 
@@ -660,6 +736,7 @@ main (int   argc,
   g_test_add_func ("/dbus-listener/export-everywhere", test_export_everywhere);
   g_test_add_func ("/dbus-listener/admission", test_admission);
   g_test_add_func ("/dbus-listener/handshakes-bounded", test_handshakes_bounded);
+  g_test_add_func ("/dbus-listener/handshakes-own-threads", test_handshakes_own_threads);
 
   return g_test_run ();
 }

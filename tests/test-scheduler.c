@@ -145,21 +145,7 @@ call_int64 (gpointer     server,
 static guint
 count_genserver_threads (void)
 {
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
-  const gchar *task;
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while ((task = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree gchar *path = g_build_filename ("/proc/self/task", task, "comm", NULL);
-      g_autofree gchar *name = NULL;
-
-      /* A thread that just ended has no comm any more. */
-      if (g_file_get_contents (path, &name, NULL, NULL) && g_str_has_prefix (name, "genserver"))
-        n++;
-    }
-  return n;
+  return test_count_threads ("genserver");
 }
 
 static gboolean
