@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "gen-call-private.h"
 #include "gen-spin-private.h"
 
@@ -9,11 +11,24 @@
 # include <sysprof-capture.h>
 #endif
 
+/* The reply slot this thread let go of last, kept for its next call: a
+ * synchronous caller makes one call after the other, and each cost a
+ * calloc and a free (~250 instructions). Freed when the thread exits. */
+static GPrivate spare_call = G_PRIVATE_INIT (g_free);
+
 GenCall *
 gen_call_new (GVariant    *message,
               const gchar *server_name)
 {
-  GenCall *call = g_new0 (GenCall, 1);
+  GenCall *call = g_private_get (&spare_call);
+
+  if (call != NULL)
+    {
+      g_private_set (&spare_call, NULL);
+      memset (call, 0, sizeof *call);
+    }
+  else
+    call = g_new0 (GenCall, 1);
 
   call->ref_count = 1;
   call->state = GEN_CALL_PENDING;
@@ -47,7 +62,10 @@ gen_call_unref (GenCall *call)
     call->landing_free (call->landing_data);
   g_mutex_clear (&call->mutex);
   g_cond_clear (&call->cond);
-  g_free (call);
+  if (g_private_get (&spare_call) == NULL)
+    g_private_set (&spare_call, call);
+  else
+    g_free (call);
 }
 
 static gboolean
