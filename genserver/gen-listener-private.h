@@ -75,6 +75,30 @@ GSocketAddress *gen_listener_parse_socket_address (const gchar  *address,
  * thread blocks in it. */
 void          gen_listener_shutdown_socket    (GSocket                *socket);
 
+/* Called once on the context given to gen_listener_handshake(), with the
+ * connection (the job's: take a reference to keep it), or NULL and the
+ * error. */
+typedef void (*GenListenerHandshakeFunc) (GDBusConnection *connection,
+                                          const GError    *error,
+                                          gpointer         user_data);
+
+/* Brings @stream through its TLS handshake, when it is a GTlsConnection,
+ * then makes a D-Bus connection over it (@guid, @flags and @observer as
+ * for g_dbus_connection_new()), on a thread of its own: never on GIO's
+ * shared task pool, where a silent peer would hold a thread every
+ * g_task_run_in_thread() of the process shares. Call it on the thread
+ * that iterates @context: the connection is made there and belongs to
+ * its thread-default context, as with g_dbus_connection_new(). Cancelling
+ * @cancellable, or shutting the socket down, ends the wait for a silent
+ * peer. @func is called once, on @context, never before this returns. */
+void          gen_listener_handshake          (GIOStream                *stream,
+                                               const gchar              *guid,
+                                               GDBusConnectionFlags      flags,
+                                               GDBusAuthObserver        *observer,
+                                               GCancellable             *cancellable,
+                                               GMainContext             *context,
+                                               GenListenerHandshakeFunc  func,
+                                               gpointer                  user_data);
 /* Whether GIO has a TLS backend (glib-networking); a clear error if not. */
 gboolean      gen_listener_check_tls_backend  (GError                **error);
 

@@ -71,13 +71,22 @@ struct _Handshake
   GCancellable *cancellable; /* owned */
   GSource *deadline;         /* owned */
   gboolean timed_out;
-
-  /* Set on the context before the handshake's thread starts; then the
-   * thread's until it attaches its done source, the context's after. */
-  GDBusConnection *connection; /* owned: not initialised until `ok` */
-  gboolean ok;
-  GError *error;               /* owned */
 };
+
+/* One connection's way in on a thread of its own (gen_listener_handshake).
+ * Set on the context before the thread starts; then the thread's until it
+ * attaches its done source; then the context's. */
+typedef struct
+{
+  GIOStream *stream;            /* owned */
+  GDBusConnection *connection;  /* owned: not initialised unless `ok` */
+  GCancellable *cancellable;    /* owned, nullable */
+  GMainContext *context;        /* owned */
+  GenListenerHandshakeFunc func;
+  gpointer user_data;
+  gboolean ok;
+  GError *error;                /* owned */
+} HandshakeJob;
 
 static GenListener *
 gen_listener_ref (GenListener *self)
@@ -118,8 +127,6 @@ handshake_free (Handshake *handshake)
   g_clear_object (&handshake->stream);
   g_clear_object (&handshake->socket);
   g_clear_object (&handshake->cancellable);
-  g_clear_object (&handshake->connection);
-  g_clear_error (&handshake->error);
   gen_listener_unref (handshake->listener);
   g_free (handshake);
 }
@@ -189,61 +196,115 @@ handshake_deadline_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-handshake_done_cb (gpointer data)
-{
-  Handshake *handshake = data;
-  g_autoptr(GDBusConnection) connection = g_steal_pointer (&handshake->connection);
-  g_autoptr(GError) error = g_steal_pointer (&handshake->error);
+/* The way in, off GIO's pool ------------------------------------------- */
 
-  handshake_finish (handshake, handshake->ok ? connection : NULL, error);
+static void
+handshake_job_free (gpointer data)
+{
+  HandshakeJob *job = data;
+
+  g_clear_object (&job->stream);
+  g_clear_object (&job->connection);
+  g_clear_object (&job->cancellable);
+  g_main_context_unref (job->context);
+  g_clear_error (&job->error);
+  g_free (job);
+}
+
+static gboolean
+handshake_job_done_cb (gpointer data)
+{
+  HandshakeJob *job = data;
+
+  job->func (job->ok ? job->connection : NULL, job->error, job->user_data);
   return G_SOURCE_REMOVE;
 }
 
-/* The blocking part of the way in, on a thread of the handshake's own.
- * g_dbus_connection_new() and g_tls_connection_handshake_async() would
- * each block a thread of GIO's shared task pool for as long as the peer
- * stays silent (up to the timeout): with the default bound, 32 silent
- * peers held all of it, and every g_task_run_in_thread() of the process
- * (file, resolver, TLS work) waited seconds for the pool to grow. Here
- * they hold max-handshakes threads of their own. The thread reads what
- * the context set before it started, and hands `ok` and `error` back
- * through a source on the context. */
-static gpointer
-handshake_thread (gpointer data)
+static void
+handshake_job_hand_back (HandshakeJob *job)
 {
-  Handshake *handshake = data;
-  GSource *source;
+  GSource *source = g_idle_source_new ();
 
-  handshake->ok = TRUE;
-  if (G_IS_TLS_CONNECTION (handshake->stream))
-    handshake->ok = g_tls_connection_handshake (G_TLS_CONNECTION (handshake->stream),
-                                                handshake->cancellable, &handshake->error);
-  if (handshake->ok)
-    handshake->ok = g_initable_init (G_INITABLE (handshake->connection), handshake->cancellable,
-                                     &handshake->error);
-
-  source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, handshake_done_cb, handshake, NULL);
+  g_source_set_callback (source, handshake_job_done_cb, job, handshake_job_free);
   g_source_set_static_name (source, "[genserver] handshake done");
-  g_source_attach (source, handshake->listener->context);
+  g_source_attach (source, job->context);
   g_source_unref (source);
+}
+
+/* g_dbus_connection_new() and g_tls_connection_handshake_async() would
+ * each block a thread of GIO's shared task pool for as long as the peer
+ * stays silent (up to the timeout): with the listener's default bound, 32
+ * silent peers held all of it, and every g_task_run_in_thread() of the
+ * process (file, resolver, TLS work) waited seconds for the pool to grow.
+ * Here each way in holds a thread of its own. */
+static gpointer
+handshake_job_thread (gpointer data)
+{
+  HandshakeJob *job = data;
+
+  job->ok = TRUE;
+  if (G_IS_TLS_CONNECTION (job->stream))
+    job->ok = g_tls_connection_handshake (G_TLS_CONNECTION (job->stream), job->cancellable,
+                                          &job->error);
+  if (job->ok)
+    job->ok = g_initable_init (G_INITABLE (job->connection), job->cancellable, &job->error);
+  handshake_job_hand_back (job);
   return NULL;
 }
 
-/* The connection is made here, on the context, as g_dbus_connection_new()
- * makes it (GDBus ties it to this thread's default context); only its
- * initialisation, which reads and writes the socket, runs on the
- * handshake's thread. */
+void
+gen_listener_handshake (GIOStream                *stream,
+                        const gchar              *guid,
+                        GDBusConnectionFlags      flags,
+                        GDBusAuthObserver        *observer,
+                        GCancellable             *cancellable,
+                        GMainContext             *context,
+                        GenListenerHandshakeFunc  func,
+                        gpointer                  user_data)
+{
+  HandshakeJob *job = g_new0 (HandshakeJob, 1);
+  GThread *thread;
+
+  job->stream = g_object_ref (stream);
+  /* Made here, as g_dbus_connection_new() makes it: GDBus ties the
+   * connection to this thread's default context. Only its
+   * initialisation, which reads and writes the socket, runs on the
+   * job's thread. */
+  job->connection = g_object_new (G_TYPE_DBUS_CONNECTION,
+                                  "stream", stream,
+                                  "guid", guid,
+                                  "flags", flags,
+                                  "authentication-observer", observer,
+                                  NULL);
+  job->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  job->context = g_main_context_ref (context);
+  job->func = func;
+  job->user_data = user_data;
+
+  thread = g_thread_try_new ("gen-handshake", handshake_job_thread, job, &job->error);
+  if (thread == NULL)
+    handshake_job_hand_back (job);
+  else
+    g_thread_unref (thread);
+}
+
+/* The listener's handshakes ------------------------------------------------ */
+
+static void
+handshake_done (GDBusConnection *connection,
+                const GError    *error,
+                gpointer         data)
+{
+  handshake_finish (data, connection, error);
+}
+
 static void
 handshake_start (Handshake *handshake)
 {
   GenListener *self = handshake->listener;
   GDBusConnectionFlags flags = G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
                                G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING;
-  g_autoptr(GError) error = NULL;
-  GThread *thread;
 
   /* Over TLS the certificates authenticated both sides already; D-Bus
    * then has nothing to prove and takes ANONYMOUS, the one mechanism the
@@ -251,20 +312,8 @@ handshake_start (Handshake *handshake)
   if (self->certificate != NULL)
     flags |= G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_ALLOW_ANONYMOUS;
 
-  handshake->connection = g_object_new (G_TYPE_DBUS_CONNECTION,
-                                        "stream", handshake->stream,
-                                        "guid", self->guid,
-                                        "flags", flags,
-                                        "authentication-observer", self->observer,
-                                        NULL);
-  thread = g_thread_try_new ("gen-handshake", handshake_thread, handshake, &error);
-  if (thread == NULL)
-    {
-      g_clear_object (&handshake->connection);
-      handshake_finish (handshake, NULL, error);
-      return;
-    }
-  g_thread_unref (thread);
+  gen_listener_handshake (handshake->stream, self->guid, flags, self->observer,
+                          handshake->cancellable, self->context, handshake_done, handshake);
 }
 
 /* GIO accepts a server's certificate that its database validates, but

@@ -183,19 +183,17 @@ attempt_hello_cb (GObject      *source,
 }
 
 static void
-attempt_dbus_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      data)
+attempt_dbus_done (GDBusConnection *connection,
+                   const GError    *handshake_error,
+                   gpointer         data)
 {
   g_autoptr(GTask) task = data;
   Attempt *attempt = g_task_get_task_data (task);
-  g_autoptr(GDBusConnection) connection = NULL;
   GError *error = NULL;
 
-  connection = g_dbus_connection_new_finish (result, &error);
   if (connection == NULL)
     {
-      g_task_return_error (task, error);
+      g_task_return_error (task, g_error_copy (handshake_error));
       return;
     }
   if (attempt->node->closed)
@@ -220,32 +218,20 @@ attempt_dbus_cb (GObject      *source,
                           attempt_hello_cb, g_steal_pointer (&task));
 }
 
+/* The TLS handshake (if any) and the D-Bus authentication, on a thread of
+ * their own rather than GIO's shared pool, as the listener runs them: a
+ * peer that accepts and never answers holds that thread, not one every
+ * GTask of the process needs, until the deadline shuts the socket. */
 static void
-attempt_start_dbus (GTask *task)
+attempt_start_handshake (GTask *task)
 {
   Attempt *attempt = g_task_get_task_data (task);
 
-  g_dbus_connection_new (attempt->stream, NULL,
-                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                         G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
-                         NULL, attempt->cancellable, attempt_dbus_cb, task);
-}
-
-static void
-attempt_tls_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      data)
-{
-  GTask *task = data;
-  GError *error = NULL;
-
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
-    {
-      g_task_return_error (task, error);
-      g_object_unref (task);
-      return;
-    }
-  attempt_start_dbus (task);
+  gen_listener_handshake (attempt->stream, NULL,
+                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                          G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
+                          NULL, attempt->cancellable, attempt->node->context,
+                          attempt_dbus_done, task);
 }
 
 static void
@@ -271,7 +257,7 @@ attempt_connected_cb (GObject      *source,
 
   if (!attempt->tls)
     {
-      attempt_start_dbus (task);
+      attempt_start_handshake (task);
       return;
     }
 
@@ -285,8 +271,17 @@ attempt_connected_cb (GObject      *source,
   g_tls_connection_set_certificate (G_TLS_CONNECTION (tls), attempt->node->certificate);
   g_tls_connection_set_database (G_TLS_CONNECTION (tls), attempt->node->database);
   g_set_object (&attempt->stream, tls);
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT,
-                                    attempt->cancellable, attempt_tls_cb, task);
+  attempt_start_handshake (task);
+}
+
+/* The caller's cancellable cancels the attempt's. (A "cancelled" handler
+ * gets the cancelled one first: g_cancellable_cancel itself would only
+ * cancel that one again.) */
+static void
+attempt_cancel_cb (GCancellable *cancellable,
+                   gpointer      attempt_cancellable)
+{
+  g_cancellable_cancel (attempt_cancellable);
 }
 
 /* Starts an attempt to reach @address; the task's result is the peer's
@@ -314,7 +309,7 @@ attempt_start (GenNode             *self,
   attempt->cancellable = g_cancellable_new ();
   g_task_set_task_data (task, attempt, attempt_free);
   if (cancellable != NULL)
-    g_cancellable_connect (cancellable, G_CALLBACK (g_cancellable_cancel),
+    g_cancellable_connect (cancellable, G_CALLBACK (attempt_cancel_cb),
                            g_object_ref (attempt->cancellable), g_object_unref);
 
   attempt->peer_address = gen_node_link_parse_address (address, &attempt->tls, NULL, &error);

@@ -653,6 +653,88 @@ test_listener_bounded (void)
   g_rmdir (dir);
 }
 
+static gboolean
+hold_silently_cb (GSocketService    *service,
+                  GSocketConnection *connection,
+                  GObject           *source_object,
+                  gpointer           data)
+{
+  g_ptr_array_add (data, g_object_ref (connection));
+  return TRUE;
+}
+
+typedef struct
+{
+  guint want_threads;
+  GAsyncResult *result;
+} SilentConnect;
+
+static gboolean
+handshake_threads_reached (gpointer data)
+{
+  return test_count_threads ("gen-handshake") == ((SilentConnect *) data)->want_threads;
+}
+
+static void
+silent_connect_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  ((SilentConnect *) data)->result = g_object_ref (result);
+}
+
+static gboolean
+silent_connect_done (gpointer data)
+{
+  return ((SilentConnect *) data)->result != NULL;
+}
+
+/* Connecting to a peer that accepts and never answers holds a thread of
+ * the node's own, not one of GIO's shared task pool, until the connect
+ * ends, here by its cancellable. */
+static void
+test_connect_silent_peer (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("gen-node-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "silent", NULL);
+  g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
+  g_autoptr(GSocketService) service = g_socket_service_new ();
+  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (path);
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GenNode) node = gen_node_new ("connects");
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  SilentConnect connect = { 1, NULL };
+
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (service), socket_address,
+                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                                                NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (service, "incoming", G_CALLBACK (hold_silently_cb), held);
+  g_socket_service_start (service);
+  /* No deadline before the test's own: only the cancellable ends it. */
+  g_object_set (node, "handshake-timeout", G_MAXINT, NULL);
+
+  gen_node_connect_async (node, address, cancellable, silent_connect_cb, &connect);
+  test_iterate_until (handshake_threads_reached, &connect);
+  g_assert_cmpuint (held->len, ==, 1);
+  g_assert_null (connect.result);
+
+  g_cancellable_cancel (cancellable);
+  test_iterate_until (silent_connect_done, &connect);
+  g_assert_null (gen_node_connect_finish (node, connect.result, &error));
+  g_assert_nonnull (error);
+  connect.want_threads = 0;
+  test_iterate_until (handshake_threads_reached, &connect);
+
+  g_clear_object (&connect.result);
+  gen_node_close (node);
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 /* TLS between two namespaces --------------------------------------------- */
 
 /* Why the namespaces are not there, when they are not. */
@@ -1042,6 +1124,7 @@ main (int   argc,
   g_test_add_func ("/node/addresses", test_bad_addresses);
   g_test_add_func ("/node/no-tls-backend", test_no_tls_backend);
   g_test_add_func ("/node/listener/bounded", test_listener_bounded);
+  g_test_add_func ("/node/connect/silent-peer", test_connect_silent_peer);
   g_test_add_func ("/node/unix/across", test_unix_across);
   g_test_add_func ("/node/tls/across", test_tls_across);
   g_test_add_func ("/node/tls/refused", test_tls_refused);
