@@ -684,6 +684,12 @@ silent_connect_cb (GObject      *source,
 }
 
 static gboolean
+a_peer_held (gpointer held)
+{
+  return ((GPtrArray *) held)->len > 0;
+}
+
+static gboolean
 silent_connect_done (gpointer data)
 {
   return ((SilentConnect *) data)->result != NULL;
@@ -717,6 +723,9 @@ test_connect_silent_peer (void)
 
   gen_node_connect_async (node, address, cancellable, silent_connect_cb, &connect);
   test_iterate_until (handshake_threads_reached, &connect);
+  /* The service hears of the peer on this thread's context, maybe only
+   * after the node's handshake thread began. */
+  test_iterate_until (a_peer_held, held);
   g_assert_cmpuint (held->len, ==, 1);
   g_assert_null (connect.result);
 
