@@ -365,6 +365,45 @@ test_floating_and_owned_messages (void)
   test_stop_ok (server);
 }
 
+/* An async call made after another, to tell whether the server took that
+ * one: answered if it did not, queued behind the gate if it did. */
+typedef struct
+{
+  TestServer *server;
+  GVariant *reply;   /* owned, once done */
+  GError *error;     /* owned, once done */
+  gboolean done;
+} Marker;
+
+static void
+marker_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  Marker *marker = data;
+
+  marker->reply = gen_server_call_finish (GEN_SERVER (source), result, &marker->error);
+  marker->done = TRUE;
+}
+
+static gboolean
+marker_done (gpointer data)
+{
+  return ((Marker *) data)->done;
+}
+
+static gboolean
+blocked_or_marker_done (gpointer data)
+{
+  Marker *marker = data;
+  gboolean blocked;
+
+  g_mutex_lock (&marker->server->gate.lock);
+  blocked = marker->server->gate.blocked > 0;
+  g_mutex_unlock (&marker->server->gate.lock);
+  return blocked || marker->done;
+}
+
 static void
 test_call_timeout (void)
 {
@@ -372,6 +411,8 @@ test_call_timeout (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
   guint64 handled_before;
+  Marker marker = { server, NULL, NULL, FALSE };
+  guint n_markers = 0;
 
   reply = gen_server_call (GEN_SERVER (server), test_message ("handled", 0), -1, NULL);
   handled_before = g_variant_get_uint64 (reply);
@@ -379,12 +420,31 @@ test_call_timeout (void)
   g_clear_pointer (&reply, g_variant_unref);
 
   /* The handler runs past the deadline: TIMEOUT, and its late reply is
-   * dropped (valgrind would see it leak). */
-  reply = gen_server_call (GEN_SERVER (server), test_message ("block", 0), 50, &error);
-  g_assert_null (reply);
-  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
-  g_assert_nonnull (strstr (error->message, "50 ms"));
-  g_clear_error (&error);
+   * dropped (valgrind would see it leak). A call that times out while
+   * still queued is never handled, so on a busy machine the 50 ms call may
+   * expire before the handler took it: then it is tried again with twice
+   * the timeout, until a marker call after it waits behind the gate. */
+  for (gint timeout_ms = 50;; timeout_ms *= 2)
+    {
+      g_autofree gchar *in_time = g_strdup_printf ("%d ms", timeout_ms);
+
+      g_assert_cmpint (timeout_ms, <=, TEST_CALL_TIMEOUT_MS);
+      g_clear_pointer (&marker.reply, g_variant_unref);
+      marker.done = FALSE;
+      reply = gen_server_call (GEN_SERVER (server), test_message ("block", 0), timeout_ms, &error);
+      g_assert_null (reply);
+      g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT);
+      g_assert_nonnull (strstr (error->message, in_time));
+      g_clear_error (&error);
+
+      gen_server_call_async (GEN_SERVER (server), test_message ("handled", 0), -1,
+                             NULL, marker_done_cb, &marker);
+      n_markers++;
+      test_iterate_until (blocked_or_marker_done, &marker);
+      if (!marker.done)
+        break;
+      g_assert_no_error (marker.error);
+    }
   test_gate_wait_for (&server->gate, &server->gate.blocked, 1);
 
   /* Queued behind it, this one times out before it is taken: never run. */
@@ -399,10 +459,14 @@ test_call_timeout (void)
   g_clear_error (&error);
 
   test_gate_open (&server->gate);
+  test_iterate_until (marker_done, &marker);
+  g_assert_no_error (marker.error);
+  g_clear_pointer (&marker.reply, g_variant_unref);
   g_assert_cmpint (call_int64 (server, "get", 0), ==, 0);
-  /* handled, block, get and this one: the abandoned adds never ran. */
+  /* handled, block, the markers, get and this one: the abandoned adds
+   * (and blocks) never ran. */
   reply = gen_server_call (GEN_SERVER (server), test_message ("handled", 0), -1, NULL);
-  g_assert_cmpuint (g_variant_get_uint64 (reply), ==, 4);
+  g_assert_cmpuint (g_variant_get_uint64 (reply), ==, 4 + n_markers);
   test_stop_ok (server);
 }
 
