@@ -28,7 +28,7 @@ import sys
 # above) is taken for the top layer.
 LAYERS = {
     0: ['gen-spin', 'gen-mailbox', 'gen-call', 'gen-timer', 'gen-live'],
-    1: ['gen-run', 'gen-trace', 'gen-monitor'],
+    1: ['gen-run', 'gen-run-flag', 'gen-trace', 'gen-monitor'],
     2: ['gen-worker-pool', 'gen-scheduler', 'gen-thread-scheduler', 'gen-main-scheduler',
         'gen-pool-scheduler'],
     3: ['gen-server'],

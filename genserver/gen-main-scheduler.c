@@ -12,7 +12,7 @@
 /*
  * One GSource per GMainContext, whatever the number of its servers: it
  * serves a run queue of the servers that have mail, with the run flag
- * protocol of gen-run.c, so that an iteration of a context with a
+ * protocol of gen-run-flag.c, so that an iteration of a context with a
  * hundred thousand idle servers costs what one with a single server does.
  */
 typedef struct

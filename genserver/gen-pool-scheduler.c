@@ -5,7 +5,7 @@
  * threads (gen-worker-pool.c).
  *
  * Who runs a pool server owns its handlers through its `run_flag` (see
- * gen-run.c): the pusher that moves the flag from 0 to 1 queues the server
+ * gen-run-flag.c): the pusher that moves the flag from 0 to 1 queues the server
  * in its pool's run queue; a worker takes it, runs a slice and then either
  * queues it again at the end (more mail) or sets the flag back to 0 and
  * looks at the mailbox once more, so that a push that saw the flag still

@@ -153,7 +153,7 @@ typedef struct
   gint idle_timeout_ms;
 
   /* Kinds that share threads (pool, main context); see the run flag in
-   * gen-run.c. `run_flag` (atomic) is 1 while the server is in its kind's
+   * gen-run-flag.c. `run_flag` (atomic) is 1 while the server is in its kind's
    * run queue or being run, by a worker or inline by a caller; whoever moves it from 0 to 1 owns the handlers
    * until it moves it back, and the compare-and-exchange hands the state
    * from one thread to the next. `run_link` is the run queue's link (data:
@@ -278,14 +278,6 @@ gboolean     gen_run_idle_timeout  (GenServer  *self);
 void         gen_run_finish        (GenServer  *self,
                                     gpointer   *leftover,
                                     guint       n_leftover);
-/* By the thread that ended a run (gen_run_finish() returned), for the
- * @n_refs references to @self it held for the run: handed to the stop()
- * waiting for that run, which drops them on its own thread before it
- * returns, or dropped here when nobody waits. Either way the caller
- * touches @self no more. */
-void         gen_run_let_go        (GenServer  *self,
-                                    guint       n_refs);
-
 /* Releases the mailbox's reference to what @item points to: the drop
  * function of every server's mailbox. */
 void         gen_run_drop_item     (gpointer        item);
@@ -373,10 +365,19 @@ void         gen_trace_crash       (GenServer    *self,
                                     const GError *reason,
                                     GVariant     *handling);
 
+/* A run's end and the run flag; see gen-run-flag.c. */
+
+/* By the thread that ended a run (gen_run_finish() returned), for the
+ * @n_refs references to @self it held for the run: handed to the stop()
+ * waiting for that run, which drops them on its own thread before it
+ * returns, or dropped here when nobody waits. Either way the caller
+ * touches @self no more. */
+void     gen_run_let_go         (GenServer      *self,
+                                 guint           n_refs);
+
 /* The run flag (GenServerPrivate.run_flag), shared by the kinds whose
  * servers share threads: the pool and the main context. Their `enqueue`
- * hook puts a server whose flag was just set in the kind's run queue; see
- * gen-run.c. */
+ * hook puts a server whose flag was just set in the kind's run queue. */
 
 /* A push came (it is the mailbox's wake function): queues the server
  * unless it is queued or running. */
