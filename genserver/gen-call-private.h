@@ -98,9 +98,13 @@ gboolean  gen_call_abandon      (GenCall      *call,
                                  GError       *reason);
 
 /* Waits until @call is final or @deadline (monotonic µs, -1 for none)
- * passes. Returns whether it is final. */
+ * passes. Returns whether it is final. @sleepers (atomic, nullable) counts
+ * the callers of the same server asleep on their replies: this wait is
+ * one of them while it sleeps, and yields once before it sleeps when
+ * others are (see GEN_SPIN_YIELD_ONCE). */
 gboolean  gen_call_wait         (GenCall      *call,
-                                 gint64        deadline);
+                                 gint64        deadline,
+                                 gint         *sleepers);
 
 /* Async calls: binds @call to @task (referenced) and sets up its timeout
  * and @cancellable on the task's context, before the call is queued. A

@@ -158,7 +158,8 @@ call_done (gpointer data)
 }
 
 static gboolean gen_call_wait_unmarked (GenCall *call,
-                                        gint64   deadline);
+                                        gint64   deadline,
+                                        gint    *sleepers);
 
 /* A caller's wait is a Sysprof mark when a profiler listens. A call that
  * is over already is no wait: neither a mark nor the look for a profiler
@@ -166,7 +167,8 @@ static gboolean gen_call_wait_unmarked (GenCall *call,
  * time after its answer (see gen_server_call()). */
 gboolean
 gen_call_wait (GenCall *call,
-               gint64   deadline)
+               gint64   deadline,
+               gint    *sleepers)
 {
   if (gen_call_is_final (call))
     return TRUE;
@@ -175,30 +177,36 @@ gen_call_wait (GenCall *call,
   if (sysprof_collector_is_active ())
     {
       gint64 begin = SYSPROF_CAPTURE_CURRENT_TIME;
-      gboolean final = gen_call_wait_unmarked (call, deadline);
+      gboolean final = gen_call_wait_unmarked (call, deadline, sleepers);
 
       sysprof_collector_mark (begin, SYSPROF_CAPTURE_CURRENT_TIME - begin,
                               "genserver", "call wait", call->server_name);
       return final;
     }
 #endif
-  return gen_call_wait_unmarked (call, deadline);
+  return gen_call_wait_unmarked (call, deadline, sleepers);
 }
 
 static gboolean
 gen_call_wait_unmarked (GenCall *call,
-                        gint64   deadline)
+                        gint64   deadline,
+                        gint    *sleepers)
 {
+  GenSpinFlags flags = GEN_SPIN_CALLER;
   gboolean blocking;
 
+  if (sleepers != NULL && g_atomic_int_get (sleepers) > 0)
+    flags |= GEN_SPIN_YIELD_ONCE;
   if (gen_call_is_final (call) ||
-      gen_spin_until (call_done, call, deadline, TRUE))
+      gen_spin_until (call_done, call, deadline, flags))
     return TRUE;
 
   /* A pool worker about to sleep lets its pool run others meanwhile: the
    * callee may be queued behind this very worker (see the blocking hook in
    * gen-spin-private.h, set by gen-worker-pool.c). */
   blocking = gen_spin_block_begin ();
+  if (sleepers != NULL)
+    g_atomic_int_inc (sleepers);
 
   g_mutex_lock (&call->mutex);
   g_atomic_int_set (&call->sleeping, TRUE);
@@ -212,6 +220,8 @@ gen_call_wait_unmarked (GenCall *call,
   g_atomic_int_set (&call->sleeping, FALSE);
   g_mutex_unlock (&call->mutex);
 
+  if (sleepers != NULL)
+    g_atomic_int_add (sleepers, -1);
   if (blocking)
     gen_spin_block_end ();
 

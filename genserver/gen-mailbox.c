@@ -330,7 +330,7 @@ gen_mailbox_pop_wait (GenMailbox *mailbox,
   PopWait wait = { mailbox, g_atomic_int_get (&mailbox->pushes), NULL };
 
   wait.item = gen_mailbox_try_pop (mailbox);
-  if (wait.item != NULL || gen_spin_until (pop_wait_poll, &wait, deadline, FALSE))
+  if (wait.item != NULL || gen_spin_until (pop_wait_poll, &wait, deadline, GEN_SPIN_SERVER))
     return wait.item;
 
   /* An idle server sleeps here, on a condition of its own rather than in

@@ -74,7 +74,7 @@ system_request (GenServer    *self,
   gen_mailbox_poke (&priv->mailbox);
 
   if (!gen_call_wait (call, timeout_ms < 0 ? -1 :
-                      g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND) &&
+                      g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND, NULL) &&
       gen_call_abandon (call, NULL))
     {
       gen_call_unref (call);
@@ -83,7 +83,7 @@ system_request (GenServer    *self,
                    gen_server_name (self), timeout_ms);
       return NULL;
     }
-  gen_call_wait (call, -1);
+  gen_call_wait (call, -1, NULL);
 
   reply = g_steal_pointer (&call->reply);
   if (call->error != NULL)

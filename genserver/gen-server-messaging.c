@@ -347,7 +347,7 @@ gen_server_call (GenServer  *self,
   if (hand_off)
     priv->kind->hand_off (self, call);
 
-  if (!gen_call_wait (call, deadline) &&
+  if (!gen_call_wait (call, deadline, &priv->call_sleepers) &&
       gen_call_abandon (call, NULL))
     {
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
@@ -358,7 +358,7 @@ gen_server_call (GenServer  *self,
     }
 
   /* The server won the race against the deadline: wait out the store. */
-  gen_call_wait (call, -1);
+  gen_call_wait (call, -1, NULL);
 
   if (call->error != NULL)
     g_propagate_error (error, g_steal_pointer (&call->error));

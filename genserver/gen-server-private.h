@@ -126,6 +126,9 @@ typedef struct
 
   /* Lives as long as the server; see gen-mailbox-private.h. */
   GenMailbox mailbox;
+  /* Atomic: synchronous callers asleep on a reply from this server (see
+   * gen_call_wait()). */
+  gint call_sleepers;
 
   /* `lock` protects `status` (also read atomically by is_running), `run`,
    * `stopper` and the thread a run leaves to join (the thread kind's);

@@ -61,6 +61,26 @@ G_BEGIN_DECLS
 #define GEN_SPIN_OWN_ACTIVITY_US 10
 #define GEN_SPIN_LOST_BURST_US 5000
 
+/*
+ * Who waits, and how (gen_spin_until()).
+ *
+ * GEN_SPIN_YIELD_ONCE is for a caller of a server that other callers wait
+ * on asleep: during the back-off it still yields once before it sleeps.
+ * Asleep, it costs the server a futex wake-up to answer (under other
+ * processes' load, the server's own time goes to those wake-ups), and it
+ * leaves the processor to them; yielding, it stays runnable, and an
+ * answer that comes meanwhile costs no wake-up. A yield lost to another
+ * process delays this one call by a time slice while the server answers
+ * the others. A caller that waits alone still sleeps at once: its own
+ * round trip is all that counts there.
+ */
+typedef enum
+{
+  GEN_SPIN_SERVER     = 0,      /* a server or a pool worker waiting for work */
+  GEN_SPIN_CALLER     = 1 << 0, /* a caller waiting for its reply: the callers' budget */
+  GEN_SPIN_YIELD_ONCE = 1 << 1, /* during the back-off, yield once all the same */
+} GenSpinFlags;
+
 /* Whether waits may spin at all: the GEN_SPIN environment variable ("0",
  * "off", "no" or "false" turns it off) or gen_scheduler_set_spinning().
  * Any thread. */
@@ -125,13 +145,13 @@ gen_spin_relax (void)
 
 /* Spins, then yields, for at most GEN_SPIN_NS (and not past @deadline,
  * monotonic µs, -1 for none) until @done returns TRUE. Returns what @done
- * last returned. @caller picks the callers' budget. Without a slot in the
- * budget it only yields; during a yield back-off it does not yield. Never
- * sleeps. */
+ * last returned. GEN_SPIN_CALLER in @flags picks the callers' budget.
+ * Without a slot in the budget it only yields; during a yield back-off it
+ * does not yield, or once with GEN_SPIN_YIELD_ONCE. Never sleeps. */
 gboolean gen_spin_until          (gboolean   (*done) (gpointer data),
-                                  gpointer    data,
-                                  gint64      deadline,
-                                  gboolean    caller);
+                                  gpointer     data,
+                                  gint64       deadline,
+                                  GenSpinFlags flags);
 
 /*
  * The blocking hook: told when this thread is about to block, waiting for

@@ -258,13 +258,14 @@ gen_spin_yield_lost (gint64 took,
 }
 
 gboolean
-gen_spin_until (gboolean (*done) (gpointer data),
-                gpointer   data,
-                gint64     deadline,
-                gboolean   caller)
+gen_spin_until (gboolean   (*done) (gpointer data),
+                gpointer     data,
+                gint64       deadline,
+                GenSpinFlags flags)
 {
+  gboolean caller = (flags & GEN_SPIN_CALLER) != 0;
   gint64 spin_until;
-  gboolean result = FALSE;
+  gboolean result = FALSE, yielded = FALSE;
 
   if (!gen_spin_enabled ())
     return done (data);
@@ -304,8 +305,11 @@ gen_spin_until (gboolean (*done) (gpointer data),
       gint64 began = g_get_monotonic_time (), took;
       gint *count, before;
 
-      if (began >= spin_until || !gen_spin_may_yield (began))
+      if (began >= spin_until)
         break;
+      if (!gen_spin_may_yield (began) && (yielded || !(flags & GEN_SPIN_YIELD_ONCE)))
+        break;
+      yielded = TRUE;
       count = activity_here ();
       before = count != NULL ? __atomic_load_n (count, __ATOMIC_RELAXED) : 0;
       g_thread_yield ();

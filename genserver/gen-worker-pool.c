@@ -208,7 +208,7 @@ worker_main (gpointer data)
         {
           pool->n_spinning++;
           g_mutex_unlock (&pool->lock);
-          gen_spin_until (pool_has_work, pool, -1, FALSE);
+          gen_spin_until (pool_has_work, pool, -1, GEN_SPIN_SERVER);
           g_mutex_lock (&pool->lock);
           pool->n_spinning--;
           spun = TRUE;

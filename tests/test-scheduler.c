@@ -444,6 +444,47 @@ test_spin_yield_lost (void)
   g_assert_false (gen_spin_yield_lost (took, 1000));
 }
 
+static gint spin_looks;
+
+static gboolean
+count_spin_looks (gpointer data)
+{
+  spin_looks++;
+  return FALSE;
+}
+
+/* During the yield back-off a wait with no spinning slot neither spins
+ * nor yields: it does not look again before it sleeps. Told to yield once
+ * (a caller whose server other callers sleep on), it yields and looks
+ * once. In a subprocess: the back-off stays on for a second. */
+static void
+test_spin_yield_once (void)
+{
+  if (g_test_subprocess ())
+    {
+      guint taken = 0;
+
+      gen_spin_set_enabled (TRUE);
+      while (gen_spin_begin ())
+        taken++;
+      gen_spin_yield_took (g_get_monotonic_time () - 50000, 50000, TRUE);
+      g_assert_false (gen_spin_may_yield (g_get_monotonic_time ()));
+
+      g_assert_false (gen_spin_until (count_spin_looks, NULL, -1, GEN_SPIN_CALLER));
+      g_assert_cmpint (spin_looks, ==, 0);
+      g_assert_false (gen_spin_until (count_spin_looks, NULL, -1,
+                                      GEN_SPIN_CALLER | GEN_SPIN_YIELD_ONCE));
+      g_assert_cmpint (spin_looks, ==, 1);
+
+      while (taken-- > 0)
+        gen_spin_end ();
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 static void
 drop_variant_item (gpointer item)
 {
@@ -768,6 +809,7 @@ main (int    argc,
   g_test_add_func ("/scheduler/spin-yield-backoff", test_spin_yield_backoff);
   g_test_add_func ("/scheduler/spin-yield-lost", test_spin_yield_lost);
   g_test_add_func ("/scheduler/spin-sends-count", test_spin_sends_count);
+  g_test_add_func ("/scheduler/spin-yield-once", test_spin_yield_once);
   g_test_add_func ("/scheduler/context-and-scheduler", test_context_and_scheduler);
   g_test_add_func ("/scheduler/supervisor-on-pool", test_supervisor_on_pool);
   g_test_add_func ("/scheduler/many-on-one-context", test_many_on_one_context);
