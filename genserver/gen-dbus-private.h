@@ -37,8 +37,18 @@ GDBusInterfaceInfo *gen_dbus_load_interface     (const gchar  *interface_name);
  * the library's resources. Not owned by the caller. */
 GDBusInterfaceInfo *gen_dbus_interface_info     (void);
 
-/* Whether @message (the @what of a server) can travel over D-Bus at all:
- * maybe types have no D-Bus wire format. INVALID_MESSAGE if not. */
+/* Why @value cannot travel over D-Bus inside @around containers of a
+ * message's body (variants included), or NULL: D-Bus has no maybe types,
+ * no empty structures, dictionary entries only in arrays, and limits how
+ * deep values nest and how long a type string is. GDBus writes what goes
+ * past those limits, and then the bus daemon disconnects the sender, or
+ * the peer cannot read it and drops the connection. A static string. */
+const gchar        *gen_dbus_wire_problem       (GVariant     *value,
+                                                 guint         around);
+
+/* Whether @message (the @what of a server: a message or a reply, each
+ * sent as a variant argument) can travel over D-Bus at all (see
+ * gen_dbus_wire_problem()). INVALID_MESSAGE if not. */
 gboolean            gen_dbus_check_wire_type    (GVariant     *message,
                                                  const gchar  *what,
                                                  GError      **error);

@@ -156,28 +156,138 @@ gen_dbus_interface_info (void)
   return (GDBusInterfaceInfo *) info;
 }
 
-/* Whether @value holds a maybe type anywhere, inside variants too: a
- * variant's content has its own type, which the outer type string does not
- * show, and GDBus's serialiser meets a maybe there with a critical. */
-static gboolean
-has_maybe_type (GVariant *value)
+/* What D-Bus carries (its specification's "Valid Signatures"). Past these
+ * limits a message is not refused where it is sent: GDBus writes it, and
+ * then the bus daemon disconnects the sender, or a peer's GDBus cannot
+ * read it and drops the connection it came on. */
+#define WIRE_MAX_SIGNATURE 255 /* a variant's type string has a one-byte length */
+#define WIRE_MAX_NESTING   32  /* arrays, and structures, open in one signature */
+#define WIRE_MAX_DEPTH     64  /* containers around a value in a message's body,
+                                * variants included */
+
+/* Why @signature (the type string of a message, or of a variant inside
+ * it) cannot travel over D-Bus, or NULL; sets @depth to how deep it nests,
+ * as GLib counts: 1 for a basic type or a variant, one more than its
+ * deepest item for a container. One pass, whatever the type. */
+static const gchar *
+signature_problem (const gchar *signature,
+                   guint       *depth)
 {
-  const gchar *type_string = g_variant_get_type_string (value);
+  gchar open[WIRE_MAX_SIGNATURE]; /* 'a', '(' or '{': the containers around p */
+  guint n_open = 0, n_arrays = 0, n_structs = 0;
+
+  *depth = 0;
+  if (strlen (signature) > WIRE_MAX_SIGNATURE)
+    return "its type string is longer than D-Bus's 255 bytes";
+
+  for (const gchar *p = signature; *p != '\0'; p++)
+    {
+      switch (*p)
+        {
+        case 'm':
+          return "D-Bus has no maybe types";
+        case 'a':
+          if (++n_arrays > WIRE_MAX_NESTING)
+            return "D-Bus nests at most 32 arrays";
+          open[n_open++] = *p;
+          *depth = MAX (*depth, n_open);
+          continue;
+        case '(':
+          if (p[1] == ')')
+            return "D-Bus has no empty structures";
+          if (++n_structs > WIRE_MAX_NESTING)
+            return "D-Bus nests at most 32 structures";
+          open[n_open++] = *p;
+          *depth = MAX (*depth, n_open);
+          continue;
+        case '{':
+          /* Nested no deeper than the arrays they are items of. */
+          if (n_open == 0 || open[n_open - 1] != 'a')
+            return "D-Bus has dictionary entries only as the items of an array";
+          open[n_open++] = *p;
+          *depth = MAX (*depth, n_open);
+          continue;
+        case ')':
+          n_structs--;
+          n_open--;
+          break;
+        case '}':
+          n_open--;
+          break;
+        default: /* a basic type, or a variant */
+          *depth = MAX (*depth, n_open + 1);
+          break;
+        }
+
+      /* A complete type ended here, and so did the arrays of which it is
+       * the item type. */
+      while (n_open > 0 && open[n_open - 1] == 'a')
+        {
+          n_open--;
+          n_arrays--;
+        }
+    }
+
+  return NULL;
+}
+
+static const gchar *wire_problem_of_signature (GVariant *value,
+                                               guint     around);
+
+/* Why a variant inside @value, which @around containers hold, cannot
+ * travel over D-Bus, or NULL. A variant's content has a type of its own,
+ * which @value's type string does not show. */
+static const gchar *
+wire_problem_of_variants (GVariant *value,
+                          guint     around)
+{
   gsize n;
 
-  if (strchr (type_string, 'm') != NULL)
-    return TRUE;
-  if (strchr (type_string, 'v') == NULL)
-    return FALSE;
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr(GVariant) content = g_variant_get_variant (value);
+
+      return wire_problem_of_signature (content, around + 1);
+    }
+
+  if (strchr (g_variant_get_type_string (value), 'v') == NULL)
+    return NULL;
+
   n = g_variant_n_children (value);
   for (gsize i = 0; i < n; i++)
     {
       g_autoptr(GVariant) child = g_variant_get_child_value (value, i);
+      const gchar *problem = wire_problem_of_variants (child, around + 1);
 
-      if (has_maybe_type (child))
-        return TRUE;
+      if (problem != NULL)
+        return problem;
     }
-  return FALSE;
+  return NULL;
+}
+
+/* Why @value, whose type D-Bus writes as a signature of its own and which
+ * @around containers hold, cannot travel over D-Bus, or NULL. The depth is
+ * checked before going in: this recurses at most WIRE_MAX_DEPTH deep. */
+static const gchar *
+wire_problem_of_signature (GVariant *value,
+                           guint     around)
+{
+  guint depth;
+  const gchar *problem = signature_problem (g_variant_get_type_string (value), &depth);
+
+  if (problem != NULL)
+    return problem;
+  /* Its deepest value sits in depth - 1 containers of its own. */
+  if (around + depth - 1 > WIRE_MAX_DEPTH)
+    return "D-Bus nests values at most 64 containers deep, variants included";
+  return wire_problem_of_variants (value, around);
+}
+
+const gchar *
+gen_dbus_wire_problem (GVariant *value,
+                       guint     around)
+{
+  return wire_problem_of_signature (value, around);
 }
 
 gboolean
@@ -185,14 +295,15 @@ gen_dbus_check_wire_type (GVariant     *message,
                           const gchar  *what,
                           GError      **error)
 {
-  const gchar *type_string = g_variant_get_type_string (message);
+  /* A message or a reply travels as a variant argument. */
+  const gchar *problem = gen_dbus_wire_problem (message, 1);
 
-  if (!has_maybe_type (message))
+  if (problem == NULL)
     return TRUE;
 
   g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE,
-               "a %s of type “%s” cannot travel over D-Bus, which has no maybe types",
-               what, type_string);
+               "a %s of type “%s” cannot travel over D-Bus: %s",
+               what, g_variant_get_type_string (message), problem);
   return FALSE;
 }
 

@@ -193,9 +193,10 @@ get_status (GenServer *server,
     {
       if (strcmp (key, "state") != 0)
         g_variant_builder_add (&builder, "{sv}", key, value);
-      /* Unboxed once, and only if D-Bus, which has no maybe types, can
-       * carry it; state-text always can. */
-      else if (strchr (g_variant_get_type_string (state), 'm') == NULL)
+      /* Unboxed once, and only if D-Bus can carry it where it goes (in
+       * the variant of an entry of the reply's array); state-text always
+       * can. */
+      else if (gen_dbus_wire_problem (state, 3) == NULL)
         g_variant_builder_add (&builder, "{sv}", key, state);
       g_variant_unref (value);
     }

@@ -131,6 +131,49 @@ remote_counter_init (RemoteCounter *self)
   test_gate_init (&self->gate);
 }
 
+/* A server of no declared types. */
+G_DECLARE_FINAL_TYPE (RemoteEcho, remote_echo, REMOTE, ECHO, GenServer)
+
+struct _RemoteEcho
+{
+  GenServer parent_instance;
+};
+
+G_DEFINE_TYPE (RemoteEcho, remote_echo, GEN_TYPE_SERVER)
+
+/* A tuple of @n int32s: a type string of @n + 2 bytes. */
+static GVariant *
+remote_echo_wide (guint n)
+{
+  g_autofree GVariant **items = g_new (GVariant *, n);
+
+  for (guint i = 0; i < n; i++)
+    items[i] = g_variant_new_int32 ((gint32) i);
+  return g_variant_new_tuple (items, n);
+}
+
+/* A uint32 asks for remote_echo_wide() of it; anything else comes back. */
+static GVariant *
+remote_echo_handle_call (GenServer  *server,
+                         GVariant   *message,
+                         GError    **error)
+{
+  if (g_variant_is_of_type (message, G_VARIANT_TYPE_UINT32))
+    return remote_echo_wide (g_variant_get_uint32 (message));
+  return g_variant_ref (message);
+}
+
+static void
+remote_echo_class_init (RemoteEchoClass *klass)
+{
+  GEN_SERVER_CLASS (klass)->handle_call = remote_echo_handle_call;
+}
+
+static void
+remote_echo_init (RemoteEcho *self)
+{
+}
+
 /* The service's thread ----------------------------------------------------- */
 
 typedef struct
@@ -159,6 +202,7 @@ typedef struct
 
   /* The test thread. */
   RemoteCounter *server;
+  GenServer *echo;       /* owned, once a test makes one */
   GDBusConnection *client;
   GenRemote *remote;
 } Fixture;
@@ -1603,6 +1647,128 @@ test_timeout_capped (Fixture       *f,
   g_clear_error (&forever.error);
 }
 
+
+#define ECHO_OBJECT_PATH "/io/github/genserver/Test/Echo"
+
+static void
+service_export_echo (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gen_server_export (f->echo, f->service, ECHO_OBJECT_PATH, &error));
+  g_assert_no_error (error);
+}
+
+static void
+service_unexport_echo (Fixture *f)
+{
+  g_assert_true (gen_server_unexport (f->echo, f->service));
+}
+
+/* @n containers of @kind ('a', '(' or 'v') around an int32. */
+static GVariant *
+nested (gchar kind,
+        guint n)
+{
+  GVariant *value = g_variant_new_int32 (7);
+
+  for (guint i = 0; i < n; i++)
+    if (kind == 'a')
+      value = g_variant_new_array (NULL, &value, 1);
+    else if (kind == '(')
+      value = g_variant_new_tuple (&value, 1);
+    else
+      value = g_variant_new_variant (value);
+  return value;
+}
+
+/* Sends @message to the echo server: it comes back the same if @carried,
+ * else the caller refuses it, and the connection is fine either way. */
+static void
+assert_echo (GenRemote *echo,
+             GVariant  *message,
+             gboolean   carried)
+{
+  g_autoptr(GVariant) owned = g_variant_ref_sink (message);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = gen_remote_call (echo, owned, TEST_CALL_TIMEOUT_MS, &error);
+  if (carried)
+    {
+      g_assert_no_error (error);
+      g_assert_true (g_variant_equal (reply, owned));
+    }
+  else
+    {
+      g_assert_null (reply);
+      g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+      g_assert_nonnull (strstr (error->message, "cannot travel over D-Bus"));
+      g_clear_error (&error);
+      g_assert_false (gen_remote_cast (echo, owned, &error));
+      g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+      g_clear_error (&error);
+    }
+
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = gen_remote_call (echo, g_variant_new_int32 (1), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (reply), ==, 1);
+}
+
+/* D-Bus's limits on what it carries are checked before a message or a
+ * reply is sent: past them GDBus writes it all the same, and the bus
+ * daemon disconnects the sender, or the peer cannot read it and drops the
+ * connection. */
+static void
+test_wire_limits (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GenRemote) echo = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  f->echo = test_start_ok (g_object_new (remote_echo_get_type (), NULL), NULL);
+  on_service (f, service_export_echo);
+  echo = gen_remote_new_sync (f->client, f->bus_name, ECHO_OBJECT_PATH, NULL, &error);
+  g_assert_no_error (error);
+
+  assert_echo (echo, g_variant_new ("(si)", "a", 1), TRUE);
+  assert_echo (echo, g_variant_new ("()"), FALSE);
+  assert_echo (echo, g_variant_new ("{si}", "a", 1), FALSE);
+  assert_echo (echo, g_variant_new ("a{si}", NULL), TRUE);
+  assert_echo (echo, nested ('a', 32), TRUE);
+  assert_echo (echo, nested ('a', 33), FALSE);
+  assert_echo (echo, nested ('(', 32), TRUE);
+  assert_echo (echo, nested ('(', 33), FALSE);
+  /* With the variant that carries the message, 64 deep. */
+  assert_echo (echo, nested ('v', 63), TRUE);
+  assert_echo (echo, nested ('v', 64), FALSE);
+  assert_echo (echo, nested ('v', 2), TRUE);
+  assert_echo (echo, g_variant_new_variant (nested ('a', 33)), FALSE);
+  assert_echo (echo, g_variant_new_variant (g_variant_new ("{si}", "a", 1)), FALSE);
+  /* A type string of 255 bytes, and one of 256. */
+  assert_echo (echo, remote_echo_wide (253), TRUE);
+  assert_echo (echo, remote_echo_wide (254), FALSE);
+  assert_echo (echo, g_variant_new_variant (remote_echo_wide (254)), FALSE);
+
+  /* A reply is checked by the export before it is sent. */
+  reply = gen_remote_call (echo, g_variant_new_uint32 (253), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (reply), ==, 253);
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = gen_remote_call (echo, g_variant_new_uint32 (254), TEST_CALL_TIMEOUT_MS, &error);
+  g_assert_null (reply);
+  g_assert_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "a reply of type"));
+  g_clear_error (&error);
+  assert_echo (echo, g_variant_new_int32 (2), TRUE);
+
+  on_service (f, service_unexport_echo);
+  test_stop_ok (f->echo);
+  g_clear_object (&f->echo);
+}
+
 static void
 add_both (const gchar *name,
           void (*set_up) (Fixture *, gconstpointer),
@@ -1628,6 +1794,7 @@ main (int   argc,
   add_both ("call-and-cast", fixture_set_up, test_call_and_cast);
   add_both ("info", fixture_set_up, test_info);
   add_both ("types", fixture_set_up, test_types);
+  add_both ("wire-limits", fixture_set_up, test_wire_limits);
   add_both ("errors", fixture_set_up, test_errors);
   add_both ("malformed", fixture_set_up, test_malformed);
   add_both ("size-limit", set_up_limited, test_size_limit);

@@ -14,7 +14,6 @@
 #include <glib/gstdio.h>
 
 #include "fuzz-common.h"
-#include "genserver/gen-dbus-private.h"
 
 static GMainContext *service_context; /* the exporting side's, on its thread */
 static GDBusConnection *client;
@@ -26,6 +25,30 @@ static const gchar *const paths[] = { "/any", "/typed", "/bounded", "/names" };
 static const gchar *const methods[] = {
   "Call", "Cast", "Info", "Get", "GetAll", "Set", "Introspect", "Nothing",
 };
+
+/* Whether @value holds a maybe type anywhere, inside variants too: a
+ * variant's content has its own type, which the outer type string does not
+ * show, and GDBus's serialiser meets a maybe there with a critical. */
+static gboolean
+has_maybe_type (GVariant *value)
+{
+  const gchar *type_string = g_variant_get_type_string (value);
+  gsize n;
+
+  if (strchr (type_string, 'm') != NULL)
+    return TRUE;
+  if (strchr (type_string, 'v') == NULL)
+    return FALSE;
+  n = g_variant_n_children (value);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) child = g_variant_get_child_value (value, i);
+
+      if (has_maybe_type (child))
+        return TRUE;
+    }
+  return FALSE;
+}
 
 static gboolean
 new_connection_cb (GDBusServer     *listener,
@@ -176,11 +199,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
               "org.freedesktop.DBus.Properties" :
               g_str_equal (method, "Introspect") ?
               "org.freedesktop.DBus.Introspectable" : GEN_DBUS_INTERFACE;
-  /* A body D-Bus has no signature for (maybe types, inside variants too:
-   * the library's own check) is no message a peer can send. */
+  /* A body D-Bus has no signature for (maybe types, inside variants too)
+   * is no message a peer can send. What goes past D-Bus's other limits
+   * (nesting, a type string's length), which the library refuses to send,
+   * a peer may send all the same: GDBus decides below what comes in. */
   signature = g_strndup (g_variant_get_type_string (body) + 1,
                          strlen (g_variant_get_type_string (body)) - 2);
-  if (!g_variant_is_signature (signature) || !gen_dbus_check_wire_type (body, "body", NULL))
+  if (!g_variant_is_signature (signature) || has_maybe_type (body))
     return 0;
 
   message = g_dbus_message_new_method_call (NULL, path, interface, method);

@@ -16,6 +16,38 @@
 
 #include "obs-counter.h"
 
+/* A server whose state D-Bus cannot carry: a tuple of 254 int32s, a type
+ * string of 256 bytes. */
+G_DECLARE_FINAL_TYPE (ObsWide, obs_wide, OBS, WIDE, GenServer)
+
+struct _ObsWide
+{
+  GenServer parent_instance;
+};
+
+G_DEFINE_TYPE (ObsWide, obs_wide, GEN_TYPE_SERVER)
+
+static GVariant *
+obs_wide_format_status (GenServer *server)
+{
+  GVariant *items[254];
+
+  for (guint i = 0; i < G_N_ELEMENTS (items); i++)
+    items[i] = g_variant_new_int32 ((gint32) i);
+  return g_variant_new_tuple (items, G_N_ELEMENTS (items));
+}
+
+static void
+obs_wide_class_init (ObsWideClass *klass)
+{
+  GEN_SERVER_CLASS (klass)->format_status = obs_wide_format_status;
+}
+
+static void
+obs_wide_init (ObsWide *self)
+{
+}
+
 typedef struct
 {
   GTestDBus *bus;
@@ -312,6 +344,36 @@ test_status (Fixture       *f,
   g_assert_null (reply);
 }
 
+/* A state that D-Bus cannot carry travels as state-text only: sent as it
+ * is, it would get the observed process disconnected from the bus. */
+static void
+test_status_beyond_dbus (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GenServer) wide = test_start_ok (g_object_new (obs_wide_get_type (), NULL), NULL);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GError) error = NULL;
+  const gchar *text;
+
+  g_assert_true (gen_registry_register (gen_registry_get_default (), "wide", wide, &error));
+  g_assert_no_error (error);
+
+  reply = observer_call_ok (f, "GetStatus", g_variant_new ("(t)", id_of (f, "wide")),
+                            G_VARIANT_TYPE ("(a{sv})"));
+  status = g_variant_get_child_value (reply, 0);
+  g_assert_false (g_variant_lookup (status, "state", "v", NULL));
+  g_assert_true (g_variant_lookup (status, "state-text", "&s", &text));
+  g_assert_true (g_str_has_prefix (text, "(0, 1, 2, "));
+
+  /* The observed side is still on the bus. */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = observer_call_ok (f, "GetStatus", g_variant_new ("(t)", id_of (f, "alpha")),
+                            G_VARIANT_TYPE ("(a{sv})"));
+
+  test_stop_ok (wide);
+}
+
 static const gchar *
 status_of (Fixture     *f,
            const gchar *key,
@@ -527,6 +589,7 @@ main (int   argc,
   ADD ("list-and-trees", test_list_and_trees);
   ADD ("counters", test_counters);
   ADD ("status", test_status);
+  ADD ("status-beyond-dbus", test_status_beyond_dbus);
   ADD ("suspend-resume", test_suspend_resume);
   ADD ("trace", test_trace);
   ADD ("gone", test_gone);
