@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <glib/gstdio.h>
 #include <genserver/genserver.h>
 
 /* How long a test waits for something that should happen at once. Generous:
@@ -189,6 +190,41 @@ test_count_threads (const gchar *prefix)
     }
   return n;
 }
+
+/* A unix socket's place, in a temporary directory of its own: declare it
+ * g_auto(TestSocketDir), and the socket file (if any) and the directory
+ * go with it. */
+typedef struct
+{
+  gchar *dir;      /* owned */
+  gchar *path;     /* owned: the socket file, in `dir` */
+  gchar *address;  /* owned: the D-Bus address of `path` */
+} TestSocketDir;
+
+static inline TestSocketDir
+test_socket_dir_make (const gchar *name)
+{
+  g_autoptr(GError) error = NULL;
+  TestSocketDir socket_dir;
+
+  socket_dir.dir = g_dir_make_tmp ("genserver-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  socket_dir.path = g_build_filename (socket_dir.dir, name, NULL);
+  socket_dir.address = g_strconcat ("unix:path=", socket_dir.path, NULL);
+  return socket_dir;
+}
+
+static inline void
+test_socket_dir_clear (TestSocketDir *socket_dir)
+{
+  g_unlink (socket_dir->path);
+  g_rmdir (socket_dir->dir);
+  g_free (socket_dir->address);
+  g_free (socket_dir->path);
+  g_free (socket_dir->dir);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TestSocketDir, test_socket_dir_clear)
 
 /* A thread running a main loop on a context of its own: where servers on
  * a main context run their handlers while the test thread waits. */

@@ -14,8 +14,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <glib/gstdio.h>
-
 #include "test-common.h"
 #include "genserver/gen-dbus-listener-private.h"
 
@@ -231,9 +229,7 @@ test_bad_address (void)
 static void
 test_export_everywhere (void)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("gen-listener-XXXXXX", NULL);
-  g_autofree gchar *path = g_build_filename (dir, "socket", NULL);
-  g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("socket");
   g_autoptr(GDBusConnection) first = NULL;
   g_autoptr(GDBusConnection) second = NULL;
   g_autoptr(GDBusConnection) third = NULL;
@@ -246,14 +242,14 @@ test_export_everywhere (void)
   gint n_connections = 0;
 
   test_loop_thread_start (&loop_thread);
-  listener = listener_new_on (&loop_thread, address, NULL);
-  g_assert_cmpstr (gen_dbus_listener_get_client_address (listener), ==, address);
+  listener = listener_new_on (&loop_thread, socket_dir.address, NULL);
+  g_assert_cmpstr (gen_dbus_listener_get_client_address (listener), ==, socket_dir.address);
   g_signal_connect (listener, "new-connection", G_CALLBACK (count_new_connection),
                     &n_connections);
 
   g_assert_true (gen_dbus_listener_export (listener, a, "/a", &error));
   g_assert_no_error (error);
-  first = client_connect (address, &error);
+  first = client_connect (socket_dir.address, &error);
   g_assert_no_error (error);
   g_assert_cmpint (remote_add (first, "/a", 1), ==, 1);
 
@@ -261,7 +257,7 @@ test_export_everywhere (void)
   g_assert_true (gen_dbus_listener_export (listener, b, "/b", &error));
   g_assert_no_error (error);
   g_assert_cmpint (remote_add (first, "/b", 5), ==, 5);
-  second = client_connect (address, &error);
+  second = client_connect (socket_dir.address, &error);
   g_assert_no_error (error);
   g_assert_cmpint (remote_add (second, "/a", 1), ==, 2);
   g_assert_cmpint (remote_add (second, "/b", 1), ==, 6);
@@ -284,7 +280,7 @@ test_export_everywhere (void)
   test_wait_until (weak_ref_is_null, &a_ref);
   g_weak_ref_clear (&a_ref);
   assert_not_found (first, "/a");
-  third = client_connect (address, &error);
+  third = client_connect (socket_dir.address, &error);
   g_assert_no_error (error);
   assert_not_found (third, "/a");
   g_assert_cmpint (g_atomic_int_get (&n_connections), ==, 3);
@@ -295,18 +291,17 @@ test_export_everywhere (void)
   test_wait_until (connection_is_closed, first);
   test_wait_until (connection_is_closed, second);
   test_wait_until (connection_is_closed, third);
-  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (socket_dir.path, G_FILE_TEST_EXISTS));
   g_assert_false (gen_dbus_listener_export (listener, b, "/b", &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_clear_error (&error);
-  g_assert_null (client_connect (address, &error));
+  g_assert_null (client_connect (socket_dir.address, &error));
   g_clear_error (&error);
 
   g_object_unref (listener);
   test_loop_thread_stop (&loop_thread);
   test_stop_ok (b);
   g_object_unref (b);
-  g_rmdir (dir);
 }
 
 typedef struct
@@ -332,9 +327,7 @@ counts_reached (gpointer data)
 static void
 test_admission (void)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("gen-listener-XXXXXX", NULL);
-  g_autofree gchar *path = g_build_filename (dir, "socket", NULL);
-  g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("socket");
   guint other_user = (guint) getuid () + 1;
   g_autoptr(GDBusAuthObserver) observer = gen_dbus_auth_observer_new (&other_user, 1, FALSE);
   g_autoptr(GDBusConnection) connection = NULL;
@@ -344,8 +337,8 @@ test_admission (void)
   Counts counts = { NULL };
 
   test_loop_thread_start (&loop_thread);
-  listener = listener_new_on (&loop_thread, address, observer);
-  connection = client_connect (address, &error);
+  listener = listener_new_on (&loop_thread, socket_dir.address, observer);
+  connection = client_connect (socket_dir.address, &error);
   g_assert_null (connection);
   g_assert_nonnull (error);
   counts.listener = listener;
@@ -355,9 +348,8 @@ test_admission (void)
   g_assert_cmpuint (counts.accepted, ==, 0);
 
   g_object_unref (listener);
-  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (socket_dir.path, G_FILE_TEST_EXISTS));
   test_loop_thread_stop (&loop_thread);
-  g_rmdir (dir);
 }
 
 /* Half-open peers --------------------------------------------------------- */
@@ -522,12 +514,10 @@ half_open_connected (gpointer data)
 static void
 test_handshakes_bounded (void)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("gen-listener-XXXXXX", NULL);
-  g_autofree gchar *path = g_build_filename (dir, "socket", NULL);
-  g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("socket");
   g_autoptr(GError) error = NULL;
   g_autoptr(GenServer) adder = adder_start ();
-  g_autoptr(GenDBusListener) listener = gen_dbus_listener_new (address, NULL, &error);
+  g_autoptr(GenDBusListener) listener = gen_dbus_listener_new (socket_dir.address, NULL, &error);
   Counts counts = { listener };
   HalfOpen peer;
   Client client;
@@ -542,12 +532,12 @@ test_handshakes_bounded (void)
                 "handshake-timeout", TEST_CALL_TIMEOUT_MS, NULL);
 
   /* A real client first, so that what GDBus starts once is running. */
-  client_try (&client, address);
+  client_try (&client, socket_dir.address);
   g_assert_no_error (client.error);
   g_assert_cmpint (client.sum, ==, 2);
   threads_before = test_count_threads ("");
 
-  half_open_start (&peer, path, HALF_OPEN_PEERS);
+  half_open_start (&peer, socket_dir.path, HALF_OPEN_PEERS);
   peer.want = HALF_OPEN_PEERS;
   test_iterate_until (half_open_connected, &peer);
   counts.want_in_progress = TEST_MAX_HANDSHAKES;
@@ -564,7 +554,7 @@ test_handshakes_bounded (void)
   g_assert_cmpuint (threads_held, <=, threads_before + TEST_MAX_HANDSHAKES + THREAD_SLACK);
 
   /* While the bound is full, a real client is refused too. */
-  client_try (&client, address);
+  client_try (&client, socket_dir.address);
   g_assert_nonnull (client.error);
   g_clear_error (&client.error);
   g_assert_cmpuint (peer.closed, ==, HALF_OPEN_PEERS - TEST_MAX_HANDSHAKES);
@@ -577,7 +567,7 @@ test_handshakes_bounded (void)
 
   /* Silent past a short deadline: cut off, seen from the peer. */
   g_object_set (listener, "handshake-timeout", 100, NULL);
-  half_open_start (&peer, path, TEST_MAX_HANDSHAKES);
+  half_open_start (&peer, socket_dir.path, TEST_MAX_HANDSHAKES);
   peer.want = TEST_MAX_HANDSHAKES;
   test_iterate_until (half_open_closed_reached, &peer);
   counts.want_timed_out = TEST_MAX_HANDSHAKES;
@@ -587,7 +577,7 @@ test_handshakes_bounded (void)
 
   /* The bound free again: a real client is served. */
   g_object_set (listener, "handshake-timeout", TEST_CALL_TIMEOUT_MS, NULL);
-  client_try (&client, address);
+  client_try (&client, socket_dir.address);
   g_assert_no_error (client.error);
   g_assert_cmpint (client.sum, ==, 4);
   counts_reached (&counts);
@@ -595,7 +585,6 @@ test_handshakes_bounded (void)
 
   gen_dbus_listener_close (listener);
   test_stop_ok (adder);
-  g_rmdir (dir);
 }
 
 typedef struct
@@ -639,11 +628,9 @@ is_set (gpointer data)
 static void
 test_handshakes_own_threads (void)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("gen-listener-XXXXXX", NULL);
-  g_autofree gchar *path = g_build_filename (dir, "socket", NULL);
-  g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("socket");
   g_autoptr(GError) error = NULL;
-  g_autoptr(GenDBusListener) listener = gen_dbus_listener_new (address, NULL, &error);
+  g_autoptr(GenDBusListener) listener = gen_dbus_listener_new (socket_dir.address, NULL, &error);
   guint max_handshakes;
   Counts counts = { listener };
   HandshakeThreads threads = { 0 };
@@ -657,7 +644,7 @@ test_handshakes_own_threads (void)
   /* A deadline no loaded machine reaches first. */
   g_object_set (listener, "handshake-timeout", TEST_CALL_TIMEOUT_MS, NULL);
 
-  half_open_start (&peer, path, max_handshakes);
+  half_open_start (&peer, socket_dir.path, max_handshakes);
   peer.want = max_handshakes;
   test_iterate_until (half_open_connected, &peer);
   counts.want_in_progress = max_handshakes;
@@ -683,7 +670,6 @@ test_handshakes_own_threads (void)
   test_iterate_until (handshake_threads_reached, &threads);
 
   gen_dbus_listener_close (listener);
-  g_rmdir (dir);
 }
 
 /* A client in a process of its own, for the binding suites' servers:

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
-#include <glib/gstdio.h>
 
 #include "test-common.h"
 #include "genserver/gen-listener-private.h"
@@ -440,9 +439,7 @@ check_across (NodeThread *a,
 static void
 test_unix_across (void)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("gen-node-XXXXXX", NULL);
-  g_autofree gchar *path = g_build_filename (dir, "a", NULL);
-  g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("a");
   g_autoptr(GError) error = NULL;
   g_autofree gchar *peer = NULL;
   NodeThread *a;
@@ -450,8 +447,8 @@ test_unix_across (void)
   Notice down = { 0 }, never = { 0 };
   guint removed;
 
-  a = node_thread_start (NULL, address, NULL, TEST_TICK_TIME_MS);
-  g_assert_cmpstr (a->address, ==, address);
+  a = node_thread_start (NULL, socket_dir.address, NULL, TEST_TICK_TIME_MS);
+  g_assert_cmpstr (a->address, ==, socket_dir.address);
   node_b_init (&b, NULL, NULL, TEST_TICK_TIME_MS);
 
   peer = gen_node_connect (b.node, a->address, NULL, &error);
@@ -483,7 +480,6 @@ test_unix_across (void)
   g_clear_error (&down.reason);
 
   node_b_clear (&b);
-  g_rmdir (dir);
 }
 
 static void
@@ -591,22 +587,21 @@ dbus_client_run (gpointer data)
 static void
 test_listener_bounded (void)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("gen-node-XXXXXX", NULL);
-  g_autofree gchar *path = g_build_filename (dir, "l", NULL);
-  g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("l");
   g_autoptr(GDBusAuthObserver) observer = gen_dbus_auth_observer_new (NULL, 0, FALSE);
   g_autoptr(GPtrArray) accepted = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GPtrArray) silent = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (path);
+  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (socket_dir.path);
   g_autoptr(GError) error = NULL;
   g_autoptr(GDBusConnection) connection = NULL;
   Counts counts = { 0 };
   GThread *thread;
 
-  counts.listener = gen_listener_new (address, NULL, NULL, observer, accept_cb, accepted, &error);
+  counts.listener = gen_listener_new (socket_dir.address, NULL, NULL, observer, accept_cb,
+                                     accepted, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (gen_listener_get_address (counts.listener), ==, address);
+  g_assert_cmpstr (gen_listener_get_address (counts.listener), ==, socket_dir.address);
   /* A deadline no loaded machine reaches first. */
   gen_listener_set_limits (counts.listener, 2, TEST_CALL_TIMEOUT_MS);
   for (guint i = 0; i < 5; i++)
@@ -641,7 +636,7 @@ test_listener_bounded (void)
   g_assert_cmpuint (counts.accepted, ==, 0);
 
   gen_listener_set_limits (counts.listener, 2, TEST_CALL_TIMEOUT_MS);
-  thread = g_thread_new ("client", dbus_client_run, address);
+  thread = g_thread_new ("client", dbus_client_run, socket_dir.address);
   counts.want_accepted = 1;
   test_iterate_until (counts_reached, &counts);
   connection = g_thread_join (thread);
@@ -649,8 +644,7 @@ test_listener_bounded (void)
   g_assert_cmpuint (accepted->len, ==, 1);
 
   gen_listener_close (counts.listener);
-  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
-  g_rmdir (dir);
+  g_assert_false (g_file_test (socket_dir.path, G_FILE_TEST_EXISTS));
 }
 
 static gboolean
@@ -701,11 +695,9 @@ silent_connect_done (gpointer data)
 static void
 test_connect_silent_peer (void)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("gen-node-XXXXXX", NULL);
-  g_autofree gchar *path = g_build_filename (dir, "silent", NULL);
-  g_autofree gchar *address = g_strconcat ("unix:path=", path, NULL);
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("silent");
   g_autoptr(GSocketService) service = g_socket_service_new ();
-  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (path);
+  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (socket_dir.path);
   g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GenNode) node = gen_node_new ("connects");
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -721,7 +713,7 @@ test_connect_silent_peer (void)
   /* No deadline before the test's own: only the cancellable ends it. */
   g_object_set (node, "handshake-timeout", G_MAXINT, NULL);
 
-  gen_node_connect_async (node, address, cancellable, silent_connect_cb, &connect);
+  gen_node_connect_async (node, socket_dir.address, cancellable, silent_connect_cb, &connect);
   test_iterate_until (handshake_threads_reached, &connect);
   /* The service hears of the peer on this thread's context, maybe only
    * after the node's handshake thread began. */
@@ -740,8 +732,6 @@ test_connect_silent_peer (void)
   gen_node_close (node);
   g_socket_service_stop (service);
   g_socket_listener_close (G_SOCKET_LISTENER (service));
-  g_unlink (path);
-  g_rmdir (dir);
 }
 
 /* TLS between two namespaces --------------------------------------------- */

@@ -1340,17 +1340,11 @@ service_check_and_kill (Service *service)
 static void
 test_two_processes_p2p (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree gchar *tmpdir = g_dir_make_tmp ("genserver-remote-XXXXXX", &error);
-  g_autofree gchar *socket = g_build_filename (tmpdir, "socket", NULL);
-  g_autofree gchar *address = g_strdup_printf ("unix:path=%s", socket);
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("socket");
   Service service = { 0 };
 
-  g_assert_no_error (error);
-  service_spawn (&service, "--serve", address, address, NULL);
+  service_spawn (&service, "--serve", socket_dir.address, socket_dir.address, NULL);
   service_check_and_kill (&service);
-  g_unlink (socket);
-  g_rmdir (tmpdir);
 }
 
 static void
@@ -1423,19 +1417,13 @@ admitted (const gchar *address,
 static void
 test_admission (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree gchar *tmpdir = g_dir_make_tmp ("genserver-remote-XXXXXX", &error);
-  g_autofree gchar *socket = g_build_filename (tmpdir, "socket", NULL);
-  g_autofree gchar *address = g_strdup_printf ("unix:path=%s", socket);
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("socket");
 
-  g_assert_no_error (error);
-  g_assert_true (admitted (address, G_MAXUINT, FALSE));
-  g_unlink (socket);
-  g_assert_true (admitted (address, (guint) getuid (), FALSE));
-  g_unlink (socket);
-  g_assert_false (admitted (address, (guint) getuid () + 1, FALSE));
-  g_unlink (socket);
-  g_rmdir (tmpdir);
+  g_assert_true (admitted (socket_dir.address, G_MAXUINT, FALSE));
+  g_unlink (socket_dir.path);
+  g_assert_true (admitted (socket_dir.address, (guint) getuid (), FALSE));
+  g_unlink (socket_dir.path);
+  g_assert_false (admitted (socket_dir.address, (guint) getuid () + 1, FALSE));
 
   /* TCP, on the loopback: only with the cookie, when asked for. */
   g_assert_false (admitted ("tcp:host=127.0.0.1,port=0", G_MAXUINT, FALSE));

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <glib/gstdio.h>
 #include <genserver/genserver.h>
 
 #include "test-common.h"
@@ -447,10 +446,8 @@ remote_casts_refused (GDBusConnection *connection)
 static void
 test_dbus_flood (void)
 {
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("socket");
   g_autoptr(GError) error = NULL;
-  g_autofree gchar *tmpdir = g_dir_make_tmp ("genserver-flood-XXXXXX", &error);
-  g_autofree gchar *address = g_strdup_printf ("unix:path=%s/socket", tmpdir);
-  g_autofree gchar *socket = g_build_filename (tmpdir, "socket", NULL);
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GDataInputStream) out = NULL;
@@ -465,7 +462,6 @@ test_dbus_flood (void)
   gint64 deadline;
   const gchar *pid;
 
-  g_assert_no_error (error);
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   /* Under AddressSanitizer, freed memory waits in a quarantine of 256 MiB
@@ -474,7 +470,8 @@ test_dbus_flood (void)
   asan_options = g_strconcat (g_getenv ("ASAN_OPTIONS") ? g_getenv ("ASAN_OPTIONS") : "",
                               g_getenv ("ASAN_OPTIONS") ? ":" : "", "quarantine_size_mb=0", NULL);
   g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", asan_options, TRUE);
-  process = g_subprocess_launcher_spawn (launcher, &error, self_path, "--serve", address, NULL);
+  process = g_subprocess_launcher_spawn (launcher, &error, self_path, "--serve", socket_dir.address,
+                                         NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
   line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
@@ -482,7 +479,7 @@ test_dbus_flood (void)
   g_assert_cmpstr (line, ==, "ready");
   pid = g_subprocess_get_identifier (process);
 
-  connection = g_dbus_connection_new_for_address_sync (address,
+  connection = g_dbus_connection_new_for_address_sync (socket_dir.address,
                                                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
                                                        NULL, NULL, &error);
   g_assert_no_error (error);
@@ -493,7 +490,7 @@ test_dbus_flood (void)
   peers_sent = 0;
   for (guint i = 0; i < FLOOD_PEERS; i++)
     {
-      peers[i] = (Peer) { address, 120 * scale, 0, 0, 0, 0, NULL };
+      peers[i] = (Peer) { socket_dir.address, 120 * scale, 0, 0, 0, 0, NULL };
       sent_kib += (guint64) peers[i].n_messages * FLOOD_MESSAGE_SIZE / 1024;
       threads[i] = g_thread_new ("peer", peer_main, &peers[i]);
     }
@@ -545,8 +542,6 @@ test_dbus_flood (void)
   g_output_stream_close (g_subprocess_get_stdin_pipe (process), NULL, NULL);
   g_subprocess_wait (process, NULL, &error);
   g_assert_no_error (error);
-  g_unlink (socket);
-  g_rmdir (tmpdir);
 }
 
 int
