@@ -134,28 +134,39 @@ test_wake_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Iterates @context (NULL: the global default) until @predicate holds,
- * failing the test at the deadline. A periodic source wakes the loop, for
- * conditions that another thread or process changes, and so that the
- * deadline is looked at even when nothing else comes. */
+/* Iterates @context (NULL: the global default) until @predicate holds or
+ * the monotonic clock passes @deadline; whether it holds. A periodic
+ * source wakes the loop, for conditions that another thread or process
+ * changes, and so that the deadline is looked at even when nothing else
+ * comes. */
+static inline gboolean
+test_iterate_context_until_time (GMainContext  *context,
+                                 TestPredicate  predicate,
+                                 gpointer       data,
+                                 gint64         deadline)
+{
+  GSource *wake = g_timeout_source_new (10);
+  gboolean holds;
+
+  g_source_set_callback (wake, test_wake_cb, NULL, NULL);
+  g_source_attach (wake, context);
+  while (!(holds = predicate (data)) && g_get_monotonic_time () <= deadline)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (wake);
+  g_source_unref (wake);
+  return holds;
+}
+
+/* Iterates @context until @predicate holds, failing the test at the
+ * deadline. */
 static inline void
 test_iterate_context_until (GMainContext  *context,
                             TestPredicate  predicate,
                             gpointer       data)
 {
-  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US;
-  GSource *wake = g_timeout_source_new (10);
-
-  g_source_set_callback (wake, test_wake_cb, NULL, NULL);
-  g_source_attach (wake, context);
-  while (!predicate (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("condition not met within %d s", (int) (TEST_DEADLINE_US / G_USEC_PER_SEC));
-      g_main_context_iteration (context, TRUE);
-    }
-  g_source_destroy (wake);
-  g_source_unref (wake);
+  if (!test_iterate_context_until_time (context, predicate, data,
+                                        g_get_monotonic_time () + TEST_DEADLINE_US))
+    g_error ("condition not met within %d s", (int) (TEST_DEADLINE_US / G_USEC_PER_SEC));
 }
 
 /* test_iterate_context_until() on the thread-default context. */

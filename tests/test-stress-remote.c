@@ -314,6 +314,12 @@ flood_call_cb (GObject      *source,
   left->pending--;
 }
 
+static gboolean
+calls_answered (gpointer data)
+{
+  return ((CallsLeft *) data)->pending == 0;
+}
+
 static GVariant *
 flood_message (guint seq)
 {
@@ -399,9 +405,8 @@ peer_main (gpointer data)
 
   /* The calls admitted wait for the handler, which the test lets go on
    * once every peer has sent everything; those refused are back already. */
-  while (left.pending > 0 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (context, TRUE);
-  if (left.pending > 0 && peer->unexpected == NULL)
+  if (!test_iterate_context_until_time (context, calls_answered, &left, deadline) &&
+      peer->unexpected == NULL)
     peer->unexpected = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%u calls unanswered",
                                     left.pending);
   if (connection != NULL)
