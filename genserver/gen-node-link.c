@@ -44,6 +44,7 @@ typedef struct
   GenNode *node;               /* owned */
   GenNodeLink *link;           /* not owned: the node keeps it */
   GCancellable *cancellable;   /* owned */
+  gulong caller_cancelled_id;  /* on the task's cancellable until the end; 0 then */
   GSocketConnectable *peer_address; /* owned */
   gboolean tls;
   GIOStream *stream;           /* owned */
@@ -81,6 +82,33 @@ attempt_deadline_cb (gpointer data)
     gen_listener_shutdown_socket (attempt->socket);
   g_clear_pointer (&attempt->deadline, g_source_unref);
   return G_SOURCE_REMOVE;
+}
+
+/* Every end of an attempt: @name (owned), or NULL and @error (owned).
+ * First the caller's cancellable lets go of the attempt's, which its
+ * handler holds, rather than when that cancellable is finalized: one kept
+ * for many connects would hold one per connect. The ends all come from
+ * callbacks on the node's context, never from inside that cancellable's
+ * "cancelled" emission (GTask and GDBus report a cancellation from a
+ * later iteration), where g_cancellable_disconnect() would wait for
+ * itself; cancelled on another thread at that moment, it waits for that
+ * emission to end. */
+static void
+attempt_return (GTask  *task,
+                gchar  *name,
+                GError *error)
+{
+  Attempt *attempt = g_task_get_task_data (task);
+
+  if (attempt->caller_cancelled_id != 0)
+    {
+      g_cancellable_disconnect (g_task_get_cancellable (task), attempt->caller_cancelled_id);
+      attempt->caller_cancelled_id = 0;
+    }
+  if (name != NULL)
+    g_task_return_pointer (task, name, g_free);
+  else
+    g_task_return_error (task, error);
 }
 
 /* A node speaks TLS on TCP only: a plain `tcp:` address is refused. */
@@ -165,7 +193,7 @@ attempt_hello_cb (GObject      *source,
         error = g_error_new (GEN_SERVER_ERROR, GEN_SERVER_ERROR_NO_CONNECTION,
                              "noconnection: the link closed while it was made");
       gen_node_peer_fail (attempt->peer);
-      g_task_return_error (task, error);
+      attempt_return (task, NULL, error);
       return;
     }
 
@@ -179,7 +207,7 @@ attempt_hello_cb (GObject      *source,
       attempt->link->peer_name = g_strdup (name);
     }
   gen_node_peer_named (self, attempt->peer, name);
-  g_task_return_pointer (task, g_strdup (name), g_free);
+  attempt_return (task, g_strdup (name), NULL);
 }
 
 static void
@@ -193,13 +221,14 @@ attempt_dbus_done (GDBusConnection *connection,
 
   if (connection == NULL)
     {
-      g_task_return_error (task, g_error_copy (handshake_error));
+      attempt_return (task, NULL, g_error_copy (handshake_error));
       return;
     }
   if (attempt->node->closed)
     {
       g_dbus_connection_close (connection, NULL, NULL, NULL);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED, "the node was closed");
+      attempt_return (task, NULL,
+                      g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED, "the node was closed"));
       return;
     }
 
@@ -207,7 +236,7 @@ attempt_dbus_done (GDBusConnection *connection,
   if (attempt->peer == NULL)
     {
       g_dbus_connection_close (connection, NULL, NULL, NULL);
-      g_task_return_error (task, error);
+      attempt_return (task, NULL, error);
       return;
     }
   gen_node_peer_ref (attempt->peer);
@@ -248,7 +277,7 @@ attempt_connected_cb (GObject      *source,
   connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
   if (connection == NULL)
     {
-      g_task_return_error (task, error);
+      attempt_return (task, NULL, error);
       g_object_unref (task);
       return;
     }
@@ -264,7 +293,7 @@ attempt_connected_cb (GObject      *source,
   tls = g_tls_client_connection_new (attempt->stream, attempt->peer_address, &error);
   if (tls == NULL)
     {
-      g_task_return_error (task, error);
+      attempt_return (task, NULL, error);
       g_object_unref (task);
       return;
     }
@@ -308,18 +337,21 @@ attempt_start (GenNode             *self,
   attempt->link = link;
   attempt->cancellable = g_cancellable_new ();
   g_task_set_task_data (task, attempt, attempt_free);
-  if (cancellable != NULL)
-    g_cancellable_connect (cancellable, G_CALLBACK (attempt_cancel_cb),
-                           g_object_ref (attempt->cancellable), g_object_unref);
 
   attempt->peer_address = gen_node_link_parse_address (address, &attempt->tls, NULL, &error);
   if (attempt->peer_address == NULL ||
       !gen_node_link_check_credentials (self, attempt->tls, &error))
     {
-      g_task_return_error (task, error);
+      attempt_return (task, NULL, error);
       g_object_unref (task);
       return;
     }
+
+  /* Cancelled already, it cancels ours at once (and returns 0). */
+  if (cancellable != NULL)
+    attempt->caller_cancelled_id =
+      g_cancellable_connect (cancellable, G_CALLBACK (attempt_cancel_cb),
+                             g_object_ref (attempt->cancellable), g_object_unref);
 
   attempt->deadline = g_timeout_source_new (self->handshake_timeout_ms);
   g_source_set_callback (attempt->deadline, attempt_deadline_cb, attempt, NULL);

@@ -632,6 +632,10 @@ gen_node_get_address (GenNode *self)
  * node's context; get the peer's name there with
  * [method@Gen.Node.connect_finish].
  *
+ * Cancelling @cancellable ends the connect, its handshake included, with
+ * %G_IO_ERROR_CANCELLED. The connect lets go of @cancellable when it
+ * ends, so one cancellable may serve many connects.
+ *
  * ```c
  * gen_node_connect_async (node, "tls:host=192.0.2.1,port=4370", NULL, connected_cb, app);
  * ```
@@ -714,7 +718,8 @@ connect_sync_cb (GObject      *source,
  *   %G_IO_ERROR_NOT_SUPPORTED for another kind of address or no TLS
  *   backend, a %G_TLS_ERROR if a certificate was refused, a
  *   %G_IO_ERROR_CANCELLED if it did not complete within
- *   [property@Gen.Node:handshake-timeout], or the error of the socket
+ *   [property@Gen.Node:handshake-timeout] or @cancellable was cancelled,
+ *   or the error of the socket
  *
  * Since: 1.2
  */
