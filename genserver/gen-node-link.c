@@ -28,7 +28,7 @@ struct _GenNodeLink
   GenNodePeer *peer;  /* owned reference: the connection now, or NULL */
   guint backoff_ms;
   GSource *retry;     /* owned: the next attempt, or NULL */
-  GCancellable *cancellable; /* owned: the attempt in progress, or NULL */
+  GCancellable *cancellable; /* owned: the attempt's in progress, or NULL */
   gboolean dropped;   /* no longer in the node's links: the attempt frees it */
 };
 
@@ -43,7 +43,7 @@ typedef struct
 {
   GenNode *node;               /* owned */
   GenNodeLink *link;           /* not owned: the node keeps it */
-  GCancellable *cancellable;   /* owned */
+  GCancellable *cancellable;   /* owned: its own; the link's and the caller's cancel it */
   gulong caller_cancelled_id;  /* on the task's cancellable until the end; 0 then */
   GSocketConnectable *peer_address; /* owned */
   gboolean tls;
@@ -313,12 +313,12 @@ attempt_cancel_cb (GCancellable *cancellable,
   g_cancellable_cancel (attempt_cancellable);
 }
 
-/* Starts an attempt to reach @address; the task's result is the peer's
- * name. */
+/* Starts an attempt of @link's; the task's result is the peer's name.
+ * @cancellable (nullable) is the caller's: the link never cancels that
+ * one, which may be shared with the caller's other work. */
 static void
 attempt_start (GenNode             *self,
                GenNodeLink         *link,
-               const gchar         *address,
                GCancellable        *cancellable,
                GAsyncReadyCallback  callback,
                gpointer             user_data)
@@ -337,8 +337,10 @@ attempt_start (GenNode             *self,
   attempt->link = link;
   attempt->cancellable = g_cancellable_new ();
   g_task_set_task_data (task, attempt, attempt_free);
+  link->cancellable = g_object_ref (attempt->cancellable);
 
-  attempt->peer_address = gen_node_link_parse_address (address, &attempt->tls, NULL, &error);
+  attempt->peer_address = gen_node_link_parse_address (link->address, &attempt->tls, NULL,
+                                                       &error);
   if (attempt->peer_address == NULL ||
       !gen_node_link_check_credentials (self, attempt->tls, &error))
     {
@@ -442,8 +444,7 @@ link_attempt_cb (GObject      *source,
 static void
 link_attempt (GenNodeLink *link)
 {
-  link->cancellable = g_cancellable_new ();
-  attempt_start (link->node, link, link->address, link->cancellable, link_attempt_cb, link);
+  attempt_start (link->node, link, NULL, link_attempt_cb, link);
 }
 
 static gboolean
@@ -494,10 +495,9 @@ gen_node_link_start (GenNode             *node,
   link->node = node;
   link->address = g_strdup (address);
   link->backoff_ms = BACKOFF_MIN_MS;
-  link->cancellable = cancellable ? g_object_ref (cancellable) : g_cancellable_new ();
   g_ptr_array_add (node->links, link);
 
-  attempt_start (node, link, address, link->cancellable, callback, user_data);
+  attempt_start (node, link, cancellable, callback, user_data);
 }
 
 gboolean
@@ -513,19 +513,24 @@ gen_node_link_finish (GenNode       *node,
 {
   Attempt *attempt = g_task_get_task_data (G_TASK (result));
   GenNodeLink *link = attempt->link;
+  g_autoptr(GError) local_error = NULL;
   gchar *name;
 
-  if (!link_attempt_done (link, result, &name, error))
+  /* Dropped, the link cancelled the attempt: that is no cancellation of
+   * the caller's. */
+  if (!link_attempt_done (link, result, &name, &local_error))
     {
       g_clear_pointer (&name, g_free);
-      if (error != NULL && *error == NULL)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the node was closed");
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the node was closed");
       return NULL;
     }
 
   /* A first attempt that failed leaves nothing to keep up. */
   if (name == NULL)
-    g_ptr_array_remove (node->links, link);
+    {
+      g_ptr_array_remove (node->links, link);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+    }
   return name;
 }
 

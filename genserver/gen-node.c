@@ -634,7 +634,9 @@ gen_node_get_address (GenNode *self)
  *
  * Cancelling @cancellable ends the connect, its handshake included, with
  * %G_IO_ERROR_CANCELLED. The connect lets go of @cancellable when it
- * ends, so one cancellable may serve many connects.
+ * ends, so one cancellable may serve many connects. Closing the node ends
+ * a connect in progress with %G_IO_ERROR_CLOSED, and never cancels
+ * @cancellable.
  *
  * ```c
  * gen_node_connect_async (node, "tls:host=192.0.2.1,port=4370", NULL, connected_cb, app);
@@ -719,7 +721,8 @@ connect_sync_cb (GObject      *source,
  *   backend, a %G_TLS_ERROR if a certificate was refused, a
  *   %G_IO_ERROR_CANCELLED if it did not complete within
  *   [property@Gen.Node:handshake-timeout] or @cancellable was cancelled,
- *   or the error of the socket
+ *   %G_IO_ERROR_CLOSED if the node was closed meanwhile, or the error of
+ *   the socket
  *
  * Since: 1.2
  */
@@ -984,8 +987,9 @@ gen_node_disconnect (GenNode     *self,
  * @self: a #GenNode
  *
  * Stops listening, closes every link and stops reconnecting; the
- * monitors of the nodes it was connected to fire. Dropping the last
- * reference closes a node too.
+ * monitors of the nodes it was connected to fire, and connects in
+ * progress end with %G_IO_ERROR_CLOSED. Dropping the last reference
+ * closes a node too.
  *
  * ```c
  * gen_node_close (node);

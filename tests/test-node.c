@@ -669,10 +669,18 @@ hold_silently_cb (GSocketService    *service,
   return TRUE;
 }
 
+/* A connect, under way, of a node to a peer that accepts connections and
+ * never says a word: it holds a handshake thread of the node's, and the
+ * peer holds its connection. With no deadline before the test's own. */
 typedef struct
 {
+  TestSocketDir socket_dir;
+  GSocketService *service;    /* owned: the peer */
+  GPtrArray *held;            /* GSocketConnection (owned): what the peer accepted */
+  GenNode *node;              /* owned */
+  GCancellable *cancellable;  /* owned: the connect's */
   guint want_threads;
-  GAsyncResult *result;
+  GAsyncResult *result;       /* owned: the connect's, once it ended */
 } SilentConnect;
 
 static gboolean
@@ -701,6 +709,66 @@ silent_connect_done (gpointer data)
   return ((SilentConnect *) data)->result != NULL;
 }
 
+static void
+silent_connect_set_up (SilentConnect *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GSocketAddress) socket_address = NULL;
+  g_autoptr(GError) error = NULL;
+
+  f->socket_dir = test_socket_dir_make ("silent");
+  socket_address = g_unix_socket_address_new (f->socket_dir.path);
+  f->service = g_socket_service_new ();
+  f->held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (f->service), socket_address,
+                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                                                NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f->service, "incoming", G_CALLBACK (hold_silently_cb), f->held);
+  g_socket_service_start (f->service);
+
+  f->node = gen_node_new ("connects");
+  f->cancellable = g_cancellable_new ();
+  g_object_set (f->node, "handshake-timeout", G_MAXINT, NULL);
+  f->want_threads = 1;
+  gen_node_connect_async (f->node, f->socket_dir.address, f->cancellable, silent_connect_cb, f);
+  test_iterate_until (handshake_threads_reached, f);
+  /* The peer hears of it on this thread's context, maybe only after the
+   * node's handshake thread began. */
+  test_iterate_until (a_peer_held, f->held);
+  g_assert_cmpuint (f->held->len, ==, 1);
+  g_assert_null (f->result);
+}
+
+/* Waits for the connect's end, and for its handshake thread's. */
+static gchar *
+silent_connect_finish (SilentConnect  *f,
+                       GError        **error)
+{
+  gchar *name;
+
+  test_iterate_until (silent_connect_done, f);
+  name = gen_node_connect_finish (f->node, f->result, error);
+  g_clear_object (&f->result);
+  f->want_threads = 0;
+  test_iterate_until (handshake_threads_reached, f);
+  return name;
+}
+
+static void
+silent_connect_tear_down (SilentConnect *f,
+                          gconstpointer  data)
+{
+  gen_node_close (f->node);
+  g_clear_object (&f->node);
+  g_clear_object (&f->cancellable);
+  g_socket_service_stop (f->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (f->service));
+  g_clear_object (&f->service);
+  g_clear_pointer (&f->held, g_ptr_array_unref);
+  test_socket_dir_clear (&f->socket_dir);
+}
+
 /* A connect lets go of its cancellable when it ends, rather than when the
  * cancellable is finalized: one kept for many connects holds nothing of
  * theirs. Here they are refused; /node/unix/across makes one and
@@ -726,46 +794,31 @@ test_connect_refused (void)
  * the node's own, not one of GIO's shared task pool, until the connect
  * ends, here by its cancellable. */
 static void
-test_connect_silent_peer (void)
+test_connect_silent_peer (SilentConnect *f,
+                          gconstpointer  data)
 {
-  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("silent");
-  g_autoptr(GSocketService) service = g_socket_service_new ();
-  g_autoptr(GSocketAddress) socket_address = g_unix_socket_address_new (socket_dir.path);
-  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GenNode) node = gen_node_new ("connects");
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
-  SilentConnect connect = { 1, NULL };
 
-  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (service), socket_address,
-                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                                                NULL, NULL, &error));
-  g_assert_no_error (error);
-  g_signal_connect (service, "incoming", G_CALLBACK (hold_silently_cb), held);
-  g_socket_service_start (service);
-  /* No deadline before the test's own: only the cancellable ends it. */
-  g_object_set (node, "handshake-timeout", G_MAXINT, NULL);
-
-  gen_node_connect_async (node, socket_dir.address, cancellable, silent_connect_cb, &connect);
-  test_iterate_until (handshake_threads_reached, &connect);
-  /* The service hears of the peer on this thread's context, maybe only
-   * after the node's handshake thread began. */
-  test_iterate_until (a_peer_held, held);
-  g_assert_cmpuint (held->len, ==, 1);
-  g_assert_null (connect.result);
-
-  g_cancellable_cancel (cancellable);
-  test_iterate_until (silent_connect_done, &connect);
-  g_assert_null (gen_node_connect_finish (node, connect.result, &error));
+  g_cancellable_cancel (f->cancellable);
+  g_assert_null (silent_connect_finish (f, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_false (has_cancelled_handler (cancellable));
-  connect.want_threads = 0;
-  test_iterate_until (handshake_threads_reached, &connect);
+  g_assert_false (has_cancelled_handler (f->cancellable));
+}
 
-  g_clear_object (&connect.result);
-  gen_node_close (node);
-  g_socket_service_stop (service);
-  g_socket_listener_close (G_SOCKET_LISTENER (service));
+/* A node closed during a connect ends it, with G_IO_ERROR_CLOSED, and
+ * leaves the caller's cancellable alone: the caller may share it with
+ * other work. */
+static void
+test_connect_node_closed (SilentConnect *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  gen_node_close (f->node);
+  g_assert_null (silent_connect_finish (f, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_false (g_cancellable_is_cancelled (f->cancellable));
+  g_assert_false (has_cancelled_handler (f->cancellable));
 }
 
 /* TLS between two namespaces --------------------------------------------- */
@@ -1158,7 +1211,10 @@ main (int   argc,
   g_test_add_func ("/node/no-tls-backend", test_no_tls_backend);
   g_test_add_func ("/node/listener/bounded", test_listener_bounded);
   g_test_add_func ("/node/connect/refused", test_connect_refused);
-  g_test_add_func ("/node/connect/silent-peer", test_connect_silent_peer);
+  g_test_add ("/node/connect/silent-peer", SilentConnect, NULL, silent_connect_set_up,
+              test_connect_silent_peer, silent_connect_tear_down);
+  g_test_add ("/node/connect/node-closed", SilentConnect, NULL, silent_connect_set_up,
+              test_connect_node_closed, silent_connect_tear_down);
   g_test_add_func ("/node/unix/across", test_unix_across);
   g_test_add_func ("/node/tls/across", test_tls_across);
   g_test_add_func ("/node/tls/refused", test_tls_refused);
