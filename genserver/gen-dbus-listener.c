@@ -63,7 +63,11 @@
  * handlers still run on the servers' own threads). Its methods may be
  * called from any thread; from another one, they wait for that context
  * to run them, so they must not be called from a thread the context's
- * own thread is waiting for.
+ * own thread is waiting for. A thread that leaves a context of its own
+ * for good closes the listener, then iterates the context once more
+ * (`while (g_main_context_iteration (context, FALSE));`, as GIO's socket
+ * service needs) before it lets the context go: handshakes still on
+ * their way are then freed with the context.
  *
  * Since: 1.2
  */

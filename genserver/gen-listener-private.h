@@ -90,7 +90,9 @@ typedef void (*GenListenerHandshakeFunc) (GDBusConnection *connection,
  * that iterates @context: the connection is made there and belongs to
  * its thread-default context, as with g_dbus_connection_new(). Cancelling
  * @cancellable, or shutting the socket down, ends the wait for a silent
- * peer. @func is called once, on @context, never before this returns. */
+ * peer. @func is called once, on @context, never before this returns;
+ * if @context is finalized before it could be, @user_data_free (nullable)
+ * is called instead, on the thread that finalized it. */
 void          gen_listener_handshake          (GIOStream                *stream,
                                                const gchar              *guid,
                                                GDBusConnectionFlags      flags,
@@ -98,7 +100,8 @@ void          gen_listener_handshake          (GIOStream                *stream,
                                                GCancellable             *cancellable,
                                                GMainContext             *context,
                                                GenListenerHandshakeFunc  func,
-                                               gpointer                  user_data);
+                                               gpointer                  user_data,
+                                               GDestroyNotify            user_data_free);
 /* Whether GIO has a TLS backend (glib-networking); a clear error if not. */
 gboolean      gen_listener_check_tls_backend  (GError                **error);
 

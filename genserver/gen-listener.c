@@ -37,7 +37,7 @@ struct _GenListener
   gint ref_count; /* atomic */
 
   /* Immutable. */
-  GMainContext *context;          /* owned */
+  GMainContext *context;          /* owned until closed: see gen_listener_close() */
   GSocketService *service;        /* owned */
   gchar *address;                 /* owned */
   gchar *unix_path;               /* owned: removed on close; NULL if none */
@@ -62,7 +62,8 @@ struct _GenListener
 };
 
 /* One accepted socket on its way to a D-Bus connection. The listener's
- * context only. */
+ * context only (or, at the end, the thread that finalizes it: see
+ * handshake_abandoned()). */
 struct _Handshake
 {
   GenListener *listener;     /* owned reference */
@@ -75,15 +76,17 @@ struct _Handshake
 
 /* One connection's way in on a thread of its own (gen_listener_handshake).
  * Set on the context before the thread starts; then the thread's until it
- * attaches its done source; then the context's. */
+ * attaches its done source; then the context's, or that of the thread
+ * that finalizes the context if the source never runs. */
 typedef struct
 {
   GIOStream *stream;            /* owned */
-  GDBusConnection *connection;  /* owned: not initialised unless `ok` */
+  GDBusConnection *connection;  /* owned: dropped at the hand-back unless `ok` */
   GCancellable *cancellable;    /* owned, nullable */
-  GMainContext *context;        /* owned */
+  GMainContext *context;        /* owned until the done source is attached */
   GenListenerHandshakeFunc func;
-  gpointer user_data;
+  gpointer user_data;           /* owned until `func` takes it */
+  GDestroyNotify user_data_free; /* NULL once `func` took `user_data` */
   gboolean ok;
   GError *error;                /* owned */
 } HandshakeJob;
@@ -106,7 +109,7 @@ gen_listener_unref (GenListener *self)
   g_clear_object (&self->certificate);
   g_clear_object (&self->database);
   g_clear_object (&self->observer);
-  g_main_context_unref (self->context);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->address);
   g_free (self->unix_path);
   g_free (self->guid);
@@ -198,15 +201,21 @@ handshake_deadline_cb (gpointer data)
 
 /* The way in, off GIO's pool ------------------------------------------- */
 
+/* The done source's destroy notify. When its context was finalized
+ * before it ran (its thread stopped iterating while the handshake went
+ * on), this frees what `func` would have: the listener's Handshake, and
+ * with it the listener's last reference, or a node's connect task. */
 static void
 handshake_job_free (gpointer data)
 {
   HandshakeJob *job = data;
 
+  if (job->user_data_free != NULL)
+    job->user_data_free (job->user_data);
   g_clear_object (&job->stream);
   g_clear_object (&job->connection);
   g_clear_object (&job->cancellable);
-  g_main_context_unref (job->context);
+  g_clear_pointer (&job->context, g_main_context_unref);
   g_clear_error (&job->error);
   g_free (job);
 }
@@ -216,20 +225,33 @@ handshake_job_done_cb (gpointer data)
 {
   HandshakeJob *job = data;
 
+  job->user_data_free = NULL;
   job->func (job->ok ? job->connection : NULL, job->error, job->user_data);
   return G_SOURCE_REMOVE;
 }
 
+/* Once attached, the source holds the job, and the job no longer holds
+ * the context: a context that its thread leaves without iterating it
+ * again is finalized with the last reference, destroying the source,
+ * whose notify frees the job. (Held by the job, the context, the source
+ * and the job would keep each other for ever.) The job may be gone as
+ * soon as the source is attached. */
 static void
 handshake_job_hand_back (HandshakeJob *job)
 {
+  GMainContext *context = g_steal_pointer (&job->context);
   GSource *source = g_idle_source_new ();
 
+  /* Of no use now, and it holds the context it was made on (GDBus keeps
+   * that of its construction), which would keep the job alive too. */
+  if (!job->ok)
+    g_clear_object (&job->connection);
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, handshake_job_done_cb, job, handshake_job_free);
   g_source_set_static_name (source, "[genserver] handshake done");
-  g_source_attach (source, job->context);
+  g_source_attach (source, context);
   g_source_unref (source);
+  g_main_context_unref (context);
 }
 
 /* g_dbus_connection_new() and g_tls_connection_handshake_async() would
@@ -261,7 +283,8 @@ gen_listener_handshake (GIOStream                *stream,
                         GCancellable             *cancellable,
                         GMainContext             *context,
                         GenListenerHandshakeFunc  func,
-                        gpointer                  user_data)
+                        gpointer                  user_data,
+                        GDestroyNotify            user_data_free)
 {
   HandshakeJob *job = g_new0 (HandshakeJob, 1);
   GThread *thread;
@@ -281,6 +304,7 @@ gen_listener_handshake (GIOStream                *stream,
   job->context = g_main_context_ref (context);
   job->func = func;
   job->user_data = user_data;
+  job->user_data_free = user_data_free;
 
   thread = g_thread_try_new ("gen-handshake", handshake_job_thread, job, &job->error);
   if (thread == NULL)
@@ -299,6 +323,21 @@ handshake_done (GDBusConnection *connection,
   handshake_finish (data, connection, error);
 }
 
+/* The context was finalized with the handshake's result undelivered: as
+ * at close, the result is dropped. That context's own thread is done
+ * with the listener, which it closed to let the context go. */
+static void
+handshake_abandoned (gpointer data)
+{
+  Handshake *handshake = data;
+
+  /* The context destroys the deadline itself. Destroyed here, while the
+   * context is being finalized, it would only be marked destroyed, and
+   * the context would never drop its own reference to it. */
+  g_clear_pointer (&handshake->deadline, g_source_unref);
+  handshake_finish (handshake, NULL, NULL);
+}
+
 static void
 handshake_start (Handshake *handshake)
 {
@@ -313,7 +352,8 @@ handshake_start (Handshake *handshake)
     flags |= G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_ALLOW_ANONYMOUS;
 
   gen_listener_handshake (handshake->stream, self->guid, flags, self->observer,
-                          handshake->cancellable, self->context, handshake_done, handshake);
+                          handshake->cancellable, self->context, handshake_done, handshake,
+                          handshake_abandoned);
 }
 
 /* GIO accepts a server's certificate that its database validates, but
@@ -658,5 +698,10 @@ gen_listener_close (GenListener *self)
   for (GList *l = self->handshakes; l != NULL; l = l->next)
     handshake_abort (l->data);
 
+  /* Nothing is attached to the context from now on. Its thread may leave
+   * it without iterating it again: handshakes still on their way hold the
+   * listener, which must not hold the context, or neither would ever be
+   * freed (see handshake_job_hand_back()). */
+  g_clear_pointer (&self->context, g_main_context_unref);
   gen_listener_unref (self);
 }

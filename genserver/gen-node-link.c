@@ -260,7 +260,7 @@ attempt_start_handshake (GTask *task)
                           G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                           G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
                           NULL, attempt->cancellable, attempt->node->context,
-                          attempt_dbus_done, task);
+                          attempt_dbus_done, task, g_object_unref);
 }
 
 static void

@@ -672,6 +672,94 @@ test_handshakes_own_threads (void)
   gen_dbus_listener_close (listener);
 }
 
+/* A handshake left on its way ---------------------------------------------- */
+
+/* The last step of the way in, on the handshake's thread: it waits at
+ * the gate, then refuses the peer. */
+static gboolean
+authorize_at_gate (GDBusAuthObserver *observer,
+                   GIOStream         *stream,
+                   GCredentials      *credentials,
+                   TestGate          *gate)
+{
+  test_gate_pass (gate);
+  return FALSE;
+}
+
+static gboolean
+gate_holds_one (gpointer gate)
+{
+  return test_gate_get (gate, &((TestGate *) gate)->blocked) == 1;
+}
+
+static gboolean
+no_handshake_threads (gpointer data)
+{
+  return test_count_threads ("gen-handshake") == 0;
+}
+
+/* A client that gives up on its own once through the authentication,
+ * whatever the other side decides. */
+static gpointer
+client_leaving_run (gpointer address)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) connection = client_connect (address, &error);
+
+  if (connection != NULL)
+    g_dbus_connection_close_sync (connection, NULL, NULL);
+  return NULL;
+}
+
+/* A listener on a context that its thread leaves for good, without
+ * iterating it again, while a handshake is still on its way: the result
+ * of that handshake can never be delivered there, and goes with the
+ * context, taking the listener along (here: the observer it held). */
+static void
+test_context_left_mid_handshake (void)
+{
+  g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("socket");
+  GMainContext *context = g_main_context_new ();
+  GDBusAuthObserver *observer = g_dbus_auth_observer_new ();
+  gpointer observer_alive = observer;
+  g_autoptr(GError) error = NULL;
+  GenDBusListener *listener;
+  GThread *client;
+  TestGate gate = { 0 };
+
+  test_gate_init (&gate);
+  g_signal_connect (observer, "authorize-authenticated-peer", G_CALLBACK (authorize_at_gate),
+                    &gate);
+  g_object_add_weak_pointer (G_OBJECT (observer), &observer_alive);
+  g_main_context_push_thread_default (context);
+  listener = gen_dbus_listener_new (socket_dir.address, observer, &error);
+  g_assert_no_error (error);
+  g_object_unref (observer);
+  /* A deadline no loaded machine reaches first. */
+  g_object_set (listener, "handshake-timeout", TEST_CALL_TIMEOUT_MS, NULL);
+
+  /* The handshake's thread waits in the observer. */
+  client = g_thread_new ("client", client_leaving_run, socket_dir.address);
+  test_iterate_context_until (context, gate_holds_one, &gate);
+
+  /* The thread leaves: it closes the listener and iterates its context
+   * once more, as GIO's socket service needs, then never again.
+   * Only after that does the handshake end, and hand its result back. */
+  g_object_unref (listener);
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  test_gate_open (&gate);
+  test_wait_until (no_handshake_threads, NULL);
+  g_assert_nonnull (observer_alive);
+
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+  g_assert_null (observer_alive);
+
+  g_thread_join (client);
+  test_gate_clear (&gate);
+}
+
 /* A client in a process of its own, for the binding suites' servers:
  * --call ADDRESS OBJECT_PATH MESSAGE connects, calls with MESSAGE (GVariant
  * text, read as the server's call type) and prints the reply as GVariant
@@ -723,6 +811,7 @@ main (int   argc,
   g_test_add_func ("/dbus-listener/admission", test_admission);
   g_test_add_func ("/dbus-listener/handshakes-bounded", test_handshakes_bounded);
   g_test_add_func ("/dbus-listener/handshakes-own-threads", test_handshakes_own_threads);
+  g_test_add_func ("/dbus-listener/context-left-mid-handshake", test_context_left_mid_handshake);
 
   return g_test_run ();
 }
