@@ -84,9 +84,12 @@ typedef void (*GenListenerHandshakeFunc) (GDBusConnection *connection,
 
 /* Brings @stream through its TLS handshake, when it is a GTlsConnection,
  * then makes a D-Bus connection over it (@guid, @flags and @observer as
- * for g_dbus_connection_new()), on a thread of its own: never on GIO's
+ * for g_dbus_connection_new()), on a thread of its own: not on GIO's
  * shared task pool, where a silent peer would hold a thread every
- * g_task_run_in_thread() of the process shares. Call it on the thread
+ * g_task_run_in_thread() of the process shares (glib-networking runs a
+ * TLS handshake there whatever its caller does: a TLS server's begins
+ * only once the client's first bytes came, a client's at once; each then
+ * holds a pool thread until it ends). Call it on the thread
  * that iterates @context: the connection is made there and belongs to
  * its thread-default context, as with g_dbus_connection_new(). Cancelling
  * @cancellable, or shutting the socket down, ends the wait for a silent

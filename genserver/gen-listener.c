@@ -17,7 +17,8 @@
  * connections hold a thousand threads for as long as their peers like.
  * This listener accepts on a GSocketService and makes each connection
  * as g_dbus_connection_new() would, after a TLS handshake when it serves
- * TLS, on a thread of the handshake's own (not GIO's shared pool), and
+ * TLS, on a thread of the handshake's own (not GIO's shared pool, which
+ * glib-networking's TLS handshake itself uses once the peer speaks), and
  * keeps the handshakes it runs under two bounds: how many may be in
  * progress (a connection past that is closed at once, before a byte is
  * read) and how long each may take (past that its socket is shut down,
@@ -254,12 +255,37 @@ handshake_job_hand_back (HandshakeJob *job)
   g_main_context_unref (context);
 }
 
+/* A TLS server's client speaks first: waits on this thread until its
+ * first bytes came (or the socket was shut down, or @cancellable
+ * cancelled). glib-networking runs every handshake, the synchronous one
+ * too, on GIO's shared task pool: begun at once, the handshake of a peer
+ * that connects and says nothing would hold one of the pool's threads
+ * until its deadline, and 32 of them delayed a no-op GTask by 0.6 s. A
+ * peer that begins its handshake and then stalls still holds one, within
+ * the listener's bound and deadline. */
+static gboolean
+wait_for_client_hello (GTlsConnection  *tls,
+                       GCancellable    *cancellable,
+                       GError         **error)
+{
+  g_autoptr(GIOStream) base = NULL;
+
+  if (!G_IS_TLS_SERVER_CONNECTION (tls))
+    return TRUE;
+  g_object_get (tls, "base-io-stream", &base, NULL);
+  if (!G_IS_SOCKET_CONNECTION (base))
+    return TRUE;
+  return g_socket_condition_wait (g_socket_connection_get_socket (G_SOCKET_CONNECTION (base)),
+                                  G_IO_IN, cancellable, error);
+}
+
 /* g_dbus_connection_new() and g_tls_connection_handshake_async() would
  * each block a thread of GIO's shared task pool for as long as the peer
  * stays silent (up to the timeout): with the listener's default bound, 32
  * silent peers held all of it, and every g_task_run_in_thread() of the
  * process (file, resolver, TLS work) waited seconds for the pool to grow.
- * Here each way in holds a thread of its own. */
+ * Here each way in holds a thread of its own (and a TLS handshake, once
+ * the peer has begun it, one of the pool's too: see above). */
 static gpointer
 handshake_job_thread (gpointer data)
 {
@@ -267,7 +293,9 @@ handshake_job_thread (gpointer data)
 
   job->ok = TRUE;
   if (G_IS_TLS_CONNECTION (job->stream))
-    job->ok = g_tls_connection_handshake (G_TLS_CONNECTION (job->stream), job->cancellable,
+    job->ok = wait_for_client_hello (G_TLS_CONNECTION (job->stream), job->cancellable,
+                                     &job->error) &&
+              g_tls_connection_handshake (G_TLS_CONNECTION (job->stream), job->cancellable,
                                           &job->error);
   if (job->ok)
     job->ok = g_initable_init (G_INITABLE (job->connection), job->cancellable, &job->error);

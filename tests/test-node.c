@@ -1047,6 +1047,93 @@ test_tls_refused (void)
   node_thread_stop (a);
 }
 
+static gboolean
+handshake_threads_are (gpointer want)
+{
+  return test_count_threads ("gen-handshake") == GPOINTER_TO_UINT (want);
+}
+
+static void
+noop_task_thread (GTask        *task,
+                  gpointer      source,
+                  gpointer      data,
+                  GCancellable *cancellable)
+{
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+noop_task_done_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  g_atomic_int_set ((gint *) data, 1);
+}
+
+/* Runs a GTask that does nothing in GIO's shared pool, and waits for it:
+ * it runs once a pool thread is free, or the pool grew one. */
+static void
+run_noop_task (void)
+{
+  g_autoptr(GTask) task = NULL;
+  gint done = 0;
+
+  task = g_task_new (NULL, NULL, noop_task_done_cb, &done);
+  g_task_run_in_thread (task, noop_task_thread);
+  test_iterate_until (flag_is_set, &done);
+}
+
+/* Peers that connect and never begin their TLS handshake hold a
+ * handshake thread of the node's each, and none of GIO's shared pool:
+ * glib-networking runs every TLS handshake on that pool, so the node
+ * begins one only once the client's first bytes came. Before, each held
+ * a pool thread too until its deadline, and a GTask of the process
+ * waited for the pool to grow (0.6 s with 32 such peers). Once the peers
+ * hang up their threads end. */
+static void
+test_tls_silent_peers (void)
+{
+  const guint n = 16;
+  g_autoptr(GPtrArray) silent = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnectable) where = NULL;
+  guint pool_before, pool_during;
+  gint64 began;
+  NodeThread *a;
+
+  if (netns_a () == NULL)
+    return;
+
+  a = tls_node_a (TEST_TICK_TIME_MS);
+  where = g_network_address_new ("192.0.2.1",
+                                 (guint16) g_ascii_strtoull (strrchr (a->address, '=') + 1,
+                                                             NULL, 10));
+  run_noop_task ();
+  pool_before = test_count_threads ("pool");
+  g_assert_cmpuint (test_count_threads ("gen-handshake"), ==, 0);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      GSocketConnection *peer = g_socket_client_connect (client, where, NULL, &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (silent, peer);
+    }
+  test_wait_until (handshake_threads_are, GUINT_TO_POINTER (n));
+
+  began = g_get_monotonic_time ();
+  run_noop_task ();
+  pool_during = test_count_threads ("pool");
+  g_test_message ("%u silent TLS peers: GIO's pool threads %u -> %u, a GTask took %.1f ms",
+                  n, pool_before, pool_during, (g_get_monotonic_time () - began) / 1000.0);
+  g_assert_cmpuint (pool_during, <, pool_before + n / 4);
+
+  g_ptr_array_set_size (silent, 0);
+  test_wait_until (handshake_threads_are, GUINT_TO_POINTER (0));
+  node_thread_stop (a);
+}
+
 static void
 test_tls_casts_in_order (void)
 {
@@ -1218,6 +1305,7 @@ main (int   argc,
   g_test_add_func ("/node/unix/across", test_unix_across);
   g_test_add_func ("/node/tls/across", test_tls_across);
   g_test_add_func ("/node/tls/refused", test_tls_refused);
+  g_test_add_func ("/node/tls/silent-peers", test_tls_silent_peers);
   g_test_add_func ("/node/tls/casts-in-order", test_tls_casts_in_order);
   g_test_add_func ("/node/tls/link-cut", test_tls_link_cut);
 
