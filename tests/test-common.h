@@ -180,6 +180,44 @@ test_iterate_until (TestPredicate predicate,
   g_main_context_unref (context);
 }
 
+static inline void
+test_noop_in_thread (GTask        *task,
+                     gpointer      source_object,
+                     gpointer      task_data,
+                     GCancellable *cancellable)
+{
+  g_task_return_boolean (task, TRUE);
+}
+
+static inline void
+test_noop_done_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  *(gint64 *) data = g_get_monotonic_time ();
+}
+
+static inline gboolean
+test_time_is_set (gpointer data)
+{
+  return *(gint64 *) data != 0;
+}
+
+/* Runs a GTask that does nothing in GIO's shared task pool and iterates
+ * the thread-default context until it is done: it runs once a thread of
+ * the pool is free, or the pool grew one. Returns how long that took, in
+ * microseconds. */
+static inline gint64
+test_run_noop_task (void)
+{
+  gint64 started = g_get_monotonic_time (), done = 0;
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, test_noop_done_cb, &done);
+
+  g_task_run_in_thread (task, test_noop_in_thread);
+  test_iterate_until (test_time_is_set, &done);
+  return done - started;
+}
+
 /* The threads of this process whose name (as /proc shows it, cut at 15
  * bytes) starts with @prefix: all of them for "". */
 static inline guint

@@ -601,29 +601,6 @@ handshake_threads_reached (gpointer data)
   return test_count_threads ("gen-handshake") == ((HandshakeThreads *) data)->want;
 }
 
-static void
-noop_in_thread (GTask        *task,
-                gpointer      source_object,
-                gpointer      task_data,
-                GCancellable *cancellable)
-{
-  g_task_return_boolean (task, TRUE);
-}
-
-static void
-noop_done_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  *(gint64 *) data = g_get_monotonic_time ();
-}
-
-static gboolean
-is_set (gpointer data)
-{
-  return *(gint64 *) data != 0;
-}
-
 /* Silent peers hold threads of the listener's own, never GIO's shared
  * task pool: with the default bound, 32 of them used to block every
  * thread of that pool, and any g_task_run_in_thread() of the process
@@ -638,8 +615,7 @@ test_handshakes_own_threads (void)
   Counts counts = { listener };
   HandshakeThreads threads = { 0 };
   HalfOpen peer;
-  g_autoptr(GTask) task = NULL;
-  gint64 started, done = 0;
+  gint64 took;
 
   g_assert_no_error (error);
   g_object_get (listener, "max-handshakes", &max_handshakes, NULL);
@@ -656,12 +632,9 @@ test_handshakes_own_threads (void)
   test_iterate_until (handshake_threads_reached, &threads);
 
   /* GIO's pool is free for the rest of the process meanwhile. */
-  started = g_get_monotonic_time ();
-  task = g_task_new (NULL, NULL, noop_done_cb, &done);
-  g_task_run_in_thread (task, noop_in_thread);
-  test_iterate_until (is_set, &done);
+  took = test_run_noop_task ();
   g_test_message ("a GTask run in GIO's pool with %u silent peers held: %.1f ms",
-                  max_handshakes, (done - started) / 1000.0);
+                  max_handshakes, took / 1000.0);
   counts_reached (&counts);
   g_assert_cmpuint (counts.in_progress, ==, max_handshakes);
 

@@ -1053,36 +1053,6 @@ handshake_threads_are (gpointer want)
   return test_count_threads ("gen-handshake") == GPOINTER_TO_UINT (want);
 }
 
-static void
-noop_task_thread (GTask        *task,
-                  gpointer      source,
-                  gpointer      data,
-                  GCancellable *cancellable)
-{
-  g_task_return_boolean (task, TRUE);
-}
-
-static void
-noop_task_done_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      data)
-{
-  g_atomic_int_set ((gint *) data, 1);
-}
-
-/* Runs a GTask that does nothing in GIO's shared pool, and waits for it:
- * it runs once a pool thread is free, or the pool grew one. */
-static void
-run_noop_task (void)
-{
-  g_autoptr(GTask) task = NULL;
-  gint done = 0;
-
-  task = g_task_new (NULL, NULL, noop_task_done_cb, &done);
-  g_task_run_in_thread (task, noop_task_thread);
-  test_iterate_until (flag_is_set, &done);
-}
-
 /* Peers that connect and never begin their TLS handshake hold a
  * handshake thread of the node's each, and none of GIO's shared pool:
  * glib-networking runs every TLS handshake on that pool, so the node
@@ -1098,7 +1068,7 @@ test_tls_silent_peers (void)
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnectable) where = NULL;
   guint pool_before, pool_during;
-  gint64 began;
+  gint64 took;
   NodeThread *a;
 
   if (netns_a () == NULL)
@@ -1108,7 +1078,7 @@ test_tls_silent_peers (void)
   where = g_network_address_new ("192.0.2.1",
                                  (guint16) g_ascii_strtoull (strrchr (a->address, '=') + 1,
                                                              NULL, 10));
-  run_noop_task ();
+  test_run_noop_task ();
   pool_before = test_count_threads ("pool");
   g_assert_cmpuint (test_count_threads ("gen-handshake"), ==, 0);
 
@@ -1122,11 +1092,10 @@ test_tls_silent_peers (void)
     }
   test_wait_until (handshake_threads_are, GUINT_TO_POINTER (n));
 
-  began = g_get_monotonic_time ();
-  run_noop_task ();
+  took = test_run_noop_task ();
   pool_during = test_count_threads ("pool");
   g_test_message ("%u silent TLS peers: GIO's pool threads %u -> %u, a GTask took %.1f ms",
-                  n, pool_before, pool_during, (g_get_monotonic_time () - began) / 1000.0);
+                  n, pool_before, pool_during, took / 1000.0);
   g_assert_cmpuint (pool_during, <, pool_before + n / 4);
 
   g_ptr_array_set_size (silent, 0);
