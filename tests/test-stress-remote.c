@@ -449,6 +449,33 @@ remote_casts_refused (GDBusConnection *connection)
 }
 
 static void
+result_came_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static gboolean
+result_came (gpointer data)
+{
+  return *(GAsyncResult **) data != NULL;
+}
+
+/* Iterates this thread's context until @result (given to result_came_cb)
+ * came, failing the test with @what at the scaled deadline. */
+static void
+wait_for_result (GAsyncResult **result,
+                 const gchar   *what)
+{
+  gint64 deadline = g_get_monotonic_time () + TEST_DEADLINE_US * scale;
+
+  if (!test_iterate_context_until_time (NULL, result_came, result, deadline))
+    g_error ("%s did not come within %d s", what,
+             (int) (TEST_DEADLINE_US * scale / G_USEC_PER_SEC));
+}
+
+static void
 test_dbus_flood (void)
 {
   g_auto(TestSocketDir) socket_dir = test_socket_dir_make ("socket");
@@ -456,6 +483,8 @@ test_dbus_flood (void)
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GAsyncResult) ready = NULL;
+  g_autoptr(GAsyncResult) exited = NULL;
   g_autofree gchar *line = NULL;
   g_autofree gchar *asan_options = NULL;
   g_autoptr(GDBusConnection) connection = NULL;
@@ -479,7 +508,9 @@ test_dbus_flood (void)
                                          NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
-  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_data_input_stream_read_line_async (out, G_PRIORITY_DEFAULT, NULL, result_came_cb, &ready);
+  wait_for_result (&ready, "the exporter's ready");
+  line = g_data_input_stream_read_line_finish_utf8 (out, ready, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "ready");
   pid = g_subprocess_get_identifier (process);
@@ -545,7 +576,9 @@ test_dbus_flood (void)
 
   g_dbus_connection_close_sync (connection, NULL, NULL);
   g_output_stream_close (g_subprocess_get_stdin_pipe (process), NULL, NULL);
-  g_subprocess_wait (process, NULL, &error);
+  g_subprocess_wait_async (process, NULL, result_came_cb, &exited);
+  wait_for_result (&exited, "the exporter's exit");
+  g_subprocess_wait_finish (process, exited, &error);
   g_assert_no_error (error);
 }
 
