@@ -60,7 +60,9 @@ server_thread_main (gpointer data)
           gint seen = g_atomic_int_get (&priv->mailbox.pushes);
 
           /* A resume, a status request or a stop after this second look
-           * moves `pushes` past `seen`. */
+           * moves `pushes` past `seen`: a stop in thread_drive_stop(),
+           * after its status change (its marker's push may be counted in
+           * `seen` already). */
           if (gen_run_hold (self))
             gen_mailbox_sleep (&priv->mailbox, seen);
           continue;
@@ -139,7 +141,15 @@ static gboolean
 thread_drive_stop (GenServer *self,
                    gboolean   inline_ok)
 {
-  gen_mailbox_wake_idle (&gen_server_get_private (self)->mailbox);
+  GenMailbox *mailbox = &gen_server_get_private (self)->mailbox;
+
+  /* The stop marker was pushed before the status changed: a suspended
+   * server between its two looks in the hold (server_thread_main()) may
+   * have taken a `seen` that counts that push and still seen the server
+   * running, and sleeps. Moving `pushes` now, after the change, ends that
+   * sleep. (The mailbox is closed, so the poke itself wakes nobody.) */
+  gen_mailbox_poke (mailbox);
+  gen_mailbox_wake_idle (mailbox);
   return FALSE;
 }
 

@@ -5,6 +5,7 @@
 #include "test-common.h"
 
 #include "genserver/gen-live-private.h"
+#include "genserver/gen-server-private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -813,6 +814,56 @@ test_stop_suspended_pool (void)
   check_stop_suspended (server);
 }
 
+static gboolean
+mailbox_idle (gpointer mailbox)
+{
+  return g_atomic_int_get (&((GenMailbox *) mailbox)->idle);
+}
+
+/* A stop whose stopper is held up between its two halves, the stop
+ * marker's push (which moves the mailbox's `pushes`) and the status
+ * change, while a suspended server on a thread of its own goes round its
+ * hold: the server takes a `seen` that counts the push, still sees the
+ * status running, and sleeps. The stop's wake-up must then move `pushes`
+ * again, or the server sleeps for good and stop() waits for ever (a
+ * stop() with a timeout: it timed out). The stopper's first half is done
+ * by hand here, as gen_server_stop() does it, and the server made to go
+ * round once more before the rest of the stop. */
+static void
+test_stop_suspended_holding (void)
+{
+  g_autoptr(GenServer) server = g_object_new (GEN_TYPE_SERVER, NULL);
+  GenServerPrivate *priv = gen_server_get_private (server);
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GError) error = NULL;
+
+  test_start_ok (server, NULL);
+  status = gen_server_get_status (server);
+  if (g_strcmp0 (status_string (status, "scheduler"), "thread") != 0)
+    {
+      test_stop_ok (server);
+      g_test_skip ("the hold of a server on a thread of its own");
+      return;
+    }
+
+  gen_server_suspend (server);
+  /* The cast wakes the server, which holds again, asleep. */
+  g_assert_true (gen_server_cast (server, test_message ("add", 1), NULL));
+  test_wait_until (mailbox_idle, &priv->mailbox);
+
+  /* The stop's first half: the marker, the status not changed yet. */
+  g_mutex_lock (&priv->lock);
+  gen_mailbox_close (&priv->mailbox, TRUE, FALSE);
+  g_mutex_unlock (&priv->lock);
+  /* The server wakes meanwhile, and holds again past the marker. */
+  gen_mailbox_wake_idle (&priv->mailbox);
+  test_wait_until (mailbox_idle, &priv->mailbox);
+
+  /* The rest of the stop: the status, then the kind's wake-up. */
+  g_assert_true (gen_server_stop (server, TEST_CALL_TIMEOUT_MS, &error));
+  g_assert_no_error (error);
+}
+
 /* Resume after resume does nothing; the server runs on. */
 static void
 test_resume_twice (void)
@@ -1447,6 +1498,7 @@ main (int    argc,
   g_test_add_func ("/observe/suspend/stop", test_stop_suspended);
   g_test_add_func ("/observe/suspend/stop-context", test_stop_suspended_context);
   g_test_add_func ("/observe/suspend/stop-pool", test_stop_suspended_pool);
+  g_test_add_func ("/observe/suspend/stop-while-holding", test_stop_suspended_holding);
   g_test_add_func ("/observe/suspend/resume-twice", test_resume_twice);
   g_test_add_func ("/observe/suspend/status-counts-the-queue", test_suspended_status_counts_the_queue);
   g_test_add_func ("/observe/suspend/status-counts-the-queue-pool",
