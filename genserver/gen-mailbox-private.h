@@ -162,9 +162,12 @@ gint      gen_mailbox_peek_length (GenMailbox         *mailbox);
 
 /* Waits for an item, spinning briefly first (see gen-spin-private.h), then
  * sleeping until a push or @deadline (monotonic µs, -1 for none). Returns
- * NULL at the deadline or after a poke. For a thread that serves this
- * mailbox alone. */
+ * NULL at the deadline or after a poke. @seen is `pushes` as the caller
+ * read it before it last looked at what a poke announces (a system
+ * request, a resume): a poke since then ends the wait at once. For a
+ * thread that serves this mailbox alone. */
 gpointer  gen_mailbox_pop_wait   (GenMailbox          *mailbox,
+                                  gint                 seen,
                                   gint64               deadline);
 
 /* Wakes a thread sleeping in gen_mailbox_pop_wait(); the wake function of

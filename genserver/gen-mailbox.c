@@ -325,9 +325,10 @@ pop_wait_poll (gpointer data)
 
 gpointer
 gen_mailbox_pop_wait (GenMailbox *mailbox,
+                      gint        seen,
                       gint64      deadline)
 {
-  PopWait wait = { mailbox, g_atomic_int_get (&mailbox->pushes), NULL };
+  PopWait wait = { mailbox, seen, NULL };
 
   wait.item = gen_mailbox_try_pop (mailbox);
   if (wait.item != NULL || gen_spin_until (pop_wait_poll, &wait, deadline, GEN_SPIN_SERVER))

@@ -52,6 +52,12 @@ server_thread_main (gpointer data)
 
   for (;;)
     {
+      /* Read before the hold looks at system requests and at the
+       * suspension: a request or a resume after that look moves `pushes`
+       * past it, and the wait for mail below ends at once. (Read in the
+       * wait, it could count the poke of a request the hold had missed,
+       * and the server would sleep with the request unanswered.) */
+      gint seen_before_hold = g_atomic_int_get (&priv->mailbox.pushes);
       gint64 deadline;
       gpointer item;
 
@@ -69,7 +75,7 @@ server_thread_main (gpointer data)
         }
 
       deadline = gen_run_idle_deadline (self);
-      item = gen_mailbox_pop_wait (&priv->mailbox, deadline);
+      item = gen_mailbox_pop_wait (&priv->mailbox, seen_before_hold, deadline);
 
       if (item != NULL)
         {
