@@ -97,6 +97,12 @@ void      gen_call_answer       (GenCall      *call,
 gboolean  gen_call_abandon      (GenCall      *call,
                                  GError       *reason);
 
+/* Gives up on @call only while no server has taken it: FALSE once it
+ * runs, or was answered. For a sync caller whose request must be waited
+ * for to its end once taken (a system request: what it runs may live on
+ * the caller's stack). */
+gboolean  gen_call_abandon_queued (GenCall    *call);
+
 /* Waits until @call is final or @deadline (monotonic µs, -1 for none)
  * passes. Returns whether it is final. @sleepers (atomic, nullable) counts
  * the callers of the same server asleep on their replies: this wait is

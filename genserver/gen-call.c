@@ -151,6 +151,12 @@ gen_call_abandon (GenCall *call,
   return TRUE;
 }
 
+gboolean
+gen_call_abandon_queued (GenCall *call)
+{
+  return g_atomic_int_compare_and_exchange (&call->state, GEN_CALL_PENDING, GEN_CALL_ABANDONED);
+}
+
 static gboolean
 call_done (gpointer data)
 {

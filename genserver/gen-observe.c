@@ -73,13 +73,15 @@ system_request (GenServer    *self,
   /* Wakes whichever scheduler serves the server, as a message would. */
   gen_mailbox_poke (&priv->mailbox);
 
+  /* Only a request still queued is given up: one the server took runs
+   * to its end (gen_server_replace_state()'s job is on this stack). */
   if (!gen_call_wait (call, timeout_ms < 0 ? -1 :
                       g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND, NULL) &&
-      gen_call_abandon (call, NULL))
+      gen_call_abandon_queued (call))
     {
       gen_call_unref (call);
       g_set_error (error, GEN_SERVER_ERROR, GEN_SERVER_ERROR_TIMEOUT,
-                   "%s did not answer a system request within %d ms",
+                   "%s did not take a system request within %d ms",
                    gen_server_name (self), timeout_ms);
       return NULL;
     }

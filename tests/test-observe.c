@@ -1169,6 +1169,78 @@ mistyped (GVariant *state,
 /* gen_server_SUITE get_state and replace_state: sys:get_state and
  * sys:replace_state, run on the server's thread, also while it is
  * suspended; a replace that fails keeps the state. */
+/* A replace_state whose function is still running when the timeout
+ * passes: the gate it waits at, opened by another thread well after the
+ * timeout, and when its function began. */
+typedef struct
+{
+  TestGate gate;
+  gint64 began;  /* gate's lock */
+} SlowJob;
+
+static GVariant *
+add_one_slowly (GVariant *state,
+                gpointer  data)
+{
+  SlowJob *job = data;
+
+  g_mutex_lock (&job->gate.lock);
+  job->began = g_get_monotonic_time ();
+  g_mutex_unlock (&job->gate.lock);
+  test_gate_pass (&job->gate);
+  return g_variant_new_int64 (g_variant_get_int64 (state) + 1);
+}
+
+static gboolean
+job_began_long_ago (gpointer data)
+{
+  SlowJob *job = data;
+  gint64 began;
+
+  g_mutex_lock (&job->gate.lock);
+  began = job->began;
+  g_mutex_unlock (&job->gate.lock);
+  return began != 0 && g_get_monotonic_time () > began + 4 * 50 * G_TIME_SPAN_MILLISECOND;
+}
+
+static gpointer
+open_after_a_while (gpointer data)
+{
+  SlowJob *job = data;
+
+  test_wait_until (job_began_long_ago, job);
+  test_gate_open (&job->gate);
+  return NULL;
+}
+
+/* The timeout of replace_state is for the server to take the request:
+ * once its function runs, the caller waits for it to end. Before, the
+ * caller gave up at the timeout while the server went on running the
+ * function (and its closure, on the caller's stack). */
+static void
+test_replace_state_taken_is_waited_for (void)
+{
+  g_autoptr(TestObserved) server = g_object_new (test_observed_get_type (), NULL);
+  g_autoptr(GVariant) replaced = NULL;
+  g_autoptr(GError) error = NULL;
+  SlowJob job = { 0 };
+  GThread *opener;
+
+  test_gate_init (&job.gate);
+  test_start_ok (server, NULL);
+  cast_ok (server, "add", 3);
+  g_assert_cmpint (call_get (server), ==, 3);
+
+  opener = g_thread_new ("opener", open_after_a_while, &job);
+  replaced = gen_server_replace_state (GEN_SERVER (server), 50, add_one_slowly, &job, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (replaced), ==, 4);
+  g_thread_join (opener);
+  g_assert_cmpint (call_get (server), ==, 4);
+  test_stop_ok (server);
+  test_gate_clear (&job.gate);
+}
+
 static void
 test_get_and_replace_state (void)
 {
@@ -1509,6 +1581,8 @@ main (int    argc,
   g_test_add_func ("/observe/trace/on", test_trace_on);
   g_test_add_func ("/observe/trace/lifecycle", test_lifecycle_log);
   g_test_add_func ("/observe/get-and-replace-state", test_get_and_replace_state);
+  g_test_add_func ("/observe/replace-state-taken-is-waited-for",
+                   test_replace_state_taken_is_waited_for);
   g_test_add_func ("/observe/get-state-unsupported", test_get_state_unsupported);
   g_test_add_func ("/observe/live/listed-during-last-unref", test_live_listed_during_last_unref);
   g_test_add_func ("/observe/live/gone-before-finalize", test_live_gone_before_finalize);
