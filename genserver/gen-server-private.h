@@ -64,9 +64,9 @@ struct _GenSchedulerKind
                                GError    **error);
 
   /* The stop marker was queued without waking anyone, then the status set
-   * to STOPPING: sees to its being handled. @inline_ok: the stopper waits as long as it takes, so the kind
-   * may run the server on the stopper's thread. Returns TRUE if the run
-   * already ended when it returns. */
+   * to STOPPING: sees to its being handled. @inline_ok: the stopper waits
+   * as long as it takes, so the kind may run the server on the stopper's
+   * thread. Returns TRUE if the run already ended when it returns. */
   gboolean (*drive_stop)      (GenServer  *self,
                                gboolean    inline_ok);
 
