@@ -1166,12 +1166,11 @@ mistyped (GVariant *state,
   return g_variant_new_string ("ten");
 }
 
-/* gen_server_SUITE get_state and replace_state: sys:get_state and
- * sys:replace_state, run on the server's thread, also while it is
- * suspended; a replace that fails keeps the state. */
 /* A replace_state whose function is still running when the timeout
  * passes: the gate it waits at, opened by another thread well after the
  * timeout, and when its function began. */
+#define SLOW_JOB_TIMEOUT_MS 50
+
 typedef struct
 {
   TestGate gate;
@@ -1200,7 +1199,8 @@ job_began_long_ago (gpointer data)
   g_mutex_lock (&job->gate.lock);
   began = job->began;
   g_mutex_unlock (&job->gate.lock);
-  return began != 0 && g_get_monotonic_time () > began + 4 * 50 * G_TIME_SPAN_MILLISECOND;
+  return began != 0 &&
+         g_get_monotonic_time () > began + 4 * SLOW_JOB_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
 }
 
 static gpointer
@@ -1232,7 +1232,8 @@ test_replace_state_taken_is_waited_for (void)
   g_assert_cmpint (call_get (server), ==, 3);
 
   opener = g_thread_new ("opener", open_after_a_while, &job);
-  replaced = gen_server_replace_state (GEN_SERVER (server), 50, add_one_slowly, &job, &error);
+  replaced = gen_server_replace_state (GEN_SERVER (server), SLOW_JOB_TIMEOUT_MS, add_one_slowly,
+                                       &job, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_variant_get_int64 (replaced), ==, 4);
   g_thread_join (opener);
@@ -1241,6 +1242,9 @@ test_replace_state_taken_is_waited_for (void)
   test_gate_clear (&job.gate);
 }
 
+/* gen_server_SUITE get_state and replace_state: sys:get_state and
+ * sys:replace_state, run on the server's thread, also while it is
+ * suspended; a replace that fails keeps the state. */
 static void
 test_get_and_replace_state (void)
 {
