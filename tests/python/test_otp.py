@@ -304,6 +304,25 @@ def test_get_and_replace_state():
         counter.stop()
 
 
+def test_replace_state_function_that_raises():
+    # sys:replace_state with a failing function: the caller gets the
+    # failure, the state and the server are as they were.
+    counter = Counter()
+    counter.start()
+    try:
+        counter.cast(3)
+
+        def fails(state):
+            raise ValueError('no new state')
+
+        with pytest.raises(ValueError, match='no new state'):
+            counter.replace_state(fails)
+        assert counter.get_state().unpack() == 3
+        assert counter.call('count') == 3
+    finally:
+        counter.stop()
+
+
 class Turnstile(Gen.Statem):
     def do_init_state(self, args):
         self.coins = 0

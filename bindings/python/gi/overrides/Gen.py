@@ -918,8 +918,25 @@ class Server(Gen.Server):
                       timeout: Optional[float] = DEFAULT_TIMEOUT) -> GLib.Variant:
         """sys:replace_state: ``func(state)`` runs on the server's thread
         and its result goes to ``do_load_state`` (None keeps the state);
-        waits up to ``timeout`` seconds. Returns the state now."""
-        return Gen.Server.replace_state(self, _timeout_ms(timeout), func)
+        waits up to ``timeout`` seconds for the server to take the request.
+        Returns the state now. An exception ``func`` raises keeps the
+        state and is raised here, as Erlang's caller gets the callback's
+        failure."""
+        raised = []
+
+        def guarded(state):
+            try:
+                return func(state)
+            except BaseException as exception:  # raised again in the caller
+                raised.append(exception)
+                return None
+
+        # A request the server took is waited for to its end, so `raised`
+        # is complete when this returns.
+        state = Gen.Server.replace_state(self, _timeout_ms(timeout), guarded)
+        if raised:
+            raise raised[0]
+        return state
 
     def _message_types(self):
         # (cast type, call type, fast cast): all construct-only, read once.
