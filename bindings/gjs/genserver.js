@@ -44,6 +44,30 @@ if (!Gen.Server.prototype.start.__genDefaults) {
     Gen.Server.prototype.start.__genDefaults = true;
 }
 
+// replace_state(timeoutMs, func): an exception func throws keeps the state
+// and is thrown to the caller, as Erlang's sys:replace_state hands the caller
+// the callback's failure (GJS alone would log it as a critical and give the
+// old state back).
+if (!Gen.Server.prototype.replace_state.__genThrows) {
+    const replaceState = Gen.Server.prototype.replace_state;
+    Gen.Server.prototype.replace_state = function (timeoutMs, func) {
+        let failed = false, failure;
+        const state = replaceState.call(this, timeoutMs, current => {
+            try {
+                return func(current);
+            } catch (e) {
+                failed = true;
+                failure = e;
+                return null;
+            }
+        });
+        if (failed)
+            throw failure;
+        return state;
+    };
+    Gen.Server.prototype.replace_state.__genThrows = true;
+}
+
 // Gen.Node's connect(address, cancellable) and disconnect(peer) hide
 // GObject's: called as GObject's are (a function second; a handler id), they
 // connect and disconnect signal handlers.

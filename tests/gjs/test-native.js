@@ -201,4 +201,41 @@ test('an _init() that does not call super._init() fails at construction', async 
     await waitFor(() => !careful.is_running(), 'stopped');
 });
 
+// Keeps its count as its state, for get_state and replace_state.
+const Stateful = GObject.registerClass({
+    GTypeName: 'JsStateful',
+}, class Stateful extends GenServer.Server {
+    vfunc_init(args) {
+        this.count = 3;
+    }
+
+    vfunc_dump_state() {
+        return new GLib.Variant('i', this.count);
+    }
+
+    vfunc_load_state(state) {
+        this.count = state.unpack();
+        return true;
+    }
+});
+
+test('a replace_state function that throws: the caller gets it, the state is kept', () => {
+    const server = new Stateful();
+    server.start();
+    assertEqual(server.replace_state(DEADLINE_MS, state => new GLib.Variant('i', state.unpack() + 1))
+        .unpack(), 4);
+    let thrown = null;
+    try {
+        server.replace_state(DEADLINE_MS, () => {
+            throw new RangeError('no new state');
+        });
+    } catch (e) {
+        thrown = e;
+    }
+    assert(thrown instanceof RangeError, `not the function's exception: ${thrown}`);
+    assertEqual(thrown.message, 'no new state');
+    assertEqual(server.get_state(DEADLINE_MS).unpack(), 4);
+    server.stop();
+});
+
 await run();
