@@ -216,7 +216,9 @@ gen_mailbox_push (GenMailbox *mailbox,
    * gen_spin_note_activity()). */
   gen_spin_note_activity ();
 
-  g_mutex_lock (&mailbox->lock);
+  /* A sender spins a moment for the lock; the server does not (see
+   * gen_spin_lock()). */
+  gen_spin_lock (&mailbox->lock);
   if (!mailbox->accepting)
     {
       g_mutex_unlock (&mailbox->lock);
