@@ -79,6 +79,7 @@ typedef enum
   GEN_SPIN_SERVER     = 0,      /* a server or a pool worker waiting for work */
   GEN_SPIN_CALLER     = 1 << 0, /* a caller waiting for its reply: the callers' budget */
   GEN_SPIN_YIELD_ONCE = 1 << 1, /* during the back-off, yield once all the same */
+  GEN_SPIN_YIELD_ONLY = 1 << 2, /* no busy part: only yield, within the back-off's rules */
 } GenSpinFlags;
 
 /* Whether waits may spin at all: the GEN_SPIN environment variable ("0",
@@ -169,8 +170,9 @@ gen_spin_lock (GMutex *mutex)
 /* Spins, then yields, for at most GEN_SPIN_NS (and not past @deadline,
  * monotonic µs, -1 for none) until @done returns TRUE. Returns what @done
  * last returned. GEN_SPIN_CALLER in @flags picks the callers' budget.
- * Without a slot in the budget it only yields; during a yield back-off it
- * does not yield, or once with GEN_SPIN_YIELD_ONCE. Never sleeps. */
+ * Without a slot in the budget, or with GEN_SPIN_YIELD_ONLY, it only
+ * yields; during a yield back-off it does not yield, or once with
+ * GEN_SPIN_YIELD_ONCE. Never sleeps. */
 gboolean gen_spin_until          (gboolean   (*done) (gpointer data),
                                   gpointer     data,
                                   gint64       deadline,

@@ -291,7 +291,7 @@ gen_spin_until (gboolean   (*done) (gpointer data),
   if (deadline >= 0)
     spin_until = MIN (spin_until, deadline);
 
-  if (caller ? gen_spin_caller_begin () : gen_spin_begin ())
+  if (!(flags & GEN_SPIN_YIELD_ONLY) && (caller ? gen_spin_caller_begin () : gen_spin_begin ()))
     {
       gint64 pause_until = MIN (spin_until, g_get_monotonic_time () + spin_pause_us);
 

@@ -2,6 +2,7 @@
 
 #include <genserver/genserver.h>
 
+#include "genserver/gen-spin-private.h"
 #include "test-common.h"
 
 /* A server that logs what it handles, for the main-loop side of genserver:
@@ -699,6 +700,55 @@ test_context_server_on_other_thread (void)
   test_loop_thread_stop (&loop_thread);
 }
 
+/* After a dispatch that ran servers, the context's thread waits a moment
+ * for more mail before it polls, and a push meanwhile does not wake the
+ * context. Calls and casts from another thread are handled whether they
+ * come during that moment, after it (the thread back in poll()), or with
+ * spinning off. The pauses are the pattern of the sends, not waits. */
+static void
+test_context_server_calls_around_the_wait (void)
+{
+  static const gboolean spinning[] = { TRUE, FALSE };
+  gboolean was_spinning = gen_scheduler_get_spinning ();
+
+  for (guint s = 0; s < G_N_ELEMENTS (spinning); s++)
+    {
+      TestLoopThread loop_thread;
+      g_autoptr(LoopServer) server = NULL;
+      gint64 expected = 0;
+
+      gen_scheduler_set_spinning (spinning[s]);
+      test_loop_thread_start (&loop_thread);
+      server = loop_server_new (loop_thread.context);
+      test_start_ok (server, NULL);
+
+      for (guint i = 0; i < 300; i++)
+        {
+          g_autoptr(GVariant) reply = NULL;
+          g_autoptr(GError) error = NULL;
+
+          if (i % 3 == 1)
+            {
+              cast_ok (server, "add", 1);
+              expected++;
+            }
+          /* Without a deadline too, which a call from the context's own
+           * thread could not take, but this one may. */
+          reply = gen_server_call (GEN_SERVER (server), test_message ("add", 1),
+                                   i % 2 ? TEST_CALL_TIMEOUT_MS : -1, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (g_variant_get_int64 (reply), ==, ++expected);
+          /* Past the moment the thread waits, every fifth time. */
+          if (i % 5 == 4)
+            g_usleep (2 * GEN_SPIN_NS / 1000);
+        }
+
+      test_stop_ok (server);
+      test_loop_thread_stop (&loop_thread);
+    }
+  gen_scheduler_set_spinning (was_spinning);
+}
+
 /* Info, timers, idle timeout ------------------------------------------------ */
 
 static void
@@ -1112,6 +1162,8 @@ main (int    argc,
   g_test_add_func ("/mainloop/call-async/default-context-worker", test_call_async_default_context_worker);
   g_test_add_func ("/mainloop/context-server/this-thread", test_context_server_on_this_thread);
   g_test_add_func ("/mainloop/context-server/other-thread", test_context_server_on_other_thread);
+  g_test_add_func ("/mainloop/context-server/calls-around-the-wait",
+                   test_context_server_calls_around_the_wait);
   g_test_add_func ("/mainloop/context-server/default-context-worker", test_context_server_default_context_worker);
   g_test_add_func ("/mainloop/info/send-info", test_send_info);
   g_test_add_func ("/mainloop/info/timers-in-order", test_timers_in_order);
