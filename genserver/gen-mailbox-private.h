@@ -45,46 +45,43 @@ extern GenEnvelope gen_stop_envelope;
 typedef void (*GenMailboxWakeFunc) (gpointer data);
 
 /*
- * A server's mailbox: a queue of items under a short lock, and the means
- * to wait on it.
+ * A server's mailbox: a GAsyncQueue and the means to wait on it.
  *
- * `lock` is held for a few instructions at a time, by senders and by the
- * server taking a batch. The items are a ring that grows by doubling, so
- * that queueing one allocates nothing and the lock is let go of sooner.
- * The lock also protects `accepting`, `wake` and `wake_data`, so that "is
- * the server accepting?" and "queue the message" are one step: no message
- * can slip in after the stop marker.
- *
- * The fields a waiting server reads come first and `lock` last, more than
- * a cache line apart: a server spinning on `pushes` must not take away the
- * line a sender needs to let go of the lock (a call's round trip paid for
- * that with 7%).
+ * The queue's own lock protects `accepting`, `wake` and `wake_data`, so
+ * that "is the server accepting?" and "queue the message" are one step: no
+ * message can slip in after the stop marker.
  */
 typedef struct
 {
-  /* Atomic; bumped under `lock` after every push. A server waiting for
-   * work spins on it rather than on the lock, which would make every
-   * pusher that meets the lock held sleep in the kernel. */
+  GAsyncQueue *queue;          /* owned; lives as long as the mailbox */
+  GDestroyNotify drop_item;    /* immutable: releases an item's reference */
+  gboolean accepting;          /* queue lock */
+  GenMailboxWakeFunc wake;     /* queue lock; set by gen_mailbox_open() */
+  gpointer wake_data;          /* queue lock; unowned */
+
+  /* Atomic; bumped under the queue's lock after every push. A server
+   * waiting for work spins on it rather than on the lock, which would make
+   * every pusher that meets the lock held sleep in the kernel. */
   gint pushes;
 
-  /* How many items are queued: changed only under `lock`, read without
-   * it by anyone (relaxed atomics: a plain load and store). What a runner
-   * deciding whether to go on looks at (gen_mailbox_peek_length()) for
-   * the price of a read: the look may be stale at once, so a look that
+  /* How many items are queued: changed only under the queue's lock, read
+   * without it by anyone (relaxed atomics: a plain load and store). What
+   * a runner deciding whether to go on looks at (gen_mailbox_peek_length())
+   * for the price of a read: the look may be stale at once, so a look that
    * must not miss a push takes the lock (gen_mailbox_length()). */
   gint n_items;
 
   /* A server thread waiting for work sleeps on `idle_cond` until `pushes`
    * moves, with `idle` (atomic) set; the first pusher to see `idle` clears
    * it and signals, under `idle_lock`. */
-  gint idle;
   GMutex idle_lock;
   GCond idle_cond;
+  gint idle;
 
   /* A bounded mailbox: at most `capacity` casts and calls wait in it (0:
    * no bound; immutable once set). `n_bounded` counts them from their push
    * to the start of their handling (gen_mailbox_release()), atomic,
-   * changed under `lock`. A sender waiting for room sleeps on
+   * changed under the queue's lock. A sender waiting for room sleeps on
    * `room_cond` under `room_lock`, with `room_waiters` (atomic) counted
    * before its last look at `n_bounded`; whoever takes such an item out
    * looks at `room_waiters` after, and broadcasts under `room_lock` only
@@ -95,16 +92,6 @@ typedef struct
   GMutex room_lock;
   GCond room_cond;
   gint room_waiters;
-
-  gboolean accepting;          /* lock */
-  GDestroyNotify drop_item;    /* immutable: releases an item's reference */
-
-  GMutex lock;
-  gpointer *ring;              /* lock: `ring_size` slots, or NULL */
-  guint ring_size;             /* lock: 0 or a power of two */
-  guint ring_head;             /* lock: the slot of the oldest item */
-  GenMailboxWakeFunc wake;     /* lock; set by gen_mailbox_open() */
-  gpointer wake_data;          /* lock; unowned */
 } GenMailbox;
 
 typedef enum

@@ -7,98 +7,23 @@
 
 GenEnvelope gen_stop_envelope = { GEN_ENVELOPE_STOP };
 
-/* The slots a ring keeps when it empties; a bigger one, grown by a
- * burst, is given back. */
-#define RING_KEPT_SLOTS 64
-#define RING_FIRST_SLOTS 4
-
-/* `n_items` changes only under the lock: a relaxed load and store do,
- * with no locked instruction. */
-static inline guint
-count_items_locked (GenMailbox *mailbox)
-{
-  return (guint) __atomic_load_n (&mailbox->n_items, __ATOMIC_RELAXED);
-}
-
+/* `n_items` changes only under the queue's lock: a relaxed load and store
+ * do, with no locked instruction. */
 static inline void
-set_count_locked (GenMailbox *mailbox,
-                  guint       n)
+count_items_locked (GenMailbox *mailbox,
+                    gint        delta)
 {
-  __atomic_store_n (&mailbox->n_items, (gint) n, __ATOMIC_RELAXED);
-}
-
-/* Makes room for one more item, keeping the items in their order from
- * slot 0 when the ring grows. */
-static void
-ring_reserve_locked (GenMailbox *mailbox)
-{
-  guint n = count_items_locked (mailbox);
-  guint size = mailbox->ring_size;
-  gpointer *ring;
-
-  if (n < size)
-    return;
-
-  ring = g_new (gpointer, size == 0 ? RING_FIRST_SLOTS : size * 2);
-  for (guint i = 0; i < n; i++)
-    ring[i] = mailbox->ring[(mailbox->ring_head + i) & (size - 1)];
-  g_free (mailbox->ring);
-  mailbox->ring = ring;
-  mailbox->ring_size = size == 0 ? RING_FIRST_SLOTS : size * 2;
-  mailbox->ring_head = 0;
-}
-
-static void
-ring_push_tail_locked (GenMailbox *mailbox,
-                       gpointer    item)
-{
-  guint n;
-
-  ring_reserve_locked (mailbox);
-  n = count_items_locked (mailbox);
-  mailbox->ring[(mailbox->ring_head + n) & (mailbox->ring_size - 1)] = item;
-  set_count_locked (mailbox, n + 1);
-}
-
-static void
-ring_push_head_locked (GenMailbox *mailbox,
-                       gpointer    item)
-{
-  ring_reserve_locked (mailbox);
-  mailbox->ring_head = (mailbox->ring_head - 1) & (mailbox->ring_size - 1);
-  mailbox->ring[mailbox->ring_head] = item;
-  set_count_locked (mailbox, count_items_locked (mailbox) + 1);
-}
-
-/* Moves up to @max of the oldest items to @items; returns how many. */
-static guint
-ring_pop_locked (GenMailbox *mailbox,
-                 gpointer   *items,
-                 guint       max)
-{
-  guint n = MIN (max, count_items_locked (mailbox));
-
-  for (guint i = 0; i < n; i++)
-    {
-      items[i] = mailbox->ring[mailbox->ring_head];
-      mailbox->ring_head = (mailbox->ring_head + 1) & (mailbox->ring_size - 1);
-    }
-  set_count_locked (mailbox, count_items_locked (mailbox) - n);
-  if (count_items_locked (mailbox) == 0 && mailbox->ring_size > RING_KEPT_SLOTS)
-    {
-      g_clear_pointer (&mailbox->ring, g_free);
-      mailbox->ring_size = 0;
-      mailbox->ring_head = 0;
-    }
-  return n;
+  __atomic_store_n (&mailbox->n_items,
+                    __atomic_load_n (&mailbox->n_items, __ATOMIC_RELAXED) + delta,
+                    __ATOMIC_RELAXED);
 }
 
 void
 gen_mailbox_init (GenMailbox     *mailbox,
                   GDestroyNotify  drop_item)
 {
-  *mailbox = (GenMailbox) { .drop_item = drop_item };
-  g_mutex_init (&mailbox->lock);
+  mailbox->queue = g_async_queue_new ();
+  mailbox->drop_item = drop_item;
   g_mutex_init (&mailbox->idle_lock);
   g_cond_init (&mailbox->idle_cond);
   g_mutex_init (&mailbox->room_lock);
@@ -125,9 +50,9 @@ gen_mailbox_release (GenMailbox *mailbox,
   if (mailbox->capacity == 0 || !item_is_bounded (item))
     return;
 
-  g_mutex_lock (&mailbox->lock);
+  g_async_queue_lock (mailbox->queue);
   g_atomic_int_add (&mailbox->n_bounded, -1);
-  g_mutex_unlock (&mailbox->lock);
+  g_async_queue_unlock (mailbox->queue);
 
   /* Sequentially consistent with the waiter's count and look: either it
    * sees the room, or this sees it waiting. */
@@ -156,10 +81,9 @@ gen_mailbox_clear (GenMailbox *mailbox)
 {
   gpointer item;
 
-  while (ring_pop_locked (mailbox, &item, 1) == 1)
+  while ((item = g_async_queue_try_pop (mailbox->queue)) != NULL)
     mailbox->drop_item (item);
-  g_free (mailbox->ring);
-  g_mutex_clear (&mailbox->lock);
+  g_async_queue_unref (mailbox->queue);
   g_mutex_clear (&mailbox->idle_lock);
   g_cond_clear (&mailbox->idle_cond);
   g_mutex_clear (&mailbox->room_lock);
@@ -171,13 +95,13 @@ gen_mailbox_open (GenMailbox         *mailbox,
                   GenMailboxWakeFunc  wake,
                   gpointer            wake_data)
 {
-  g_mutex_lock (&mailbox->lock);
-  g_assert (count_items_locked (mailbox) == 0);
+  g_async_queue_lock (mailbox->queue);
+  g_assert (g_async_queue_length_unlocked (mailbox->queue) == 0);
   mailbox->accepting = TRUE;
   g_atomic_int_set (&mailbox->accepting_flag, TRUE);
   mailbox->wake = wake;
   mailbox->wake_data = wake_data;
-  g_mutex_unlock (&mailbox->lock);
+  g_async_queue_unlock (mailbox->queue);
 }
 
 /* Wakes the server thread if it sleeps in gen_mailbox_pop_wait(), after a
@@ -216,28 +140,27 @@ gen_mailbox_push (GenMailbox *mailbox,
    * gen_spin_note_activity()). */
   gen_spin_note_activity ();
 
-  /* A sender spins a moment for the lock; the server does not (see
-   * gen_spin_lock()). */
-  gen_spin_lock (&mailbox->lock);
+  g_async_queue_lock (mailbox->queue);
   if (!mailbox->accepting)
     {
-      g_mutex_unlock (&mailbox->lock);
+      g_async_queue_unlock (mailbox->queue);
       return GEN_PUSH_CLOSED;
     }
   if (mailbox->capacity != 0 && item_is_bounded (item))
     {
       if ((guint) g_atomic_int_get (&mailbox->n_bounded) >= mailbox->capacity)
         {
-          g_mutex_unlock (&mailbox->lock);
+          g_async_queue_unlock (mailbox->queue);
           return GEN_PUSH_FULL;
         }
       g_atomic_int_inc (&mailbox->n_bounded);
     }
-  ring_push_tail_locked (mailbox, item);
+  g_async_queue_push_unlocked (mailbox->queue, item);
+  count_items_locked (mailbox, 1);
   g_atomic_int_inc (&mailbox->pushes);
   wake_func = mailbox->wake;
   wake_data = mailbox->wake_data;
-  g_mutex_unlock (&mailbox->lock);
+  g_async_queue_unlock (mailbox->queue);
 
   if (wake && wake_func != NULL)
     wake_func (wake_data);
@@ -292,18 +215,19 @@ gen_mailbox_close (GenMailbox *mailbox,
   gpointer wake_data = NULL;
   gboolean was_accepting;
 
-  g_mutex_lock (&mailbox->lock);
+  g_async_queue_lock (mailbox->queue);
   was_accepting = mailbox->accepting;
   if (push_stop_marker && mailbox->accepting)
     {
-      ring_push_tail_locked (mailbox, GEN_ITEM_STOP_MARKER);
+      g_async_queue_push_unlocked (mailbox->queue, GEN_ITEM_STOP_MARKER);
+      count_items_locked (mailbox, 1);
       g_atomic_int_inc (&mailbox->pushes);
       wake_func = mailbox->wake;
       wake_data = mailbox->wake_data;
     }
   mailbox->accepting = FALSE;
   g_atomic_int_set (&mailbox->accepting_flag, FALSE);
-  g_mutex_unlock (&mailbox->lock);
+  g_async_queue_unlock (mailbox->queue);
 
   room_wake_all (mailbox);
 
@@ -319,11 +243,11 @@ gen_mailbox_poke (GenMailbox *mailbox)
   GenMailboxWakeFunc wake_func;
   gpointer wake_data;
 
-  g_mutex_lock (&mailbox->lock);
+  g_async_queue_lock (mailbox->queue);
   wake_func = mailbox->accepting ? mailbox->wake : NULL;
   wake_data = mailbox->wake_data;
   g_atomic_int_inc (&mailbox->pushes);
-  g_mutex_unlock (&mailbox->lock);
+  g_async_queue_unlock (mailbox->queue);
 
   if (wake_func != NULL)
     wake_func (wake_data);
@@ -332,14 +256,16 @@ gen_mailbox_poke (GenMailbox *mailbox)
 gpointer
 gen_mailbox_try_pop (GenMailbox *mailbox)
 {
-  gpointer item = NULL;
+  gpointer item;
 
   /* A server at work here is what a slow yield on this processor went
    * to (see gen_spin_note_activity()): one look per batch. */
   gen_spin_note_activity ();
-  g_mutex_lock (&mailbox->lock);
-  ring_pop_locked (mailbox, &item, 1);
-  g_mutex_unlock (&mailbox->lock);
+  g_async_queue_lock (mailbox->queue);
+  item = g_async_queue_try_pop_unlocked (mailbox->queue);
+  if (item != NULL)
+    count_items_locked (mailbox, -1);
+  g_async_queue_unlock (mailbox->queue);
   return item;
 }
 
@@ -348,12 +274,14 @@ gen_mailbox_pop_batch (GenMailbox *mailbox,
                        gpointer   *items,
                        guint       max)
 {
-  guint n;
+  guint n = 0;
 
   gen_spin_note_activity ();
-  g_mutex_lock (&mailbox->lock);
-  n = ring_pop_locked (mailbox, items, max);
-  g_mutex_unlock (&mailbox->lock);
+  g_async_queue_lock (mailbox->queue);
+  while (n < max && (items[n] = g_async_queue_try_pop_unlocked (mailbox->queue)) != NULL)
+    n++;
+  count_items_locked (mailbox, -(gint) n);
+  g_async_queue_unlock (mailbox->queue);
 
   return n;
 }
@@ -361,12 +289,7 @@ gen_mailbox_pop_batch (GenMailbox *mailbox,
 gint
 gen_mailbox_length (GenMailbox *mailbox)
 {
-  gint n;
-
-  g_mutex_lock (&mailbox->lock);
-  n = (gint) count_items_locked (mailbox);
-  g_mutex_unlock (&mailbox->lock);
-  return n;
+  return g_async_queue_length (mailbox->queue);
 }
 
 gint
@@ -384,25 +307,20 @@ typedef struct
 
 /* Tries the queue only when `pushes` moved: a push the try misses bumps it
  * afterwards. A move with nothing to pop is a poke, which ends the wait
- * too: the spin must not swallow it. The pusher moves `pushes` before it
- * lets go of the lock: a spinner that then found it held would sleep on
- * it and cost the pusher a futex wake-up, so it looks again instead. */
+ * too: the spin must not swallow it. */
 static gboolean
 pop_wait_poll (gpointer data)
 {
   PopWait *wait = data;
-  GenMailbox *mailbox = wait->mailbox;
-  gint pushes = g_atomic_int_get (&mailbox->pushes);
+  gint pushes = g_atomic_int_get (&wait->mailbox->pushes);
 
-  if (pushes == wait->seen || !g_mutex_trylock (&mailbox->lock))
-    return FALSE;
-
-  gen_spin_note_activity ();
-  wait->seen = pushes;
-  wait->item = NULL;
-  ring_pop_locked (mailbox, &wait->item, 1);
-  g_mutex_unlock (&mailbox->lock);
-  return TRUE;
+  if (pushes != wait->seen)
+    {
+      wait->seen = pushes;
+      wait->item = gen_mailbox_try_pop (wait->mailbox);
+      return TRUE;
+    }
+  return FALSE;
 }
 
 gpointer
@@ -417,8 +335,8 @@ gen_mailbox_pop_wait (GenMailbox *mailbox,
     return wait.item;
 
   /* An idle server sleeps here, on a condition of its own rather than in
-   * the mailbox's lock: a condition signalled on every push while somebody
-   * waits would make a producer pay a futex call for every message it
+   * g_async_queue_pop: GAsyncQueue signals on every push while somebody
+   * waits in it, so a producer would pay a futex call for every message it
    * sends until the server is back on a processor. */
   g_mutex_lock (&mailbox->idle_lock);
   for (;;)
@@ -445,10 +363,11 @@ gen_mailbox_unpop (GenMailbox *mailbox,
                    gpointer   *items,
                    guint       n)
 {
-  g_mutex_lock (&mailbox->lock);
+  g_async_queue_lock (mailbox->queue);
+  count_items_locked (mailbox, (gint) n);
   while (n > 0)
-    ring_push_head_locked (mailbox, items[--n]);
-  g_mutex_unlock (&mailbox->lock);
+    g_async_queue_push_front_unlocked (mailbox->queue, items[--n]);
+  g_async_queue_unlock (mailbox->queue);
 }
 
 void

@@ -144,29 +144,6 @@ gen_spin_relax (void)
 #endif
 }
 
-/*
- * Takes @mutex, which its holders hold for a few instructions at a time:
- * a thread that finds it held tries again up to GEN_SPIN_LOCK_TRIES times,
- * pausing between tries, before it sleeps on it. A futex sleep, and the
- * wake-up its holder then pays, cost microseconds each; a producer meeting
- * its server at the mailbox's lock every few messages ran at half to two
- * thirds of its speed that way. For senders only: a server that sleeps on the lock
- * instead finds a bigger batch when it wakes, and spinning it made casts
- * slower. Spinning off (gen_spin_enabled()), or during the yield back-off
- * of a busy machine (gen_spin_may_yield()), it only tries once. Any
- * thread.
- */
-#define GEN_SPIN_LOCK_TRIES 50
-
-void     gen_spin_lock_slow      (GMutex     *mutex);
-
-static inline void
-gen_spin_lock (GMutex *mutex)
-{
-  if (G_UNLIKELY (!g_mutex_trylock (mutex)))
-    gen_spin_lock_slow (mutex);
-}
-
 /* Spins, then yields, for at most GEN_SPIN_NS (and not past @deadline,
  * monotonic µs, -1 for none) until @done returns TRUE. Returns what @done
  * last returned. GEN_SPIN_CALLER in @flags picks the callers' budget.

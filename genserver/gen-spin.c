@@ -97,23 +97,6 @@ gen_spin_caller_end (void)
   g_atomic_int_dec_and_test (&caller_spinners);
 }
 
-void
-gen_spin_lock_slow (GMutex *mutex)
-{
-  /* Not while the machine is too busy for waits to yield: the holder is
-   * then likely off its processor, and the tries only burn this one. */
-  if (gen_spin_enabled () && gen_spin_may_yield (g_get_monotonic_time ()))
-    {
-      for (guint i = 0; i < GEN_SPIN_LOCK_TRIES; i++)
-        {
-          gen_spin_relax ();
-          if (g_mutex_trylock (mutex))
-            return;
-        }
-    }
-  g_mutex_lock (mutex);
-}
-
 /* The busy part of this thread's next wait, in µs, at most
  * GEN_SPIN_PAUSE_NS. Halved whenever a busy spin ends without what it waited
  * for (the other side is most likely not running, often because it shares

@@ -4,7 +4,6 @@
 
 #include <genserver/genserver.h>
 
-#include "genserver/gen-mailbox-private.h"
 #include "test-common.h"
 
 /* A server whose handlers wait at a gate while the test fills its mailbox.
@@ -352,87 +351,6 @@ test_fast_producers (void)
   g_assert_cmpuint (sink->max_seen, <=, 16 + 1);
 }
 
-/* The queue under a mailbox, by hand: items come out in the order they
- * went in while its ring grows, wraps around, takes items back at its head
- * and gives back its slots, and clearing drops what is left. Items are
- * fake pointers numbered from 1, never dereferenced. */
-static guint ring_dropped;
-
-static void
-ring_drop (gpointer item)
-{
-  ring_dropped++;
-}
-
-static gpointer
-ring_item (guint number)
-{
-  return GEN_ITEM_MAKE (GSIZE_TO_POINTER ((gsize) number << 3), GEN_ITEM_CAST);
-}
-
-static guint
-ring_number (gpointer item)
-{
-  g_assert_cmpint (GEN_ITEM_KIND (item), ==, GEN_ITEM_CAST);
-  return (guint) (GPOINTER_TO_SIZE (GEN_ITEM_POINTER (item)) >> 3);
-}
-
-static void
-test_ring_order (void)
-{
-  GenMailbox mailbox;
-  gpointer batch[64];
-  guint next_in = 1, next_out = 1;
-
-  ring_dropped = 0;
-  gen_mailbox_init (&mailbox, ring_drop);
-  gen_mailbox_open (&mailbox, NULL, NULL);
-  g_assert_null (gen_mailbox_try_pop (&mailbox));
-
-  /* Rounds of more pushes than pops, so that the ring grows past the
-   * slots it keeps with its head anywhere, then drains. */
-  for (guint round = 0; round < 40; round++)
-    {
-      guint pushes = 3 + round % 7, pops = 1 + round % 5;
-
-      for (guint i = 0; i < pushes; i++)
-        g_assert_cmpint (gen_mailbox_push (&mailbox, ring_item (next_in++), FALSE), ==,
-                         GEN_PUSH_OK);
-      g_assert_cmpuint (gen_mailbox_pop_batch (&mailbox, batch, pops), ==, pops);
-      /* The last one back at the head, as a suspended batch puts it. */
-      gen_mailbox_unpop (&mailbox, &batch[pops - 1], 1);
-      for (guint i = 0; i + 1 < pops; i++)
-        g_assert_cmpuint (ring_number (batch[i]), ==, next_out++);
-      g_assert_cmpint (gen_mailbox_length (&mailbox), ==, (gint) (next_in - next_out));
-      g_assert_cmpint (gen_mailbox_peek_length (&mailbox), ==, (gint) (next_in - next_out));
-    }
-  g_assert_cmpuint (next_in - next_out, >, 64);
-
-  while (next_out < next_in)
-    {
-      guint n = gen_mailbox_pop_batch (&mailbox, batch, G_N_ELEMENTS (batch));
-
-      g_assert_cmpuint (n, >, 0);
-      for (guint i = 0; i < n; i++)
-        g_assert_cmpuint (ring_number (batch[i]), ==, next_out++);
-    }
-  g_assert_cmpuint (gen_mailbox_pop_batch (&mailbox, batch, G_N_ELEMENTS (batch)), ==, 0);
-  g_assert_cmpint (gen_mailbox_length (&mailbox), ==, 0);
-
-  /* Emptied, it starts again from its first slots; and the stop marker
-   * goes last. */
-  for (guint i = 0; i < 5; i++)
-    gen_mailbox_push (&mailbox, ring_item (next_in++), FALSE);
-  g_assert_true (gen_mailbox_close (&mailbox, TRUE, FALSE));
-  g_assert_cmpint (gen_mailbox_push (&mailbox, ring_item (next_in), FALSE), ==,
-                   GEN_PUSH_CLOSED);
-  g_assert_cmpuint (ring_number (gen_mailbox_try_pop (&mailbox)), ==, next_out++);
-  g_assert_cmpint (gen_mailbox_length (&mailbox), ==, 5);
-
-  gen_mailbox_clear (&mailbox);
-  g_assert_cmpuint (ring_dropped, ==, 5);
-}
-
 int
 main (int    argc,
       char **argv)
@@ -446,7 +364,6 @@ main (int    argc,
   g_test_add_func ("/mailbox/block-then-stop", test_block_then_stop);
   g_test_add_func ("/mailbox/block-self", test_block_self);
   g_test_add_func ("/mailbox/fast-producers", test_fast_producers);
-  g_test_add_func ("/mailbox/ring-order", test_ring_order);
 
   return g_test_run ();
 }
