@@ -4,6 +4,7 @@
 
 #include <genserver/genserver.h>
 
+#include "genserver/gen-mailbox-private.h"
 #include "test-common.h"
 
 /* A server whose handlers wait at a gate while the test fills its mailbox.
@@ -351,6 +352,91 @@ test_fast_producers (void)
   g_assert_cmpuint (sink->max_seen, <=, 16 + 1);
 }
 
+/* The queue under a mailbox, by hand: items come out in the order they
+ * went in, through batches and items put back at the head (a suspended
+ * batch), the stop marker goes last, and clearing drops what is left.
+ * Items are fake pointers numbered from 1, never dereferenced. */
+static guint order_dropped;
+
+static void
+order_drop (gpointer item)
+{
+  order_dropped++;
+}
+
+static gpointer
+order_item (guint number)
+{
+  return GEN_ITEM_MAKE (GSIZE_TO_POINTER ((gsize) number << 3), GEN_ITEM_CAST);
+}
+
+static guint
+order_number (gpointer item)
+{
+  g_assert_cmpint (GEN_ITEM_KIND (item), ==, GEN_ITEM_CAST);
+  return (guint) (GPOINTER_TO_SIZE (GEN_ITEM_POINTER (item)) >> 3);
+}
+
+static void
+test_order (void)
+{
+  GenMailbox mailbox = { 0 };
+  gpointer batch[64];
+  guint next_in = 1, next_out = 1;
+
+  order_dropped = 0;
+  gen_mailbox_init (&mailbox, order_drop);
+  gen_mailbox_open (&mailbox, NULL, NULL);
+  g_assert_null (gen_mailbox_try_pop (&mailbox));
+
+  /* Rounds of more pushes than pops, then it drains. */
+  for (guint round = 0; round < 40; round++)
+    {
+      guint pushes = 3 + round % 7, pops = 1 + round % 5;
+
+      for (guint i = 0; i < pushes; i++)
+        g_assert_cmpint (gen_mailbox_push (&mailbox, order_item (next_in++), FALSE), ==,
+                         GEN_PUSH_OK);
+      g_assert_cmpuint (gen_mailbox_pop_batch (&mailbox, batch, pops), ==, pops);
+      /* The last one back at the head, as a suspended batch puts it. */
+      gen_mailbox_unpop (&mailbox, &batch[pops - 1], 1);
+      for (guint i = 0; i + 1 < pops; i++)
+        g_assert_cmpuint (order_number (batch[i]), ==, next_out++);
+      g_assert_cmpint (gen_mailbox_length (&mailbox), ==, (gint) (next_in - next_out));
+      g_assert_cmpint (gen_mailbox_peek_length (&mailbox), ==, (gint) (next_in - next_out));
+    }
+  g_assert_cmpuint (next_in - next_out, >, 64);
+
+  while (next_out < next_in)
+    {
+      guint n = gen_mailbox_pop_batch (&mailbox, batch, G_N_ELEMENTS (batch));
+
+      g_assert_cmpuint (n, >, 0);
+      for (guint i = 0; i < n; i++)
+        g_assert_cmpuint (order_number (batch[i]), ==, next_out++);
+    }
+  g_assert_cmpuint (gen_mailbox_pop_batch (&mailbox, batch, G_N_ELEMENTS (batch)), ==, 0);
+  g_assert_cmpint (gen_mailbox_length (&mailbox), ==, 0);
+
+  /* The stop marker goes last; a closed mailbox still takes back what
+   * was popped, and clearing drops it. */
+  for (guint i = 0; i < 3; i++)
+    gen_mailbox_push (&mailbox, order_item (next_in++), FALSE);
+  g_assert_true (gen_mailbox_close (&mailbox, TRUE, FALSE));
+  g_assert_cmpint (gen_mailbox_push (&mailbox, order_item (next_in), FALSE), ==,
+                   GEN_PUSH_CLOSED);
+  g_assert_cmpuint (order_number (gen_mailbox_try_pop (&mailbox)), ==, next_out++);
+  g_assert_cmpuint (gen_mailbox_pop_batch (&mailbox, batch, G_N_ELEMENTS (batch)), ==, 3);
+  g_assert_cmpuint (order_number (batch[0]), ==, next_out);
+  g_assert_cmpuint (order_number (batch[1]), ==, next_out + 1);
+  g_assert_true (batch[2] == GEN_ITEM_STOP_MARKER);
+  gen_mailbox_unpop (&mailbox, batch, 3);
+  g_assert_cmpint (gen_mailbox_length (&mailbox), ==, 3);
+
+  gen_mailbox_clear (&mailbox);
+  g_assert_cmpuint (order_dropped, ==, 3);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -364,6 +450,7 @@ main (int    argc,
   g_test_add_func ("/mailbox/block-then-stop", test_block_then_stop);
   g_test_add_func ("/mailbox/block-self", test_block_self);
   g_test_add_func ("/mailbox/fast-producers", test_fast_producers);
+  g_test_add_func ("/mailbox/order", test_order);
 
   return g_test_run ();
 }
