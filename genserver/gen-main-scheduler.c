@@ -27,10 +27,10 @@ typedef struct
   gboolean closed;       /* lock: its last server finished */
   guint n_live;          /* queues_lock: servers between start and finish */
 
-  /* After a dispatch that ran servers, the context's thread spins in
+  /* After a dispatch that ran servers, the context's thread waits in
    * prepare for the next enqueue (see context_queue_prepare()), which
    * meanwhile need not wake the context: `spinning` (lock) says so.
-   * `ran` is the thread iterating the context's own. */
+   * `ran` belongs to the thread iterating the context. */
   gboolean spinning;
   gboolean ran;
 } ContextQueue;
