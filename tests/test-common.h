@@ -240,6 +240,15 @@ test_count_threads (const gchar *prefix)
   return n;
 }
 
+/* A predicate for test_wait_until() and test_iterate_until(): whether
+ * exactly GPOINTER_TO_UINT (@want) handshake threads of the listeners and
+ * nodes of this process (named "gen-handshake") are alive. */
+static inline gboolean
+test_handshake_threads_are (gpointer want)
+{
+  return test_count_threads ("gen-handshake") == GPOINTER_TO_UINT (want);
+}
+
 /* A unix socket's place, in a temporary directory of its own: declare it
  * g_auto(TestSocketDir), and the socket file (if any) and the directory
  * go with it. */

@@ -590,17 +590,6 @@ test_handshakes_bounded (void)
   test_stop_ok (adder);
 }
 
-typedef struct
-{
-  guint want;
-} HandshakeThreads;
-
-static gboolean
-handshake_threads_reached (gpointer data)
-{
-  return test_count_threads ("gen-handshake") == ((HandshakeThreads *) data)->want;
-}
-
 /* Silent peers hold threads of the listener's own, never GIO's shared
  * task pool: with the default bound, 32 of them used to block every
  * thread of that pool, and any g_task_run_in_thread() of the process
@@ -613,7 +602,6 @@ test_handshakes_own_threads (void)
   g_autoptr(GenDBusListener) listener = gen_dbus_listener_new (socket_dir.address, NULL, &error);
   guint max_handshakes;
   Counts counts = { listener };
-  HandshakeThreads threads = { 0 };
   HalfOpen peer;
   gint64 took;
 
@@ -628,8 +616,7 @@ test_handshakes_own_threads (void)
   test_iterate_until (half_open_connected, &peer);
   counts.want_in_progress = max_handshakes;
   test_iterate_until (counts_reached, &counts);
-  threads.want = max_handshakes;
-  test_iterate_until (handshake_threads_reached, &threads);
+  test_iterate_until (test_handshake_threads_are, GUINT_TO_POINTER (max_handshakes));
 
   /* GIO's pool is free for the rest of the process meanwhile. */
   took = test_run_noop_task ();
@@ -642,8 +629,7 @@ test_handshakes_own_threads (void)
   half_open_stop (&peer);
   counts.want_in_progress = 0;
   test_iterate_until (counts_reached, &counts);
-  threads.want = 0;
-  test_iterate_until (handshake_threads_reached, &threads);
+  test_iterate_until (test_handshake_threads_are, GUINT_TO_POINTER (0));
 
   gen_dbus_listener_close (listener);
 }
@@ -666,12 +652,6 @@ static gboolean
 gate_holds_one (gpointer gate)
 {
   return test_gate_get (gate, &((TestGate *) gate)->blocked) == 1;
-}
-
-static gboolean
-no_handshake_threads (gpointer data)
-{
-  return test_count_threads ("gen-handshake") == 0;
 }
 
 /* A client that gives up on its own once through the authentication,
@@ -725,7 +705,7 @@ test_context_left_mid_handshake (void)
   while (g_main_context_iteration (context, FALSE))
     ;
   test_gate_open (&gate);
-  test_wait_until (no_handshake_threads, NULL);
+  test_wait_until (test_handshake_threads_are, GUINT_TO_POINTER (0));
   g_assert_nonnull (observer_alive);
 
   g_main_context_pop_thread_default (context);

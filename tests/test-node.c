@@ -679,15 +679,8 @@ typedef struct
   GPtrArray *held;            /* GSocketConnection (owned): what the peer accepted */
   GenNode *node;              /* owned */
   GCancellable *cancellable;  /* owned: the connect's */
-  guint want_threads;
   GAsyncResult *result;       /* owned: the connect's, once it ended */
 } SilentConnect;
-
-static gboolean
-handshake_threads_reached (gpointer data)
-{
-  return test_count_threads ("gen-handshake") == ((SilentConnect *) data)->want_threads;
-}
 
 static void
 silent_connect_cb (GObject      *source,
@@ -730,9 +723,8 @@ silent_connect_set_up (SilentConnect *f,
   f->node = gen_node_new ("connects");
   f->cancellable = g_cancellable_new ();
   g_object_set (f->node, "handshake-timeout", G_MAXINT, NULL);
-  f->want_threads = 1;
   gen_node_connect_async (f->node, f->socket_dir.address, f->cancellable, silent_connect_cb, f);
-  test_iterate_until (handshake_threads_reached, f);
+  test_iterate_until (test_handshake_threads_are, GUINT_TO_POINTER (1));
   /* The peer hears of it on this thread's context, maybe only after the
    * node's handshake thread began. */
   test_iterate_until (a_peer_held, f->held);
@@ -750,8 +742,7 @@ silent_connect_finish (SilentConnect  *f,
   test_iterate_until (silent_connect_done, f);
   name = gen_node_connect_finish (f->node, f->result, error);
   g_clear_object (&f->result);
-  f->want_threads = 0;
-  test_iterate_until (handshake_threads_reached, f);
+  test_iterate_until (test_handshake_threads_are, GUINT_TO_POINTER (0));
   return name;
 }
 
@@ -1047,12 +1038,6 @@ test_tls_refused (void)
   node_thread_stop (a);
 }
 
-static gboolean
-handshake_threads_are (gpointer want)
-{
-  return test_count_threads ("gen-handshake") == GPOINTER_TO_UINT (want);
-}
-
 /* Peers that connect and never begin their TLS handshake hold a
  * handshake thread of the node's each, and none of GIO's shared pool:
  * glib-networking runs every TLS handshake on that pool, so the node
@@ -1090,7 +1075,7 @@ test_tls_silent_peers (void)
       g_assert_no_error (error);
       g_ptr_array_add (silent, peer);
     }
-  test_wait_until (handshake_threads_are, GUINT_TO_POINTER (n));
+  test_wait_until (test_handshake_threads_are, GUINT_TO_POINTER (n));
 
   took = test_run_noop_task ();
   pool_during = test_count_threads ("pool");
@@ -1099,7 +1084,7 @@ test_tls_silent_peers (void)
   g_assert_cmpuint (pool_during, <, pool_before + n / 4);
 
   g_ptr_array_set_size (silent, 0);
-  test_wait_until (handshake_threads_are, GUINT_TO_POINTER (0));
+  test_wait_until (test_handshake_threads_are, GUINT_TO_POINTER (0));
   node_thread_stop (a);
 }
 
