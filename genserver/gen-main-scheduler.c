@@ -96,7 +96,7 @@ main_enqueue (GenServer *server)
     }
   priv->run_link.data = g_object_ref (server);
   /* A dispatch under way looks at the queue once more before it returns,
-   * and a prepare spinning for it once more before it stops. */
+   * and a prepare waiting for it once more before it stops. */
   wake = g_queue_is_empty (&queue->run_queue) && !queue->spinning;
   g_queue_push_tail_link (&queue->run_queue, &priv->run_link);
   count_queued_locked (queue);
